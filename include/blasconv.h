@@ -1,0 +1,259 @@
+/*
+ * blasconv: 2-D convolution and pooling for float32, lowered to sgemm.
+ *
+ * This header is the whole public interface. The contract it implements is
+ * the project's API.md: names, argument order, struct fields and enum values
+ * never change; new things are only ever added at the end.
+ *
+ * Conventions that hold for every function below
+ * - Thread safety: a context is used by one thread at a time; different
+ *   contexts, and calls with ctx == NULL, may run concurrently from any number
+ *   of threads.
+ * - Errors: no function aborts, prints or exits on bad input. It returns a
+ *   status and leaves every output buffer exactly as it was. Checks run in a
+ *   fixed order: NULL pointers first (BLASCONV_ERR_NULL_POINTER), then the
+ *   descriptor (BAD_SHAPE / OVERFLOW), then resources (WORKSPACE, NO_MEMORY).
+ * - Defaults: a zero in stride_*, dilation_* or groups means the default (1;
+ *   for pooling strides, the window size). Negative values are BAD_SHAPE.
+ * - Sizes: every tensor and every scratch buffer holds fewer than 2^31
+ *   elements, otherwise BLASCONV_ERR_OVERFLOW.
+ * - Semantics: PyTorch's torch.nn.functional.conv2d, max_pool2d and
+ *   avg_pool2d (output sizes, padding, ceil_mode, tie-breaking, NaN).
+ *   A configuration PyTorch rejects is BLASCONV_ERR_BAD_SHAPE here.
+ * - Memory: all tensors are dense, C-contiguous float arrays owned by the
+ *   caller; the library never keeps a pointer to them after a call returns.
+ */
+#ifndef BLASCONV_H
+#define BLASCONV_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BLASCONV_BUILDING) && defined(__GNUC__)
+#define BLASCONV_API __attribute__((visibility("default")))
+#else
+#define BLASCONV_API
+#endif
+
+#define BLASCONV_VERSION_MAJOR 0
+#define BLASCONV_VERSION_MINOR 1
+#define BLASCONV_VERSION_PATCH 0
+
+/** Result of every call. Codes are never renumbered. */
+typedef enum blasconv_status {
+    BLASCONV_OK = 0,
+    BLASCONV_ERR_NULL_POINTER = 1, /**< a required pointer argument is NULL */
+    BLASCONV_ERR_BAD_SHAPE = 2,    /**< a size, stride, pad, dilation, group count or mode is
+                                        invalid, or the output would be empty */
+    BLASCONV_ERR_OVERFLOW = 3,     /**< a tensor or buffer size does not fit the index types */
+    BLASCONV_ERR_NO_MEMORY = 4,    /**< an allocation failed */
+    BLASCONV_ERR_WORKSPACE = 5,    /**< the workspace limit or the user's buffer is smaller than
+                                        the minimum this call needs */
+    BLASCONV_ERR_BLAS = 6,         /**< a BLAS library could not be loaded or lacks cblas_sgemm */
+    BLASCONV_ERR_UNSUPPORTED = 7   /**< valid, but not implemented in this version */
+} blasconv_status;
+
+/** A static English sentence for a status; never NULL (unknown codes too). */
+BLASCONV_API const char *blasconv_status_string(blasconv_status status);
+/** The library's version, "MAJOR.MINOR.PATCH" ("0.1.0"); never NULL. */
+BLASCONV_API const char *blasconv_version(void);
+
+/** Memory layout of activations and weights (g = groups). */
+typedef enum blasconv_layout {
+    BLASCONV_NCHW = 0, /**< x[N][C][H][W], w[K][C/g][KH][KW], y[N][K][OH][OW] */
+    BLASCONV_NHWC = 1  /**< x[N][H][W][C], w[K][KH][KW][C/g], y[N][OH][OW][K] */
+} blasconv_layout;
+
+/**
+ * The signature of cblas_sgemm, with the CBLAS enums as int (same ABI), so a
+ * pointer from dlsym(handle, "cblas_sgemm") can be passed as it is. blasconv
+ * only ever calls it with layout = 101 (CblasRowMajor) and trans_a/trans_b in
+ * {111 (CblasNoTrans), 112 (CblasTrans)}.
+ */
+typedef void (*blasconv_sgemm_fn)(int layout, int trans_a, int trans_b, int m, int n, int k,
+                                  float alpha, const float *a, int lda, const float *b, int ldb,
+                                  float beta, float *c, int ldc);
+
+/**
+ * A context carries what persists between calls: the scratch buffer (kept and
+ * grown only when needed), the workspace limit, the thread count, the BLAS in
+ * use and the text of the last error. Opaque; one thread at a time.
+ */
+typedef struct blasconv_context blasconv_context;
+
+/** Creates a context with the defaults: linked BLAS, no workspace limit,
+ *  library-managed scratch, all threads, BLASCONV_ALGO_GEMM.
+ *  NULL_POINTER if out is NULL; NO_MEMORY if allocation fails. */
+BLASCONV_API blasconv_status blasconv_context_create(blasconv_context **out);
+/** Frees the context, its scratch and any BLAS it loaded. NULL is a no-op.
+ *  A caller-owned workspace is not freed. */
+BLASCONV_API void blasconv_context_destroy(blasconv_context *ctx);
+/** Route every GEMM of this context through fn; NULL restores the linked BLAS.
+ *  fn is called only from the thread that calls into this context. */
+BLASCONV_API blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx, blasconv_sgemm_fn fn);
+/** dlopen a BLAS shared library by path and use its cblas_sgemm for this context.
+ *  Several contexts may load different BLAS libraries in one process: each really
+ *  runs its own library (no symbol interposition between them). A missing file, a
+ *  non-library or a library without cblas_sgemm is BLASCONV_ERR_BLAS and leaves
+ *  the context as it was. The library is released when the context is destroyed
+ *  or loads another. */
+BLASCONV_API blasconv_status blasconv_context_load_blas(blasconv_context *ctx,
+                                                        const char *library_path);
+/** Cap the scratch memory (im2col/col2im buffers) one call of this context may use,
+ *  in bytes. 0 = no cap. Under a cap, lowering is done in tiles of whole output
+ *  rows that fit; below the minimum a call needs (the lowering of one output row),
+ *  that call returns BLASCONV_ERR_WORKSPACE. Forward and backward-data results are
+ *  bitwise identical under any cap; backward-filter results are bitwise identical
+ *  when the cap holds the default tile and otherwise differ only by float32
+ *  rounding of the sum over positions. */
+BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
+                                                                  size_t bytes);
+/** Hand the context a caller-owned scratch buffer: from then on no call of this
+ *  context allocates memory. The buffer must stay valid until it is replaced or the
+ *  context destroyed; it need not be aligned. NULL, 0 returns to library-managed
+ *  scratch; NULL with bytes > 0 is NULL_POINTER; (buf, 0) is allowed (calls that
+ *  need scratch then return WORKSPACE). */
+BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ctx, void *buffer,
+                                                            size_t bytes);
+/** Threads for this context's own loops and its BLAS calls; 0 = all available.
+ *  Negative is BAD_SHAPE. */
+BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx, int threads);
+
+/** Which lowering this context may use. GEMM (the default) is im2col/col2im + sgemm
+ *  (1x1 straight to sgemm): the exact float32 result of the plain sum, in any order.
+ *  FAST also allows lowerings that do fewer multiplications (e.g. Winograd
+ *  transforms feeding sgemm) where they are faster; they trade a documented,
+ *  bounded extra rounding error for speed. */
+typedef enum blasconv_algorithm {
+    BLASCONV_ALGO_GEMM = 0,
+    BLASCONV_ALGO_FAST = 1
+} blasconv_algorithm;
+/** Unknown values are BAD_SHAPE. */
+BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ctx,
+                                                            blasconv_algorithm algorithm);
+/** A sentence about the last failing call on this context that names the function,
+ *  the offending field and its value, e.g.
+ *  "conv2d_forward: groups=3 does not divide in_channels=8". "" after a success.
+ *  Never NULL (also for ctx NULL); valid until the next call on ctx. */
+BLASCONV_API const char *blasconv_context_last_error(const blasconv_context *ctx);
+
+/**
+ * A 2-D convolution (PyTorch's conv2d: a cross-correlation), per spatial axis:
+ *   out = floor((in + pad_before + pad_after - dilation*(kernel-1) - 1) / stride) + 1
+ * which must be >= 1. Every zero field among stride/dilation/groups is 1.
+ */
+typedef struct blasconv_conv2d {
+    int batch;                           /* N */
+    int in_channels;                     /* C */
+    int in_height, in_width;             /* H, W */
+    int out_channels;                    /* K */
+    int kernel_height, kernel_width;     /* KH, KW */
+    int stride_height, stride_width;     /* 0 means 1 */
+    int pad_top, pad_bottom, pad_left, pad_right; /* zeros added on each side */
+    int dilation_height, dilation_width; /* 0 means 1 */
+    int groups;                          /* 0 means 1; C and K must divide by it */
+    blasconv_layout layout;
+} blasconv_conv2d;
+
+/** Output height and width of d. Validates the whole descriptor; both out-pointers
+ *  are required. */
+BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d,
+                                                         int *out_height, int *out_width);
+/** Scratch bytes an untiled call of each pass needs (0 where none is needed, e.g.
+ *  1x1 stride-1 unpadded NCHW). All three out-pointers are required. */
+BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,
+                                                            size_t *forward_bytes,
+                                                            size_t *backward_data_bytes,
+                                                            size_t *backward_filter_bytes);
+
+/** y = conv(x, w) + bias. x, w, y as the layout says; bias[K] or NULL.
+ *  ctx may be NULL: the call then uses a temporary default context.
+ *  y is overwritten, never accumulated. */
+BLASCONV_API blasconv_status blasconv_conv2d_forward(blasconv_context *ctx,
+                                                     const blasconv_conv2d *d, const float *x,
+                                                     const float *w, const float *bias, float *y);
+/** dx = gradient of sum(dy * y) with respect to x (the transposed convolution).
+ *  dx (shaped like x) is overwritten. */
+BLASCONV_API blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx,
+                                                           const blasconv_conv2d *d,
+                                                           const float *dy, const float *w,
+                                                           float *dx);
+/** dw (shaped like w) = gradient with respect to w, summed over the batch;
+ *  dbias[K] = dy summed over batch and positions, or NULL to skip it.
+ *  Both are overwritten. */
+BLASCONV_API blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx,
+                                                             const blasconv_conv2d *d,
+                                                             const float *x, const float *dy,
+                                                             float *dw, float *dbias);
+
+/** The single-channel 2-D cross-correlation of the d2l chapter: no padding, stride 1.
+ *  x[height][width], kernel[kernel_height][kernel_width], and
+ *  y[height-kernel_height+1][width-kernel_width+1], row-major. */
+BLASCONV_API blasconv_status blasconv_corr2d(blasconv_context *ctx, const float *x, int height,
+                                             int width, const float *kernel, int kernel_height,
+                                             int kernel_width, float *y);
+
+typedef enum blasconv_pool_mode {
+    BLASCONV_POOL_MAX = 0,
+    BLASCONV_POOL_AVG = 1
+} blasconv_pool_mode;
+
+/**
+ * A 2-D pooling window. Output size per axis as for convolution, with floor or
+ * (ceil_mode) ceil, and then, as PyTorch does, the last window must start inside
+ * the input or the leading padding ((out-1)*stride < in + pad_before), else out
+ * drops by one.
+ */
+typedef struct blasconv_pool2d {
+    blasconv_pool_mode mode;
+    int batch, channels, in_height, in_width;
+    int window_height, window_width;
+    int stride_height, stride_width;              /* 0 means the window size */
+    int pad_top, pad_bottom, pad_left, pad_right; /* each at most half the window, as in PyTorch */
+    int dilation_height, dilation_width;          /* 0 means 1; AVG accepts only 1 (else BAD_SHAPE) */
+    int ceil_mode;                                /* nonzero: PyTorch ceil_mode=True */
+    int exclude_pad; /* AVG only (MAX ignores it); nonzero: PyTorch count_include_pad=False */
+    blasconv_layout layout; /* NCHW: x[N][C][H][W]; NHWC: x[N][H][W][C] */
+} blasconv_pool2d;
+
+/** Output height and width of d. Validates the whole descriptor. */
+BLASCONV_API blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d,
+                                                         int *out_height, int *out_width);
+/** MAX: padded positions never win; NaN propagates; ties go to the first maximum in
+ *  row-major window order. AVG: the window sum over the divisor (count_include_pad
+ *  or exclude_pad). y is overwritten. */
+BLASCONV_API blasconv_status blasconv_pool2d_forward(blasconv_context *ctx,
+                                                     const blasconv_pool2d *d, const float *x,
+                                                     float *y);
+/** dx is overwritten. MAX routes each dy to the argmax recomputed from x
+ *  (overlapping windows accumulate); AVG spreads it with the forward divisor. */
+BLASCONV_API blasconv_status blasconv_pool2d_backward(blasconv_context *ctx,
+                                                      const blasconv_pool2d *d, const float *x,
+                                                      const float *dy, float *dx);
+
+/*
+ * Reference kernels: the oracle. The same descriptors, argument order, validation
+ * and statuses as the fast entry points above (NCHW and NHWC), computed by direct
+ * loops with double accumulation and no BLAS, no scratch and no allocation. Slow
+ * on purpose: for checking other implementations, not for production.
+ */
+BLASCONV_API blasconv_status blasconv_reference_conv2d_forward(blasconv_context *ctx,
+                                                               const blasconv_conv2d *d,
+                                                               const float *x, const float *w,
+                                                               const float *bias, float *y);
+BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_data(blasconv_context *ctx,
+                                                                     const blasconv_conv2d *d,
+                                                                     const float *dy,
+                                                                     const float *w, float *dx);
+BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_filter(
+    blasconv_context *ctx, const blasconv_conv2d *d, const float *x, const float *dy, float *dw,
+    float *dbias);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLASCONV_H */

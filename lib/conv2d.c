@@ -1,0 +1,112 @@
+/* Forward convolution: pick the path (1x1 straight to sgemm, or im2col tiles),
+ * then run each tile through the context's sgemm with the bias fused. */
+#include "internal.h"
+
+#include <string.h>
+
+/* y rows [0, k_count) at columns [first, first+count) start as the bias, so the
+ * GEMM adds onto them with beta = 1 (no separate bias pass over y). */
+static void fill_bias(float *y_group, const float *bias_group, int k_count, size_t positions,
+                      size_t first, size_t count)
+{
+    for (int k = 0; k < k_count; k++) {
+        float *row = y_group + (size_t)k * positions + first;
+        const float b = bias_group[k];
+        for (size_t i = 0; i < count; i++)
+            row[i] = b;
+    }
+}
+
+static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                         const float *w, const float *bias, float *y, float *col,
+                         int rows_per_tile)
+{
+    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const size_t plane = (size_t)s->h * s->w;
+    const float beta = bias ? 1.0f : 0.0f;
+    for (int n = 0; n < s->n; n++) {
+        for (int g = 0; g < s->groups; g++) {
+            const float *x_group = x + ((size_t)n * s->c + (size_t)g * cg) * plane;
+            const float *w_group = w + (size_t)g * kg * s->col_rows;
+            float *y_group = y + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
+            const float *b_group = bias ? bias + (size_t)g * kg : NULL;
+            if (s->direct_1x1) {
+                if (b_group)
+                    fill_bias(y_group, b_group, kg, s->positions, 0, s->positions);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, positions, cg, 1.0f, w_group,
+                         cg, x_group, positions, beta, y_group, positions);
+                continue;
+            }
+            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
+                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+                int tile_cols = (oh_end - oh) * s->ow;
+                size_t first = (size_t)oh * s->ow;
+                bc_im2col_nchw(s, x_group, oh, oh_end, col);
+                if (b_group)
+                    fill_bias(y_group, b_group, kg, s->positions, first, (size_t)tile_cols);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, tile_cols, col_rows, 1.0f,
+                         w_group, col_rows, col, tile_cols, beta, y_group + first, positions);
+            }
+        }
+    }
+}
+
+blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,
+                                        const float *x, const float *w, const float *bias,
+                                        float *y)
+{
+    static const char fn[] = "conv2d_forward";
+    const char *null_name = !d ? "descriptor" : !x ? "x" : !w ? "w" : !y ? "y" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    blasconv_context tmp;
+    blasconv_context *c = bc_call_begin(ctx, &tmp);
+    conv_plan p;
+    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    if (st == BLASCONV_OK) {
+        forward_nchw(c, &p.s, x, w, bias, y, p.col, p.rows_per_tile);
+        bc_clear_error(c);
+    }
+    bc_call_end(c, &tmp);
+    return st;
+}
+
+blasconv_status blasconv_corr2d(blasconv_context *ctx, const float *x, int height, int width,
+                                const float *kernel, int kernel_height, int kernel_width, float *y)
+{
+    static const char fn[] = "corr2d";
+    const char *null_name = !x ? "x" : !kernel ? "kernel" : !y ? "y" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    if (height <= 0 || width <= 0)
+        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "image %dx%d is empty", height, width);
+    if (kernel_height <= 0 || kernel_width <= 0)
+        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "kernel %dx%d is empty", kernel_height,
+                       kernel_width);
+    if (kernel_height > height || kernel_width > width)
+        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "kernel %dx%d is larger than image %dx%d",
+                       kernel_height, kernel_width, height, width);
+    const blasconv_conv2d d = {
+        .batch = 1, .in_channels = 1, .in_height = height, .in_width = width,
+        .out_channels = 1, .kernel_height = kernel_height, .kernel_width = kernel_width,
+    };
+    return blasconv_conv2d_forward(ctx, &d, x, kernel, NULL, y);
+}
+
+blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t *forward_bytes,
+                                               size_t *backward_data_bytes,
+                                               size_t *backward_filter_bytes)
+{
+    if (!d || !forward_bytes || !backward_data_bytes || !backward_filter_bytes)
+        return BLASCONV_ERR_NULL_POINTER;
+    conv_shape s;
+    blasconv_status st = bc_conv_shape(NULL, "conv2d_workspace_size", d, &s);
+    if (st != BLASCONV_OK)
+        return st;
+    size_t col_bytes = s.direct_1x1 ? 0 : (size_t)s.col_elems * sizeof(float);
+    *forward_bytes = col_bytes;
+    *backward_data_bytes = col_bytes;
+    *backward_filter_bytes = col_bytes;
+    return BLASCONV_OK;
+}

@@ -1,0 +1,120 @@
+/* Backward passes: data (sgemm, then col2im) and filter (im2col, then sgemm
+ * accumulating over tiles and the batch), plus the bias gradient. */
+#include "internal.h"
+
+#include <string.h>
+
+static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s, const float *dy,
+                               const float *w, float *dx, float *col, int rows_per_tile)
+{
+    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const size_t plane = (size_t)s->h * s->w;
+    for (int n = 0; n < s->n; n++) {
+        for (int g = 0; g < s->groups; g++) {
+            const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
+            const float *w_group = w + (size_t)g * kg * s->col_rows;
+            float *dx_group = dx + ((size_t)n * s->c + (size_t)g * cg) * plane;
+            if (s->direct_1x1) {
+                /* dx_g[cg][HW] = W_g^T dy_g: written whole, no col2im. */
+                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, cg, positions, kg, 1.0f, w_group, cg,
+                         dy_group, positions, 0.0f, dx_group, positions);
+                continue;
+            }
+            memset(dx_group, 0, (size_t)cg * plane * sizeof(float));
+            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
+                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+                int tile_cols = (oh_end - oh) * s->ow;
+                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, col_rows, tile_cols, kg, 1.0f, w_group,
+                         col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
+                bc_col2im_nchw(s, col, oh, oh_end, dx_group);
+            }
+        }
+    }
+}
+
+static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                                 const float *dy, float *dw, float *col, int rows_per_tile)
+{
+    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const size_t plane = (size_t)s->h * s->w;
+    for (int g = 0; g < s->groups; g++) {
+        float *dw_group = dw + (size_t)g * kg * s->col_rows;
+        float beta = 0.0f; /* the first GEMM overwrites dw, the rest accumulate */
+        for (int n = 0; n < s->n; n++) {
+            const float *x_group = x + ((size_t)n * s->c + (size_t)g * cg) * plane;
+            const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
+            if (s->direct_1x1) {
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, cg, positions, 1.0f, dy_group,
+                         positions, x_group, positions, beta, dw_group, cg);
+                beta = 1.0f;
+                continue;
+            }
+            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
+                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+                int tile_cols = (oh_end - oh) * s->ow;
+                bc_im2col_nchw(s, x_group, oh, oh_end, col);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, col_rows, tile_cols, 1.0f,
+                         dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_group,
+                         col_rows);
+                beta = 1.0f;
+            }
+        }
+    }
+}
+
+/* dbias[k] = sum of dy over the batch and positions, accumulated in double. */
+static void bias_gradient_nchw(const conv_shape *s, const float *dy, float *dbias)
+{
+    for (int k = 0; k < s->k; k++) {
+        double sum = 0.0;
+        for (int n = 0; n < s->n; n++) {
+            const float *plane = dy + ((size_t)n * s->k + (size_t)k) * s->positions;
+            for (int64_t i = 0; i < s->positions; i++)
+                sum += plane[i];
+        }
+        dbias[k] = (float)sum;
+    }
+}
+
+blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasconv_conv2d *d,
+                                              const float *dy, const float *w, float *dx)
+{
+    static const char fn[] = "conv2d_backward_data";
+    const char *null_name = !d ? "descriptor" : !dy ? "dy" : !w ? "w" : !dx ? "dx" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    blasconv_context tmp;
+    blasconv_context *c = bc_call_begin(ctx, &tmp);
+    conv_plan p;
+    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    if (st == BLASCONV_OK) {
+        backward_data_nchw(c, &p.s, dy, w, dx, p.col, p.rows_per_tile);
+        bc_clear_error(c);
+    }
+    bc_call_end(c, &tmp);
+    return st;
+}
+
+blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const blasconv_conv2d *d,
+                                                const float *x, const float *dy, float *dw,
+                                                float *dbias)
+{
+    static const char fn[] = "conv2d_backward_filter";
+    const char *null_name = !d ? "descriptor" : !x ? "x" : !dy ? "dy" : !dw ? "dw" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    blasconv_context tmp;
+    blasconv_context *c = bc_call_begin(ctx, &tmp);
+    conv_plan p;
+    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    if (st == BLASCONV_OK) {
+        backward_filter_nchw(c, &p.s, x, dy, dw, p.col, p.rows_per_tile);
+        if (dbias)
+            bias_gradient_nchw(&p.s, dy, dbias);
+        bc_clear_error(c);
+    }
+    bc_call_end(c, &tmp);
+    return st;
+}

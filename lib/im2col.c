@@ -1,0 +1,107 @@
+/* Lowering of whole output rows to an im2col matrix (NCHW), and its inverse. */
+#include "internal.h"
+
+#include <string.h>
+
+/* ceil(num / den) for den > 0, also for negative num. */
+static int64_t ceil_div(int64_t num, int64_t den)
+{
+    return -bc_floor_div(-num, den);
+}
+
+/* Output columns [*lo, *hi) whose input column ow*stride - pad + offset lies in
+ * [0, W); the rest of the row reads padding. */
+static void valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
+{
+    int64_t first = ceil_div(-offset, s->stride_w);
+    int64_t last = bc_floor_div((int64_t)s->w - 1 - offset, s->stride_w) + 1;
+    if (first < 0)
+        first = 0;
+    if (first > s->ow)
+        first = s->ow;
+    if (last > s->ow)
+        last = s->ow;
+    if (last < first)
+        last = first;
+    *lo = (int)first;
+    *hi = (int)last;
+}
+
+void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
+                    float *col)
+{
+    const int ow = s->ow;
+    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
+    const size_t plane = (size_t)s->h * s->w;
+    size_t row = 0;
+    for (int c = 0; c < s->c_per_group; c++) {
+        const float *x_plane = x_group + (size_t)c * plane;
+        for (int ki = 0; ki < s->kh; ki++) {
+            for (int kj = 0; kj < s->kw; kj++, row++) {
+                const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
+                int lo, hi;
+                valid_columns(s, col_offset, &lo, &hi);
+                float *dst = col + row * tile_cols;
+                for (int oh = oh_begin; oh < oh_end; oh++, dst += ow) {
+                    int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                    if ((uint64_t)ih >= (uint64_t)s->h) {
+                        memset(dst, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = x_plane + (size_t)ih * s->w;
+                    memset(dst, 0, (size_t)lo * sizeof(float));
+                    if (hi == lo) {
+                        /* the whole row reads padding */
+                    } else if (s->stride_w == 1) {
+                        memcpy(dst + lo, src + lo + col_offset, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        const float *in = src + (int64_t)lo * s->stride_w + col_offset;
+                        for (int o = lo; o < hi; o++, in += s->stride_w)
+                            dst[o] = *in;
+                    }
+                    memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
+                    float *dx_group)
+{
+    const int ow = s->ow;
+    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
+    const size_t plane = (size_t)s->h * s->w;
+    for (int oh = oh_begin; oh < oh_end; oh++) {
+        const float *col_at_row = col + (size_t)(oh - oh_begin) * ow;
+        size_t row = 0;
+        for (int c = 0; c < s->c_per_group; c++) {
+            float *dx_plane = dx_group + (size_t)c * plane;
+            for (int ki = 0; ki < s->kh; ki++) {
+                int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                if ((uint64_t)ih >= (uint64_t)s->h) {
+                    row += (size_t)s->kw;
+                    continue;
+                }
+                float *dst = dx_plane + (size_t)ih * s->w;
+                for (int kj = 0; kj < s->kw; kj++, row++) {
+                    const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
+                    int lo, hi;
+                    valid_columns(s, col_offset, &lo, &hi);
+                    const float *src = col_at_row + row * tile_cols;
+                    if (hi == lo)
+                        continue;
+                    if (s->stride_w == 1) {
+                        float *out = dst + lo + col_offset;
+                        for (int o = lo; o < hi; o++)
+                            out[o - lo] += src[o];
+                    } else {
+                        float *out = dst + (int64_t)lo * s->stride_w + col_offset;
+                        for (int o = lo; o < hi; o++, out += s->stride_w)
+                            *out += src[o];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+/* Private types and helpers shared by the files of lib/. Never installed. */
+#ifndef BLASCONV_INTERNAL_H
+#define BLASCONV_INTERNAL_H
+
+#include "blasconv.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every tensor and scratch buffer holds fewer than this many elements, so every
+ * GEMM dimension and leading dimension fits BLAS's int. */
+#define BLASCONV_MAX_ELEMENTS ((int64_t)1 << 31)
+
+/* Scratch a call uses by default (no limit set): big enough for GEMMs that run
+ * at full speed, small enough that the column tile stays in L2 cache. */
+#define BLASCONV_DEFAULT_TILE_BYTES ((size_t)1 << 20)
+
+#define BLASCONV_ERROR_CAPACITY 256
+
+/* CBLAS enum values (the ABI every CBLAS shares). */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+struct blasconv_context {
+    blasconv_sgemm_fn user_sgemm;   /* set_sgemm; wins over everything */
+    blasconv_sgemm_fn loaded_sgemm; /* load_blas */
+    void *loaded_blas;              /* the handle behind loaded_sgemm */
+    size_t workspace_limit;         /* 0 = none */
+    void *user_workspace;           /* caller-owned; used when has_user_workspace */
+    size_t user_workspace_bytes;
+    int has_user_workspace;
+    void *scratch; /* library-owned, 64-byte aligned, kept between calls */
+    size_t scratch_bytes;
+    int threads; /* 0 = all */
+    blasconv_algorithm algorithm;
+    char last_error[BLASCONV_ERROR_CAPACITY];
+};
+
+/* --- status.c: the last-error sentence --------------------------------- */
+
+/* Writes "fn: <message>" into ctx->last_error (ctx may be NULL) and returns st. */
+blasconv_status bc_fail(blasconv_context *ctx, blasconv_status st, const char *fn,
+                        const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void bc_clear_error(blasconv_context *ctx);
+
+/* --- context.c: the call's context and its scratch --------------------- */
+
+/* The context a call runs on: the caller's, or `tmp` set to the defaults when the
+ * caller passed NULL. bc_call_end frees what a temporary context allocated. */
+blasconv_context *bc_call_begin(blasconv_context *ctx, blasconv_context *tmp);
+void bc_call_end(blasconv_context *ctx, blasconv_context *tmp);
+
+/* Bytes of scratch a call may use: the caller's buffer, the limit, or SIZE_MAX. */
+size_t bc_scratch_capacity(const blasconv_context *ctx);
+
+/* Returns float-aligned scratch of at least `bytes` bytes (bytes <= capacity), or
+ * NULL when the allocation fails. Never allocates with a caller-owned buffer. */
+float *bc_scratch(blasconv_context *ctx, size_t bytes);
+
+/* --- blas.c: the one seam every GEMM goes through ----------------------- */
+
+/* Row-major C[m][n] = alpha * op(A) op(B) + beta * C via the context's sgemm. */
+void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int n, int k,
+              float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+              int ldc);
+/* Applies the context's thread count to the linked BLAS before a call's GEMMs. */
+void bc_blas_apply_threads(const blasconv_context *ctx);
+/* dlopen/dlclose of a BLAS by path (blasconv_context_load_blas's mechanics). */
+blasconv_status bc_blas_open(const char *path, void **handle, blasconv_sgemm_fn *sgemm);
+void bc_blas_close(void *handle);
+
+/* --- shape.c: validated, normalised descriptors ------------------------- */
+
+/* A convolution descriptor after validation: defaults applied, output size known,
+ * and every element count checked to fit. Counts are per the whole tensor. */
+typedef struct conv_shape {
+    int n, c, h, w, k, kh, kw;
+    int stride_h, stride_w, pad_t, pad_b, pad_l, pad_r, dil_h, dil_w;
+    int groups;
+    int c_per_group, k_per_group;
+    int oh, ow;
+    blasconv_layout layout;
+    int64_t x_elems, w_elems, y_elems;
+    int64_t col_rows;      /* C/g * KH * KW: rows of the im2col matrix */
+    int64_t positions;     /* OH * OW */
+    int64_t col_elems;     /* col_rows * positions: one untiled im2col buffer */
+    int direct_1x1;        /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
+} conv_shape;
+
+/* floor(num / den) for den > 0, also for negative num (PyTorch's div_rtn). */
+int64_t bc_floor_div(int64_t num, int64_t den);
+
+/* Validates d (not NULL) and fills s; on failure says why in ctx's last error. */
+blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
+                              conv_shape *s);
+
+/* --- im2col.c: lowering (NCHW) of whole output rows ---------------------- */
+
+/* col[col_rows][(oh_end-oh_begin)*OW] for one image and group:
+ * x_group points at channel (group * C/g) of the image. */
+void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
+                    float *col);
+/* Adds col (the layout bc_im2col_nchw writes) back into dx_group (col2im).
+ * Iterates output rows outermost, so the order of the sums a dx element receives
+ * does not depend on how the rows are tiled. */
+void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
+                    float *dx_group);
+
+/* --- plan.c: validated shape + path + tiles + scratch -------------------- */
+
+typedef struct conv_plan {
+    conv_shape s;
+    float *col;        /* scratch for one tile; NULL on the direct 1x1 path */
+    int rows_per_tile; /* output rows lowered per tile */
+} conv_plan;
+
+/* Everything a pass needs before it may write an output: validation, the path,
+ * the tile height (the default tile, or less under the context's limit) and its
+ * scratch. WORKSPACE below one output row; NO_MEMORY if the scratch cannot grow. */
+blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
+                             conv_plan *p);
+
+#endif

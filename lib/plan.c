@@ -1,0 +1,55 @@
+/* Planning a convolution call: validate, pick the path, size the tiles and get
+ * their scratch, all before any output is touched. */
+#include "internal.h"
+
+/* Output rows per tile so that col_rows * rows * OW floats fit in `bytes`. */
+static int tile_height(const conv_shape *s, size_t bytes)
+{
+    size_t row_bytes = (size_t)s->col_rows * (size_t)s->ow * sizeof(float);
+    size_t rows = bytes / row_bytes;
+    /* A tile also stays under 2^31 elements, like every scratch buffer. */
+    size_t max_rows = (size_t)(BLASCONV_MAX_ELEMENTS - 1) / ((size_t)s->col_rows * s->ow);
+    if (rows > max_rows)
+        rows = max_rows;
+    return rows > (size_t)s->oh ? s->oh : (int)rows;
+}
+
+static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                      float **col, int *rows_per_tile)
+{
+    const size_t row_bytes = (size_t)s->col_rows * (size_t)s->ow * sizeof(float);
+    const size_t capacity = bc_scratch_capacity(ctx);
+    if (capacity < row_bytes)
+        return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,
+                       "workspace of %zu bytes is below the %zu bytes one output row needs",
+                       capacity, row_bytes);
+    size_t target = BLASCONV_DEFAULT_TILE_BYTES > row_bytes ? BLASCONV_DEFAULT_TILE_BYTES
+                                                            : row_bytes;
+    if (target > capacity)
+        target = capacity;
+    int rows = tile_height(s, target);
+    float *buffer = bc_scratch(ctx, (size_t)rows * row_bytes);
+    if (!buffer)
+        return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
+                       (size_t)rows * row_bytes);
+    *col = buffer;
+    *rows_per_tile = rows;
+    return BLASCONV_OK;
+}
+
+blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
+                             conv_plan *p)
+{
+    p->col = NULL;
+    p->rows_per_tile = 0;
+    blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
+    if (st != BLASCONV_OK)
+        return st;
+    if (p->s.layout != BLASCONV_NCHW)
+        return bc_fail(ctx, BLASCONV_ERR_UNSUPPORTED, fn, "layout=NHWC is not implemented yet");
+    if (!p->s.direct_1x1)
+        st = plan_col_tiles(ctx, fn, &p->s, &p->col, &p->rows_per_tile);
+    if (st == BLASCONV_OK)
+        bc_blas_apply_threads(ctx);
+    return st;
+}

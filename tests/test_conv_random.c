@@ -1,0 +1,146 @@
+/* All three passes agree with the direct-loop oracle on hundreds of random
+ * descriptors; outputs are NaN-poisoned first so an unwritten element fails. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+#define RANDOM_CASES 400
+
+/* Products summed into one output element of each pass (for the tolerance). */
+static double forward_terms(const blasconv_conv2d *d)
+{
+    int g = d->groups ? d->groups : 1;
+    return (double)(d->in_channels / g) * d->kernel_height * d->kernel_width;
+}
+
+START_TEST(forward_matches_oracle)
+{
+    test_rng r = test_rng_seeded(1000 + (uint64_t)_i);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    for (int t = 0; t < RANDOM_CASES; t++) {
+        blasconv_conv2d d = test_random_conv(&r);
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+        const float *b = t % 2 ? bias : NULL;
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        blasconv_context *use = t % 3 ? ctx : NULL; /* a kept context, and none */
+        ck_assert_int_eq(blasconv_conv2d_forward(use, &d, x, w, b, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want), BLASCONV_OK);
+        test_assert_close(y, want, ny, test_sum_tolerance(forward_terms(&d)), 1e-5,
+                          test_conv_describe(&d));
+        free(x), free(w), free(bias), free(y), free(want);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(backward_data_matches_oracle)
+{
+    test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    for (int t = 0; t < RANDOM_CASES; t++) {
+        blasconv_conv2d d = test_random_conv(&r);
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+        float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(t % 3 ? ctx : NULL, &d, dy, w, dx),
+                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want),
+                         BLASCONV_OK);
+        double terms = (double)(d.out_channels / (d.groups ? d.groups : 1)) * d.kernel_height *
+                       d.kernel_width;
+        test_assert_close(dx, want, nx, test_sum_tolerance(terms), 1e-5, test_conv_describe(&d));
+        free(dy), free(w), free(dx), free(want);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(backward_filter_matches_oracle)
+{
+    test_rng r = test_rng_seeded(3000 + (uint64_t)_i);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    for (int t = 0; t < RANDOM_CASES; t++) {
+        blasconv_conv2d d = test_random_conv(&r);
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *dy = test_alloc_random(&r, ny);
+        float *dw = test_alloc_poisoned(nw), *want = test_alloc_poisoned(nw);
+        float *db = test_alloc_poisoned((size_t)d.out_channels);
+        float *want_db = test_alloc_poisoned((size_t)d.out_channels);
+        int with_bias = t % 2;
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(t % 3 ? ctx : NULL, &d, x, dy, dw,
+                                                         with_bias ? db : NULL),
+                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, want, want_db),
+                         BLASCONV_OK);
+        double terms = (double)ny / d.out_channels; /* batch * positions */
+        test_assert_close(dw, want, nw, test_sum_tolerance(terms), 1e-5, test_conv_describe(&d));
+        if (with_bias)
+            test_assert_close(db, want_db, (size_t)d.out_channels, test_sum_tolerance(terms),
+                              1e-5, test_conv_describe(&d));
+        else
+            for (int k = 0; k < d.out_channels; k++)
+                ck_assert_msg(db[k] != db[k], "dbias NULL yet written"); /* still NaN */
+        free(x), free(dy), free(dw), free(want), free(db), free(want_db);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(every_gemm_goes_through_the_seam)
+{
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    test_rng r = test_rng_seeded(77);
+    /* 1x1 stride-1 unpadded: one GEMM per image, straight on x. */
+    const blasconv_conv2d d = {.batch = 3, .in_channels = 5, .in_height = 4, .in_width = 6,
+                               .out_channels = 7, .kernel_height = 1, .kernel_width = 1};
+    size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, NULL, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, 3);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, NULL, want), BLASCONV_OK);
+    test_assert_close(y, want, ny, 1e-5, 1e-5, "1x1 through the seam");
+    /* Random descriptors through the seam agree with the oracle too. */
+    for (int t = 0; t < 50; t++) {
+        blasconv_conv2d rd = test_random_conv(&r);
+        size_t rx = test_conv_x_elems(&rd), rw = test_conv_w_elems(&rd), ry = test_conv_y_elems(&rd);
+        float *xx = test_alloc_random(&r, rx), *ww = test_alloc_random(&r, rw);
+        float *yy = test_alloc_poisoned(ry), *ref = test_alloc_poisoned(ry);
+        test_naive_sgemm_calls = 0;
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &rd, xx, ww, NULL, yy), BLASCONV_OK);
+        ck_assert_int_ge(test_naive_sgemm_calls, rd.batch);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &rd, xx, ww, NULL, ref), BLASCONV_OK);
+        test_assert_close(yy, ref, ry, test_sum_tolerance(forward_terms(&rd)), 1e-5,
+                          test_conv_describe(&rd));
+        free(xx), free(ww), free(yy), free(ref);
+    }
+    /* NULL restores the linked BLAS: the counter stays still. */
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, NULL), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, NULL, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, 0);
+    free(x), free(w), free(y), free(want);
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv_random");
+    TCase *tc = tcase_create("agreement");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
+    tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
+    tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
+    tcase_add_test(tc, every_gemm_goes_through_the_seam);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,264 @@
+/* Workspace limits and caller-owned buffers: results identical to the unlimited
+ * run, WORKSPACE (outputs untouched) below one output row, and no allocation at
+ * all with a caller buffer.
+ *
+ * "Identical" is checked bitwise through a GEMM whose every element depends only
+ * on its row and column (test_naive_sgemm): that isolates the lowering. A vendor
+ * BLAS may pick another micro-kernel for a narrower GEMM (OpenBLAS's SSE3 kernels
+ * sum edge columns in another order), so through the linked BLAS the check is
+ * float tolerance. Backward filter sums positions across tiles, so it is bitwise
+ * only while the limit holds the default tile. Linked against the static library with malloc and
+ * friends wrapped, so allocations made by blasconv's code are counted. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long allocations;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { allocations++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
+
+typedef struct pass_result {
+    float *y, *dx, *dw, *db;
+} pass_result;
+
+typedef struct problem {
+    blasconv_conv2d d;
+    size_t nx, nw, ny;
+    float *x, *w, *bias, *dy;
+} problem;
+
+static problem problem_make(test_rng *r, blasconv_conv2d d)
+{
+    problem p = {.d = d};
+    p.nx = test_conv_x_elems(&d);
+    p.nw = test_conv_w_elems(&d);
+    p.ny = test_conv_y_elems(&d);
+    p.x = test_alloc_random(r, p.nx);
+    p.w = test_alloc_random(r, p.nw);
+    p.bias = test_alloc_random(r, (size_t)d.out_channels);
+    p.dy = test_alloc_random(r, p.ny);
+    return p;
+}
+
+static void problem_free(problem *p)
+{
+    free(p->x), free(p->w), free(p->bias), free(p->dy);
+}
+
+/* Runs all three passes; returns the first non-OK status. */
+static blasconv_status run_passes(blasconv_context *ctx, const problem *p, pass_result *out)
+{
+    out->y = test_alloc_poisoned(p->ny);
+    out->dx = test_alloc_poisoned(p->nx);
+    out->dw = test_alloc_poisoned(p->nw);
+    out->db = test_alloc_poisoned((size_t)p->d.out_channels);
+    blasconv_status st = blasconv_conv2d_forward(ctx, &p->d, p->x, p->w, p->bias, out->y);
+    if (st == BLASCONV_OK)
+        st = blasconv_conv2d_backward_data(ctx, &p->d, p->dy, p->w, out->dx);
+    if (st == BLASCONV_OK)
+        st = blasconv_conv2d_backward_filter(ctx, &p->d, p->x, p->dy, out->dw, out->db);
+    return st;
+}
+
+static void result_free(pass_result *r)
+{
+    free(r->y), free(r->dx), free(r->dw), free(r->db);
+}
+
+static size_t one_row_bytes(const blasconv_conv2d *d)
+{
+    int oh, ow, g = d->groups ? d->groups : 1;
+    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
+    return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
+}
+
+static void assert_same(const pass_result *a, const pass_result *b, const problem *p,
+                        int bitwise)
+{
+    const char *what = test_conv_describe(&p->d);
+    double terms = (double)p->ny; /* more than any one element sums */
+    if (bitwise) {
+        ck_assert_msg(memcmp(a->y, b->y, p->ny * sizeof(float)) == 0, "forward differs: %s", what);
+        ck_assert_msg(memcmp(a->dx, b->dx, p->nx * sizeof(float)) == 0,
+                      "backward data differs: %s", what);
+    } else {
+        test_assert_close(a->y, b->y, p->ny, test_sum_tolerance(terms), 1e-5, what);
+        test_assert_close(a->dx, b->dx, p->nx, test_sum_tolerance(terms), 1e-5, what);
+    }
+    test_assert_close(a->dw, b->dw, p->nw, test_sum_tolerance(terms), 1e-5, what);
+    ck_assert_msg(memcmp(a->db, b->db, (size_t)p->d.out_channels * sizeof(float)) == 0,
+                  "bias gradient differs: %s", what);
+}
+
+START_TEST(tight_limits_give_identical_results)
+{
+    const int bitwise = _i == 0;
+    test_rng r = test_rng_seeded(5);
+    blasconv_context *unlimited, *tight;
+    ck_assert_int_eq(blasconv_context_create(&unlimited), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_create(&tight), BLASCONV_OK);
+    if (bitwise) {
+        blasconv_context_set_sgemm(unlimited, test_naive_sgemm);
+        blasconv_context_set_sgemm(tight, test_naive_sgemm);
+    }
+    int checked = 0;
+    for (int t = 0; t < 200; t++) {
+        blasconv_conv2d d = test_random_conv(&r);
+        d.in_height += 8; /* enough output rows for several tiles */
+        problem p = problem_make(&r, d);
+        size_t row = one_row_bytes(&d);
+        /* one row, a row and a half, and three rows per tile */
+        size_t limit = t % 3 == 0 ? row : t % 3 == 1 ? row * 3 / 2 : row * 3;
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(tight, limit), BLASCONV_OK);
+        pass_result a, b;
+        ck_assert_int_eq(run_passes(unlimited, &p, &a), BLASCONV_OK);
+        ck_assert_int_eq(run_passes(tight, &p, &b), BLASCONV_OK);
+        assert_same(&a, &b, &p, bitwise);
+        result_free(&a), result_free(&b), problem_free(&p);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 200);
+    blasconv_context_destroy(unlimited);
+    blasconv_context_destroy(tight);
+}
+END_TEST
+
+START_TEST(caller_buffer_never_allocates)
+{
+    test_rng r = test_rng_seeded(6);
+    blasconv_context *mine, *lib;
+    ck_assert_int_eq(blasconv_context_create(&mine), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_create(&lib), BLASCONV_OK);
+    blasconv_context_set_sgemm(mine, test_naive_sgemm);
+    blasconv_context_set_sgemm(lib, test_naive_sgemm);
+    for (int t = 0; t < 100; t++) {
+        blasconv_conv2d d = test_random_conv(&r);
+        problem p = problem_make(&r, d);
+        /* odd sizes, and misaligned by one byte (3 more bytes make up for the skew) */
+        size_t bytes = one_row_bytes(&d) * (size_t)(1 + t % 4) + (size_t)(t % 2) * 3;
+        unsigned char *buffer = malloc(bytes + 1);
+        ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes), BLASCONV_OK);
+        pass_result a, b;
+        run_passes(lib, &p, &a);
+        b.y = test_alloc_poisoned(p.ny);
+        b.dx = test_alloc_poisoned(p.nx);
+        b.dw = test_alloc_poisoned(p.nw);
+        b.db = test_alloc_poisoned((size_t)d.out_channels);
+        allocations = 0;
+        blasconv_status st = blasconv_conv2d_forward(mine, &p.d, p.x, p.w, p.bias, b.y);
+        if (st == BLASCONV_OK)
+            st = blasconv_conv2d_backward_data(mine, &p.d, p.dy, p.w, b.dx);
+        if (st == BLASCONV_OK)
+            st = blasconv_conv2d_backward_filter(mine, &p.d, p.x, p.dy, b.dw, b.db);
+        long allocated = allocations; /* read before Check's own bookkeeping allocates */
+        ck_assert_int_eq(allocated, 0);
+        ck_assert_int_eq(st, BLASCONV_OK);
+        assert_same(&a, &b, &p, 1);
+        result_free(&a), result_free(&b), problem_free(&p);
+        free(buffer);
+    }
+    blasconv_context_destroy(mine);
+    blasconv_context_destroy(lib);
+}
+END_TEST
+
+START_TEST(below_one_row_is_workspace_error)
+{
+    test_rng r = test_rng_seeded(7);
+    blasconv_conv2d d = {.batch = 2, .in_channels = 3, .in_height = 9, .in_width = 11,
+                         .out_channels = 4, .kernel_height = 3, .kernel_width = 3, .pad_top = 1,
+                         .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    problem p = problem_make(&r, d);
+    size_t row = one_row_bytes(&d);
+    size_t ws[3];
+    ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
+    ck_assert_uint_eq(ws[0], row * 9); /* untiled: every output row */
+    ck_assert_uint_eq(ws[1], ws[0]);
+    ck_assert_uint_eq(ws[2], ws[0]);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    float *buffer = malloc(row);
+    for (int mode = 0; mode < 3; mode++) {
+        if (mode == 0)
+            blasconv_context_set_workspace_limit(ctx, row - 4);
+        else if (mode == 1)
+            blasconv_context_set_workspace(ctx, buffer, row - 4);
+        else
+            blasconv_context_set_workspace(ctx, buffer, 0);
+        float *y = test_alloc_poisoned(p.ny), *dx = test_alloc_poisoned(p.nx);
+        float *dw = test_alloc_poisoned(p.nw);
+        float db[4] = {1, 2, 3, 4};
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_ERR_WORKSPACE);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx), BLASCONV_ERR_WORKSPACE);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, p.x, p.dy, dw, db), BLASCONV_ERR_WORKSPACE);
+        ck_assert_ptr_nonnull(strstr(blasconv_context_last_error(ctx), "workspace"));
+        for (size_t i = 0; i < p.ny; i++)
+            ck_assert(isnan(y[i]));
+        for (size_t i = 0; i < p.nx; i++)
+            ck_assert(isnan(dx[i]));
+        for (size_t i = 0; i < p.nw; i++)
+            ck_assert(isnan(dw[i]));
+        ck_assert(db[0] == 1 && db[3] == 4);
+        free(y), free(dx), free(dw);
+        blasconv_context_set_workspace(ctx, NULL, 0);
+    }
+    /* Exactly one row succeeds; a 1x1 direct layer needs no scratch at all. */
+    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, row), BLASCONV_OK);
+    pass_result res;
+    ck_assert_int_eq(run_passes(ctx, &p, &res), BLASCONV_OK);
+    result_free(&res);
+    blasconv_conv2d one = {.batch = 2, .in_channels = 3, .in_height = 4, .in_width = 5,
+                           .out_channels = 2, .kernel_height = 1, .kernel_width = 1};
+    problem q = problem_make(&r, one);
+    ck_assert_int_eq(blasconv_context_set_workspace(ctx, buffer, 0), BLASCONV_OK);
+    ck_assert_int_eq(run_passes(ctx, &q, &res), BLASCONV_OK);
+    result_free(&res);
+    problem_free(&q);
+    problem_free(&p);
+    free(buffer);
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+/* A kept context reuses its scratch: the second identical call allocates nothing. */
+START_TEST(scratch_is_kept_between_calls)
+{
+    test_rng r = test_rng_seeded(8);
+    blasconv_conv2d d = {.batch = 1, .in_channels = 4, .in_height = 20, .in_width = 20,
+                         .out_channels = 4, .kernel_height = 3, .kernel_width = 3};
+    problem p = problem_make(&r, d);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    float *y = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, NULL, y), BLASCONV_OK);
+    allocations = 0;
+    blasconv_status st = blasconv_conv2d_forward(ctx, &d, p.x, p.w, NULL, y);
+    long allocated = allocations;
+    ck_assert_int_eq(st, BLASCONV_OK);
+    ck_assert_int_eq(allocated, 0);
+    free(y);
+    problem_free(&p);
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("workspace");
+    TCase *tc = tcase_create("workspace");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, tight_limits_give_identical_results, 0, 2);
+    tcase_add_test(tc, caller_buffer_never_allocates);
+    tcase_add_test(tc, below_one_row_is_workspace_error);
+    tcase_add_test(tc, scratch_is_kept_between_calls);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}

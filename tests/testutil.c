@@ -1,0 +1,188 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+test_rng test_rng_seeded(uint64_t seed)
+{
+    test_rng r = {seed * 0x9E3779B97F4A7C15ull + 1};
+    return r;
+}
+
+uint64_t test_rng_next(test_rng *r)
+{
+    /* splitmix64: small, fast, good enough for test data */
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int test_rng_int(test_rng *r, int lo, int hi)
+{
+    return lo + (int)(test_rng_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+float test_rng_float(test_rng *r)
+{
+    return (float)((double)(test_rng_next(r) >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static float *alloc_floats(size_t n)
+{
+    float *a = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_msg(a != NULL, "malloc of %zu floats failed", n);
+    return a;
+}
+
+float *test_alloc_random(test_rng *r, size_t n)
+{
+    float *a = alloc_floats(n);
+    for (size_t i = 0; i < n; i++)
+        a[i] = test_rng_float(r);
+    return a;
+}
+
+void test_poison(float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = NAN;
+}
+
+float *test_alloc_poisoned(size_t n)
+{
+    float *a = alloc_floats(n);
+    test_poison(a, n);
+    return a;
+}
+
+float *test_alloc_copy(const float *src, size_t n)
+{
+    float *a = alloc_floats(n);
+    memcpy(a, src, n * sizeof(float));
+    return a;
+}
+
+size_t test_conv_x_elems(const blasconv_conv2d *d)
+{
+    return (size_t)d->batch * d->in_channels * d->in_height * d->in_width;
+}
+
+size_t test_conv_w_elems(const blasconv_conv2d *d)
+{
+    int g = d->groups ? d->groups : 1;
+    return (size_t)d->out_channels * (d->in_channels / g) * d->kernel_height * d->kernel_width;
+}
+
+size_t test_conv_y_elems(const blasconv_conv2d *d)
+{
+    int oh = 0, ow = 0;
+    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
+    return (size_t)d->batch * d->out_channels * oh * ow;
+}
+
+blasconv_conv2d test_random_conv(test_rng *r)
+{
+    for (;;) {
+        blasconv_conv2d d = {0};
+        int kind = test_rng_int(r, 0, 9);
+        d.groups = kind == 0 ? test_rng_int(r, 2, 4) : kind == 1 ? 0 : 1;
+        int cg = test_rng_int(r, 1, 4), kg = test_rng_int(r, 1, 4);
+        if (kind == 2) { /* depthwise */
+            d.groups = test_rng_int(r, 1, 6);
+            cg = 1;
+            kg = test_rng_int(r, 1, 2);
+        }
+        int g = d.groups ? d.groups : 1;
+        d.batch = test_rng_int(r, 1, 3);
+        d.in_channels = g * cg;
+        d.out_channels = g * kg;
+        d.in_height = test_rng_int(r, 1, 12);
+        d.in_width = test_rng_int(r, 1, 12);
+        d.kernel_height = test_rng_int(r, 1, 5);
+        d.kernel_width = test_rng_int(r, 1, 5);
+        d.stride_height = test_rng_int(r, 0, 3);
+        d.stride_width = test_rng_int(r, 0, 3);
+        d.dilation_height = test_rng_int(r, 0, 3);
+        d.dilation_width = test_rng_int(r, 0, 3);
+        d.pad_top = test_rng_int(r, 0, 4);
+        d.pad_bottom = test_rng_int(r, 0, 4);
+        d.pad_left = test_rng_int(r, 0, 4);
+        d.pad_right = test_rng_int(r, 0, 4);
+        if (kind == 3) { /* the direct 1x1 path */
+            d.kernel_height = d.kernel_width = 1;
+            d.stride_height = d.stride_width = 1;
+            d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = 0;
+        }
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) == BLASCONV_OK)
+            return d;
+    }
+}
+
+const char *test_conv_describe(const blasconv_conv2d *d)
+{
+    static char text[256];
+    snprintf(text, sizeof text,
+             "N=%d C=%d H=%d W=%d K=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d dil=%d,%d g=%d layout=%d",
+             d->batch, d->in_channels, d->in_height, d->in_width, d->out_channels,
+             d->kernel_height, d->kernel_width, d->stride_height, d->stride_width, d->pad_top,
+             d->pad_bottom, d->pad_left, d->pad_right, d->dilation_height, d->dilation_width,
+             d->groups, (int)d->layout);
+    return text;
+}
+
+size_t test_first_mismatch(const float *got, const float *want, size_t n, double atol,
+                           double rtol)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(got[i]) || isnan(want[i])) {
+            if (isnan(got[i]) != isnan(want[i]))
+                return i;
+            continue;
+        }
+        if (fabs((double)got[i] - (double)want[i]) > atol + rtol * fabs((double)want[i]))
+            return i;
+    }
+    return n;
+}
+
+double test_sum_tolerance(double terms)
+{
+    /* Worst case grows like terms * eps * sum|products|; random rounding errors
+     * like sqrt(terms). A bug is off by O(1), so a generous bound still catches it. */
+    return 1e-6 * (terms + 1.0) * 4.0;
+}
+
+int test_run_suite(Suite *s)
+{
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed;
+}
+
+int test_naive_sgemm_calls;
+
+void test_naive_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+    if (layout != 101) /* CblasRowMajor; no ck_assert here: Check allocates */
+        abort();
+    test_naive_sgemm_calls++;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sum = 0;
+            for (int p = 0; p < k; p++) {
+                float av = trans_a == 112 ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                float bv = trans_b == 112 ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                sum += (double)av * bv;
+            }
+            float *out = &c[(size_t)i * ldc + j];
+            *out = alpha * (float)sum + (beta == 0.0f ? 0.0f : beta * *out);
+        }
+}

@@ -1,0 +1,49 @@
+#!/bin/sh
+# The README's two commands: installs what is missing (Debian packages), builds,
+# then runs the demo or every test. Safe to run again and again.
+#   sh tools/quickstart.sh demo    build, then run the chapter demo
+#   sh tools/quickstart.sh test    build, then run every test suite
+set -eu
+cd "$(dirname "$0")/.."
+
+usage() {
+    echo "usage: sh tools/quickstart.sh demo|test|--help"
+    echo "  demo  install missing Debian packages, build, run the chapter demo"
+    echo "  test  install missing Debian packages, build, run every test (ctest)"
+}
+
+mode=${1:-}
+case "$mode" in
+demo | test) ;;
+-h | --help) usage; exit 0 ;;
+*) usage >&2; exit 2 ;;
+esac
+
+# What the build and the tests need, as Debian package names.
+packages="cmake make gcc pkg-config libopenblas-dev check"
+
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "quickstart: installing$missing"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
+cmake --build build -j "$jobs"
+
+case "$mode" in
+demo)
+    ./build/tools/blasconv-demo
+    ;;
+test)
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    ;;
+esac
