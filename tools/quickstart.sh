@@ -19,8 +19,8 @@ demo | test) ;;
 *) usage >&2; exit 2 ;;
 esac
 
-# What the build and the tests need, as Debian package names.
-packages="cmake make gcc pkg-config libopenblas-dev check"
+# What the build, the tools and the tests need: Debian package names, one a line.
+packages=$(grep -v '^#' tools/debian-packages.txt)
 
 missing=""
 for p in $packages; do
