@@ -63,9 +63,12 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
     blasconv_context tmp;
     blasconv_context *c = bc_call_begin(ctx, &tmp);
     conv_plan p;
-    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    blasconv_status st = bc_conv_plan(c, fn, d, PASS_FORWARD, &p);
     if (st == BLASCONV_OK) {
-        forward_nchw(c, &p.s, x, w, bias, y, p.col, p.rows_per_tile);
+        if (p.depthwise)
+            bc_depthwise_forward_nchw(&p.s, x, w, bias, y);
+        else
+            forward_nchw(c, &p.s, x, w, bias, y, p.col, p.rows_per_tile);
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -105,7 +108,7 @@ blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t 
     if (st != BLASCONV_OK)
         return st;
     size_t col_bytes = s.direct_1x1 ? 0 : (size_t)s.col_elems * sizeof(float);
-    *forward_bytes = col_bytes;
+    *forward_bytes = bc_depthwise_applies(&s) ? 0 : col_bytes;
     *backward_data_bytes = col_bytes;
     *backward_filter_bytes = col_bytes;
     return BLASCONV_OK;

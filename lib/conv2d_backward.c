@@ -88,7 +88,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     blasconv_context tmp;
     blasconv_context *c = bc_call_begin(ctx, &tmp);
     conv_plan p;
-    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
         backward_data_nchw(c, &p.s, dy, w, dx, p.col, p.rows_per_tile);
         bc_clear_error(c);
@@ -108,7 +108,7 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
     blasconv_context tmp;
     blasconv_context *c = bc_call_begin(ctx, &tmp);
     conv_plan p;
-    blasconv_status st = bc_conv_plan(c, fn, d, &p);
+    blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_FILTER, &p);
     if (st == BLASCONV_OK) {
         backward_filter_nchw(c, &p.s, x, dy, dw, p.col, p.rows_per_tile);
         if (dbias)

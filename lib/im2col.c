@@ -9,9 +9,7 @@ static int64_t ceil_div(int64_t num, int64_t den)
     return -bc_floor_div(-num, den);
 }
 
-/* Output columns [*lo, *hi) whose input column ow*stride - pad + offset lies in
- * [0, W); the rest of the row reads padding. */
-static void valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
+void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
 {
     int64_t first = ceil_div(-offset, s->stride_w);
     int64_t last = bc_floor_div((int64_t)s->w - 1 - offset, s->stride_w) + 1;
@@ -40,7 +38,7 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
             for (int kj = 0; kj < s->kw; kj++, row++) {
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
-                valid_columns(s, col_offset, &lo, &hi);
+                bc_valid_columns(s, col_offset, &lo, &hi);
                 float *dst = col + row * tile_cols;
                 for (int oh = oh_begin; oh < oh_end; oh++, dst += ow) {
                     int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
@@ -87,7 +85,7 @@ void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_
                 for (int kj = 0; kj < s->kw; kj++, row++) {
                     const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                     int lo, hi;
-                    valid_columns(s, col_offset, &lo, &hi);
+                    bc_valid_columns(s, col_offset, &lo, &hi);
                     const float *src = col_at_row + row * tile_cols;
                     if (hi == lo)
                         continue;

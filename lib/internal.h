@@ -99,6 +99,10 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
 
 /* --- im2col.c: lowering (NCHW) of whole output rows ---------------------- */
 
+/* Output columns [*lo, *hi) whose input column ow*stride_w + offset lies in
+ * [0, W) (offset = kj*dilation_w - pad_left); the rest of the row reads padding. */
+void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi);
+
 /* col[col_rows][(oh_end-oh_begin)*OW] for one image and group:
  * x_group points at channel (group * C/g) of the image. */
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
@@ -109,10 +113,20 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
 void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
                     float *dx_group);
 
+/* --- depthwise.c: the direct path for one input channel per group -------- */
+
+int bc_depthwise_applies(const conv_shape *s);
+void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
+                               const float *bias, float *y);
+
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
+
+/* The three passes: planning differs (only forward has a depthwise path). */
+typedef enum conv_pass { PASS_FORWARD, PASS_BACKWARD_DATA, PASS_BACKWARD_FILTER } conv_pass;
 
 typedef struct conv_plan {
     conv_shape s;
+    int depthwise;     /* forward on the direct depthwise path: no GEMM, no scratch */
     float *col;        /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile; /* output rows lowered per tile */
 } conv_plan;
@@ -121,6 +135,6 @@ typedef struct conv_plan {
  * the tile height (the default tile, or less under the context's limit) and its
  * scratch. WORKSPACE below one output row; NO_MEMORY if the scratch cannot grow. */
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
-                             conv_plan *p);
+                             conv_pass pass, conv_plan *p);
 
 #endif

@@ -38,16 +38,18 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
 }
 
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
-                             conv_plan *p)
+                             conv_pass pass, conv_plan *p)
 {
     p->col = NULL;
     p->rows_per_tile = 0;
+    p->depthwise = 0;
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
         return st;
     if (p->s.layout != BLASCONV_NCHW)
         return bc_fail(ctx, BLASCONV_ERR_UNSUPPORTED, fn, "layout=NHWC is not implemented yet");
-    if (!p->s.direct_1x1)
+    p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
+    if (!p->s.direct_1x1 && !p->depthwise)
         st = plan_col_tiles(ctx, fn, &p->s, &p->col, &p->rows_per_tile);
     if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

@@ -1,0 +1,192 @@
+/* Depthwise convolution (every output channel reads one input channel) as a
+ * direct strided-window reduction: its GEMM would have M = K/groups rows, far too
+ * thin for a BLAS to run fast, so no GEMM and no scratch here. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Compiled for several ISAs, picked at load time: the row update is the whole
+ * cost, and the library's baseline ISA (x86-64 SSE2) wastes most of the core. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define BEST_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BEST_ISA
+#endif
+
+/* acc[o] += weight * in[o * stride] for o in [0, count). Inlined into the
+ * cloned plane function below, so each ISA gets its own vector loop. */
+static inline void accumulate_tap(float *restrict acc, const float *restrict in, int count,
+                                  int stride, float weight)
+{
+    if (stride == 1) {
+        for (int o = 0; o < count; o++)
+            acc[o] += weight * in[o];
+    } else {
+        for (int o = 0; o < count; o++)
+            acc[o] += weight * in[(size_t)o * stride];
+    }
+}
+
+/* Where each kernel column lands: output columns [lo, hi) read the input row at
+ * lo*stride + offset. Computed once per call (the divisions cost more than a row
+ * update); kernels wider than the cache compute it per use. */
+#define COLUMN_CACHE 32
+typedef struct tap_columns {
+    int lo[COLUMN_CACHE], hi[COLUMN_CACHE];
+} tap_columns;
+
+static void tap_columns_init(const conv_shape *s, tap_columns *t)
+{
+    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
+        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &t->lo[kj], &t->hi[kj]);
+}
+
+/* A kernel tap that lands inside the input for output row oh: output column o
+ * reads row[o * stride + offset] for o in [lo, hi). */
+typedef struct live_tap {
+    const float *row;
+    int64_t offset;
+    float weight;
+    int lo, hi;
+} live_tap;
+
+#define MAX_LIVE_TAPS 64
+
+typedef float vec16 __attribute__((vector_size(64)));
+
+/* Columns every live tap covers (stride 1), 16 at a time: all taps summed in
+ * registers, one store, instead of a pass over the row per tap. Sums run in
+ * tap order, as on the border, so every output is computed the same way. */
+static inline void interior_stride1(const live_tap *taps, int count, float b, int lo, int hi,
+                                    float *out)
+{
+    int o = lo;
+    for (; o + 64 <= hi; o += 64) { /* 4 vectors a tap: the tap's bookkeeping is shared */
+        vec16 acc0 = {0}, acc1, acc2, acc3;
+        acc0 += b;
+        acc1 = acc2 = acc3 = acc0;
+        for (int i = 0; i < count; i++) {
+            const float *in = taps[i].row + o + taps[i].offset;
+            const float wt = taps[i].weight;
+            vec16 c0, c1, c2, c3;
+            memcpy(&c0, in, sizeof c0);
+            memcpy(&c1, in + 16, sizeof c1);
+            memcpy(&c2, in + 32, sizeof c2);
+            memcpy(&c3, in + 48, sizeof c3);
+            acc0 += wt * c0;
+            acc1 += wt * c1;
+            acc2 += wt * c2;
+            acc3 += wt * c3;
+        }
+        memcpy(out + o, &acc0, sizeof acc0);
+        memcpy(out + o + 16, &acc1, sizeof acc1);
+        memcpy(out + o + 32, &acc2, sizeof acc2);
+        memcpy(out + o + 48, &acc3, sizeof acc3);
+    }
+    for (; o < hi; o += 16) {
+        /* The last block ends at hi and may overlap the previous one: recomputing
+         * a few outputs is cheaper than a scalar tail. */
+        if (o + 16 > hi) {
+            if (hi - lo < 16)
+                break;
+            o = hi - 16;
+        }
+        vec16 acc = {0};
+        acc += b;
+        for (int i = 0; i < count; i++) {
+            vec16 in;
+            memcpy(&in, taps[i].row + o + taps[i].offset, sizeof in);
+            acc += taps[i].weight * in;
+        }
+        memcpy(out + o, &acc, sizeof acc);
+    }
+    for (; o < hi; o++) { /* interiors narrower than one vector */
+        float acc = b;
+        for (int i = 0; i < count; i++)
+            acc += taps[i].weight * taps[i].row[o + taps[i].offset];
+        out[o] = acc;
+    }
+}
+
+/* One output plane: every row starts at the bias, then each tap adds a shifted
+ * input row over the columns where it lands inside the input. With stride 1 the
+ * columns all taps share take the register-blocked interior path instead. */
+BEST_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
+                                     const float *x_plane, const float *w_k, float b,
+                                     float *y_plane)
+{
+    const int blocked = s->stride_w == 1 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
+    live_tap taps[MAX_LIVE_TAPS];
+    for (int oh = 0; oh < s->oh; oh++) {
+        float *out = y_plane + (size_t)oh * s->ow;
+        if (!blocked)
+            for (int o = 0; o < s->ow; o++)
+                out[o] = b;
+        int count = 0, inner_lo = 0, inner_hi = s->ow;
+        for (int ki = 0; ki < s->kh; ki++) {
+            int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+            if ((uint64_t)ih >= (uint64_t)s->h)
+                continue;
+            for (int kj = 0; kj < s->kw; kj++) {
+                live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
+                                w_k[ki * s->kw + kj], 0, 0};
+                if (kj < COLUMN_CACHE)
+                    tap.lo = t->lo[kj], tap.hi = t->hi[kj];
+                else
+                    bc_valid_columns(s, tap.offset, &tap.lo, &tap.hi);
+                if (!blocked) {
+                    if (tap.hi > tap.lo)
+                        accumulate_tap(out + tap.lo,
+                                       tap.row + (int64_t)tap.lo * s->stride_w + tap.offset,
+                                       tap.hi - tap.lo, s->stride_w, tap.weight);
+                    continue;
+                }
+                inner_lo = tap.lo > inner_lo ? tap.lo : inner_lo;
+                inner_hi = tap.hi < inner_hi ? tap.hi : inner_hi;
+                taps[count++] = tap;
+            }
+        }
+        if (!blocked)
+            continue;
+        if (inner_hi < inner_lo)
+            inner_hi = inner_lo;
+        /* Border columns (a few, where some tap reads padding): one output at a
+         * time, skipping the taps that miss. */
+        for (int o = 0; o < s->ow; o++) {
+            if (o == inner_lo)
+                o = inner_hi;
+            if (o >= s->ow)
+                break;
+            float acc = b;
+            for (int i = 0; i < count; i++)
+                if (o >= taps[i].lo && o < taps[i].hi)
+                    acc += taps[i].weight * taps[i].row[o + taps[i].offset];
+            out[o] = acc;
+        }
+        interior_stride1(taps, count, b, inner_lo, inner_hi, out);
+    }
+}
+
+int bc_depthwise_applies(const conv_shape *s)
+{
+    /* One input channel per group; a small channel multiplier keeps the direct
+     * loops ahead of a GEMM with that many rows. */
+    return s->layout == BLASCONV_NCHW && s->c_per_group == 1 && s->k_per_group <= 4;
+}
+
+void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
+                               const float *bias, float *y)
+{
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t taps = (size_t)s->kh * s->kw;
+    tap_columns columns;
+    tap_columns_init(s, &columns);
+    for (int n = 0; n < s->n; n++) {
+        for (int k = 0; k < s->k; k++) {
+            const float *x_plane = x + ((size_t)n * s->c + (size_t)(k / s->k_per_group)) * plane;
+            const float *w_k = w + (size_t)k * taps;
+            float *y_plane = y + ((size_t)n * s->k + k) * s->positions;
+            depthwise_plane(s, &columns, x_plane, w_k, bias ? bias[k] : 0.0f, y_plane);
+        }
+    }
+}
