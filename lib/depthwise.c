@@ -115,7 +115,8 @@ BEST_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
                                      const float *x_plane, const float *w_k, float b,
                                      float *y_plane)
 {
-    const int blocked = s->stride_w == 1 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
+    const int blocked =
+        s->stride_w == 1 && s->ow >= 16 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
     live_tap taps[MAX_LIVE_TAPS];
     for (int oh = 0; oh < s->oh; oh++) {
         float *out = y_plane + (size_t)oh * s->ow;

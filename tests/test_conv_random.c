@@ -36,6 +36,42 @@ START_TEST(forward_matches_oracle)
 }
 END_TEST
 
+/* Depthwise layers wide enough for the register-blocked interior (16 and 64
+ * outputs at a time, overlapping last block) and its border columns. */
+START_TEST(wide_depthwise_matches_oracle)
+{
+    test_rng r = test_rng_seeded(4000);
+    for (int t = 0; t < 150; t++) {
+        blasconv_conv2d d = {0};
+        d.groups = d.in_channels = test_rng_int(&r, 1, 3);
+        d.out_channels = d.groups * test_rng_int(&r, 1, 2);
+        d.batch = test_rng_int(&r, 1, 2);
+        d.in_height = test_rng_int(&r, 1, 6);
+        d.in_width = test_rng_int(&r, 16, 150);
+        d.kernel_height = test_rng_int(&r, 1, 5);
+        d.kernel_width = test_rng_int(&r, 1, 9);
+        d.dilation_width = test_rng_int(&r, 0, 3);
+        d.stride_height = test_rng_int(&r, 0, 2);
+        d.pad_top = test_rng_int(&r, 0, 4);
+        d.pad_bottom = test_rng_int(&r, 0, 4);
+        d.pad_left = test_rng_int(&r, 0, 9);
+        d.pad_right = test_rng_int(&r, 0, 9);
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, bias, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, bias, want), BLASCONV_OK);
+        test_assert_close(y, want, ny, test_sum_tolerance(forward_terms(&d)), 1e-5,
+                          test_conv_describe(&d));
+        free(x), free(w), free(bias), free(y), free(want);
+    }
+}
+END_TEST
+
 START_TEST(backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
@@ -143,6 +179,7 @@ int main(void)
     TCase *tc = tcase_create("agreement");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
+    tcase_add_test(tc, wide_depthwise_matches_oracle);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);
