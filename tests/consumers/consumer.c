@@ -40,8 +40,13 @@ int main(void)
     const float w1[4] = {0, 1, 2, 3};
     const float want1[4] = {19, 25, 37, 43};
     float y1[4] = {NAN, NAN, NAN, NAN};
-    const blasconv_conv2d d1 = {.batch = 1, .in_channels = 1, .in_height = 3, .in_width = 3,
-                                .out_channels = 1, .kernel_height = 2, .kernel_width = 2};
+    const blasconv_conv2d d1 = {.batch = 1,
+                                .in_channels = 1,
+                                .in_height = 3,
+                                .in_width = 3,
+                                .out_channels = 1,
+                                .kernel_height = 2,
+                                .kernel_width = 2};
     blasconv_status st = blasconv_conv2d_forward(NULL, &d1, x1, w1, NULL, y1);
     if (st != BLASCONV_OK)
         return fail("chapter example", st, NULL);
@@ -53,11 +58,25 @@ int main(void)
 
     /* N=2 C=4 7x6 -> K=6, 3x3 kernel, groups 2, stride 2, pads 1/0/1/2, with bias:
      * y[2][6][3][4] against the direct-loop oracle. */
-    enum { X_ELEMS = 2 * 4 * 7 * 6, W_ELEMS = 6 * 2 * 3 * 3, Y_ELEMS = 2 * 6 * 3 * 4 };
-    const blasconv_conv2d d = {.batch = 2, .in_channels = 4, .in_height = 7, .in_width = 6,
-                               .out_channels = 6, .kernel_height = 3, .kernel_width = 3,
-                               .stride_height = 2, .stride_width = 2, .pad_top = 1,
-                               .pad_bottom = 0, .pad_left = 1, .pad_right = 2, .groups = 2};
+    enum {
+        X_ELEMS = 2 * 4 * 7 * 6,
+        W_ELEMS = 6 * 2 * 3 * 3,
+        Y_ELEMS = 2 * 6 * 3 * 4
+    };
+    const blasconv_conv2d d = {.batch = 2,
+                               .in_channels = 4,
+                               .in_height = 7,
+                               .in_width = 6,
+                               .out_channels = 6,
+                               .kernel_height = 3,
+                               .kernel_width = 3,
+                               .stride_height = 2,
+                               .stride_width = 2,
+                               .pad_top = 1,
+                               .pad_bottom = 0,
+                               .pad_left = 1,
+                               .pad_right = 2,
+                               .groups = 2};
     float x[X_ELEMS], w[W_ELEMS], bias[6], y[Y_ELEMS], want[Y_ELEMS];
     fill(x, X_ELEMS, 1);
     fill(w, W_ELEMS, 2);
