@@ -22,6 +22,11 @@
  *   A configuration PyTorch rejects is BLASCONV_ERR_BAD_SHAPE here.
  * - Memory: all tensors are dense, C-contiguous float arrays owned by the
  *   caller; the library never keeps a pointer to them after a call returns.
+ *   Shapes below are C array declarators in elements (float32); sizes, strides,
+ *   pads and dilations count input pixels; workspace sizes count bytes.
+ * - Contexts: every compute call takes ctx; NULL runs the call on a temporary
+ *   context with the defaults (allocating its scratch for that call only).
+ *   A failing call with a context leaves the reason in blasconv_context_last_error.
  */
 #ifndef BLASCONV_H
 #define BLASCONV_H
@@ -32,19 +37,23 @@
 extern "C" {
 #endif
 
+/* Marks the exported API: default visibility while building the library (everything
+ * else is hidden), nothing for users of the header. */
 #if defined(BLASCONV_BUILDING) && defined(__GNUC__)
 #define BLASCONV_API __attribute__((visibility("default")))
 #else
 #define BLASCONV_API
 #endif
 
+/* The version of this header; blasconv_version() gives the library's. The shared
+ * library's SONAME is libblasconv.so.MAJOR. */
 #define BLASCONV_VERSION_MAJOR 0
 #define BLASCONV_VERSION_MINOR 1
 #define BLASCONV_VERSION_PATCH 0
 
 /** Result of every call. Codes are never renumbered. */
 typedef enum blasconv_status {
-    BLASCONV_OK = 0,
+    BLASCONV_OK = 0,               /**< the call succeeded and wrote its outputs */
     BLASCONV_ERR_NULL_POINTER = 1, /**< a required pointer argument is NULL */
     BLASCONV_ERR_BAD_SHAPE = 2,    /**< a size, stride, pad, dilation, group count or mode is
                                         invalid, or the output would be empty */
@@ -84,7 +93,8 @@ typedef void (*blasconv_sgemm_fn)(int layout, int trans_a, int trans_b, int m, i
  */
 typedef struct blasconv_context blasconv_context;
 
-/** Creates a context with the defaults: linked BLAS, no workspace limit,
+/** Creates a context with the defaults and stores it in *out (the caller owns it
+ *  and frees it with blasconv_context_destroy): linked BLAS, no workspace limit,
  *  library-managed scratch, all threads, BLASCONV_ALGO_GEMM.
  *  NULL_POINTER if out is NULL; NO_MEMORY if allocation fails. */
 BLASCONV_API blasconv_status blasconv_context_create(blasconv_context **out);
@@ -119,7 +129,10 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_conte
 BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ctx, void *buffer,
                                                             size_t bytes);
 /** Threads for this context's own loops and its BLAS calls; 0 = all available.
- *  Negative is BAD_SHAPE. */
+ *  Negative is BAD_SHAPE. With the linked OpenBLAS the BLAS thread count is
+ *  process-wide: each call sets it before its GEMMs, so contexts asking for
+ *  different counts at the same time may run with each other's count (results
+ *  are unaffected). */
 BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx, int threads);
 
 /** Which lowering this context may use. GEMM (the default) is im2col/col2im + sgemm
@@ -128,8 +141,8 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  transforms feeding sgemm) where they are faster; they trade a documented,
  *  bounded extra rounding error for speed. */
 typedef enum blasconv_algorithm {
-    BLASCONV_ALGO_GEMM = 0,
-    BLASCONV_ALGO_FAST = 1
+    BLASCONV_ALGO_GEMM = 0, /**< im2col/col2im + sgemm only */
+    BLASCONV_ALGO_FAST = 1  /**< also lowerings with fewer multiplications */
 } blasconv_algorithm;
 /** Unknown values are BAD_SHAPE. */
 BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ctx,
@@ -153,9 +166,11 @@ typedef struct blasconv_conv2d {
     int kernel_height, kernel_width;     /* KH, KW */
     int stride_height, stride_width;     /* 0 means 1 */
     int pad_top, pad_bottom, pad_left, pad_right; /* zeros added on each side */
+    /* PyTorch's padding=(ph, pw) is pad_top = pad_bottom = ph, pad_left = pad_right = pw;
+     * asymmetric pads are F.pad(x, (left, right, top, bottom)) before conv2d. */
     int dilation_height, dilation_width; /* 0 means 1 */
     int groups;                          /* 0 means 1; C and K must divide by it */
-    blasconv_layout layout;
+    blasconv_layout layout;              /* how x, w, y and their gradients are laid out */
 } blasconv_conv2d;
 
 /** Output height and width of d. Validates the whole descriptor; both out-pointers
@@ -169,21 +184,27 @@ BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2
                                                             size_t *backward_data_bytes,
                                                             size_t *backward_filter_bytes);
 
-/** y = conv(x, w) + bias. x, w, y as the layout says; bias[K] or NULL.
+/** y = conv(x, w) + bias, PyTorch's F.conv2d(x, w, bias, stride, padding, dilation,
+ *  groups). x, w, y as the layout says (NCHW: x[N][C][H][W], w[K][C/g][KH][KW],
+ *  y[N][K][OH][OW]); bias[K] or NULL.
+ *  Statuses: NULL_POINTER (d, x, w or y), BAD_SHAPE, OVERFLOW, WORKSPACE, NO_MEMORY,
+ *  UNSUPPORTED (a layout this version does not compute yet).
  *  ctx may be NULL: the call then uses a temporary default context.
  *  y is overwritten, never accumulated. */
 BLASCONV_API blasconv_status blasconv_conv2d_forward(blasconv_context *ctx,
                                                      const blasconv_conv2d *d, const float *x,
                                                      const float *w, const float *bias, float *y);
-/** dx = gradient of sum(dy * y) with respect to x (the transposed convolution).
- *  dx (shaped like x) is overwritten. */
+/** dx = gradient of sum(dy * y) with respect to x (the transposed convolution;
+ *  PyTorch's torch.nn.grad.conv2d_input). dy is shaped like y, dx like x; w as in
+ *  forward. dx is overwritten. Statuses as for forward (NULL_POINTER: d, dy, w, dx). */
 BLASCONV_API blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx,
                                                            const blasconv_conv2d *d,
                                                            const float *dy, const float *w,
                                                            float *dx);
-/** dw (shaped like w) = gradient with respect to w, summed over the batch;
- *  dbias[K] = dy summed over batch and positions, or NULL to skip it.
- *  Both are overwritten. */
+/** dw (shaped like w) = gradient with respect to w, summed over the batch (PyTorch's
+ *  torch.nn.grad.conv2d_weight); dbias[K] = dy summed over batch and positions, or
+ *  NULL to skip it. x as in forward, dy shaped like y. Both are overwritten.
+ *  Statuses as for forward (NULL_POINTER: d, x, dy, dw). */
 BLASCONV_API blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx,
                                                              const blasconv_conv2d *d,
                                                              const float *x, const float *dy,
@@ -191,14 +212,16 @@ BLASCONV_API blasconv_status blasconv_conv2d_backward_filter(blasconv_context *c
 
 /** The single-channel 2-D cross-correlation of the d2l chapter: no padding, stride 1.
  *  x[height][width], kernel[kernel_height][kernel_width], and
- *  y[height-kernel_height+1][width-kernel_width+1], row-major. */
+ *  y[height-kernel_height+1][width-kernel_width+1], row-major (the chapter's
+ *  corr2d(X, K)). ctx may be NULL. BAD_SHAPE for an empty image or kernel, or a
+ *  kernel larger than the image. */
 BLASCONV_API blasconv_status blasconv_corr2d(blasconv_context *ctx, const float *x, int height,
                                              int width, const float *kernel, int kernel_height,
                                              int kernel_width, float *y);
 
 typedef enum blasconv_pool_mode {
-    BLASCONV_POOL_MAX = 0,
-    BLASCONV_POOL_AVG = 1
+    BLASCONV_POOL_MAX = 0, /**< F.max_pool2d */
+    BLASCONV_POOL_AVG = 1  /**< F.avg_pool2d */
 } blasconv_pool_mode;
 
 /**
@@ -209,8 +232,8 @@ typedef enum blasconv_pool_mode {
  */
 typedef struct blasconv_pool2d {
     blasconv_pool_mode mode;
-    int batch, channels, in_height, in_width;
-    int window_height, window_width;
+    int batch, channels, in_height, in_width; /* N, C, H, W of x */
+    int window_height, window_width;          /* PyTorch's kernel_size */
     int stride_height, stride_width;              /* 0 means the window size */
     int pad_top, pad_bottom, pad_left, pad_right; /* each at most half the window, as in PyTorch */
     int dilation_height, dilation_width;          /* 0 means 1; AVG accepts only 1 (else BAD_SHAPE) */
@@ -219,16 +242,19 @@ typedef struct blasconv_pool2d {
     blasconv_layout layout; /* NCHW: x[N][C][H][W]; NHWC: x[N][H][W][C] */
 } blasconv_pool2d;
 
-/** Output height and width of d. Validates the whole descriptor. */
+/** Output height and width of d. Validates the whole descriptor; both out-pointers
+ *  are required. */
 BLASCONV_API blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d,
                                                          int *out_height, int *out_width);
-/** MAX: padded positions never win; NaN propagates; ties go to the first maximum in
+/** y[N][C][OH][OW] (NCHW) or y[N][OH][OW][C] (NHWC) from x. ctx may be NULL.
+ *  MAX: padded positions never win; NaN propagates; ties go to the first maximum in
  *  row-major window order. AVG: the window sum over the divisor (count_include_pad
  *  or exclude_pad). y is overwritten. */
 BLASCONV_API blasconv_status blasconv_pool2d_forward(blasconv_context *ctx,
                                                      const blasconv_pool2d *d, const float *x,
                                                      float *y);
-/** dx is overwritten. MAX routes each dy to the argmax recomputed from x
+/** dx (shaped like x) from dy (shaped like y), as PyTorch's autograd of the forward.
+ *  dx is overwritten. MAX routes each dy to the argmax recomputed from x
  *  (overlapping windows accumulate); AVG spreads it with the forward divisor. */
 BLASCONV_API blasconv_status blasconv_pool2d_backward(blasconv_context *ctx,
                                                       const blasconv_pool2d *d, const float *x,
@@ -238,7 +264,8 @@ BLASCONV_API blasconv_status blasconv_pool2d_backward(blasconv_context *ctx,
  * Reference kernels: the oracle. The same descriptors, argument order, validation
  * and statuses as the fast entry points above (NCHW and NHWC), computed by direct
  * loops with double accumulation and no BLAS, no scratch and no allocation. Slow
- * on purpose: for checking other implementations, not for production.
+ * on purpose: for checking other implementations, not for production. ctx may be
+ * NULL; of a context only the last-error text is used.
  */
 BLASCONV_API blasconv_status blasconv_reference_conv2d_forward(blasconv_context *ctx,
                                                                const blasconv_conv2d *d,
