@@ -28,8 +28,8 @@ static void fill(float *a, int n, unsigned seed)
 
 int main(void)
 {
-    const char *header_version =
-        STR(BLASCONV_VERSION_MAJOR) "." STR(BLASCONV_VERSION_MINOR) "." STR(BLASCONV_VERSION_PATCH);
+    const char *header_version = STR(BLASCONV_VERSION_MAJOR) "." STR(
+        BLASCONV_VERSION_MINOR) "." STR(BLASCONV_VERSION_PATCH);
     if (strcmp(blasconv_version(), header_version) != 0) {
         fprintf(stderr, "consumer: library %s, header %s\n", blasconv_version(), header_version);
         return 1;
