@@ -278,6 +278,13 @@ BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_data(blasconv_co
 BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_filter(
     blasconv_context *ctx, const blasconv_conv2d *d, const float *x, const float *dy, float *dw,
     float *dbias);
+BLASCONV_API blasconv_status blasconv_reference_pool2d_forward(blasconv_context *ctx,
+                                                               const blasconv_pool2d *d,
+                                                               const float *x, float *y);
+BLASCONV_API blasconv_status blasconv_reference_pool2d_backward(blasconv_context *ctx,
+                                                                const blasconv_pool2d *d,
+                                                                const float *x, const float *dy,
+                                                                float *dx);
 
 #ifdef __cplusplus
 }

@@ -137,4 +137,44 @@ typedef struct conv_plan {
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
                              conv_pass pass, conv_plan *p);
 
+/* --- pool_shape.c: validated, normalised pooling descriptors ------------- */
+
+/* A pooling descriptor after validation: defaults applied (stride 0 = window,
+ * dilation 0 = 1), output size known, element counts checked to fit. */
+typedef struct pool_shape {
+    blasconv_pool_mode mode;
+    int n, c, h, w;
+    int kh, kw, stride_h, stride_w, pad_t, pad_b, pad_l, pad_r, dil_h, dil_w;
+    int exclude_pad; /* AVG only; normalised to 0 for MAX */
+    int oh, ow;
+    blasconv_layout layout;
+    int64_t x_elems, y_elems;
+} pool_shape;
+
+/* Validates d (not NULL) and fills s; on failure says why in ctx's last error. */
+blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasconv_pool2d *d,
+                              pool_shape *s);
+
+/* The taps [*first, *last) of one window axis that land inside the input:
+ * the window starts at `start` and tap t reads start + t*dilation. */
+void bc_pool_taps(int64_t start, int taps, int dilation, int extent, int *first, int *last);
+
+/* AVG divisor of the window starting at (h_start, w_start), PyTorch's rule:
+ * count_include_pad counts the window clipped at in + pad_after per axis;
+ * exclude_pad counts only its in-input elements. */
+int64_t bc_pool_divisor(const pool_shape *s, int64_t h_start, int64_t w_start);
+
+/* --- parallel.c: a small fork-join parallel for ------------------------- */
+
+/* Runs fn(arg, begin, end) over disjoint chunks covering [0, count). */
+typedef void (*bc_parallel_fn)(void *arg, int64_t begin, int64_t end);
+
+/* Threads a call of ctx may use: ctx->threads, or every online core when 0. */
+int bc_thread_count(const blasconv_context *ctx);
+
+/* Splits [0, count) into at most `threads` contiguous chunks of at least `grain`
+ * items and runs them on that many threads (the caller's among them), then joins.
+ * Falls back to fewer threads, down to the caller alone, when threads cannot start. */
+void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg);
+
 #endif

@@ -1,28 +1,454 @@
-/* Pooling: not implemented yet (its own issue). Arguments are still checked in
- * the documented order so callers see the statuses they will always see. */
+/* Pooling: strided window reductions, no im2col, no GEMM, no scratch.
+ *
+ * NCHW: each output row is built in place in y by one pass per window tap over the
+ * interior columns (whose whole window lies inside the input): acc[q] = op(acc[q],
+ * x_row[q*stride + tap]), a contiguous, branch-free loop. Taps go in row-major
+ * window order, so every output sees its elements in PyTorch's order (ties and NaN
+ * exactly as the reference). Border columns take the scalar window loop.
+ * NHWC: each output pixel reduces whole channel vectors, tap by tap.
+ * Backward recomputes the MAX argmax from x and accumulates dy into dx. */
 #include "internal.h"
 
-blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d, int *out_height,
-                                            int *out_width)
+#include <math.h>
+#include <string.h>
+
+/* Below this many elements of x (or of work) a thread is not worth starting. */
+#define PARALLEL_GRAIN_ELEMENTS 65536
+/* Channels NHWC backward keeps in its stack arrays at a time. */
+#define CHANNEL_CHUNK 256
+
+/* Build the hot row kernels for each x86 vector ISA and pick one at load time. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define HOT_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HOT_KERNEL
+#endif
+
+/* PyTorch's MAX step: v replaces best when greater or NaN (ties keep the first). */
+static inline float max_step(float best, float v)
 {
-    if (!d || !out_height || !out_width)
-        return BLASCONV_ERR_NULL_POINTER;
-    return BLASCONV_ERR_UNSUPPORTED;
+    return (v > best || v != v) ? v : best;
+}
+
+/* --- row kernels: acc[q] op= src[q * stride], q < count ---------------- */
+
+HOT_KERNEL static void row_copy(float *restrict acc, const float *restrict src, int count,
+                                int stride)
+{
+    if (stride == 1)
+        memcpy(acc, src, (size_t)count * sizeof *acc);
+    else if (stride == 2)
+        for (int q = 0; q < count; q++)
+            acc[q] = src[2 * q];
+    else
+        for (int q = 0; q < count; q++)
+            acc[q] = src[(size_t)q * stride];
+}
+
+HOT_KERNEL static void row_max(float *restrict acc, const float *restrict src, int count,
+                               int stride)
+{
+    if (stride == 1)
+        for (int q = 0; q < count; q++)
+            acc[q] = max_step(acc[q], src[q]);
+    else if (stride == 2)
+        for (int q = 0; q < count; q++)
+            acc[q] = max_step(acc[q], src[2 * q]);
+    else
+        for (int q = 0; q < count; q++)
+            acc[q] = max_step(acc[q], src[(size_t)q * stride]);
+}
+
+HOT_KERNEL static void row_add(float *restrict acc, const float *restrict src, int count,
+                               int stride)
+{
+    if (stride == 1)
+        for (int q = 0; q < count; q++)
+            acc[q] += src[q];
+    else if (stride == 2)
+        for (int q = 0; q < count; q++)
+            acc[q] += src[2 * q];
+    else
+        for (int q = 0; q < count; q++)
+            acc[q] += src[(size_t)q * stride];
+}
+
+HOT_KERNEL static void row_divide(float *restrict acc, int count, float divisor)
+{
+    for (int q = 0; q < count; q++)
+        acc[q] /= divisor;
+}
+
+/* Sum of a contiguous span in eight independent lanes (vectorisable without
+ * reassociating a single float chain): global average pooling's inner loop. */
+HOT_KERNEL static float span_sum(const float *restrict src, int64_t count)
+{
+    float lanes[8] = {0};
+    int64_t q = 0;
+    for (; q + 8 <= count; q += 8)
+        for (int l = 0; l < 8; l++)
+            lanes[l] += src[q + l];
+    float sum = 0.0f;
+    for (int l = 0; l < 8; l++)
+        sum += lanes[l];
+    for (; q < count; q++)
+        sum += src[q];
+    return sum;
+}
+
+static void fill(float *dst, int64_t count, float value)
+{
+    for (int64_t q = 0; q < count; q++)
+        dst[q] = value;
+}
+
+/* --- the scalar window: borders, and the definition the row kernels follow --- */
+
+/* One window of one plane (elements `pixel_stride` apart, rows `row_stride` apart).
+ * MAX returns the value and its offset (-1 for a window with no in-input element,
+ * value -inf); AVG returns the sum over the divisor. */
+static float window_value(const pool_shape *s, const float *plane, int64_t row_stride,
+                          int64_t pixel_stride, int oh, int ow, int64_t *argmax)
+{
+    int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+    int64_t w_start = (int64_t)ow * s->stride_w - s->pad_l;
+    int i0, i1, j0, j1;
+    bc_pool_taps(h_start, s->kh, s->dil_h, s->h, &i0, &i1);
+    bc_pool_taps(w_start, s->kw, s->dil_w, s->w, &j0, &j1);
+    if (s->mode == BLASCONV_POOL_MAX) {
+        float best = -INFINITY;
+        int64_t at = -1;
+        for (int i = i0; i < i1; i++) {
+            int64_t row = (h_start + (int64_t)i * s->dil_h) * row_stride;
+            for (int j = j0; j < j1; j++) {
+                int64_t offset = row + (w_start + (int64_t)j * s->dil_w) * pixel_stride;
+                float v = plane[offset];
+                if (at < 0 || v > best || v != v) {
+                    best = v;
+                    at = offset;
+                }
+            }
+        }
+        if (argmax)
+            *argmax = at;
+        return best;
+    }
+    float sum = 0.0f;
+    for (int i = i0; i < i1; i++) {
+        int64_t row = (h_start + i) * row_stride;
+        for (int j = j0; j < j1; j++)
+            sum += plane[row + (w_start + j) * pixel_stride];
+    }
+    return sum / (float)bc_pool_divisor(s, h_start, w_start);
+}
+
+/* --- NCHW ---------------------------------------------------------------- */
+
+/* Output columns [*lo, *hi) whose whole window lies inside the input. */
+static void interior_columns(const pool_shape *s, int *lo, int *hi)
+{
+    int64_t first = (s->pad_l + s->stride_w - 1) / s->stride_w;
+    int64_t last_start = (int64_t)s->w - 1 - (int64_t)(s->kw - 1) * s->dil_w + s->pad_l;
+    int64_t end = last_start < 0 ? 0 : last_start / s->stride_w + 1;
+    if (end > s->ow)
+        end = s->ow;
+    if (first > end)
+        first = end;
+    *lo = (int)first;
+    *hi = (int)end;
+}
+
+static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
+{
+    int col_lo, col_hi;
+    interior_columns(s, &col_lo, &col_hi);
+    const int count = col_hi - col_lo;
+    /* A window that spans whole contiguous rows (global pooling) sums as one span. */
+    const int whole_rows = s->mode == BLASCONV_POOL_AVG && s->ow == 1 && count == 1 &&
+                           s->kw == s->w && s->pad_l == 0;
+    /* Passes over a very narrow interior cost more than the scalar window. */
+    const int use_rows = count >= 4;
+    for (int oh = 0; oh < s->oh; oh++) {
+        float *y_row = y + (int64_t)oh * s->ow;
+        int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+        int i0, i1;
+        bc_pool_taps(h_start, s->kh, s->dil_h, s->h, &i0, &i1);
+        if (i0 == i1) { /* only with dilation: every window of this row is padding */
+            fill(y_row, s->ow, -INFINITY);
+            continue;
+        }
+        if (whole_rows) {
+            const float *span = x + (h_start + i0) * s->w;
+            y_row[0] = span_sum(span, (int64_t)(i1 - i0) * s->w) /
+                       (float)bc_pool_divisor(s, h_start, 0);
+            continue;
+        }
+        int lo = use_rows ? col_lo : s->ow, hi = use_rows ? col_hi : s->ow;
+        for (int ow = 0; ow < lo; ow++)
+            y_row[ow] = window_value(s, x, s->w, 1, oh, ow, NULL);
+        for (int ow = hi; ow < s->ow; ow++)
+            y_row[ow] = window_value(s, x, s->w, 1, oh, ow, NULL);
+        if (lo >= hi)
+            continue;
+        float *acc = y_row + lo;
+        const int64_t col0 = (int64_t)lo * s->stride_w - s->pad_l;
+        int first = 1;
+        for (int i = i0; i < i1; i++) {
+            const float *x_row = x + (h_start + (int64_t)i * s->dil_h) * s->w + col0;
+            for (int j = 0; j < s->kw; j++) {
+                const float *src = x_row + (int64_t)j * s->dil_w;
+                if (first)
+                    row_copy(acc, src, hi - lo, s->stride_w);
+                else if (s->mode == BLASCONV_POOL_MAX)
+                    row_max(acc, src, hi - lo, s->stride_w);
+                else
+                    row_add(acc, src, hi - lo, s->stride_w);
+                first = 0;
+            }
+        }
+        if (s->mode == BLASCONV_POOL_AVG)
+            row_divide(acc, hi - lo, (float)bc_pool_divisor(s, h_start, col0));
+    }
+}
+
+static void backward_plane_nchw(const pool_shape *s, const float *x, const float *dy, float *dx)
+{
+    memset(dx, 0, (size_t)s->h * s->w * sizeof *dx);
+    for (int oh = 0; oh < s->oh; oh++)
+        for (int ow = 0; ow < s->ow; ow++) {
+            float g = dy[(int64_t)oh * s->ow + ow];
+            if (s->mode == BLASCONV_POOL_MAX) {
+                int64_t at = -1;
+                window_value(s, x, s->w, 1, oh, ow, &at);
+                if (at >= 0)
+                    dx[at] += g;
+                continue;
+            }
+            int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+            int64_t w_start = (int64_t)ow * s->stride_w - s->pad_l;
+            int i0, i1, j0, j1;
+            bc_pool_taps(h_start, s->kh, 1, s->h, &i0, &i1);
+            bc_pool_taps(w_start, s->kw, 1, s->w, &j0, &j1);
+            g /= (float)bc_pool_divisor(s, h_start, w_start);
+            for (int i = i0; i < i1; i++) {
+                float *dx_row = dx + (h_start + i) * s->w + w_start;
+                for (int j = j0; j < j1; j++)
+                    dx_row[j] += g;
+            }
+        }
+}
+
+/* --- NHWC ---------------------------------------------------------------- */
+
+HOT_KERNEL static void channels_max(float *restrict acc, const float *restrict src, int c)
+{
+    for (int q = 0; q < c; q++)
+        acc[q] = max_step(acc[q], src[q]);
+}
+
+/* One output row (n, oh) of NHWC forward: every pixel reduces C-vectors tap by tap. */
+static void forward_row_nhwc(const pool_shape *s, const float *x_image, int oh, float *y_row)
+{
+    const int c = s->c;
+    int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+    int i0, i1;
+    bc_pool_taps(h_start, s->kh, s->dil_h, s->h, &i0, &i1);
+    for (int ow = 0; ow < s->ow; ow++) {
+        float *out = y_row + (int64_t)ow * c;
+        int64_t w_start = (int64_t)ow * s->stride_w - s->pad_l;
+        int j0, j1;
+        bc_pool_taps(w_start, s->kw, s->dil_w, s->w, &j0, &j1);
+        if (i0 == i1 || j0 == j1) {
+            fill(out, c, -INFINITY);
+            continue;
+        }
+        int first = 1;
+        for (int i = i0; i < i1; i++) {
+            const float *x_row = x_image + (h_start + (int64_t)i * s->dil_h) * s->w * c;
+            for (int j = j0; j < j1; j++) {
+                const float *src = x_row + (w_start + (int64_t)j * s->dil_w) * c;
+                if (first)
+                    memcpy(out, src, (size_t)c * sizeof *out);
+                else if (s->mode == BLASCONV_POOL_MAX)
+                    channels_max(out, src, c);
+                else
+                    row_add(out, src, c, 1);
+                first = 0;
+            }
+        }
+        if (s->mode == BLASCONV_POOL_AVG)
+            row_divide(out, c, (float)bc_pool_divisor(s, h_start, w_start));
+    }
+}
+
+/* MAX backward of one NHWC pixel for channels [c0, c0+cn): argmax per channel in
+ * row-major tap order, kept as the pixel offset it was found at. */
+static void backward_max_pixel_nhwc(const pool_shape *s, const float *x_image, const float *dy,
+                                    float *dx_image, int oh, int ow, int c0, int cn)
+{
+    float best[CHANNEL_CHUNK];
+    int64_t at[CHANNEL_CHUNK];
+    const int c = s->c;
+    int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+    int64_t w_start = (int64_t)ow * s->stride_w - s->pad_l;
+    int i0, i1, j0, j1;
+    bc_pool_taps(h_start, s->kh, s->dil_h, s->h, &i0, &i1);
+    bc_pool_taps(w_start, s->kw, s->dil_w, s->w, &j0, &j1);
+    if (i0 == i1 || j0 == j1)
+        return;
+    int first = 1;
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
+            int64_t pixel = ((h_start + (int64_t)i * s->dil_h) * s->w + w_start +
+                             (int64_t)j * s->dil_w) * c + c0;
+            const float *v = x_image + pixel;
+            for (int q = 0; q < cn; q++) {
+                int take = first || v[q] > best[q] || v[q] != v[q];
+                best[q] = take ? v[q] : best[q];
+                at[q] = take ? pixel : at[q];
+            }
+            first = 0;
+        }
+    for (int q = 0; q < cn; q++)
+        dx_image[at[q] + q] += dy[q];
+}
+
+static void backward_image_nhwc(const pool_shape *s, const float *x_image, const float *dy_image,
+                                float *dx_image)
+{
+    const int c = s->c;
+    memset(dx_image, 0, (size_t)s->h * s->w * c * sizeof *dx_image);
+    for (int oh = 0; oh < s->oh; oh++)
+        for (int ow = 0; ow < s->ow; ow++) {
+            const float *dy = dy_image + ((int64_t)oh * s->ow + ow) * c;
+            if (s->mode == BLASCONV_POOL_MAX) {
+                for (int c0 = 0; c0 < c; c0 += CHANNEL_CHUNK)
+                    backward_max_pixel_nhwc(s, x_image, dy + c0, dx_image, oh, ow, c0,
+                                            c - c0 < CHANNEL_CHUNK ? c - c0 : CHANNEL_CHUNK);
+                continue;
+            }
+            int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+            int64_t w_start = (int64_t)ow * s->stride_w - s->pad_l;
+            int i0, i1, j0, j1;
+            bc_pool_taps(h_start, s->kh, 1, s->h, &i0, &i1);
+            bc_pool_taps(w_start, s->kw, 1, s->w, &j0, &j1);
+            const float divisor = (float)bc_pool_divisor(s, h_start, w_start);
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1; j++) {
+                    float *dx = dx_image + ((h_start + i) * s->w + w_start + j) * c;
+                    for (int q = 0; q < c; q++)
+                        dx[q] += dy[q] / divisor;
+                }
+        }
+}
+
+/* --- drivers ------------------------------------------------------------- */
+
+struct pool_job {
+    const pool_shape *s;
+    const float *x, *dy;
+    float *y, *dx;
+};
+
+static void forward_planes_nchw(void *arg, int64_t begin, int64_t end)
+{
+    const struct pool_job *job = arg;
+    const pool_shape *s = job->s;
+    for (int64_t p = begin; p < end; p++)
+        forward_plane_nchw(s, job->x + p * s->h * s->w, job->y + p * s->oh * s->ow);
+}
+
+static void forward_rows_nhwc(void *arg, int64_t begin, int64_t end)
+{
+    const struct pool_job *job = arg;
+    const pool_shape *s = job->s;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t n = r / s->oh;
+        forward_row_nhwc(s, job->x + n * s->h * s->w * s->c, (int)(r % s->oh),
+                         job->y + r * s->ow * s->c);
+    }
+}
+
+static void backward_planes_nchw(void *arg, int64_t begin, int64_t end)
+{
+    const struct pool_job *job = arg;
+    const pool_shape *s = job->s;
+    for (int64_t p = begin; p < end; p++)
+        backward_plane_nchw(s, job->x + p * s->h * s->w, job->dy + p * s->oh * s->ow,
+                            job->dx + p * s->h * s->w);
+}
+
+static void backward_images_nhwc(void *arg, int64_t begin, int64_t end)
+{
+    const struct pool_job *job = arg;
+    const pool_shape *s = job->s;
+    const int64_t x_image = (int64_t)s->h * s->w * s->c, y_image = (int64_t)s->oh * s->ow * s->c;
+    for (int64_t n = begin; n < end; n++)
+        backward_image_nhwc(s, job->x + n * x_image, job->dy + n * y_image, job->dx + n * x_image);
+}
+
+/* Items per thread so that each thread gets at least PARALLEL_GRAIN_ELEMENTS of work. */
+static int64_t grain_for(int64_t elements_per_item)
+{
+    if (elements_per_item < 1)
+        elements_per_item = 1;
+    int64_t grain = PARALLEL_GRAIN_ELEMENTS / elements_per_item;
+    return grain < 1 ? 1 : grain;
 }
 
 blasconv_status blasconv_pool2d_forward(blasconv_context *ctx, const blasconv_pool2d *d,
                                         const float *x, float *y)
 {
-    if (!d || !x || !y)
-        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, "pool2d_forward", "an argument is NULL");
-    return bc_fail(ctx, BLASCONV_ERR_UNSUPPORTED, "pool2d_forward", "pooling is not implemented yet");
+    static const char fn[] = "pool2d_forward";
+    const char *null_name = !d ? "descriptor" : !x ? "x" : !y ? "y" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    blasconv_context tmp;
+    blasconv_context *c = bc_call_begin(ctx, &tmp);
+    pool_shape s;
+    blasconv_status st = bc_pool_shape(c, fn, d, &s);
+    if (st == BLASCONV_OK) {
+        struct pool_job job = {&s, x, NULL, y, NULL};
+        const int threads = bc_thread_count(c);
+        const int64_t work = s.x_elems + s.y_elems * s.kh * s.kw;
+        if (s.layout == BLASCONV_NCHW) {
+            int64_t planes = (int64_t)s.n * s.c;
+            bc_parallel_for(threads, planes, grain_for(work / planes), forward_planes_nchw, &job);
+        } else {
+            int64_t rows = (int64_t)s.n * s.oh;
+            bc_parallel_for(threads, rows, grain_for(work / rows), forward_rows_nhwc, &job);
+        }
+        bc_clear_error(c);
+    }
+    bc_call_end(c, &tmp);
+    return st;
 }
 
 blasconv_status blasconv_pool2d_backward(blasconv_context *ctx, const blasconv_pool2d *d,
                                          const float *x, const float *dy, float *dx)
 {
-    if (!d || !x || !dy || !dx)
-        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, "pool2d_backward", "an argument is NULL");
-    return bc_fail(ctx, BLASCONV_ERR_UNSUPPORTED, "pool2d_backward",
-                   "pooling is not implemented yet");
+    static const char fn[] = "pool2d_backward";
+    const char *null_name = !d ? "descriptor" : !x ? "x" : !dy ? "dy" : !dx ? "dx" : NULL;
+    if (null_name)
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "%s is NULL", null_name);
+    blasconv_context tmp;
+    blasconv_context *c = bc_call_begin(ctx, &tmp);
+    pool_shape s;
+    blasconv_status st = bc_pool_shape(c, fn, d, &s);
+    if (st == BLASCONV_OK) {
+        struct pool_job job = {&s, x, dy, NULL, dx};
+        const int threads = bc_thread_count(c);
+        const int64_t work = 2 * s.x_elems + s.y_elems * s.kh * s.kw;
+        if (s.layout == BLASCONV_NCHW) {
+            int64_t planes = (int64_t)s.n * s.c;
+            bc_parallel_for(threads, planes, grain_for(work / planes), backward_planes_nchw,
+                            &job);
+        } else {
+            /* Windows of one image overlap in dx: images are the unit of parallelism. */
+            bc_parallel_for(threads, s.n, grain_for(work / s.n), backward_images_nhwc, &job);
+        }
+        bc_clear_error(c);
+    }
+    bc_call_end(c, &tmp);
+    return st;
 }

@@ -1,0 +1,168 @@
+/* Fast pooling agrees with the reference oracle on hundreds of random descriptors
+ * (every option, ties, signed zeros, NaN, infinities), in NCHW and NHWC, with one
+ * and two threads; and NHWC equals NCHW under the permutation. Outputs start as
+ * POOL_POISON, which no pooling produces, so an unwritten element fails. */
+#include "pooltest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RANDOM_CASES 500
+
+/* Index of the first element that differs: MAX must match bit for bit (the same
+ * first maximum, so even the sign of a zero tie); AVG within rounding, with NaN
+ * and infinities matching exactly. n when all agree. */
+static size_t pool_mismatch(const float *got, const float *want, size_t n, int exact)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = got[i], w = want[i];
+        if (isnan(g) || isnan(w)) {
+            if (isnan(g) != isnan(w))
+                return i;
+        } else if (exact || isinf(g) || isinf(w)) {
+            if (memcmp(&g, &w, sizeof g) != 0 && !(g == w && !exact))
+                return i;
+        } else if (fabs((double)g - (double)w) > 1e-5 + 1e-5 * fabs((double)w)) {
+            return i;
+        }
+    }
+    return n;
+}
+
+#define assert_pool_equal(got, want, n, exact, d, what)                                            \
+    do {                                                                                           \
+        size_t bad_ = pool_mismatch((got), (want), (n), (exact));                                  \
+        ck_assert_msg(bad_ == (n), "%s %s: element %zu of %zu: got %.9g want %.9g", (what),        \
+                      pool_describe(d), bad_, (size_t)(n),                                         \
+                      bad_ < (n) ? (double)(got)[bad_] : 0.0,                                      \
+                      bad_ < (n) ? (double)(want)[bad_] : 0.0);                                    \
+    } while (0)
+
+/* A context with one or two threads, or none (all cores), in turn. */
+static blasconv_context *context_for(int t, blasconv_context *one, blasconv_context *two)
+{
+    return t % 3 == 0 ? one : t % 3 == 1 ? two : NULL;
+}
+
+START_TEST(fast_matches_reference)
+{
+    test_rng r = test_rng_seeded(4000 + (uint64_t)_i);
+    blasconv_context *one, *two;
+    ck_assert_int_eq(blasconv_context_create(&one), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_create(&two), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(one, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(two, 2), BLASCONV_OK);
+    for (int t = 0; t < RANDOM_CASES; t++) {
+        blasconv_pool2d d = pool_random_descriptor(&r);
+        d.layout = t % 2 ? BLASCONV_NHWC : BLASCONV_NCHW;
+        const int exact = d.mode == BLASCONV_POOL_MAX;
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx), *dy = test_alloc_random(&r, ny);
+        float *y = test_alloc_poisoned(ny), *want_y = test_alloc_poisoned(ny);
+        float *dx = test_alloc_poisoned(nx), *want_dx = test_alloc_poisoned(nx);
+        pool_fill(y, ny, POOL_POISON);
+        pool_fill(dx, nx, POOL_POISON);
+        blasconv_context *ctx = context_for(t, one, two);
+        ck_assert_int_eq(blasconv_pool2d_forward(ctx, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want_y), BLASCONV_OK);
+        assert_pool_equal(y, want_y, ny, exact, &d, "forward");
+        ck_assert_int_eq(blasconv_pool2d_backward(ctx, &d, x, dy, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_backward(NULL, &d, x, dy, want_dx),
+                         BLASCONV_OK);
+        assert_pool_equal(dx, want_dx, nx, 0, &d, "backward");
+        free(x), free(dy), free(y), free(want_y), free(dx), free(want_dx);
+    }
+    blasconv_context_destroy(one);
+    blasconv_context_destroy(two);
+}
+END_TEST
+
+/* NHWC on permuted inputs gives the permuted NCHW results, for fast and reference. */
+START_TEST(nhwc_is_permuted_nchw)
+{
+    test_rng r = test_rng_seeded(5000 + (uint64_t)_i);
+    for (int t = 0; t < RANDOM_CASES; t++) {
+        blasconv_pool2d d = pool_random_descriptor(&r);
+        int oh, ow;
+        ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
+        const int exact = d.mode == BLASCONV_POOL_MAX;
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx), *dy = test_alloc_random(&r, ny);
+        float *x_nhwc = test_alloc_poisoned(nx), *dy_nhwc = test_alloc_poisoned(ny);
+        pool_permute(x, x_nhwc, d.batch, d.channels, d.in_height, d.in_width, 1);
+        pool_permute(dy, dy_nhwc, d.batch, d.channels, oh, ow, 1);
+        float *y = test_alloc_poisoned(ny), *dx = test_alloc_poisoned(nx);
+        float *y_nhwc = test_alloc_poisoned(ny), *dx_nhwc = test_alloc_poisoned(nx);
+        float *y_back = test_alloc_poisoned(ny), *dx_back = test_alloc_poisoned(nx);
+        pool_fill(y_nhwc, ny, POOL_POISON);
+        pool_fill(dx_nhwc, nx, POOL_POISON);
+
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_pool2d_backward(NULL, &d, x, dy, dx), BLASCONV_OK);
+        blasconv_pool2d dn = d;
+        dn.layout = BLASCONV_NHWC;
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &dn, x_nhwc, y_nhwc), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_pool2d_backward(NULL, &dn, x_nhwc, dy_nhwc, dx_nhwc),
+                         BLASCONV_OK);
+        pool_permute(y_nhwc, y_back, d.batch, d.channels, oh, ow, 0);
+        pool_permute(dx_nhwc, dx_back, d.batch, d.channels, d.in_height, d.in_width, 0);
+        assert_pool_equal(y_back, y, ny, exact, &dn, "forward NHWC vs NCHW");
+        assert_pool_equal(dx_back, dx, nx, 0, &dn, "backward NHWC vs NCHW");
+
+        /* The oracle itself obeys the same permutation. */
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &dn, x_nhwc, y_nhwc),
+                         BLASCONV_OK);
+        pool_permute(y_nhwc, y_back, d.batch, d.channels, oh, ow, 0);
+        assert_pool_equal(y_back, y, ny, exact, &dn, "reference forward NHWC vs NCHW");
+        free(x), free(dy), free(x_nhwc), free(dy_nhwc), free(y), free(dx);
+        free(y_nhwc), free(dx_nhwc), free(y_back), free(dx_back);
+    }
+}
+END_TEST
+
+/* Sizes where the work is split over threads: 1 and 2 threads give the same bits. */
+START_TEST(threads_do_not_change_results)
+{
+    test_rng r = test_rng_seeded(6000);
+    blasconv_context *one, *two;
+    ck_assert_int_eq(blasconv_context_create(&one), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_create(&two), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(one, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(two, 2), BLASCONV_OK);
+    for (int t = 0; t < 8; t++) {
+        blasconv_pool2d d = {.mode = t % 2 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
+                             .batch = 2, .channels = 24, .in_height = 57, .in_width = 61,
+                             .window_height = 3, .window_width = 3, .stride_height = 2,
+                             .stride_width = 2, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+                             .pad_right = 1, .ceil_mode = t / 4,
+                             .layout = t / 2 % 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx), *dy = test_alloc_random(&r, ny);
+        float *y1 = test_alloc_poisoned(ny), *y2 = test_alloc_poisoned(ny);
+        float *dx1 = test_alloc_poisoned(nx), *dx2 = test_alloc_poisoned(nx);
+        ck_assert_int_eq(blasconv_pool2d_forward(one, &d, x, y1), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_pool2d_forward(two, &d, x, y2), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_pool2d_backward(one, &d, x, dy, dx1), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_pool2d_backward(two, &d, x, dy, dx2), BLASCONV_OK);
+        assert_pool_equal(y2, y1, ny, 1, &d, "forward, 2 threads vs 1");
+        assert_pool_equal(dx2, dx1, nx, 1, &d, "backward, 2 threads vs 1");
+        float *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
+        assert_pool_equal(y2, want, ny, d.mode == BLASCONV_POOL_MAX, &d, "forward vs reference");
+        free(x), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(want);
+    }
+    blasconv_context_destroy(one);
+    blasconv_context_destroy(two);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pool_random");
+    TCase *tc = tcase_create("random");
+    tcase_add_loop_test(tc, fast_matches_reference, 0, 2);
+    tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
+    tcase_add_test(tc, threads_do_not_change_results);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
