@@ -27,7 +27,8 @@
 /* PyTorch's MAX step: v replaces best when greater or NaN (ties keep the first). */
 static inline float max_step(float best, float v)
 {
-    return (v > best || v != v) ? v : best;
+    /* Both comparisons always evaluated (| not ||): a select the vectoriser accepts. */
+    return ((v > best) | (v != v)) ? v : best;
 }
 
 /* --- row kernels: acc[q] op= src[q * stride], q < count ---------------- */
