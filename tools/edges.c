@@ -51,7 +51,7 @@ int edges_read_png(const char *path, edges_image *out, char *err, size_t err_siz
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_stdio(&image, f)) {
-        snprintf(err, err_size, "%s: unreadable PNG header: %s", path, image.message);
+        snprintf(err, err_size, "%s: truncated or corrupt PNG header: %s", path, image.message);
         fclose(f);
         return -1;
     }
@@ -77,7 +77,7 @@ int edges_read_png(const char *path, edges_image *out, char *err, size_t err_siz
     int ok = png_image_finish_read(&image, &white, pixels, 0, NULL);
     fclose(f);
     if (!ok) {
-        snprintf(err, err_size, "%s: truncated or corrupt PNG: %s", path, image.message);
+        snprintf(err, err_size, "%s: truncated or corrupt PNG data: %s", path, image.message);
         free(pixels);
         return -1;
     }
