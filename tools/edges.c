@@ -33,15 +33,24 @@ int edges_read_png(const char *path, edges_image *out, char *err, size_t err_siz
         snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    unsigned char signature[8];
-    size_t got = fread(signature, 1, sizeof signature, f);
+    /* the signature, then IHDR's length, type, width and height */
+    unsigned char head[24];
+    size_t got = fread(head, 1, sizeof head, f);
     if (got == 0) {
         snprintf(err, err_size, "%s: empty file, not a PNG image", path);
         fclose(f);
         return -1;
     }
-    if (got < sizeof signature || png_sig_cmp(signature, 0, sizeof signature) != 0) {
+    if (got < 8 || png_sig_cmp(head, 0, 8) != 0) {
         snprintf(err, err_size, "%s: not a PNG file (bad signature)", path);
+        fclose(f);
+        return -1;
+    }
+    /* libpng would only say "Invalid IHDR data": name the empty image ourselves */
+    if (got == sizeof head && memcmp(head + 12, "IHDR", 4) == 0 &&
+        (png_get_uint_32(head + 16) == 0 || png_get_uint_32(head + 20) == 0)) {
+        snprintf(err, err_size, "%s: empty image (%ux%u in its PNG header)", path,
+                 (unsigned)png_get_uint_32(head + 16), (unsigned)png_get_uint_32(head + 20));
         fclose(f);
         return -1;
     }
