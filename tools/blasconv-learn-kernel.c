@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "options\n"
             "  --steps N        gradient steps (default 20; 40 with --random)\n"
             "  --lr F           learning rate (default 0.01; 0.5 with --random)\n"
-            "  --seed S         seed of the N(0, 1) initialisation and the random data (default 1)\n"
+            "  --seed S         seed of the N(0, 1) start and of the random data (default 1)\n"
             "  --kernel HxW     kernel shape (default 1x2; 3x3 with --random). In the chapter\n"
             "                   mode W >= 2 and the target kernel is [1, -1] in the top-left\n"
             "                   corner, zeros elsewhere (with H > 1 the bar image, the same\n"
