@@ -5,9 +5,9 @@
 #include "edges.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <png.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,10 @@
 
 extern char **environ;
 
-enum { H = 12, W = 16 };
+enum {
+    H = 12,
+    W = 16
+};
 
 /* The scene: black, with a white rectangle in rows 3..8 and columns 4..11. */
 static int white(int i, int j)
@@ -83,9 +86,9 @@ static void write_scene(const char *path, png_uint_32 format)
                 bytes[at] = (unsigned char)v;
                 words[at] = (unsigned short)v;
             }
-    ck_assert_msg(png_image_write_to_file(&image, path, 0, linear ? (void *)words : (void *)bytes,
-                                          0, NULL),
-                  "%s", image.message);
+    ck_assert_msg(
+        png_image_write_to_file(&image, path, 0, linear ? (void *)words : (void *)bytes, 0, NULL),
+        "%s", image.message);
 }
 
 /* Reads an 8-bit grey PNG with libpng; asserts its size. */
@@ -113,8 +116,8 @@ static void check_map(const char *file, int oh, int ow, const unsigned char *wan
     read_grey(temp_path(file), oh, ow, got);
     for (int i = 0; i < oh; i++)
         for (int j = 0; j < ow; j++)
-            ck_assert_msg(got[i * ow + j] == want[i * ow + j], "%s (%d, %d): got %d want %d",
-                          file, i, j, got[i * ow + j], want[i * ow + j]);
+            ck_assert_msg(got[i * ow + j] == want[i * ow + j], "%s (%d, %d): got %d want %d", file,
+                          i, j, got[i * ow + j], want[i * ow + j]);
 }
 
 /* The expected files, from the scene by direct loops and the documented scaling. */
@@ -165,12 +168,9 @@ static const struct {
     png_uint_32 format;
     const char *name;
 } formats[] = {
-    {PNG_FORMAT_GRAY, "grey 8-bit"},
-    {PNG_FORMAT_GA, "grey+alpha 8-bit"},
-    {PNG_FORMAT_RGB, "RGB 8-bit"},
-    {PNG_FORMAT_RGBA, "RGBA 8-bit"},
-    {PNG_FORMAT_LINEAR_Y, "grey 16-bit"},
-    {PNG_FORMAT_LINEAR_RGB_ALPHA, "RGBA 16-bit"},
+    {PNG_FORMAT_GRAY, "grey 8-bit"},      {PNG_FORMAT_GA, "grey+alpha 8-bit"},
+    {PNG_FORMAT_RGB, "RGB 8-bit"},        {PNG_FORMAT_RGBA, "RGBA 8-bit"},
+    {PNG_FORMAT_LINEAR_Y, "grey 16-bit"}, {PNG_FORMAT_LINEAR_RGB_ALPHA, "RGBA 16-bit"},
     {PNG_FORMAT_RGB_COLORMAP, "palette"},
 };
 

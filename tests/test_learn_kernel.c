@@ -44,8 +44,8 @@ START_TEST(chapter_reaches_the_exact_kernel)
         double loss;
         for (int step = 0; step < 200; step++)
             ck_assert_int_eq(learn_kernel_step(ctx, &lk, 0.01f, &loss), BLASCONV_OK);
-        ck_assert_msg(learn_kernel_weight_error(&lk) < 1e-3, "seed %d: weight [%g, %g]",
-                      (int)seed, lk.weight[0], lk.weight[1]);
+        ck_assert_msg(learn_kernel_weight_error(&lk) < 1e-3, "seed %d: weight [%g, %g]", (int)seed,
+                      lk.weight[0], lk.weight[1]);
         ck_assert_msg(learn_kernel_bias_error(&lk) < 1e-3, "seed %d: bias %g", (int)seed,
                       lk.bias[0]);
         ck_assert_double_lt(loss, 1e-5);
@@ -57,8 +57,12 @@ END_TEST
 
 START_TEST(random_layer_recovers_its_kernel)
 {
-    const learn_kernel_random_shape shape = {.batch = 3, .channels = 3, .out_channels = 4,
-                                             .height = 11, .width = 9, .kernel_height = 3,
+    const learn_kernel_random_shape shape = {.batch = 3,
+                                             .channels = 3,
+                                             .out_channels = 4,
+                                             .height = 11,
+                                             .width = 9,
+                                             .kernel_height = 3,
                                              .kernel_width = 2};
     learn_kernel lk;
     ck_assert_int_eq(learn_kernel_init_random(&lk, &shape, 5), BLASCONV_OK);
@@ -80,9 +84,9 @@ END_TEST
 static double oracle_loss(const learn_kernel *lk)
 {
     float *y = test_alloc_poisoned(lk->y_elems);
-    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &lk->layer, lk->x, lk->weight,
-                                                       lk->bias, y),
-                     BLASCONV_OK);
+    ck_assert_int_eq(
+        blasconv_reference_conv2d_forward(NULL, &lk->layer, lk->x, lk->weight, lk->bias, y),
+        BLASCONV_OK);
     double sum = 0.0;
     for (size_t i = 0; i < lk->y_elems; i++) {
         double e = (double)y[i] - (double)lk->target[i];
@@ -119,8 +123,8 @@ static void check_gradients(learn_kernel *lk, const char *what)
     for (size_t i = 0; i < lk->w_elems; i++) {
         double want = central_difference(lk, &lk->weight[i]);
         ck_assert_msg(fabs(lk->dweight[i] - want) <= 1e-4 * (1.0 + fabs(want)),
-                      "%s: dweight[%zu] = %.9g, finite differences %.9g", what, i,
-                      lk->dweight[i], want);
+                      "%s: dweight[%zu] = %.9g, finite differences %.9g", what, i, lk->dweight[i],
+                      want);
     }
     for (int k = 0; k < lk->layer.out_channels; k++) {
         double want = central_difference(lk, &lk->bias[k]);
@@ -141,8 +145,12 @@ START_TEST(gradients_match_finite_differences)
         check_gradients(&lk, "chapter 2x3");
         learn_kernel_free(&lk);
     }
-    const learn_kernel_random_shape shape = {.batch = 2, .channels = 2, .out_channels = 3,
-                                             .height = 7, .width = 6, .kernel_height = 3,
+    const learn_kernel_random_shape shape = {.batch = 2,
+                                             .channels = 2,
+                                             .out_channels = 3,
+                                             .height = 7,
+                                             .width = 6,
+                                             .kernel_height = 3,
                                              .kernel_width = 3};
     learn_kernel lk;
     ck_assert_int_eq(learn_kernel_init_random(&lk, &shape, 9), BLASCONV_OK);
@@ -204,8 +212,12 @@ START_TEST(kernels_that_do_not_fit_are_refused)
     ck_assert_int_eq(learn_kernel_init_chapter(&lk, 7, 2, 1), BLASCONV_ERR_BAD_SHAPE);
     ck_assert_int_eq(learn_kernel_init_chapter(&lk, 1, 9, 1), BLASCONV_ERR_BAD_SHAPE);
     ck_assert_ptr_null(lk.x); /* nothing left to free */
-    const learn_kernel_random_shape too_big = {.batch = 1, .channels = 1, .out_channels = 1,
-                                               .height = 2, .width = 2, .kernel_height = 3,
+    const learn_kernel_random_shape too_big = {.batch = 1,
+                                               .channels = 1,
+                                               .out_channels = 1,
+                                               .height = 2,
+                                               .width = 2,
+                                               .kernel_height = 3,
                                                .kernel_width = 3};
     ck_assert_int_eq(learn_kernel_init_random(&lk, &too_big, 1), BLASCONV_ERR_BAD_SHAPE);
     ck_assert_ptr_null(lk.weight);

@@ -148,26 +148,33 @@ int main(int argc, char **argv)
     learn_kernel lk;
     blasconv_status st;
     if (random_mode) {
-        const learn_kernel_random_shape shape = {
-            .batch = batch, .channels = random_shape[0], .out_channels = random_shape[1],
-            .height = random_shape[2], .width = random_shape[3], .kernel_height = kernel[0],
-            .kernel_width = kernel[1]};
+        const learn_kernel_random_shape shape = {.batch = batch,
+                                                 .channels = random_shape[0],
+                                                 .out_channels = random_shape[1],
+                                                 .height = random_shape[2],
+                                                 .width = random_shape[3],
+                                                 .kernel_height = kernel[0],
+                                                 .kernel_width = kernel[1]};
         st = learn_kernel_init_random(&lk, &shape, seed);
         if (st == BLASCONV_ERR_BAD_SHAPE || st == BLASCONV_ERR_OVERFLOW) {
-            fprintf(stderr, "%s: a %dx%d kernel does not fit %dx%d images, or the layer is too "
-                            "large: %s\n", program, kernel[0], kernel[1], shape.height,
-                    shape.width, blasconv_status_string(st));
+            fprintf(stderr,
+                    "%s: a %dx%d kernel does not fit %dx%d images, or the layer is too "
+                    "large: %s\n",
+                    program, kernel[0], kernel[1], shape.height, shape.width,
+                    blasconv_status_string(st));
             return 2;
         }
         if (st == BLASCONV_OK)
             printf("random mode: %d images of %dx%dx%d, %d output channels, %dx%d kernel, "
-                   "%d steps, lr %g, seed %" PRIu64 "\n", batch, shape.channels, shape.height,
-                   shape.width, shape.out_channels, kernel[0], kernel[1], steps, lr, seed);
+                   "%d steps, lr %g, seed %" PRIu64 "\n",
+                   batch, shape.channels, shape.height, shape.width, shape.out_channels, kernel[0],
+                   kernel[1], steps, lr, seed);
     } else {
         st = learn_kernel_init_chapter(&lk, kernel[0], kernel[1], seed);
         if (st == BLASCONV_ERR_BAD_SHAPE) {
-            fprintf(stderr, "%s: --kernel %dx%d: the chapter's 6x8 image needs a kernel of at "
-                            "most 6x8 with width >= 2 (to hold [1, -1])\n",
+            fprintf(stderr,
+                    "%s: --kernel %dx%d: the chapter's 6x8 image needs a kernel of at "
+                    "most 6x8 with width >= 2 (to hold [1, -1])\n",
                     program, kernel[0], kernel[1]);
             return 2;
         }

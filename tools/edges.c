@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-const char *const edges_map_file[EDGES_MAP_COUNT] = {
-    "diff-x.png", "diff-y.png", "sobel-x.png", "sobel-y.png", "sobel-magnitude.png"};
+const char *const edges_map_file[EDGES_MAP_COUNT] = {"diff-x.png", "diff-y.png", "sobel-x.png",
+                                                     "sobel-y.png", "sobel-magnitude.png"};
 
 void edges_image_free(edges_image *image)
 {
@@ -118,8 +118,8 @@ typedef struct map_layer {
 
 static const float diff_x[2] = {1, -1};
 static const float diff_y[2] = {1, -1};
-static const float sobel_xy[2 * 9] = {-1, 0, 1, -2, 0, 2, -1, 0, 1,   /* x */
-                                      -1, -2, -1, 0, 0, 0, 1, 2, 1}; /* y */
+static const float sobel_xy[2 * 9] = {-1, 0,  1,  -2, 0, 2, -1, 0, 1,  /* x */
+                                      -1, -2, -1, 0,  0, 0, 1,  2, 1}; /* y */
 
 static unsigned char to_byte(double v)
 {
@@ -156,8 +156,10 @@ int edges_compute(blasconv_context *ctx, const edges_image *in, const edges_opti
 {
     const int h = in->height, w = in->width;
     if (h < 3 || w < 3 || (size_t)h * (size_t)w > EDGES_MAX_PIXELS) {
-        snprintf(err, err_size, "a %dx%d image: the edge kernels need at least 3x3 pixels and "
-                 "at most %d", w, h, (int)EDGES_MAX_PIXELS);
+        snprintf(err, err_size,
+                 "a %dx%d image: the edge kernels need at least 3x3 pixels and "
+                 "at most %d",
+                 w, h, (int)EDGES_MAX_PIXELS);
         return -1;
     }
     const size_t n = (size_t)h * (size_t)w;
@@ -182,10 +184,14 @@ int edges_compute(blasconv_context *ctx, const edges_image *in, const edges_opti
     const edges_options *o = options ? options : &defaults;
     for (int l = 0; l < 3; l++) {
         const map_layer *L = &layers[l];
-        const blasconv_conv2d d = {.batch = 1, .in_channels = 1, .in_height = h, .in_width = w,
+        const blasconv_conv2d d = {.batch = 1,
+                                   .in_channels = 1,
+                                   .in_height = h,
+                                   .in_width = w,
                                    .out_channels = L->out_channels,
                                    .kernel_height = L->kernel_height,
-                                   .kernel_width = L->kernel_width, .layout = BLASCONV_NCHW};
+                                   .kernel_width = L->kernel_width,
+                                   .layout = BLASCONV_NCHW};
         int oh = h - L->kernel_height + 1, ow = w - L->kernel_width + 1;
         blasconv_status st = blasconv_conv2d_forward(ctx, &d, x, L->weights, NULL, y);
         if (st != BLASCONV_OK) {
@@ -242,8 +248,8 @@ static int make_directories(const char *dir, char *err, size_t err_size)
         char saved = path[i];
         path[i] = '\0';
         struct stat sb;
-        if (mkdir(path, 0777) != 0 && (errno != EEXIST || stat(path, &sb) != 0 ||
-                                       !S_ISDIR(sb.st_mode))) {
+        if (mkdir(path, 0777) != 0 &&
+            (errno != EEXIST || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
             snprintf(err, err_size, "cannot create the output folder %s: %s", path,
                      errno == EEXIST ? "it exists and is not a folder" : strerror(errno));
             free(path);

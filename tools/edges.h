@@ -16,7 +16,9 @@ typedef struct edges_image {
     unsigned char *pixels;
 } edges_image;
 
-enum { EDGES_MAX_PIXELS = 1 << 26 }; /* 64 Mpixel: far beyond a demo, far below 2^31 floats */
+enum {
+    EDGES_MAX_PIXELS = 1 << 26
+}; /* 64 Mpixel: far beyond a demo, far below 2^31 floats */
 
 /* Reads any PNG (grey, grey+alpha, RGB, RGBA, palette; 1 to 16 bits) as 8-bit
  * sRGB grey, letting libpng's transforms do the conversion; transparency is
@@ -48,8 +50,8 @@ enum edges_map {
 extern const char *const edges_map_file[EDGES_MAP_COUNT]; /* "diff-x.png", ... */
 
 typedef struct edges_options {
-    double gain;   /* multiplies every response before scaling; 0 means 1 */
-    int stretch;   /* nonzero: per map, the gain that takes its largest |v| to full scale */
+    double gain; /* multiplies every response before scaling; 0 means 1 */
+    int stretch; /* nonzero: per map, the gain that takes its largest |v| to full scale */
 } edges_options;
 
 /* Computes every map of `input` (at least 3x3) through ctx (may be NULL).

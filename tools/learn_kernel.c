@@ -54,8 +54,8 @@ static blasconv_status allocate(learn_kernel *lk)
     blasconv_status st = blasconv_conv2d_output_size(d, &lk->out_height, &lk->out_width);
     if (st != BLASCONV_OK)
         return st;
-    lk->x_elems = (size_t)d->batch * (size_t)d->in_channels * (size_t)d->in_height *
-                  (size_t)d->in_width;
+    lk->x_elems =
+        (size_t)d->batch * (size_t)d->in_channels * (size_t)d->in_height * (size_t)d->in_width;
     lk->w_elems = (size_t)d->out_channels * (size_t)d->in_channels * (size_t)d->kernel_height *
                   (size_t)d->kernel_width;
     lk->y_elems = (size_t)d->batch * (size_t)d->out_channels * (size_t)lk->out_height *
@@ -103,8 +103,12 @@ blasconv_status learn_kernel_init_chapter(learn_kernel *lk, int kernel_height, i
     memset(lk, 0, sizeof *lk);
     if (kernel_width < 2)
         return BLASCONV_ERR_BAD_SHAPE;
-    lk->layer = (blasconv_conv2d){.batch = 1, .in_channels = 1, .in_height = 6, .in_width = 8,
-                                  .out_channels = 1, .kernel_height = kernel_height,
+    lk->layer = (blasconv_conv2d){.batch = 1,
+                                  .in_channels = 1,
+                                  .in_height = 6,
+                                  .in_width = 8,
+                                  .out_channels = 1,
+                                  .kernel_height = kernel_height,
                                   .kernel_width = kernel_width};
     lk->loss_scale = 1.0;
     blasconv_status st = allocate(lk);
@@ -124,8 +128,10 @@ blasconv_status learn_kernel_init_random(learn_kernel *lk, const learn_kernel_ra
                                          uint64_t seed)
 {
     memset(lk, 0, sizeof *lk);
-    lk->layer = (blasconv_conv2d){.batch = shape->batch, .in_channels = shape->channels,
-                                  .in_height = shape->height, .in_width = shape->width,
+    lk->layer = (blasconv_conv2d){.batch = shape->batch,
+                                  .in_channels = shape->channels,
+                                  .in_height = shape->height,
+                                  .in_width = shape->width,
                                   .out_channels = shape->out_channels,
                                   .kernel_height = shape->kernel_height,
                                   .kernel_width = shape->kernel_width};

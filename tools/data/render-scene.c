@@ -2,7 +2,7 @@
  * a landscape (sky, sun, two mountain ranges, a lake, a house, a tree, a fence,
  * grass) with soft edges (4x4 supersampling), shading and a little sensor noise.
  * Written for blasconv; the image is CC0 (public domain).
- *   cmake --build build --target render-scene && ./build/tools/render-scene out.png */
+ *   cmake --build build --target render-scene && ./build/tools/data/render-scene out.png */
 #include <math.h>
 #include <png.h>
 #include <stdint.h>
@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WIDTH = 256, HEIGHT = 176, SUPER = 4 };
+enum {
+    WIDTH = 256,
+    HEIGHT = 176,
+    SUPER = 4
+};
 
 typedef struct rgb {
     double r, g, b;
@@ -23,7 +27,8 @@ static rgb mix(rgb a, rgb b, double t)
 
 static double hash01(int x, int y, int salt)
 {
-    uint32_t h = (uint32_t)x * 374761393u + (uint32_t)y * 668265263u + (uint32_t)salt * 2246822519u;
+    uint32_t h =
+        (uint32_t)x * 374761393u + (uint32_t)y * 668265263u + (uint32_t)salt * 2246822519u;
     h = (h ^ (h >> 13)) * 1274126177u;
     return (double)((h ^ (h >> 16)) & 0xFFFFFF) / 16777216.0;
 }
