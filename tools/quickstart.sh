@@ -1,14 +1,15 @@
 #!/bin/sh
 # The README's two commands: installs what is missing (Debian packages), builds,
 # then runs the demo or every test. Safe to run again and again.
-#   sh tools/quickstart.sh demo    build, then run the chapter demo
+#   sh tools/quickstart.sh demo    build, then run the chapter demo, learn a kernel, find edges
 #   sh tools/quickstart.sh test    build, then run every test suite
 set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
     echo "usage: sh tools/quickstart.sh demo|test|--help"
-    echo "  demo  install missing Debian packages, build, run the chapter demo"
+    echo "  demo  install missing Debian packages, build, run the chapter demo, the"
+    echo "        learn-kernel experiment and edge detection (images in build/edges/)"
     echo "  test  install missing Debian packages, build, run every test (ctest)"
 }
 
@@ -42,6 +43,10 @@ cmake --build build -j "$jobs"
 case "$mode" in
 demo)
     ./build/tools/blasconv-demo
+    printf '\nLearning the kernel [1, -1] from data (blasconv-learn-kernel):\n'
+    ./build/tools/blasconv-learn-kernel
+    printf '\nEdges of a photograph (blasconv-edges):\n'
+    ./build/tools/blasconv-edges --stretch --out build/edges
     ;;
 test)
     ctest --test-dir build --output-on-failure -j "$jobs"
