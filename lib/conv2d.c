@@ -52,6 +52,46 @@ static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const
     }
 }
 
+/* NHWC: `count` output positions of K channels each start as the bias. */
+static void fill_bias_nhwc(float *y_positions, const float *bias, int k, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        memcpy(y_positions + i * (size_t)k, bias, (size_t)k * sizeof(float));
+}
+
+/* NHWC: y[positions][K] comes straight out of col[positions][KH*KW*C/g] times
+ * w_g^T, one group's K/g columns at a time (ldc = K). A 1x1 stride-1 unpadded
+ * layer is one GEMM per group over the whole batch, straight on x (lda = C). */
+static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
+                         const float *w, const float *bias, float *y)
+{
+    const conv_shape *s = &p->s;
+    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
+    const float beta = bias ? 1.0f : 0.0f;
+    if (s->direct_1x1) {
+        const int all_positions = s->n * s->h * s->w; /* < x_elems < 2^31 */
+        if (bias)
+            fill_bias_nhwc(y, bias, s->k, (size_t)all_positions);
+        for (int g = 0; g < s->groups; g++)
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, all_positions, kg, cg, 1.0f,
+                     x + (size_t)g * cg, s->c, w + (size_t)g * kg * cg, cg, beta,
+                     y + (size_t)g * kg, s->k);
+        return;
+    }
+    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
+        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
+        float *y_tile = y + (size_t)row * s->ow * s->k;
+        if (bias)
+            fill_bias_nhwc(y_tile, bias, s->k, (size_t)tile_positions);
+        for (int g = 0; g < s->groups; g++) {
+            bc_im2col_nhwc(s, x, g, row, bc_tile_end(p, row), p->col);
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f,
+                     p->col, col_width, w + (size_t)g * kg * s->col_rows, col_width, beta,
+                     y_tile + (size_t)g * kg, s->k);
+        }
+    }
+}
+
 blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,
                                         const float *x, const float *w, const float *bias,
                                         float *y)
@@ -67,6 +107,8 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
     if (st == BLASCONV_OK) {
         if (p.depthwise)
             bc_depthwise_forward_nchw(&p.s, x, w, bias, y);
+        else if (p.s.layout == BLASCONV_NHWC)
+            forward_nhwc(c, &p, x, w, bias, y);
         else
             forward_nchw(c, &p.s, x, w, bias, y, p.col, p.rows_per_tile);
         bc_clear_error(c);

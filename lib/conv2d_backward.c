@@ -78,6 +78,81 @@ static void bias_gradient_nchw(const conv_shape *s, const float *dy, float *dbia
     }
 }
 
+/* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
+ * then col2im; a 1x1 stride-1 unpadded layer is one GEMM per group straight into dx. */
+static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *dy,
+                               const float *w, float *dx)
+{
+    const conv_shape *s = &p->s;
+    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
+    if (s->direct_1x1) {
+        const int all_positions = s->n * s->h * s->w;
+        for (int g = 0; g < s->groups; g++)
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, all_positions, cg, kg, 1.0f,
+                     dy + (size_t)g * kg, s->k, w + (size_t)g * kg * cg, cg, 0.0f,
+                     dx + (size_t)g * cg, s->c);
+        return;
+    }
+    memset(dx, 0, (size_t)s->x_elems * sizeof(float));
+    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
+        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
+        const float *dy_tile = dy + (size_t)row * s->ow * s->k;
+        for (int g = 0; g < s->groups; g++) {
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, tile_positions, col_width, kg, 1.0f,
+                     dy_tile + (size_t)g * kg, s->k, w + (size_t)g * kg * s->col_rows, col_width,
+                     0.0f, p->col, col_width);
+            bc_col2im_nhwc(s, p->col, g, row, bc_tile_end(p, row), dx);
+        }
+    }
+}
+
+/* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col; a 1x1 stride-1
+ * unpadded layer is one GEMM per group over the whole batch, straight on x. */
+static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
+                                 const float *dy, float *dw)
+{
+    const conv_shape *s = &p->s;
+    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
+    if (s->direct_1x1) {
+        const int all_positions = s->n * s->h * s->w;
+        for (int g = 0; g < s->groups; g++)
+            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, cg, all_positions, 1.0f,
+                     dy + (size_t)g * kg, s->k, x + (size_t)g * cg, s->c, 0.0f,
+                     dw + (size_t)g * kg * cg, cg);
+        return;
+    }
+    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
+        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
+        const float *dy_tile = dy + (size_t)row * s->ow * s->k;
+        const float beta = row == 0 ? 0.0f : 1.0f; /* the first tile overwrites dw */
+        for (int g = 0; g < s->groups; g++) {
+            bc_im2col_nhwc(s, x, g, row, bc_tile_end(p, row), p->col);
+            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, col_width, tile_positions, 1.0f,
+                     dy_tile + (size_t)g * kg, s->k, p->col, col_width, beta,
+                     dw + (size_t)g * kg * s->col_rows, col_width);
+        }
+    }
+}
+
+/* NHWC dbias: the same sums in the same order as NCHW (batch, then positions), in
+ * double; channels go in blocks so each pass reads dy rows contiguously. */
+static void bias_gradient_nhwc(const conv_shape *s, const float *dy, float *dbias)
+{
+    enum { BLOCK = 64 };
+    const int64_t all_positions = (int64_t)s->n * s->positions;
+    for (int k0 = 0; k0 < s->k; k0 += BLOCK) {
+        const int count = s->k - k0 < BLOCK ? s->k - k0 : BLOCK;
+        double sums[BLOCK] = {0};
+        for (int64_t i = 0; i < all_positions; i++) {
+            const float *channels = dy + (size_t)i * s->k + k0;
+            for (int j = 0; j < count; j++)
+                sums[j] += channels[j];
+        }
+        for (int j = 0; j < count; j++)
+            dbias[k0 + j] = (float)sums[j];
+    }
+}
+
 blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasconv_conv2d *d,
                                               const float *dy, const float *w, float *dx)
 {
@@ -90,7 +165,10 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
-        backward_data_nchw(c, &p.s, dy, w, dx, p.col, p.rows_per_tile);
+        if (p.s.layout == BLASCONV_NHWC)
+            backward_data_nhwc(c, &p, dy, w, dx);
+        else
+            backward_data_nchw(c, &p.s, dy, w, dx, p.col, p.rows_per_tile);
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -110,9 +188,15 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_FILTER, &p);
     if (st == BLASCONV_OK) {
-        backward_filter_nchw(c, &p.s, x, dy, dw, p.col, p.rows_per_tile);
-        if (dbias)
-            bias_gradient_nchw(&p.s, dy, dbias);
+        if (p.s.layout == BLASCONV_NHWC) {
+            backward_filter_nhwc(c, &p, x, dy, dw);
+            if (dbias)
+                bias_gradient_nhwc(&p.s, dy, dbias);
+        } else {
+            backward_filter_nchw(c, &p.s, x, dy, dw, p.col, p.rows_per_tile);
+            if (dbias)
+                bias_gradient_nchw(&p.s, dy, dbias);
+        }
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

@@ -119,6 +119,19 @@ int bc_depthwise_applies(const conv_shape *s);
 void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
                                const float *bias, float *y);
 
+/* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
+
+/* col[(row_end-row_begin)*OW][KH*KW*C/g] for one group, rows numbered across the
+ * batch (row = n*OH + oh); x is the whole input. Each col row is laid out like one
+ * filter, [KH][KW][C/g]. */
+void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begin, int row_end,
+                    float *col);
+/* Adds col (the layout bc_im2col_nhwc writes) back into the whole dx (col2im).
+ * Iterates output positions outermost, so the order of the sums a dx element
+ * receives does not depend on how the rows are tiled. */
+void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin,
+                    int row_end, float *dx);
+
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
 
 /* The three passes: planning differs (only forward has a depthwise path). */
@@ -129,7 +142,14 @@ typedef struct conv_plan {
     int depthwise;     /* forward on the direct depthwise path: no GEMM, no scratch */
     float *col;        /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile; /* output rows lowered per tile */
+    int tiled_rows;    /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
 } conv_plan;
+
+/* End of the tile that starts at output row `begin`. */
+static inline int bc_tile_end(const conv_plan *p, int begin)
+{
+    return begin + p->rows_per_tile < p->tiled_rows ? begin + p->rows_per_tile : p->tiled_rows;
+}
 
 /* Everything a pass needs before it may write an output: validation, the path,
  * the tile height (the default tile, or less under the context's limit) and its

@@ -2,6 +2,14 @@
  * their scratch, all before any output is touched. */
 #include "internal.h"
 
+/* Rows a tile may span: one image's in NCHW (its planes are apart in y); in NHWC
+ * the positions of consecutive images are contiguous, so a tile may cross images
+ * and small layers get one larger GEMM instead of one per image. */
+static int tiled_rows(const conv_shape *s)
+{
+    return s->layout == BLASCONV_NHWC ? s->n * s->oh : s->oh; /* < y_elems < 2^31 */
+}
+
 /* Output rows per tile so that col_rows * rows * OW floats fit in `bytes`. */
 static int tile_height(const conv_shape *s, size_t bytes)
 {
@@ -11,7 +19,7 @@ static int tile_height(const conv_shape *s, size_t bytes)
     size_t max_rows = (size_t)(BLASCONV_MAX_ELEMENTS - 1) / ((size_t)s->col_rows * s->ow);
     if (rows > max_rows)
         rows = max_rows;
-    return rows > (size_t)s->oh ? s->oh : (int)rows;
+    return rows > (size_t)tiled_rows(s) ? tiled_rows(s) : (int)rows;
 }
 
 static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, const conv_shape *s,
@@ -46,8 +54,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
         return st;
-    if (p->s.layout != BLASCONV_NCHW)
-        return bc_fail(ctx, BLASCONV_ERR_UNSUPPORTED, fn, "layout=NHWC is not implemented yet");
+    p->tiled_rows = tiled_rows(&p->s);
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
     if (!p->s.direct_1x1 && !p->depthwise)
         st = plan_col_tiles(ctx, fn, &p->s, &p->col, &p->rows_per_tile);

@@ -1,0 +1,90 @@
+/* Lowering (NHWC) of whole output rows to an im2col matrix, and its inverse.
+ *
+ * In NHWC the channels of one pixel are contiguous, so an im2col row (one output
+ * position) is KH*KW runs of C/g channels, each filled by one contiguous copy, and
+ * its layout [KH][KW][C/g] is exactly that of one filter w[k]: the GEMM reads both
+ * with unit stride. Rows are numbered across the batch (n * OH + oh), since the
+ * positions of consecutive images follow each other in y. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Input column of output column `ow`'s first tap (negative inside the left pad). */
+static int64_t first_input_column(const conv_shape *s, int ow)
+{
+    return (int64_t)ow * s->stride_w - s->pad_l;
+}
+
+/* A kernel row's KW taps are one contiguous run of x that one copy fills: every
+ * channel is in the group, taps are adjacent and none of them reads padding. */
+static int whole_run_inside(const conv_shape *s, int64_t iw0)
+{
+    return s->groups == 1 && s->dil_w == 1 && iw0 >= 0 && iw0 + s->kw <= s->w;
+}
+
+void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begin, int row_end,
+                    float *col)
+{
+    const size_t cg = (size_t)s->c_per_group;
+    const size_t image = (size_t)s->h * s->w * s->c;
+    float *dst = col;
+    for (int row = row_begin; row < row_end; row++) {
+        const int n = row / s->oh, oh = row % s->oh;
+        const float *x_image = x + (size_t)n * image + (size_t)group * cg;
+        for (int ow = 0; ow < s->ow; ow++) {
+            const int64_t iw0 = first_input_column(s, ow);
+            for (int ki = 0; ki < s->kh; ki++) {
+                const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                if ((uint64_t)ih >= (uint64_t)s->h) {
+                    memset(dst, 0, (size_t)s->kw * cg * sizeof(float));
+                    dst += (size_t)s->kw * cg;
+                    continue;
+                }
+                const float *x_row = x_image + (size_t)ih * s->w * s->c;
+                if (whole_run_inside(s, iw0)) {
+                    memcpy(dst, x_row + (size_t)iw0 * s->c, (size_t)s->kw * cg * sizeof(float));
+                    dst += (size_t)s->kw * cg;
+                    continue;
+                }
+                for (int kj = 0; kj < s->kw; kj++, dst += cg) {
+                    const int64_t iw = iw0 + (int64_t)kj * s->dil_w;
+                    if ((uint64_t)iw >= (uint64_t)s->w)
+                        memset(dst, 0, cg * sizeof(float));
+                    else
+                        memcpy(dst, x_row + (size_t)iw * s->c, cg * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin,
+                    int row_end, float *dx)
+{
+    const size_t cg = (size_t)s->c_per_group;
+    const size_t image = (size_t)s->h * s->w * s->c;
+    const float *src = col;
+    for (int row = row_begin; row < row_end; row++) {
+        const int n = row / s->oh, oh = row % s->oh;
+        float *dx_image = dx + (size_t)n * image + (size_t)group * cg;
+        for (int ow = 0; ow < s->ow; ow++) {
+            const int64_t iw0 = first_input_column(s, ow);
+            for (int ki = 0; ki < s->kh; ki++) {
+                const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                if ((uint64_t)ih >= (uint64_t)s->h) {
+                    src += (size_t)s->kw * cg;
+                    continue;
+                }
+                float *dx_row = dx_image + (size_t)ih * s->w * s->c;
+                for (int kj = 0; kj < s->kw; kj++, src += cg) {
+                    const int64_t iw = iw0 + (int64_t)kj * s->dil_w;
+                    if ((uint64_t)iw >= (uint64_t)s->w)
+                        continue;
+                    float *out = dx_row + (size_t)iw * s->c;
+                    for (size_t c = 0; c < cg; c++)
+                        out[c] += src[c];
+                }
+            }
+        }
+    }
+}
