@@ -15,6 +15,12 @@
  * at full speed, small enough that the column tile stays in L2 cache. */
 #define BLASCONV_DEFAULT_TILE_BYTES ((size_t)1 << 20)
 
+/* NHWC tiles hold at least this many output positions by default (the GEMM's M),
+ * crossing image borders if need be: every tile's GEMM packs all of w_g again, so
+ * layers with few positions and many weights (7x7 maps, batch 8: 1.6x) need a
+ * larger tile to amortise that, even past L2. */
+#define BLASCONV_NHWC_MIN_TILE_POSITIONS 512
+
 #define BLASCONV_ERROR_CAPACITY 256
 
 /* CBLAS enum values (the ABI every CBLAS shares). */
