@@ -17,6 +17,16 @@ static int64_t first_input_column(const conv_shape *s, int ow)
 
 /* A kernel row's KW taps are one contiguous run of x that one copy fills: every
  * channel is in the group, taps are adjacent and none of them reads padding. */
+/* One tap's C/g channels. Depthwise (one channel) gets a plain load: a memcpy call
+ * per float would cost more than the GEMM. */
+static inline void copy_channels(float *dst, const float *src, size_t cg)
+{
+    if (cg == 1)
+        *dst = *src;
+    else
+        memcpy(dst, src, cg * sizeof(float));
+}
+
 static int whole_run_inside(const conv_shape *s, int64_t iw0)
 {
     return s->groups == 1 && s->dil_w == 1 && iw0 >= 0 && iw0 + s->kw <= s->w;
@@ -51,7 +61,7 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
                     if ((uint64_t)iw >= (uint64_t)s->w)
                         memset(dst, 0, cg * sizeof(float));
                     else
-                        memcpy(dst, x_row + (size_t)iw * s->c, cg * sizeof(float));
+                        copy_channels(dst, x_row + (size_t)iw * s->c, cg);
                 }
             }
         }
