@@ -85,8 +85,8 @@ static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const 
             fill_bias_nhwc(y_tile, bias, s->k, (size_t)tile_positions);
         for (int g = 0; g < s->groups; g++) {
             bc_im2col_nhwc(s, x, g, row, bc_tile_end(p, row), p->col);
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f,
-                     p->col, col_width, w + (size_t)g * kg * s->col_rows, col_width, beta,
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f, p->col,
+                     col_width, w + (size_t)g * kg * s->col_rows, col_width, beta,
                      y_tile + (size_t)g * kg, s->k);
         }
     }

@@ -138,7 +138,9 @@ static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p
  * double; channels go in blocks so each pass reads dy rows contiguously. */
 static void bias_gradient_nhwc(const conv_shape *s, const float *dy, float *dbias)
 {
-    enum { BLOCK = 64 };
+    enum {
+        BLOCK = 64
+    };
     const int64_t all_positions = (int64_t)s->n * s->positions;
     for (int k0 = 0; k0 < s->k; k0 += BLOCK) {
         const int count = s->k - k0 < BLOCK ? s->k - k0 : BLOCK;

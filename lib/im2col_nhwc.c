@@ -68,8 +68,8 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
     }
 }
 
-void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin,
-                    int row_end, float *dx)
+void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,
+                    float *dx)
 {
     const size_t cg = (size_t)s->c_per_group;
     const size_t image = (size_t)s->h * s->w * s->c;

@@ -34,8 +34,8 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
     size_t target = BLASCONV_DEFAULT_TILE_BYTES > row_bytes ? BLASCONV_DEFAULT_TILE_BYTES
                                                             : row_bytes;
     if (s->layout == BLASCONV_NHWC) {
-        size_t min_rows = ((size_t)BLASCONV_NHWC_MIN_TILE_POSITIONS + (size_t)s->ow - 1) /
-                          (size_t)s->ow;
+        size_t min_rows =
+            ((size_t)BLASCONV_NHWC_MIN_TILE_POSITIONS + (size_t)s->ow - 1) / (size_t)s->ow;
         if (target / row_bytes < min_rows)
             target = min_rows * row_bytes; /* min_rows <= 512: no overflow */
     }
