@@ -105,8 +105,10 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_FORWARD, &p);
     if (st == BLASCONV_OK) {
-        if (p.depthwise)
+        if (p.depthwise && p.s.layout == BLASCONV_NCHW)
             bc_depthwise_forward_nchw(&p.s, x, w, bias, y);
+        else if (p.depthwise)
+            bc_depthwise_forward_nhwc(&p.s, x, w, bias, y);
         else if (p.s.layout == BLASCONV_NHWC)
             forward_nhwc(c, &p, x, w, bias, y);
         else

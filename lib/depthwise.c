@@ -168,11 +168,63 @@ BEST_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
     }
 }
 
+/* NHWC weights transposed to [tap][K] so a tap scales a contiguous channel
+ * vector; they live on the stack, which bounds the layers this path takes. */
+#define NHWC_MAX_WEIGHTS 4096
+
 int bc_depthwise_applies(const conv_shape *s)
 {
     /* One input channel per group; a small channel multiplier keeps the direct
-     * loops ahead of a GEMM with that many rows. */
-    return s->layout == BLASCONV_NCHW && s->c_per_group == 1 && s->k_per_group <= 4;
+     * loops ahead of a GEMM with that many rows. NHWC takes multiplier 1 only,
+     * where output and input channels line up. */
+    if (s->c_per_group != 1)
+        return 0;
+    if (s->layout == BLASCONV_NCHW)
+        return s->k_per_group <= 4;
+    return s->k_per_group == 1 && (int64_t)s->kh * s->kw * s->k <= NHWC_MAX_WEIGHTS;
+}
+
+/* Every output pixel is a vector of K channels: it starts at the bias and each
+ * tap inside the input adds its weight vector times the input pixel, in the same
+ * tap order as the NCHW path. */
+BEST_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
+                                    const float *bias, float *y)
+{
+    const int k_count = s->k;
+    for (int n = 0; n < s->n; n++)
+        for (int oh = 0; oh < s->oh; oh++)
+            for (int ow = 0; ow < s->ow; ow++) {
+                float *restrict out = y + (((size_t)n * s->oh + oh) * s->ow + ow) * k_count;
+                for (int k = 0; k < k_count; k++)
+                    out[k] = bias ? bias[k] : 0.0f;
+                for (int ki = 0; ki < s->kh; ki++) {
+                    int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                    if ((uint64_t)ih >= (uint64_t)s->h)
+                        continue;
+                    for (int kj = 0; kj < s->kw; kj++) {
+                        int64_t iw = (int64_t)ow * s->stride_w - s->pad_l + (int64_t)kj * s->dil_w;
+                        if ((uint64_t)iw >= (uint64_t)s->w)
+                            continue;
+                        const float *restrict in =
+                            x + (((size_t)n * s->h + (size_t)ih) * s->w + (size_t)iw) * k_count;
+                        const float *restrict weights =
+                            w_by_tap + ((size_t)ki * s->kw + kj) * k_count;
+                        for (int k = 0; k < k_count; k++)
+                            out[k] += weights[k] * in[k];
+                    }
+                }
+            }
+}
+
+void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float *w,
+                               const float *bias, float *y)
+{
+    float w_by_tap[NHWC_MAX_WEIGHTS];
+    const int taps = s->kh * s->kw;
+    for (int k = 0; k < s->k; k++)
+        for (int t = 0; t < taps; t++)
+            w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + t];
+    depthwise_nhwc(s, x, w_by_tap, bias, y);
 }
 
 void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,

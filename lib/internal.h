@@ -124,6 +124,8 @@ void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_
 int bc_depthwise_applies(const conv_shape *s);
 void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
                                const float *bias, float *y);
+void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float *w,
+                               const float *bias, float *y);
 
 /* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
 
