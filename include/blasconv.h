@@ -112,6 +112,14 @@ BLASCONV_API blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx, b
  *  or loads another. */
 BLASCONV_API blasconv_status blasconv_context_load_blas(blasconv_context *ctx,
                                                         const char *library_path);
+/** Which BLAS this context's GEMMs run and which kernel family it uses, e.g.
+ *  "OpenBLAS 0.3.21 SkylakeX (private copy of the linked library; its auto-detection
+ *  chose Prescott)". With no environment variable set, blasconv runs a library's best
+ *  kernels for the CPU even where the library's own detection falls short (OpenBLAS and
+ *  BLIS, see the README); OPENBLAS_CORETYPE and BLIS_ARCH_TYPE set by the user are
+ *  obeyed. ctx NULL describes the default (linked) BLAS. Never NULL; valid until ctx
+ *  loads another BLAS or is destroyed. */
+BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx);
 /** Cap the scratch memory (im2col/col2im buffers) one call of this context may use,
  *  in bytes. 0 = no cap. Under a cap, lowering is done in tiles of whole output
  *  rows that fit; below the minimum a call needs (the lowering of one output row),

@@ -30,7 +30,7 @@ void blasconv_context_destroy(blasconv_context *ctx)
     if (!ctx)
         return;
     free(ctx->scratch);
-    bc_blas_close(ctx->loaded_blas);
+    bc_blas_release(ctx->loaded_blas);
     free(ctx);
 }
 
@@ -49,14 +49,13 @@ blasconv_status blasconv_context_load_blas(blasconv_context *ctx, const char *li
         return ctx ? bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, "context_load_blas",
                              "library_path is NULL")
                    : BLASCONV_ERR_NULL_POINTER;
-    void *handle = NULL;
-    blasconv_sgemm_fn sgemm = NULL;
-    blasconv_status st = bc_blas_open(library_path, &handle, &sgemm);
+    struct bc_blas *blas = NULL;
+    char why[160];
+    blasconv_status st = bc_blas_acquire(library_path, &blas, why, sizeof why);
     if (st != BLASCONV_OK)
-        return bc_fail(ctx, st, "context_load_blas", "cannot use '%s' as a BLAS", library_path);
-    bc_blas_close(ctx->loaded_blas);
-    ctx->loaded_blas = handle;
-    ctx->loaded_sgemm = sgemm;
+        return bc_fail(ctx, st, "context_load_blas", "library_path='%s' %s", library_path, why);
+    bc_blas_release(ctx->loaded_blas);
+    ctx->loaded_blas = blas;
     bc_clear_error(ctx);
     return BLASCONV_OK;
 }

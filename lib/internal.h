@@ -28,8 +28,7 @@ enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
 
 struct blasconv_context {
     blasconv_sgemm_fn user_sgemm;   /* set_sgemm; wins over everything */
-    blasconv_sgemm_fn loaded_sgemm; /* load_blas */
-    void *loaded_blas;              /* the handle behind loaded_sgemm */
+    struct bc_blas *loaded_blas;    /* load_blas; NULL = the linked BLAS (blas.c) */
     size_t workspace_limit;         /* 0 = none */
     void *user_workspace;           /* caller-owned; used when has_user_workspace */
     size_t user_workspace_bytes;
@@ -72,11 +71,13 @@ float *bc_scratch(blasconv_context *ctx, size_t bytes);
 void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int n, int k,
               float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
               int ldc);
-/* Applies the context's thread count to the linked BLAS before a call's GEMMs. */
+/* Applies the context's thread count to its BLAS before a call's GEMMs. */
 void bc_blas_apply_threads(const blasconv_context *ctx);
-/* dlopen/dlclose of a BLAS by path (blasconv_context_load_blas's mechanics). */
-blasconv_status bc_blas_open(const char *path, void **handle, blasconv_sgemm_fn *sgemm);
-void bc_blas_close(void *handle);
+/* A BLAS loaded by path in its own link-map namespace, shared (refcounted) by every
+ * context that loads the same file. On failure, err says why (BLASCONV_ERR_BLAS). */
+blasconv_status bc_blas_acquire(const char *path, struct bc_blas **out, char *err,
+                                size_t err_bytes);
+void bc_blas_release(struct bc_blas *blas); /* NULL is a no-op */
 
 /* --- shape.c: validated, normalised descriptors ------------------------- */
 
