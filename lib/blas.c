@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 /* The linked BLAS's CBLAS entry point, declared here with int enums (same ABI as
  * every cblas.h) so the build needs no vendor header. */
@@ -39,7 +38,7 @@ struct bc_blas {
     int (*openblas_get_threads)(void);
     void (*blis_set_threads)(int64_t);
     int64_t (*blis_get_threads)(void);
-    int default_threads; /* what "0 = all" means for this library */
+    int default_threads; /* what "0 = all" means for this library; 0 = leave it */
     void *lib;           /* dlmopen handles; NULL for the linked library */
     void *libc;          /* the namespace's libc, loaded first */
     char *key;           /* registry key: the resolved path */
@@ -235,13 +234,12 @@ static void bind_thread_controls(struct bc_blas *b, void *handle)
         b->openblas_set_threads = NULL, b->openblas_get_threads = NULL;
     if (!b->blis_set_threads || !b->blis_get_threads)
         b->blis_set_threads = NULL, b->blis_get_threads = NULL;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    /* What the library chose from its environment when it loaded (OpenBLAS: all cores;
+     * BLIS: one thread unless BLIS_NUM_THREADS says more). */
     if (b->openblas_get_threads)
         b->default_threads = b->openblas_get_threads();
-    else if (b->blis_get_threads && b->blis_get_threads() > 1)
-        b->default_threads = (int)b->blis_get_threads();
-    else
-        b->default_threads = online > 0 && online < INT_MAX ? (int)online : 1;
+    else if (b->blis_get_threads)
+        b->default_threads = b->blis_get_threads() > 1 ? (int)b->blis_get_threads() : 1;
 }
 
 static void describe(struct bc_blas *b, const vendor_probe *p, const char *origin,
