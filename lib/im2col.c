@@ -25,9 +25,49 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
     *hi = (int)last;
 }
 
+/* One im2col row (a kernel tap) over output rows [oh_begin, oh_end) when stride
+ * is 1 and the output is as wide as the input: consecutive output rows then read
+ * consecutive input rows at the same shift, so the valid rows are ONE copy, and
+ * only the few columns that wrapped into a neighbouring row are zeroed after. */
+static void im2col_tap_span(const conv_shape *s, const float *x_plane, int ki, int64_t col_offset,
+                            int lo, int hi, int oh_begin, int oh_end, float *dst)
+{
+    const int ow = s->ow;
+    /* ih = oh - pad_t + ki*dil_h is inside [0, H) for oh in [first, last). */
+    int64_t shift = (int64_t)ki * s->dil_h - s->pad_t;
+    int64_t first = -shift, last = (int64_t)s->h - shift;
+    if (first < oh_begin)
+        first = oh_begin;
+    if (first > oh_end)
+        first = oh_end;
+    if (last > oh_end)
+        last = oh_end;
+    if (last < first)
+        last = first;
+    float *valid = dst + (size_t)(first - oh_begin) * ow;
+    memset(dst, 0, (size_t)(first - oh_begin) * ow * sizeof(float));
+    memset(dst + (size_t)(last - oh_begin) * ow, 0, (size_t)(oh_end - last) * ow * sizeof(float));
+    if (last == first)
+        return;
+    const size_t rows = (size_t)(last - first);
+    if (hi > lo) {
+        const float *src = x_plane + (size_t)(first + shift) * s->w + col_offset;
+        size_t begin = (size_t)lo, end = (rows - 1) * ow + (size_t)hi;
+        memcpy(valid + begin, src + begin, (end - begin) * sizeof(float));
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *out = valid + r * ow;
+        for (int o = 0; o < lo; o++)
+            out[o] = 0.0f;
+        for (int o = hi > lo ? hi : lo; o < ow; o++)
+            out[o] = 0.0f;
+    }
+}
+
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                     float *col)
 {
+    const int spans = s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w;
     const int ow = s->ow;
     const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
     const size_t plane = (size_t)s->h * s->w;
@@ -40,6 +80,10 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
                 int lo, hi;
                 bc_valid_columns(s, col_offset, &lo, &hi);
                 float *dst = col + row * tile_cols;
+                if (spans) {
+                    im2col_tap_span(s, x_plane, ki, col_offset, lo, hi, oh_begin, oh_end, dst);
+                    continue;
+                }
                 for (int oh = oh_begin; oh < oh_end; oh++, dst += ow) {
                     int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
                     if ((uint64_t)ih >= (uint64_t)s->h) {
