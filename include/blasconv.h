@@ -161,6 +161,20 @@ BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ct
  *  Never NULL (also for ctx NULL); valid until the next call on ctx. */
 BLASCONV_API const char *blasconv_context_last_error(const blasconv_context *ctx);
 
+/** Row-major c[m][n] = alpha * op(a) op(b) + beta * c through the very GEMM this
+ *  context runs its convolutions on (set_sgemm's function, the loaded BLAS or the
+ *  linked one, with the context's thread count), e.g. to time a vendor's plain
+ *  sgemm against a convolution of the same GEMM shape. ctx may be NULL (linked BLAS).
+ *  trans_a/trans_b: 0 = as stored, 1 = transposed (op(a) is m x k, op(b) k x n);
+ *  other values, negative sizes or leading dimensions below the row length
+ *  (lda < (trans_a ? m : k), ldb < (trans_b ? k : n), ldc < n, each at least 1)
+ *  are BAD_SHAPE; an operand of 2^31 or more elements is OVERFLOW. a and b may be
+ *  NULL when m, n or k is 0, c when m or n is 0 (then nothing is done). */
+BLASCONV_API blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b,
+                                            int m, int n, int k, float alpha, const float *a,
+                                            int lda, const float *b, int ldb, float beta,
+                                            float *c, int ldc);
+
 /**
  * A 2-D convolution (PyTorch's conv2d: a cross-correlation), per spatial axis:
  *   out = floor((in + pad_before + pad_after - dilation*(kernel-1) - 1) / stride) + 1
