@@ -1,0 +1,231 @@
+/* blasconv-bench on a tiny suite: exit status, the CSV's columns and rows, results
+ * checked against the reference, the chart when gnuplot is installed, and errors
+ * (bad suite, bad --blas, bad options) reported with a message and a non-zero exit. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef BLASCONV_BENCH_PATH
+#error "BLASCONV_BENCH_PATH: the blasconv-bench executable (set by tests/CMakeLists.txt)"
+#endif
+
+static const char netlib[] = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
+static const char csv_header[] =
+    "layer,vendor,threads,layout,pass,batch,gemm_m,gemm_n,gemm_k,gemm_count,gflop,time_ms,"
+    "gflops,sgemm_time_ms,sgemm_gflops,conv_over_sgemm,max_abs_err,tolerance,vs_onednn,status,"
+    "kernels";
+enum { CSV_FIELDS = 21 };
+
+static char dir[64];
+static char path_buf[4][256];
+
+static const char *in_dir(int slot, const char *name)
+{
+    snprintf(path_buf[slot], sizeof path_buf[slot], "%s/%s", dir, name);
+    return path_buf[slot];
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs the tool with args; returns its exit status, its stderr in err. */
+static int run_tool(const char *args, char *err, size_t err_size)
+{
+    char cmd[2048];
+    const char *err_path = in_dir(3, "stderr.txt");
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/stdout.txt' 2> '%s'", BLASCONV_BENCH_PATH, args,
+             dir, err_path);
+    int rc = system(cmd);
+    ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
+    FILE *f = fopen(err_path, "r");
+    ck_assert(f != NULL);
+    size_t n = fread(err, 1, err_size - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    return WEXITSTATUS(rc);
+}
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/blasconv-bench-smoke-XXXXXX");
+    ck_assert(mkdtemp(dir) != NULL);
+    /* the chapter's edge layer, and a small strided, padded, grouped one */
+    write_file(in_dir(0, "tiny.csv"),
+               "name,batch,in_channels,in_height,in_width,out_channels,kernel_height,"
+               "kernel_width,stride_height,stride_width,pad_top,pad_bottom,pad_left,pad_right,"
+               "dilation_height,dilation_width,groups\n"
+               "seed_edge,1,1,6,8,1,1,2,1,1,0,0,0,0,1,1,1\n"
+               "small_grouped,2,4,9,11,6,3,2,2,1,1,0,1,1,1,2,2\n");
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Splits a CSV line on commas outside quotes; returns the field count. */
+static int csv_split(char *line, char **fields, int max)
+{
+    int n = 0, quoted = 0;
+    fields[n++] = line;
+    for (char *p = line; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == ',' && !quoted && n < max) {
+            *p = '\0';
+            fields[n++] = p + 1;
+        } else if (*p == '\n')
+            *p = '\0';
+    }
+    return n;
+}
+
+START_TEST(tiny_suite_gives_checked_csv_and_chart)
+{
+    int have_netlib = access(netlib, R_OK) == 0;
+    char args[1024], err[8192];
+    const char *csv = in_dir(1, "out.csv"), *chart = in_dir(2, "chart.png");
+    snprintf(args, sizeof args,
+             "--suite '%s' --blas linked %s%s --reps 1 --pass all --layout nchw,nhwc "
+             "--threads 1 --csv '%s' --chart '%s'",
+             path_buf[0], have_netlib ? "--blas netlib=" : "", have_netlib ? netlib : "", csv,
+             chart);
+    int rc = run_tool(args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    ck_assert_msg(strstr(err, "[1/") != NULL, "no progress on stderr:\n%s", err);
+
+    FILE *f = fopen(csv, "r");
+    ck_assert_msg(f != NULL, "no CSV written");
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f) != NULL);
+    line[strcspn(line, "\n")] = '\0';
+    ck_assert_str_eq(line, csv_header);
+    int rows = 0, ok_rows = 0, fwd_nchw_ok = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fields[CSV_FIELDS + 1];
+        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+        rows++;
+        const char *status = fields[19];
+        ck_assert_msg(!strcmp(status, "ok") || !strcmp(status, "unsupported"),
+                      "row %d (%s %s %s %s) has status %s", rows, fields[0], fields[1],
+                      fields[3], fields[4], status);
+        if (strcmp(status, "ok") != 0)
+            continue;
+        ok_rows++;
+        double gflops = atof(fields[12]), sgemm = atof(fields[14]);
+        double err_max = atof(fields[16]), tol = atof(fields[17]);
+        ck_assert_msg(gflops > 0 && sgemm > 0, "row %d: gflops %s sgemm %s", rows, fields[12],
+                      fields[14]);
+        ck_assert_msg(fields[16][0] && err_max <= tol, "row %d: max_abs_err %s > %s", rows,
+                      fields[16], fields[17]);
+        fwd_nchw_ok += !strcmp(fields[3], "nchw") && !strcmp(fields[4], "fwd");
+    }
+    fclose(f);
+    int vendors = have_netlib ? 2 : 1;
+    ck_assert_int_eq(rows, 2 /* layers */ * vendors * 3 /* passes */ * 2 /* layouts */);
+    ck_assert_int_ge(ok_rows, 2 * vendors * 3);    /* NCHW: every pass runs */
+    ck_assert_int_eq(fwd_nchw_ok, 2 * vendors);
+
+    if (access("/usr/bin/gnuplot", X_OK) == 0) {
+        unsigned char magic[4] = {0};
+        FILE *png = fopen(chart, "rb");
+        ck_assert_msg(png != NULL, "gnuplot is installed but no chart was drawn");
+        ck_assert_int_eq(fread(magic, 1, 4, png), 4);
+        fclose(png);
+        ck_assert(magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G');
+    }
+}
+END_TEST
+
+START_TEST(default_suite_is_found)
+{
+    char err[8192];
+    int rc = run_tool("--layers seed_edge --blas linked --reps 1", err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+}
+END_TEST
+
+typedef struct error_case {
+    const char *args; /* %s: the tiny suite */
+    int want_rc;
+    const char *message; /* must appear on stderr */
+} error_case;
+
+static const error_case error_cases[] = {
+    {"--suite /nonexistent/suite.csv --blas linked", 1, "cannot open suite"},
+    {"--suite '%s' --blas bad=/nonexistent/libblas.so.3", 1, "--blas bad=/nonexistent"},
+    {"--suite '%s' --blas nosuchvendor", 2, "not a known vendor"},
+    {"--suite '%s' --blas linked --layers nosuchlayer", 1, "no layer 'nosuchlayer'"},
+    {"--suite '%s' --blas linked --threads 0", 2, "--threads"},
+    {"--suite '%s' --blas linked --pass sideways", 2, "sideways"},
+    {"--suite '%s' --blas linked --chart out.gif", 2, "--chart"},
+    {"--suite '%s' --frobnicate", 2, "unknown option"},
+    {"--suite BADSUITE --blas linked", 1, "not an integer"},
+    {"--suite BADLAYER --blas linked", 1, "not a valid convolution"},
+};
+
+START_TEST(errors_are_reported)
+{
+    const error_case *t = &error_cases[_i];
+    write_file(in_dir(1, "bad_int.csv"), "name,batch,in_channels,in_height,in_width,"
+                                         "out_channels,kernel_height,kernel_width\n"
+                                         "a,1,1,six,8,1,1,2\n");
+    write_file(in_dir(2, "bad_layer.csv"), "name,batch,in_channels,in_height,in_width,"
+                                           "out_channels,kernel_height,kernel_width,groups\n"
+                                           "a,1,3,6,8,4,1,2,2\n");
+    char args[1024], err[8192];
+    if (!strncmp(t->args, "--suite BADSUITE", 16))
+        snprintf(args, sizeof args, "--suite '%s'%s", path_buf[1], t->args + 16);
+    else if (!strncmp(t->args, "--suite BADLAYER", 16))
+        snprintf(args, sizeof args, "--suite '%s'%s", path_buf[2], t->args + 16);
+    else
+        snprintf(args, sizeof args, t->args, path_buf[0]);
+    int rc = run_tool(args, err, sizeof err);
+    ck_assert_msg(rc == t->want_rc, "%s: exit status %d, want %d; stderr:\n%s", args, rc,
+                  t->want_rc, err);
+    ck_assert_msg(strstr(err, t->message) != NULL, "%s: stderr lacks '%s':\n%s", args,
+                  t->message, err);
+}
+END_TEST
+
+START_TEST(help_exits_zero)
+{
+    char err[8192];
+    ck_assert_int_eq(run_tool("--help", err, sizeof err), 0);
+    FILE *f = fopen(in_dir(1, "stdout.txt"), "r");
+    ck_assert(f != NULL);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert(strstr(text, "--blas NAME=PATH") != NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bench_smoke");
+    TCase *tc = tcase_create("bench_smoke");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, tiny_suite_gives_checked_csv_and_chart);
+    tcase_add_test(tc, default_suite_is_found);
+    tcase_add_loop_test(tc, errors_are_reported, 0,
+                        (int)(sizeof error_cases / sizeof error_cases[0]));
+    tcase_add_test(tc, help_exits_zero);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,89 @@
+/* Shared by the files of blasconv-bench: one measured row, the report writers
+ * (bench_report.c) and the optional oneDNN comparison (bench_onednn.c). */
+#ifndef BLASCONV_BENCH_H
+#define BLASCONV_BENCH_H
+
+#include "blasconv.h"
+
+#include <stdio.h>
+
+#define BENCH_MAX_LAYERS 256
+
+typedef struct bench_layer {
+    char name[64];
+    blasconv_conv2d d;
+} bench_layer;
+
+/* bench_suite.c: reads a suite CSV (header of blasconv_conv2d field names) and keeps
+ * the layers named in a comma list. Errors are printed; 0 on error, 1 on success. */
+int bench_read_suite(const char *path, bench_layer *layers, int *count);
+int bench_filter_layers(const char *filter, bench_layer *layers, int *count);
+/* Splits a comma list into at most max tokens of at most 63 characters; -1 on error. */
+int bench_split_list(const char *text, char tokens[][64], int max);
+
+typedef enum bench_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_FILTER, PASS_COUNT } bench_pass;
+
+extern const char *const bench_pass_names[PASS_COUNT];
+
+/* One layer x vendor x threads x layout x pass. Times are medians, in seconds;
+ * a value that was not measured is NaN. */
+typedef struct bench_row {
+    const char *layer;
+    const char *vendor;
+    int threads;
+    blasconv_layout layout;
+    bench_pass pass;
+    int batch;
+    int gemm_m, gemm_n, gemm_k, gemm_count; /* the per-image, per-group GEMM, run count times */
+    double gflop;                           /* 2*N*K*(C/g)*KH*KW*OH*OW */
+    double conv_s, sgemm_s;
+    double conv_gflops, sgemm_gflops, conv_over_sgemm;
+    double max_abs_err, tolerance;
+    double vs_onednn; /* blasconv GFLOP/s over oneDNN's, same layer, threads and pass */
+    const char *status; /* "ok", "unsupported", "WRONG" or "error" */
+    char kernels[160];  /* which BLAS build and kernel family ran */
+} bench_row;
+
+/* The median of reps timed runs of fn(arg) after one warm-up run; fast calls are
+ * repeated inside a timed run so that it lasts about a millisecond. Samples of a
+ * row stop early once bench_row_budget_seconds are spent (at least one is taken). */
+double bench_median_seconds(void (*fn)(void *), void *arg, int reps);
+/* A row stops taking samples (keeping at least one) after this many seconds of
+ * them; 0 = no limit. */
+extern double bench_row_budget_seconds;
+
+/* bench_run.c: a layer's random inputs (NCHW, and NHWC copies made on first use)
+ * and its reference outputs, computed once per pass on first use and kept. */
+typedef struct bench_layer_data bench_layer_data;
+/* batch > 0 overrides the layer's batch. Exits the program when memory runs out. */
+bench_layer_data *bench_layer_data_create(const bench_layer *layer, int batch);
+void bench_layer_data_destroy(bench_layer_data *data);
+/* Runs one pass on ctx (checked against the reference when verify), then times it
+ * interleaved with ctx's sgemm on the pass's GEMM shape; fills row's measurements
+ * (the caller fills layer, vendor, threads and kernels). */
+void bench_run_row(blasconv_context *ctx, bench_layer_data *data, blasconv_layout layout,
+                   bench_pass pass, int reps, int verify, bench_row *row);
+/* The same for oneDNN's forward convolution (NCHW). */
+void bench_run_onednn_row(bench_layer_data *data, int threads, int reps, int verify,
+                          bench_row *row);
+/* Sets vs_onednn on every blasconv forward row that has a oneDNN row beside it. */
+void bench_fill_vs_onednn(bench_row *rows, size_t count);
+
+/* bench_report.c */
+void bench_print_table(FILE *out, const bench_row *rows, size_t count);
+int bench_write_csv(const char *path, const bench_row *rows, size_t count);
+/* Grouped bars (GFLOP/s per layer per vendor) through gnuplot; 0 on success, 1 on
+ * an error, and 0 with a note on stderr when gnuplot is not installed. */
+int bench_draw_chart(const char *path, const bench_row *rows, size_t count);
+/* gnuplot's terminal for a chart file name (.png or .svg), or NULL when unusable. */
+const char *bench_chart_terminal(const char *path);
+
+/* bench_onednn.c: only built when oneDNN (libdnnl-dev) is found. Runs oneDNN's
+ * forward convolution on NCHW tensors (reorders to its chosen layout and back
+ * inside the timing), writes y (NCHW) and the median seconds, and names the
+ * implementation oneDNN chose. Returns NULL on success, else a sentence. */
+const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps, const float *x,
+                                 const float *w, const float *bias, float *y, double *seconds,
+                                 char *impl, size_t impl_size);
+
+#endif

@@ -1,0 +1,179 @@
+/* blasconv-bench --onednn: oneDNN's forward convolution on the same layer, with NCHW
+ * tensors in and out as blasconv gets them. oneDNN picks its own layouts
+ * (format_tag_any); the reorders of x, w and y to and from them run inside the
+ * timing, as they would for a caller holding NCHW tensors. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include "bench.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <dnnl.h>
+
+typedef struct onednn_conv {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t conv, reorder_x, reorder_w, reorder_y;
+    dnnl_memory_t user_x, user_w, user_y, bias, x, w, y;
+    dnnl_status_t status;
+} onednn_conv;
+
+static void execute(onednn_conv *c, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args)
+{
+    if (c->status == dnnl_success)
+        c->status = dnnl_primitive_execute(p, c->stream, nargs, args);
+}
+
+static void run_onednn(void *arg)
+{
+    onednn_conv *c = arg;
+    if (c->reorder_x)
+        execute(c, c->reorder_x, 2,
+                (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->user_x}, {DNNL_ARG_TO, c->x}});
+    if (c->reorder_w)
+        execute(c, c->reorder_w, 2,
+                (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->user_w}, {DNNL_ARG_TO, c->w}});
+    execute(c, c->conv, 4,
+            (dnnl_exec_arg_t[]){{DNNL_ARG_SRC, c->x},
+                                {DNNL_ARG_WEIGHTS, c->w},
+                                {DNNL_ARG_BIAS, c->bias},
+                                {DNNL_ARG_DST, c->y}});
+    if (c->reorder_y)
+        execute(c, c->reorder_y, 2,
+                (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->y}, {DNNL_ARG_TO, c->user_y}});
+    if (c->status == dnnl_success)
+        c->status = dnnl_stream_wait(c->stream);
+}
+
+/* The memory oneDNN's convolution wants for `what`: the user's, or a new buffer and
+ * a reorder from (to_user = 0) or to (to_user = 1) the user's. */
+static dnnl_status_t bind(onednn_conv *c, dnnl_query_t what, dnnl_memory_t user,
+                          dnnl_memory_t *mem, dnnl_primitive_t *reorder, int to_user)
+{
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(c->pd, what, 0);
+    const dnnl_memory_desc_t *have;
+    dnnl_status_t st = dnnl_memory_get_memory_desc(user, &have);
+    if (st != dnnl_success)
+        return st;
+    if (dnnl_memory_desc_equal(want, have)) {
+        *mem = user;
+        return dnnl_success;
+    }
+    st = dnnl_memory_create(mem, want, c->engine, DNNL_MEMORY_ALLOCATE);
+    if (st != dnnl_success)
+        return st;
+    dnnl_primitive_desc_t rpd;
+    st = to_user ? dnnl_reorder_primitive_desc_create(&rpd, want, c->engine, have, c->engine,
+                                                      NULL)
+                 : dnnl_reorder_primitive_desc_create(&rpd, have, c->engine, want, c->engine,
+                                                      NULL);
+    if (st != dnnl_success)
+        return st;
+    st = dnnl_primitive_create(reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    return st;
+}
+
+static void destroy(onednn_conv *c)
+{
+    dnnl_primitive_t prims[] = {c->conv, c->reorder_x, c->reorder_w, c->reorder_y};
+    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+        if (prims[i])
+            dnnl_primitive_destroy(prims[i]);
+    dnnl_memory_t mems[] = {c->x != c->user_x ? c->x : NULL, c->w != c->user_w ? c->w : NULL,
+                            c->y != c->user_y ? c->y : NULL, c->user_x, c->user_w, c->user_y,
+                            c->bias};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i])
+            dnnl_memory_destroy(mems[i]);
+    if (c->pd)
+        dnnl_primitive_desc_destroy(c->pd);
+    if (c->stream)
+        dnnl_stream_destroy(c->stream);
+    if (c->engine)
+        dnnl_engine_destroy(c->engine);
+}
+
+/* oneDNN here runs on OpenMP: its thread count is the OpenMP runtime's. */
+static void set_omp_threads(int threads)
+{
+    void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (set)
+        set(threads);
+}
+
+#define TRY(call, what)                                                                        \
+    do {                                                                                       \
+        dnnl_status_t st_ = (call);                                                            \
+        if (st_ != dnnl_success) {                                                             \
+            snprintf(error, sizeof error, "%s failed (dnnl status %d)", (what), (int)st_);     \
+            goto done;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps, const float *x,
+                                 const float *w, const float *bias, float *y, double *seconds,
+                                 char *impl, size_t impl_size)
+{
+    static char error[160];
+    onednn_conv c = {0};
+    int oh, ow;
+    if (blasconv_conv2d_output_size(d, &oh, &ow) != BLASCONV_OK)
+        return "invalid descriptor";
+    set_omp_threads(threads);
+    const int g = d->groups ? d->groups : 1;
+    const int64_t sh = d->stride_height ? d->stride_height : 1;
+    const int64_t sw = d->stride_width ? d->stride_width : 1;
+    const int64_t dh = d->dilation_height ? d->dilation_height : 1;
+    const int64_t dw = d->dilation_width ? d->dilation_width : 1;
+    dnnl_dims_t x_dims = {d->batch, d->in_channels, d->in_height, d->in_width};
+    dnnl_dims_t y_dims = {d->batch, d->out_channels, oh, ow};
+    dnnl_dims_t w_dims = {g, d->out_channels / g, d->in_channels / g, d->kernel_height,
+                          d->kernel_width};
+    dnnl_dims_t b_dims = {d->out_channels};
+    dnnl_dims_t strides = {sh, sw}, dilates = {dh - 1, dw - 1};
+    dnnl_dims_t pad_l = {d->pad_top, d->pad_left}, pad_r = {d->pad_bottom, d->pad_right};
+    /* Grouped weights are 5-D (goihw); plain ones 4-D (oihw), same memory order. */
+    const int w_ndims = g > 1 ? 5 : 4;
+    const dnnl_dims_t *w_shape = g > 1 ? &w_dims : (const dnnl_dims_t *)&w_dims[1];
+    const dnnl_format_tag_t w_tag = g > 1 ? dnnl_goihw : dnnl_oihw;
+    dnnl_memory_desc_t x_md, w_md, y_md, b_md, x_any, w_any, y_any;
+    error[0] = '\0';
+    TRY(dnnl_memory_desc_init_by_tag(&x_md, 4, x_dims, dnnl_f32, dnnl_nchw), "x desc");
+    TRY(dnnl_memory_desc_init_by_tag(&y_md, 4, y_dims, dnnl_f32, dnnl_nchw), "y desc");
+    TRY(dnnl_memory_desc_init_by_tag(&w_md, w_ndims, *w_shape, dnnl_f32, w_tag), "w desc");
+    TRY(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x), "bias desc");
+    TRY(dnnl_memory_desc_init_by_tag(&x_any, 4, x_dims, dnnl_f32, dnnl_format_tag_any), "x any");
+    TRY(dnnl_memory_desc_init_by_tag(&y_any, 4, y_dims, dnnl_f32, dnnl_format_tag_any), "y any");
+    TRY(dnnl_memory_desc_init_by_tag(&w_any, w_ndims, *w_shape, dnnl_f32, dnnl_format_tag_any),
+        "w any");
+    dnnl_convolution_desc_t cd;
+    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                   dnnl_convolution_direct, &x_any, &w_any,
+                                                   &b_md, &y_any, strides, dilates, pad_l,
+                                                   pad_r),
+        "convolution desc");
+    TRY(dnnl_engine_create(&c.engine, dnnl_cpu, 0), "engine");
+    TRY(dnnl_stream_create(&c.stream, c.engine, dnnl_stream_default_flags), "stream");
+    TRY(dnnl_primitive_desc_create(&c.pd, &cd, NULL, c.engine, NULL), "primitive desc");
+    const char *name = NULL;
+    if (dnnl_primitive_desc_query(c.pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success &&
+        name)
+        snprintf(impl, impl_size, "%s", name);
+    /* oneDNN only reads x, w and bias: the casts drop const for its handle type. */
+    TRY(dnnl_memory_create(&c.user_x, &x_md, c.engine, (void *)x), "x memory");
+    TRY(dnnl_memory_create(&c.user_w, &w_md, c.engine, (void *)w), "w memory");
+    TRY(dnnl_memory_create(&c.bias, &b_md, c.engine, (void *)bias), "bias memory");
+    TRY(dnnl_memory_create(&c.user_y, &y_md, c.engine, y), "y memory");
+    TRY(bind(&c, dnnl_query_src_md, c.user_x, &c.x, &c.reorder_x, 0), "x reorder");
+    TRY(bind(&c, dnnl_query_weights_md, c.user_w, &c.w, &c.reorder_w, 0), "w reorder");
+    TRY(bind(&c, dnnl_query_dst_md, c.user_y, &c.y, &c.reorder_y, 1), "y reorder");
+    TRY(dnnl_primitive_create(&c.conv, c.pd), "primitive");
+    *seconds = bench_median_seconds(run_onednn, &c, reps);
+    TRY(c.status, "execution");
+done:
+    destroy(&c);
+    return error[0] ? error : NULL;
+}

@@ -1,0 +1,430 @@
+/* blasconv-bench: convolution layers x BLAS vendors x threads x layouts x passes.
+ * For each: median time, GFLOP/s, the same vendor's plain sgemm on the layer's GEMM
+ * shape timed in the same run (and the ratio: what im2col costs), and the max error
+ * against the reference. Table on stdout, CSV and a gnuplot chart on request. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, setenv, strtok_r, popen */
+#include "bench.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef BLASCONV_BENCH_DEFAULT_SUITE
+#define BLASCONV_BENCH_DEFAULT_SUITE "tools/suites/layers.csv"
+#endif
+
+#define MAX_VENDORS 16
+#define MAX_LIST 8
+
+const char *const bench_pass_names[PASS_COUNT] = {"fwd", "bwd-data", "bwd-filter"};
+static const char *const layout_names[2] = {"nchw", "nhwc"};
+
+/* The Debian packages' per-vendor folders; a vendor is offered when its file exists. */
+static const struct {
+    const char *name, *path;
+} debian_vendors[] = {
+    {"openblas", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"},
+    {"blis", "/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3"},
+    {"atlas", "/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3"},
+    {"netlib", "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3"},
+};
+#define DEBIAN_VENDOR_COUNT (sizeof debian_vendors / sizeof debian_vendors[0])
+
+typedef struct vendor {
+    char name[32];
+    char path[1024]; /* "" = the BLAS the library was linked with */
+} vendor;
+
+typedef struct options {
+    const char *suite, *csv, *chart, *layer_filter;
+    int batch; /* 0 = the suite's */
+    vendor vendors[MAX_VENDORS];
+    int vendor_count;
+    int threads[MAX_LIST], thread_count;
+    blasconv_layout layouts[2];
+    int layout_count;
+    bench_pass passes[PASS_COUNT];
+    int pass_count;
+    int reps, verify, onednn;
+} options;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: blasconv-bench [options]\n"
+        "Times blasconv's convolution passes on a suite of real layers with one or more\n"
+        "BLAS vendors, next to the same vendor's plain sgemm on each layer's GEMM shape.\n"
+        "\n"
+        "  --suite FILE        layer suite CSV (default: %s)\n"
+        "  --layers A,B        only these layers of the suite (by name)\n"
+        "  --batch N           override every layer's batch size\n"
+        "  --blas NAME=PATH    a BLAS shared library with cblas_sgemm, loaded through\n"
+        "                      blasconv_context_load_blas; repeatable. NAME alone picks a\n"
+        "                      Debian vendor (openblas, blis, atlas, netlib) or 'linked'\n"
+        "                      (the BLAS the library was built with). Default: every\n"
+        "                      Debian vendor installed under /usr/lib/x86_64-linux-gnu/\n"
+        "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3\n"
+        "  --threads 1,2       thread counts (default 1). A loaded vendor gets them through\n"
+        "                      OPENBLAS_NUM_THREADS/BLIS_NUM_THREADS/OMP_NUM_THREADS, set\n"
+        "                      before it is loaded, and the context's set_threads\n"
+        "  --layout nchw,nhwc  layouts (default nchw); a layout this build does not\n"
+        "                      implement is reported as 'unsupported', not as a failure\n"
+        "  --pass fwd,bwd-data,bwd-filter   passes, or 'all' (default fwd)\n"
+        "  --reps N            timed repetitions after one warm-up; the median is\n"
+        "                      reported (default 3)\n"
+        "  --budget S          a row stops taking samples once its timed samples have\n"
+        "                      lasted S seconds (at least one is kept; default 2; 0 = no\n"
+        "                      limit), so slow vendors do not stretch the run\n"
+        "  --no-verify         skip the error check against the reference\n"
+        "  --onednn            also run oneDNN's forward convolution (NCHW in and out,\n"
+        "                      reorders timed) when the tool was built with libdnnl-dev,\n"
+        "                      check its output and report blasconv/oneDNN (vs_onednn)\n"
+        "  --csv FILE          write every row as CSV\n"
+        "  --chart FILE        grouped bars of GFLOP/s per layer and vendor, .png or .svg\n"
+        "                      (needs gnuplot; skipped with a note when it is missing)\n"
+        "  --help              this text\n"
+        "\n"
+        "Columns: ms and GFLOP/s of the pass (2*N*K*(C/g)*KH*KW*OH*OW flop); sgemm: the\n"
+        "same vendor's blasconv_sgemm on the per-image, per-group GEMM of the pass\n"
+        "(forward M=K/g N=OH*OW K=C/g*KH*KW), run batch*groups times, timed interleaved\n"
+        "with the pass; ratio = pass GFLOP/s / sgemm GFLOP/s (1 = im2col for free).\n"
+        "max_err: the largest |difference| from blasconv_reference_conv2d_* (double\n"
+        "accumulation) on random data in [-1, 1), every element compared. The reference\n"
+        "runs once per layer and pass, before the timings, and is reused for every\n"
+        "vendor, thread count and layout (NHWC results are compared after transposing);\n"
+        "a row above 4e-6*(terms+1), terms = products summed per output, is WRONG.\n"
+        "Exit status: 0 when every row is ok or unsupported, 1 otherwise, 2 on bad usage.\n"
+        "Kernels: the OPENBLAS_CORETYPE and BLIS_ARCH_TYPE environment is printed and kept\n"
+        "in the kernels column; e.g. OPENBLAS_CORETYPE=SkylakeX BLIS_ARCH_TYPE=0 selects\n"
+        "the AVX-512 kernels of Debian's OpenBLAS 0.3.21 and BLIS 0.9 on CPUs they do\n"
+        "not recognise.\n",
+        BLASCONV_BENCH_DEFAULT_SUITE);
+}
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "blasconv-bench: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static int parse_positive(const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > 1000000)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int add_vendor(options *o, const char *spec)
+{
+    if (o->vendor_count == MAX_VENDORS)
+        return fail("too many --blas options (at most %d)%s", "16", "");
+    vendor *v = &o->vendors[o->vendor_count];
+    const char *eq = strchr(spec, '=');
+    size_t name_len = eq ? (size_t)(eq - spec) : strlen(spec);
+    if (name_len == 0 || name_len >= sizeof v->name)
+        return fail("--blas '%s': NAME must be 1 to 31 characters%s", spec, "");
+    memcpy(v->name, spec, name_len);
+    v->name[name_len] = '\0';
+    if (eq) {
+        if (!eq[1] || strlen(eq + 1) >= sizeof v->path)
+            return fail("--blas '%s': PATH is empty or too long%s", spec, "");
+        strcpy(v->path, eq + 1);
+    } else if (strcmp(v->name, "linked") == 0) {
+        v->path[0] = '\0';
+    } else {
+        size_t i = 0;
+        while (i < DEBIAN_VENDOR_COUNT && strcmp(debian_vendors[i].name, v->name) != 0)
+            i++;
+        if (i == DEBIAN_VENDOR_COUNT)
+            return fail("--blas '%s': not a known vendor (openblas, blis, atlas, netlib, "
+                        "linked); give NAME=PATH%s", spec, "");
+        strcpy(v->path, debian_vendors[i].path);
+    }
+    o->vendor_count++;
+    return 1;
+}
+
+static int is_value_option(const char *opt)
+{
+    static const char *const names[] = {"--suite", "--layers", "--batch", "--blas",
+                                         "--threads", "--layout", "--pass", "--reps",
+                                         "--budget", "--csv", "--chart"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(opt, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){.suite = BLASCONV_BENCH_DEFAULT_SUITE, .threads = {1}, .thread_count = 1,
+                   .layouts = {BLASCONV_NCHW}, .layout_count = 1, .passes = {PASS_FWD},
+                   .pass_count = 1, .reps = 3, .verify = 1};
+    char tokens[MAX_LIST][64];
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes_arg = 1;
+        if (strcmp(opt, "--no-verify") == 0) {
+            o->verify = 0, takes_arg = 0;
+        } else if (strcmp(opt, "--onednn") == 0) {
+            o->onednn = 1, takes_arg = 0;
+        } else if (!is_value_option(opt)) {
+            return fail("unknown option '%s' (see --help)%s", opt, "");
+        } else if (!arg) {
+            return fail("%s needs a value%s", opt, "");
+        } else if (strcmp(opt, "--suite") == 0) {
+            o->suite = arg;
+        } else if (strcmp(opt, "--layers") == 0) {
+            o->layer_filter = arg;
+        } else if (strcmp(opt, "--csv") == 0) {
+            o->csv = arg;
+        } else if (strcmp(opt, "--chart") == 0) {
+            o->chart = arg;
+        } else if (strcmp(opt, "--batch") == 0) {
+            if (!parse_positive(arg, &o->batch))
+                return fail("--batch '%s' is not a positive integer%s", arg, "");
+        } else if (strcmp(opt, "--reps") == 0) {
+            if (!parse_positive(arg, &o->reps))
+                return fail("--reps '%s' is not a positive integer%s", arg, "");
+        } else if (strcmp(opt, "--budget") == 0) {
+            char *end;
+            double budget = strtod(arg, &end);
+            if (end == arg || *end || !(budget >= 0) || budget > 1e6)
+                return fail("--budget '%s' is not a number of seconds >= 0%s", arg, "");
+            bench_row_budget_seconds = budget;
+        } else if (strcmp(opt, "--blas") == 0) {
+            if (!add_vendor(o, arg))
+                return 0;
+        } else if (strcmp(opt, "--threads") == 0) {
+            int n = bench_split_list(arg, tokens, MAX_LIST);
+            if (n <= 0)
+                return fail("--threads '%s' is not a list like 1,2%s", arg, "");
+            for (int t = 0; t < n; t++)
+                if (!parse_positive(tokens[t], &o->threads[t]))
+                    return fail("--threads: '%s' is not a positive integer%s", tokens[t], "");
+            o->thread_count = n;
+        } else if (strcmp(opt, "--layout") == 0) {
+            int n = bench_split_list(arg, tokens, 2);
+            if (n <= 0)
+                return fail("--layout '%s' is not nchw, nhwc or nchw,nhwc%s", arg, "");
+            for (int t = 0; t < n; t++) {
+                if (strcmp(tokens[t], "nchw") && strcmp(tokens[t], "nhwc"))
+                    return fail("--layout: '%s' is not nchw or nhwc%s", tokens[t], "");
+                o->layouts[t] = strcmp(tokens[t], "nchw") ? BLASCONV_NHWC : BLASCONV_NCHW;
+            }
+            o->layout_count = n;
+        } else if (strcmp(opt, "--pass") == 0) {
+            int n = strcmp(arg, "all") == 0 ? -2 : bench_split_list(arg, tokens, PASS_COUNT);
+            if (n == -2) {
+                for (int p = 0; p < PASS_COUNT; p++)
+                    o->passes[p] = (bench_pass)p;
+                n = PASS_COUNT;
+            } else if (n <= 0) {
+                return fail("--pass '%s' is not a list of fwd, bwd-data, bwd-filter%s", arg, "");
+            } else {
+                for (int t = 0; t < n; t++) {
+                    int p = 0;
+                    while (p < PASS_COUNT && strcmp(tokens[t], bench_pass_names[p]))
+                        p++;
+                    if (p == PASS_COUNT)
+                        return fail("--pass: '%s' is not fwd, bwd-data or bwd-filter%s",
+                                    tokens[t], "");
+                    o->passes[t] = (bench_pass)p;
+                }
+            }
+            o->pass_count = n;
+        } else {
+            return fail("unknown option '%s' (see --help)%s", opt, "");
+        }
+        i += takes_arg;
+    }
+    if (o->vendor_count == 0) {
+        for (size_t v = 0; v < DEBIAN_VENDOR_COUNT; v++)
+            if (access(debian_vendors[v].path, R_OK) == 0)
+                add_vendor(o, debian_vendors[v].name);
+        if (o->vendor_count == 0)
+            add_vendor(o, "linked");
+    }
+    return 1;
+}
+
+
+static void vendor_kernels(const vendor *v, char *out, size_t size)
+{
+    const char *core = getenv("OPENBLAS_CORETYPE"), *arch = getenv("BLIS_ARCH_TYPE");
+    char what[64];
+    if (!v->path[0])
+        snprintf(what, sizeof what, "linked BLAS");
+    else
+        snprintf(what, sizeof what, "%s", v->name);
+    if (!v->path[0] || strstr(v->path, "openblas") || strstr(v->name, "openblas"))
+        snprintf(out, size, "%s; OPENBLAS_CORETYPE=%s", what, core ? core : "(auto-detect)");
+    else if (strstr(v->path, "blis") || strstr(v->name, "blis"))
+        snprintf(out, size, "%s; BLIS_ARCH_TYPE=%s", what, arch ? arch : "(auto-detect)");
+    else
+        snprintf(out, size, "%s", what);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static void set_thread_env(int threads)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%d", threads);
+    setenv("OPENBLAS_NUM_THREADS", text, 1);
+    setenv("BLIS_NUM_THREADS", text, 1);
+    setenv("OMP_NUM_THREADS", text, 1);
+}
+
+/* A context running vendor v with the given threads; NULL (after a message) on error. */
+static blasconv_context *vendor_context(const vendor *v, int threads)
+{
+    blasconv_context *ctx = NULL;
+    if (blasconv_context_create(&ctx) != BLASCONV_OK) {
+        fprintf(stderr, "blasconv-bench: cannot create a context\n");
+        return NULL;
+    }
+    set_thread_env(threads);
+    if (v->path[0] && blasconv_context_load_blas(ctx, v->path) != BLASCONV_OK) {
+        fprintf(stderr, "blasconv-bench: --blas %s=%s: %s\n", v->name, v->path,
+                blasconv_context_last_error(ctx));
+        blasconv_context_destroy(ctx);
+        return NULL;
+    }
+    blasconv_context_set_threads(ctx, threads);
+    return ctx;
+}
+
+static void print_environment(const options *o)
+{
+    const char *vars[] = {"OPENBLAS_CORETYPE", "BLIS_ARCH_TYPE", "OPENBLAS_NUM_THREADS",
+                          "OMP_NUM_THREADS"};
+    printf("blasconv %s, %ld CPUs online; environment:", blasconv_version(),
+           sysconf(_SC_NPROCESSORS_ONLN));
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *value = getenv(vars[i]);
+        printf(" %s=%s", vars[i], value ? value : "(unset)");
+    }
+    printf("\n");
+    for (int v = 0; v < o->vendor_count; v++) {
+        char kernels[160];
+        vendor_kernels(&o->vendors[v], kernels, sizeof kernels);
+        printf("  %-10s %s  [%s]\n", o->vendors[v].name,
+               o->vendors[v].path[0] ? o->vendors[v].path : "(linked at build time)", kernels);
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    static options o;
+    if (!parse_options(argc, argv, &o))
+        return 2;
+#ifndef BLASCONV_BENCH_HAVE_ONEDNN
+    if (o.onednn) {
+        fprintf(stderr, "blasconv-bench: --onednn: this build has no oneDNN (install "
+                        "libdnnl-dev and configure again)\n");
+        return 2;
+    }
+#endif
+    if (o.chart && !bench_chart_terminal(o.chart)) {
+        fprintf(stderr, "blasconv-bench: --chart '%s': the name must end in .png or .svg "
+                        "(and hold no quote)\n", o.chart);
+        return 2;
+    }
+    static bench_layer layers[BENCH_MAX_LAYERS];
+    int layer_count = 0;
+    if (!bench_read_suite(o.suite, layers, &layer_count))
+        return 1;
+    if (o.layer_filter && !bench_filter_layers(o.layer_filter, layers, &layer_count))
+        return 1;
+    for (int v = 0; v < o.vendor_count; v++) { /* every vendor loads, before any timing */
+        blasconv_context *ctx = vendor_context(&o.vendors[v], o.threads[0]);
+        if (!ctx)
+            return 1;
+        blasconv_context_destroy(ctx);
+    }
+    print_environment(&o);
+
+    size_t per_setting = (size_t)layer_count * o.layout_count * o.pass_count;
+    size_t total = per_setting * o.vendor_count * o.thread_count +
+                   (o.onednn ? (size_t)layer_count * o.thread_count : 0);
+    bench_row *rows = calloc(total, sizeof *rows);
+    bench_layer_data **data = calloc((size_t)layer_count, sizeof *data);
+    if (!rows || !data) {
+        fprintf(stderr, "blasconv-bench: out of memory\n");
+        return 1;
+    }
+    for (int l = 0; l < layer_count; l++)
+        data[l] = bench_layer_data_create(&layers[l], o.batch);
+
+    size_t done = 0;
+    for (int v = 0; v < o.vendor_count; v++)
+        for (int t = 0; t < o.thread_count; t++) {
+            const vendor *ven = &o.vendors[v];
+            blasconv_context *ctx = vendor_context(ven, o.threads[t]);
+            if (!ctx)
+                return 1;
+            for (int l = 0; l < layer_count; l++)
+                for (int a = 0; a < o.layout_count; a++)
+                    for (int p = 0; p < o.pass_count; p++) {
+                        bench_row *row = &rows[done++];
+                        row->layer = layers[l].name;
+                        row->vendor = ven->name;
+                        row->threads = o.threads[t];
+                        vendor_kernels(ven, row->kernels, sizeof row->kernels);
+                        fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
+                                layers[l].name, ven->name, o.threads[t],
+                                layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
+                        bench_run_row(ctx, data[l], o.layouts[a], o.passes[p], o.reps, o.verify, row);
+                        fprintf(stderr, " %.3g GFLOP/s (%s)\n", row->conv_gflops, row->status);
+                    }
+            blasconv_context_destroy(ctx);
+        }
+    if (o.onednn)
+        for (int t = 0; t < o.thread_count; t++)
+            for (int l = 0; l < layer_count; l++) {
+                bench_row *row = &rows[done++];
+                row->layer = layers[l].name;
+                row->vendor = "onednn";
+                row->threads = o.threads[t];
+                fprintf(stderr, "[%zu/%zu] %s onednn %dt nchw fwd ...", done, total,
+                        layers[l].name, o.threads[t]);
+                bench_run_onednn_row(data[l], o.threads[t], o.reps, o.verify, row);
+                fprintf(stderr, " %.3g GFLOP/s (%s)\n", row->conv_gflops, row->status);
+            }
+    bench_fill_vs_onednn(rows, done);
+
+    bench_print_table(stdout, rows, done);
+    int failed = 0;
+    for (size_t i = 0; i < done; i++)
+        failed |= strcmp(rows[i].status, "ok") != 0 && strcmp(rows[i].status, "unsupported") != 0;
+    if (o.csv && !bench_write_csv(o.csv, rows, done))
+        failed = 1;
+    if (o.chart && bench_draw_chart(o.chart, rows, done) != 0)
+        failed = 1;
+    for (int l = 0; l < layer_count; l++)
+        bench_layer_data_destroy(data[l]);
+    free(data);
+    free(rows);
+    return failed ? 1 : 0;
+}
