@@ -240,14 +240,27 @@ int bench_draw_chart(const char *path, const bench_row *rows, size_t count)
     int status = 1;
     if (gp) {
         int width = 120 + (int)(group_count * (vendor_count + 1)) * 14;
-        fprintf(gp, "set terminal %s size %d,560 font ',10'\n", terminal,
+        fprintf(gp, "set terminal %s noenhanced size %d,560 font ',10'\n", terminal,
                 width < 800 ? 800 : width);
         fprintf(gp, "set output '%s'\n", path);
-        fprintf(gp, "set title 'blasconv: GFLOP/s per layer and BLAS vendor (higher is better)'\n"
-                    "set style data histograms\nset style histogram clustered gap 1\n"
+        /* The settings shared by every bar go into the title. */
+        char setting[96] = "";
+        size_t used = 0;
+        if (!vary_pass)
+            used += (size_t)snprintf(setting + used, sizeof setting - used, ", %s",
+                                     bench_pass_names[rows[0].pass]);
+        if (!vary_layout && used < sizeof setting)
+            used += (size_t)snprintf(setting + used, sizeof setting - used, ", %s",
+                                     layout_name(rows[0].layout));
+        if (!vary_threads && used < sizeof setting)
+            snprintf(setting + used, sizeof setting - used, ", %d thread%s", rows[0].threads,
+                     rows[0].threads == 1 ? "" : "s");
+        fprintf(gp, "set title 'blasconv GFLOP/s per layer and BLAS vendor%s (higher is "
+                    "better)'\n", setting);
+        fprintf(gp, "set style data histograms\nset style histogram clustered gap 1\n"
                     "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
                     "set ylabel 'GFLOP/s'\nset yrange [0:*]\nset grid ytics\n"
-                    "set xtics rotate by -40 left nomirror\nset key top right\n"
+                    "set xtics rotate by 40 right nomirror\nset key top left\n"
                     "set bmargin 8\nset datafile missing '-'\n");
         fprintf(gp, "$data << EOD\nlayer");
         for (size_t v = 0; v < vendor_count; v++)
