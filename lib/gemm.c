@@ -17,11 +17,11 @@ static blasconv_status validate(blasconv_context *ctx, int trans_a, int trans_b,
     static const char fn[] = "sgemm";
     const int need_ab = m > 0 && n > 0 && k > 0;
     if (need_ab && !a)
-        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "a is NULL with m=%d n=%d k=%d", m,
-                       n, k);
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "a is NULL with m=%d n=%d k=%d", m, n,
+                       k);
     if (need_ab && !b)
-        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "b is NULL with m=%d n=%d k=%d", m,
-                       n, k);
+        return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "b is NULL with m=%d n=%d k=%d", m, n,
+                       k);
     if (m > 0 && n > 0 && !c)
         return bc_fail(ctx, BLASCONV_ERR_NULL_POINTER, fn, "c is NULL with m=%d n=%d", m, n);
     if (trans_a != 0 && trans_a != 1)
@@ -30,22 +30,28 @@ static blasconv_status validate(blasconv_context *ctx, int trans_a, int trans_b,
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "trans_b=%d is neither 0 nor 1", trans_b);
     if (m < 0 || n < 0 || k < 0)
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d is negative",
-                       m < 0 ? "m" : n < 0 ? "n" : "k", m < 0 ? m : n < 0 ? n : k);
+                       m < 0   ? "m"
+                       : n < 0 ? "n"
+                               : "k",
+                       m < 0   ? m
+                       : n < 0 ? n
+                               : k);
     /* Row-major: op(A) is m x k, op(B) is k x n, C is m x n. */
     const int a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
     const int b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
     if (lda < (a_cols > 1 ? a_cols : 1))
-        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "lda=%d is less than %d (trans_a=%d)",
-                       lda, a_cols > 1 ? a_cols : 1, trans_a);
+        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "lda=%d is less than %d (trans_a=%d)", lda,
+                       a_cols > 1 ? a_cols : 1, trans_a);
     if (ldb < (b_cols > 1 ? b_cols : 1))
-        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "ldb=%d is less than %d (trans_b=%d)",
-                       ldb, b_cols > 1 ? b_cols : 1, trans_b);
+        return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "ldb=%d is less than %d (trans_b=%d)", ldb,
+                       b_cols > 1 ? b_cols : 1, trans_b);
     if (ldc < (n > 1 ? n : 1))
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "ldc=%d is less than n=%d", ldc, n);
     if (!operand_fits(a_rows, lda) || !operand_fits(b_rows, ldb) || !operand_fits(m, ldc))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "an operand of m=%d n=%d k=%d (lda=%d ldb=%d ldc=%d) holds 2^31 or more "
-                       "elements", m, n, k, lda, ldb, ldc);
+                       "elements",
+                       m, n, k, lda, ldb, ldc);
     return BLASCONV_OK;
 }
 
@@ -59,8 +65,8 @@ blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b, 
     if (st == BLASCONV_OK && m > 0 && n > 0) {
         bc_blas_apply_threads(run);
         bc_sgemm(run, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
-                 trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta,
-                 c, ldc);
+                 trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                 ldc);
     }
     if (st == BLASCONV_OK)
         bc_clear_error(run);

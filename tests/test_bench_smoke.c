@@ -19,7 +19,9 @@ static const char csv_header[] =
     "layer,vendor,threads,layout,pass,batch,gemm_m,gemm_n,gemm_k,gemm_count,gflop,time_ms,"
     "gflops,sgemm_time_ms,sgemm_gflops,conv_over_sgemm,max_abs_err,tolerance,vs_onednn,status,"
     "kernels";
-enum { CSV_FIELDS = 21 };
+enum {
+    CSV_FIELDS = 21
+};
 
 static char dir[64];
 static char path_buf[4][256];
@@ -43,8 +45,8 @@ static int run_tool(const char *args, char *err, size_t err_size)
 {
     char cmd[2048];
     const char *err_path = in_dir(3, "stderr.txt");
-    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/stdout.txt' 2> '%s'", BLASCONV_BENCH_PATH, args,
-             dir, err_path);
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/stdout.txt' 2> '%s'", BLASCONV_BENCH_PATH, args, dir,
+             err_path);
     int rc = system(cmd);
     ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
     FILE *f = fopen(err_path, "r");
@@ -120,8 +122,8 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
         rows++;
         const char *status = fields[19];
         ck_assert_msg(!strcmp(status, "ok") || !strcmp(status, "unsupported"),
-                      "row %d (%s %s %s %s) has status %s", rows, fields[0], fields[1],
-                      fields[3], fields[4], status);
+                      "row %d (%s %s %s %s) has status %s", rows, fields[0], fields[1], fields[3],
+                      fields[4], status);
         if (strcmp(status, "ok") != 0)
             continue;
         ok_rows++;
@@ -136,7 +138,7 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
     fclose(f);
     int vendors = have_netlib ? 2 : 1;
     ck_assert_int_eq(rows, 2 /* layers */ * vendors * 3 /* passes */ * 2 /* layouts */);
-    ck_assert_int_ge(ok_rows, 2 * vendors * 3);    /* NCHW: every pass runs */
+    ck_assert_int_ge(ok_rows, 2 * vendors * 3); /* NCHW: every pass runs */
     ck_assert_int_eq(fwd_nchw_ok, 2 * vendors);
 
     if (access("/usr/bin/gnuplot", X_OK) == 0) {
@@ -196,8 +198,8 @@ START_TEST(errors_are_reported)
     int rc = run_tool(args, err, sizeof err);
     ck_assert_msg(rc == t->want_rc, "%s: exit status %d, want %d; stderr:\n%s", args, rc,
                   t->want_rc, err);
-    ck_assert_msg(strstr(err, t->message) != NULL, "%s: stderr lacks '%s':\n%s", args,
-                  t->message, err);
+    ck_assert_msg(strstr(err, t->message) != NULL, "%s: stderr lacks '%s':\n%s", args, t->message,
+                  err);
 }
 END_TEST
 

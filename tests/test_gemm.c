@@ -16,8 +16,10 @@ typedef struct gemm_case {
 
 static gemm_case random_case(test_rng *r)
 {
-    gemm_case g = {.ta = test_rng_int(r, 0, 1), .tb = test_rng_int(r, 0, 1),
-                   .m = test_rng_int(r, 1, 70), .n = test_rng_int(r, 1, 70),
+    gemm_case g = {.ta = test_rng_int(r, 0, 1),
+                   .tb = test_rng_int(r, 0, 1),
+                   .m = test_rng_int(r, 1, 70),
+                   .n = test_rng_int(r, 1, 70),
                    .k = test_rng_int(r, 1, 70)};
     g.lda = (g.ta ? g.m : g.k) + test_rng_int(r, 0, 3);
     g.ldb = (g.tb ? g.k : g.n) + test_rng_int(r, 0, 3);
@@ -36,7 +38,7 @@ static void check_case(blasconv_context *ctx, test_rng *r, const gemm_case *g)
     float *a = test_alloc_random(r, na), *b = test_alloc_random(r, nb);
     float *c = test_alloc_random(r, nc), *want = test_alloc_copy(c, nc);
     if (g->beta == 0.0f)
-        test_poison(c, nc); /* beta = 0 must not read c */
+        test_poison(c, nc);        /* beta = 0 must not read c */
     for (int i = 0; i < g->m; i++) /* the padding columns must survive */
         for (int j = g->n; j < g->ldc; j++)
             c[(size_t)i * g->ldc + j] = want[(size_t)i * g->ldc + j];
@@ -83,8 +85,16 @@ START_TEST(runs_the_context_seam)
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, counting_sgemm), BLASCONV_OK);
     seam_calls = 0;
-    gemm_case g = {.ta = 1, .tb = 0, .m = 5, .n = 6, .k = 7, .lda = 5, .ldb = 6, .ldc = 6,
-                   .alpha = 1.0f, .beta = 0.0f};
+    gemm_case g = {.ta = 1,
+                   .tb = 0,
+                   .m = 5,
+                   .n = 6,
+                   .k = 7,
+                   .lda = 5,
+                   .ldb = 6,
+                   .ldc = 6,
+                   .alpha = 1.0f,
+                   .beta = 0.0f};
     check_case(ctx, &r, &g);
     ck_assert_int_eq(seam_calls, 1);
     blasconv_context_destroy(ctx);
@@ -155,9 +165,9 @@ START_TEST(bad_arguments_are_refused)
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, counting_sgemm), BLASCONV_OK);
     seam_calls = 0;
-    blasconv_status st = blasconv_sgemm(ctx, t->ta, t->tb, t->m, t->n, t->k, 1.0f,
-                                        t->null_a ? NULL : a, t->lda, t->null_b ? NULL : b,
-                                        t->ldb, 0.0f, t->null_c ? NULL : c, t->ldc);
+    blasconv_status st =
+        blasconv_sgemm(ctx, t->ta, t->tb, t->m, t->n, t->k, 1.0f, t->null_a ? NULL : a, t->lda,
+                       t->null_b ? NULL : b, t->ldb, 0.0f, t->null_c ? NULL : c, t->ldc);
     ck_assert_int_eq(st, t->want);
     ck_assert_int_eq(seam_calls, 0);
     ck_assert_msg(memcmp(c, copy, sizeof c) == 0, "%s: c was written", t->field);

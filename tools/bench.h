@@ -21,7 +21,12 @@ int bench_filter_layers(const char *filter, bench_layer *layers, int *count);
 /* Splits a comma list into at most max tokens of at most 63 characters; -1 on error. */
 int bench_split_list(const char *text, char tokens[][64], int max);
 
-typedef enum bench_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_FILTER, PASS_COUNT } bench_pass;
+typedef enum bench_pass {
+    PASS_FWD,
+    PASS_BWD_DATA,
+    PASS_BWD_FILTER,
+    PASS_COUNT
+} bench_pass;
 
 extern const char *const bench_pass_names[PASS_COUNT];
 
@@ -39,7 +44,7 @@ typedef struct bench_row {
     double conv_s, sgemm_s;
     double conv_gflops, sgemm_gflops, conv_over_sgemm;
     double max_abs_err, tolerance;
-    double vs_onednn; /* blasconv GFLOP/s over oneDNN's, same layer, threads and pass */
+    double vs_onednn;   /* blasconv GFLOP/s over oneDNN's, same layer, threads and pass */
     const char *status; /* "ok", "unsupported", "WRONG" or "error" */
     char kernels[160];  /* which BLAS build and kernel family ran */
 } bench_row;

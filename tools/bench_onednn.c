@@ -65,10 +65,9 @@ static dnnl_status_t bind(onednn_conv *c, dnnl_query_t what, dnnl_memory_t user,
     if (st != dnnl_success)
         return st;
     dnnl_primitive_desc_t rpd;
-    st = to_user ? dnnl_reorder_primitive_desc_create(&rpd, want, c->engine, have, c->engine,
-                                                      NULL)
-                 : dnnl_reorder_primitive_desc_create(&rpd, have, c->engine, want, c->engine,
-                                                      NULL);
+    st = to_user
+             ? dnnl_reorder_primitive_desc_create(&rpd, want, c->engine, have, c->engine, NULL)
+             : dnnl_reorder_primitive_desc_create(&rpd, have, c->engine, want, c->engine, NULL);
     if (st != dnnl_success)
         return st;
     st = dnnl_primitive_create(reorder, rpd);
@@ -82,8 +81,12 @@ static void destroy(onednn_conv *c)
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i])
             dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {c->x != c->user_x ? c->x : NULL, c->w != c->user_w ? c->w : NULL,
-                            c->y != c->user_y ? c->y : NULL, c->user_x, c->user_w, c->user_y,
+    dnnl_memory_t mems[] = {c->x != c->user_x ? c->x : NULL,
+                            c->w != c->user_w ? c->w : NULL,
+                            c->y != c->user_y ? c->y : NULL,
+                            c->user_x,
+                            c->user_w,
+                            c->user_y,
                             c->bias};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
@@ -104,13 +107,13 @@ static void set_omp_threads(int threads)
         set(threads);
 }
 
-#define TRY(call, what)                                                                        \
-    do {                                                                                       \
-        dnnl_status_t st_ = (call);                                                            \
-        if (st_ != dnnl_success) {                                                             \
-            snprintf(error, sizeof error, "%s failed (dnnl status %d)", (what), (int)st_);     \
-            goto done;                                                                         \
-        }                                                                                      \
+#define TRY(call, what)                                                                           \
+    do {                                                                                          \
+        dnnl_status_t st_ = (call);                                                               \
+        if (st_ != dnnl_success) {                                                                \
+            snprintf(error, sizeof error, "%s failed (dnnl status %d)", (what), (int)st_);        \
+            goto done;                                                                            \
+        }                                                                                         \
     } while (0)
 
 const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps, const float *x,
@@ -151,9 +154,8 @@ const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps
         "w any");
     dnnl_convolution_desc_t cd;
     TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                   dnnl_convolution_direct, &x_any, &w_any,
-                                                   &b_md, &y_any, strides, dilates, pad_l,
-                                                   pad_r),
+                                                   dnnl_convolution_direct, &x_any, &w_any, &b_md,
+                                                   &y_any, strides, dilates, pad_l, pad_r),
         "convolution desc");
     TRY(dnnl_engine_create(&c.engine, dnnl_cpu, 0), "engine");
     TRY(dnnl_stream_create(&c.stream, c.engine, dnnl_stream_default_flags), "stream");

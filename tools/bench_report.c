@@ -23,7 +23,9 @@ static void format_value(char *out, size_t size, const char *fmt, double value)
 }
 
 #define TABLE_COLUMNS 14
-enum { CELL = 48 };
+enum {
+    CELL = 48
+};
 
 static int any_onednn(const bench_row *rows, size_t count)
 {
@@ -59,8 +61,8 @@ static void row_cells(const bench_row *r, char cells[TABLE_COLUMNS][CELL])
 void bench_print_table(FILE *out, const bench_row *rows, size_t count)
 {
     static const char *const titles[TABLE_COLUMNS] = {
-        "layer", "vendor", "thr", "layout", "pass", "N", "GEMM MxNxK", "ms", "GFLOP/s",
-        "sgemm GFLOP/s", "conv/sgemm", "max_err", "vs oneDNN", "status"};
+        "layer", "vendor",  "thr",           "layout",     "pass",    "N",         "GEMM MxNxK",
+        "ms",    "GFLOP/s", "sgemm GFLOP/s", "conv/sgemm", "max_err", "vs oneDNN", "status"};
     /* Numbers are right-aligned, names left-aligned. */
     static const int right[TABLE_COLUMNS] = {0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0};
     int show_onednn = any_onednn(rows, count);
@@ -120,8 +122,8 @@ int bench_write_csv(const char *path, const bench_row *rows, size_t count)
     for (size_t i = 0; i < count; i++) {
         const bench_row *r = &rows[i];
         fprintf(f, "%s,%s,%d,%s,%s,%d,%d,%d,%d,%d,", r->layer, r->vendor, r->threads,
-                layout_name(r->layout), bench_pass_names[r->pass], r->batch, r->gemm_m,
-                r->gemm_n, r->gemm_k, r->gemm_count);
+                layout_name(r->layout), bench_pass_names[r->pass], r->batch, r->gemm_m, r->gemm_n,
+                r->gemm_k, r->gemm_count);
         csv_number(f, r->gflop);
         csv_number(f, r->conv_s * 1e3);
         csv_number(f, r->conv_gflops);
@@ -188,8 +190,7 @@ int bench_draw_chart(const char *path, const bench_row *rows, size_t count)
 {
     const char *terminal = bench_chart_terminal(path);
     if (!terminal) {
-        fprintf(stderr, "blasconv-bench: --chart '%s': the name must end in .png or .svg\n",
-                path);
+        fprintf(stderr, "blasconv-bench: --chart '%s': the name must end in .png or .svg\n", path);
         return 1;
     }
     if (!gnuplot_installed()) {
@@ -206,7 +207,7 @@ int bench_draw_chart(const char *path, const bench_row *rows, size_t count)
         vary_pass |= rows[i].pass != rows[0].pass;
     }
     const char **vendors = calloc(count + 1, sizeof *vendors);
-    char (*labels)[96] = calloc(count + 1, sizeof *labels);
+    char(*labels)[96] = calloc(count + 1, sizeof *labels);
     const char **label_ptrs = calloc(count + 1, sizeof *label_ptrs);
     double *values = malloc(sizeof *values * (count + 1) * (count + 1));
     if (!vendors || !labels || !label_ptrs || !values) {
@@ -222,11 +223,10 @@ int bench_draw_chart(const char *path, const bench_row *rows, size_t count)
         if (vary_threads && used >= 0 && (size_t)used < sizeof label)
             used += snprintf(label + used, sizeof label - (size_t)used, " %dt", r->threads);
         if (vary_layout && used >= 0 && (size_t)used < sizeof label)
-            used += snprintf(label + used, sizeof label - (size_t)used, " %s",
-                             layout_name(r->layout));
+            used +=
+                snprintf(label + used, sizeof label - (size_t)used, " %s", layout_name(r->layout));
         if (vary_pass && used >= 0 && (size_t)used < sizeof label)
-            snprintf(label + used, sizeof label - (size_t)used, " %s",
-                     bench_pass_names[r->pass]);
+            snprintf(label + used, sizeof label - (size_t)used, " %s", bench_pass_names[r->pass]);
         size_t before = group_count;
         memcpy(labels[group_count], label, sizeof label);
         size_t g = intern(label_ptrs, &group_count, labels[group_count]);
@@ -255,8 +255,10 @@ int bench_draw_chart(const char *path, const bench_row *rows, size_t count)
         if (!vary_threads && used < sizeof setting)
             snprintf(setting + used, sizeof setting - used, ", %d thread%s", rows[0].threads,
                      rows[0].threads == 1 ? "" : "s");
-        fprintf(gp, "set title 'blasconv GFLOP/s per layer and BLAS vendor%s (higher is "
-                    "better)'\n", setting);
+        fprintf(gp,
+                "set title 'blasconv GFLOP/s per layer and BLAS vendor%s (higher is "
+                "better)'\n",
+                setting);
         fprintf(gp, "set style data histograms\nset style histogram clustered gap 1\n"
                     "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
                     "set ylabel 'GFLOP/s'\nset yrange [0:*]\nset grid ytics\n"

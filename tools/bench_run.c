@@ -98,9 +98,9 @@ struct bench_layer_data {
     blasconv_conv2d d; /* NCHW, batch overridden */
     int oh, ow;
     size_t nx, nw, ny;
-    float *x, *w, *bias, *dy;    /* NCHW, random in [-1, 1) */
-    float *x_t, *w_t, *dy_t;     /* the NHWC copies, made on first use */
-    float *ref[PASS_COUNT];      /* reference y, dx, dw (NCHW), made on first use */
+    float *x, *w, *bias, *dy; /* NCHW, random in [-1, 1) */
+    float *x_t, *w_t, *dy_t;  /* the NHWC copies, made on first use */
+    float *ref[PASS_COUNT];   /* reference y, dx, dw (NCHW), made on first use */
     float *ref_db;
 };
 
@@ -339,9 +339,15 @@ void bench_run_row(blasconv_context *ctx, bench_layer_data *ld, blasconv_layout 
     float *out = alloc_floats(out_elems), *out_db = alloc_floats((size_t)d.out_channels);
     for (size_t i = 0; i < out_elems; i++)
         out[i] = NAN;
-    pass_call call = {.ctx = ctx, .d = &d, .pass = pass, .x = nhwc ? ld->x_t : ld->x,
-                      .w = nhwc ? ld->w_t : ld->w, .bias = ld->bias,
-                      .dy = nhwc ? ld->dy_t : ld->dy, .out = out, .out_db = out_db};
+    pass_call call = {.ctx = ctx,
+                      .d = &d,
+                      .pass = pass,
+                      .x = nhwc ? ld->x_t : ld->x,
+                      .w = nhwc ? ld->w_t : ld->w,
+                      .bias = ld->bias,
+                      .dy = nhwc ? ld->dy_t : ld->dy,
+                      .out = out,
+                      .out_db = out_db};
     double t0 = now_seconds();
     run_pass(&call); /* the checked run, and the warm-up */
     double first = now_seconds() - t0;
@@ -360,17 +366,16 @@ void bench_run_row(blasconv_context *ctx, bench_layer_data *ld, blasconv_layout 
             float *back = NULL;
             if (nhwc && pass != PASS_BWD_FILTER) {
                 back = alloc_floats(out_elems);
-                size_t channels = pass == PASS_FWD ? (size_t)d.out_channels
-                                                   : (size_t)d.in_channels;
-                size_t plane = pass == PASS_FWD ? (size_t)ld->oh * ld->ow
-                                                : (size_t)d.in_height * d.in_width;
+                size_t channels =
+                    pass == PASS_FWD ? (size_t)d.out_channels : (size_t)d.in_channels;
+                size_t plane =
+                    pass == PASS_FWD ? (size_t)ld->oh * ld->ow : (size_t)d.in_height * d.in_width;
                 to_channels_first(out, back, (size_t)d.batch, channels, plane);
                 got = back;
             } else if (nhwc) {
                 int g = d.groups ? d.groups : 1;
                 back = alloc_floats(out_elems);
-                to_channels_first(out, back, (size_t)d.out_channels,
-                                  (size_t)(d.in_channels / g),
+                to_channels_first(out, back, (size_t)d.out_channels, (size_t)(d.in_channels / g),
                                   (size_t)d.kernel_height * d.kernel_width);
                 got = back;
             }
@@ -384,7 +389,8 @@ void bench_run_row(blasconv_context *ctx, bench_layer_data *ld, blasconv_layout 
                 row->status = "WRONG";
             free(back);
         }
-        float *ga = alloc_random((size_t)gemm.m * gemm.k), *gb = alloc_random((size_t)gemm.k * gemm.n);
+        float *ga = alloc_random((size_t)gemm.m * gemm.k),
+              *gb = alloc_random((size_t)gemm.k * gemm.n);
         float *gc = alloc_floats((size_t)gemm.m * gemm.n);
         gemm.ctx = ctx, gemm.a = ga, gemm.b = gb, gemm.c = gc;
         void (*const fns[2])(void *) = {run_pass, run_gemm};
@@ -460,4 +466,3 @@ void bench_fill_vs_onednn(bench_row *rows, size_t count)
                 rows[j].vs_onednn = rows[j].conv_gflops / rows[i].conv_gflops;
     }
 }
-

@@ -26,21 +26,33 @@ int bench_split_list(const char *text, char tokens[][64], int max)
     return count;
 }
 
-
 static const char *const suite_columns[] = {
-    "name", "batch", "in_channels", "in_height", "in_width", "out_channels", "kernel_height",
-    "kernel_width", "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left",
-    "pad_right", "dilation_height", "dilation_width", "groups"};
+    "name",           "batch",         "in_channels",  "in_height",     "in_width",
+    "out_channels",   "kernel_height", "kernel_width", "stride_height", "stride_width",
+    "pad_top",        "pad_bottom",    "pad_left",     "pad_right",     "dilation_height",
+    "dilation_width", "groups"};
 #define SUITE_COLUMNS 17
 #define SUITE_REQUIRED 8 /* name .. kernel_width; the rest default to 0 (PyTorch's defaults) */
 
 static int *suite_field(blasconv_conv2d *d, int column)
 {
-    int *fields[SUITE_COLUMNS] = {
-        NULL, &d->batch, &d->in_channels, &d->in_height, &d->in_width, &d->out_channels,
-        &d->kernel_height, &d->kernel_width, &d->stride_height, &d->stride_width, &d->pad_top,
-        &d->pad_bottom, &d->pad_left, &d->pad_right, &d->dilation_height, &d->dilation_width,
-        &d->groups};
+    int *fields[SUITE_COLUMNS] = {NULL,
+                                  &d->batch,
+                                  &d->in_channels,
+                                  &d->in_height,
+                                  &d->in_width,
+                                  &d->out_channels,
+                                  &d->kernel_height,
+                                  &d->kernel_width,
+                                  &d->stride_height,
+                                  &d->stride_width,
+                                  &d->pad_top,
+                                  &d->pad_bottom,
+                                  &d->pad_left,
+                                  &d->pad_right,
+                                  &d->dilation_height,
+                                  &d->dilation_width,
+                                  &d->groups};
     return fields[column];
 }
 
@@ -120,15 +132,17 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
             *suite_field(&l->d, c) = (int)v;
         }
         if (ok && fields != columns) {
-            fprintf(stderr, "blasconv-bench: %s:%d: %d fields, the header has %d\n", path,
-                    line_no, fields, columns);
+            fprintf(stderr, "blasconv-bench: %s:%d: %d fields, the header has %d\n", path, line_no,
+                    fields, columns);
             ok = 0;
         }
         int oh, ow;
         if (ok && blasconv_conv2d_output_size(&l->d, &oh, &ow) != BLASCONV_OK) {
-            fprintf(stderr, "blasconv-bench: %s:%d: layer '%s' is not a valid convolution (a "
+            fprintf(stderr,
+                    "blasconv-bench: %s:%d: layer '%s' is not a valid convolution (a "
                     "size is zero or negative, groups do not divide the channels, or the "
-                    "output would be empty)\n", path, line_no, l->name);
+                    "output would be empty)\n",
+                    path, line_no, l->name);
             ok = 0;
         }
         if (ok)

@@ -56,54 +56,54 @@ typedef struct options {
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: blasconv-bench [options]\n"
-        "Times blasconv's convolution passes on a suite of real layers with one or more\n"
-        "BLAS vendors, next to the same vendor's plain sgemm on each layer's GEMM shape.\n"
-        "\n"
-        "  --suite FILE        layer suite CSV (default: %s)\n"
-        "  --layers A,B        only these layers of the suite (by name)\n"
-        "  --batch N           override every layer's batch size\n"
-        "  --blas NAME=PATH    a BLAS shared library with cblas_sgemm, loaded through\n"
-        "                      blasconv_context_load_blas; repeatable. NAME alone picks a\n"
-        "                      Debian vendor (openblas, blis, atlas, netlib) or 'linked'\n"
-        "                      (the BLAS the library was built with). Default: every\n"
-        "                      Debian vendor installed under /usr/lib/x86_64-linux-gnu/\n"
-        "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3\n"
-        "  --threads 1,2       thread counts (default 1). A loaded vendor gets them through\n"
-        "                      OPENBLAS_NUM_THREADS/BLIS_NUM_THREADS/OMP_NUM_THREADS, set\n"
-        "                      before it is loaded, and the context's set_threads\n"
-        "  --layout nchw,nhwc  layouts (default nchw); a layout this build does not\n"
-        "                      implement is reported as 'unsupported', not as a failure\n"
-        "  --pass fwd,bwd-data,bwd-filter   passes, or 'all' (default fwd)\n"
-        "  --reps N            timed repetitions after one warm-up; the median is\n"
-        "                      reported (default 3)\n"
-        "  --budget S          a row stops taking samples once its timed samples have\n"
-        "                      lasted S seconds (at least one is kept; default 2; 0 = no\n"
-        "                      limit), so slow vendors do not stretch the run\n"
-        "  --no-verify         skip the error check against the reference\n"
-        "  --onednn            also run oneDNN's forward convolution (NCHW in and out,\n"
-        "                      reorders timed) when the tool was built with libdnnl-dev,\n"
-        "                      check its output and report blasconv/oneDNN (vs_onednn)\n"
-        "  --csv FILE          write every row as CSV\n"
-        "  --chart FILE        grouped bars of GFLOP/s per layer and vendor, .png or .svg\n"
-        "                      (needs gnuplot; skipped with a note when it is missing)\n"
-        "  --help              this text\n"
-        "\n"
-        "Columns: ms and GFLOP/s of the pass (2*N*K*(C/g)*KH*KW*OH*OW flop); sgemm: the\n"
-        "same vendor's blasconv_sgemm on the per-image, per-group GEMM of the pass\n"
-        "(forward M=K/g N=OH*OW K=C/g*KH*KW), run batch*groups times, timed interleaved\n"
-        "with the pass; ratio = pass GFLOP/s / sgemm GFLOP/s (1 = im2col for free).\n"
-        "max_err: the largest |difference| from blasconv_reference_conv2d_* (double\n"
-        "accumulation) on random data in [-1, 1), every element compared. The reference\n"
-        "runs once per layer and pass, before the timings, and is reused for every\n"
-        "vendor, thread count and layout (NHWC results are compared after transposing);\n"
-        "a row above 4e-6*(terms+1), terms = products summed per output, is WRONG.\n"
-        "Exit status: 0 when every row is ok or unsupported, 1 otherwise, 2 on bad usage.\n"
-        "Kernels: the OPENBLAS_CORETYPE and BLIS_ARCH_TYPE environment is printed and kept\n"
-        "in the kernels column; e.g. OPENBLAS_CORETYPE=SkylakeX BLIS_ARCH_TYPE=0 selects\n"
-        "the AVX-512 kernels of Debian's OpenBLAS 0.3.21 and BLIS 0.9 on CPUs they do\n"
-        "not recognise.\n",
-        BLASCONV_BENCH_DEFAULT_SUITE);
+            "usage: blasconv-bench [options]\n"
+            "Times blasconv's convolution passes on a suite of real layers with one or more\n"
+            "BLAS vendors, next to the same vendor's plain sgemm on each layer's GEMM shape.\n"
+            "\n"
+            "  --suite FILE        layer suite CSV (default: %s)\n"
+            "  --layers A,B        only these layers of the suite (by name)\n"
+            "  --batch N           override every layer's batch size\n"
+            "  --blas NAME=PATH    a BLAS shared library with cblas_sgemm, loaded through\n"
+            "                      blasconv_context_load_blas; repeatable. NAME alone picks a\n"
+            "                      Debian vendor (openblas, blis, atlas, netlib) or 'linked'\n"
+            "                      (the BLAS the library was built with). Default: every\n"
+            "                      Debian vendor installed under /usr/lib/x86_64-linux-gnu/\n"
+            "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3\n"
+            "  --threads 1,2       thread counts (default 1). A loaded vendor gets them through\n"
+            "                      OPENBLAS_NUM_THREADS/BLIS_NUM_THREADS/OMP_NUM_THREADS, set\n"
+            "                      before it is loaded, and the context's set_threads\n"
+            "  --layout nchw,nhwc  layouts (default nchw); a layout this build does not\n"
+            "                      implement is reported as 'unsupported', not as a failure\n"
+            "  --pass fwd,bwd-data,bwd-filter   passes, or 'all' (default fwd)\n"
+            "  --reps N            timed repetitions after one warm-up; the median is\n"
+            "                      reported (default 3)\n"
+            "  --budget S          a row stops taking samples once its timed samples have\n"
+            "                      lasted S seconds (at least one is kept; default 2; 0 = no\n"
+            "                      limit), so slow vendors do not stretch the run\n"
+            "  --no-verify         skip the error check against the reference\n"
+            "  --onednn            also run oneDNN's forward convolution (NCHW in and out,\n"
+            "                      reorders timed) when the tool was built with libdnnl-dev,\n"
+            "                      check its output and report blasconv/oneDNN (vs_onednn)\n"
+            "  --csv FILE          write every row as CSV\n"
+            "  --chart FILE        grouped bars of GFLOP/s per layer and vendor, .png or .svg\n"
+            "                      (needs gnuplot; skipped with a note when it is missing)\n"
+            "  --help              this text\n"
+            "\n"
+            "Columns: ms and GFLOP/s of the pass (2*N*K*(C/g)*KH*KW*OH*OW flop); sgemm: the\n"
+            "same vendor's blasconv_sgemm on the per-image, per-group GEMM of the pass\n"
+            "(forward M=K/g N=OH*OW K=C/g*KH*KW), run batch*groups times, timed interleaved\n"
+            "with the pass; ratio = pass GFLOP/s / sgemm GFLOP/s (1 = im2col for free).\n"
+            "max_err: the largest |difference| from blasconv_reference_conv2d_* (double\n"
+            "accumulation) on random data in [-1, 1), every element compared. The reference\n"
+            "runs once per layer and pass, before the timings, and is reused for every\n"
+            "vendor, thread count and layout (NHWC results are compared after transposing);\n"
+            "a row above 4e-6*(terms+1), terms = products summed per output, is WRONG.\n"
+            "Exit status: 0 when every row is ok or unsupported, 1 otherwise, 2 on bad usage.\n"
+            "Kernels: the OPENBLAS_CORETYPE and BLIS_ARCH_TYPE environment is printed and kept\n"
+            "in the kernels column; e.g. OPENBLAS_CORETYPE=SkylakeX BLIS_ARCH_TYPE=0 selects\n"
+            "the AVX-512 kernels of Debian's OpenBLAS 0.3.21 and BLIS 0.9 on CPUs they do\n"
+            "not recognise.\n",
+            BLASCONV_BENCH_DEFAULT_SUITE);
 }
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -150,7 +150,8 @@ static int add_vendor(options *o, const char *spec)
             i++;
         if (i == DEBIAN_VENDOR_COUNT)
             return fail("--blas '%s': not a known vendor (openblas, blis, atlas, netlib, "
-                        "linked); give NAME=PATH%s", spec, "");
+                        "linked); give NAME=PATH%s",
+                        spec, "");
         strcpy(v->path, debian_vendors[i].path);
     }
     o->vendor_count++;
@@ -159,9 +160,9 @@ static int add_vendor(options *o, const char *spec)
 
 static int is_value_option(const char *opt)
 {
-    static const char *const names[] = {"--suite", "--layers", "--batch", "--blas",
-                                         "--threads", "--layout", "--pass", "--reps",
-                                         "--budget", "--csv", "--chart"};
+    static const char *const names[] = {"--suite",   "--layers", "--batch", "--blas",
+                                        "--threads", "--layout", "--pass",  "--reps",
+                                        "--budget",  "--csv",    "--chart"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(opt, names[i]) == 0)
             return 1;
@@ -170,9 +171,15 @@ static int is_value_option(const char *opt)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.suite = BLASCONV_BENCH_DEFAULT_SUITE, .threads = {1}, .thread_count = 1,
-                   .layouts = {BLASCONV_NCHW}, .layout_count = 1, .passes = {PASS_FWD},
-                   .pass_count = 1, .reps = 3, .verify = 1};
+    *o = (options){.suite = BLASCONV_BENCH_DEFAULT_SUITE,
+                   .threads = {1},
+                   .thread_count = 1,
+                   .layouts = {BLASCONV_NCHW},
+                   .layout_count = 1,
+                   .passes = {PASS_FWD},
+                   .pass_count = 1,
+                   .reps = 3,
+                   .verify = 1};
     char tokens[MAX_LIST][64];
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
@@ -241,8 +248,8 @@ static int parse_options(int argc, char **argv, options *o)
                     while (p < PASS_COUNT && strcmp(tokens[t], bench_pass_names[p]))
                         p++;
                     if (p == PASS_COUNT)
-                        return fail("--pass: '%s' is not fwd, bwd-data or bwd-filter%s",
-                                    tokens[t], "");
+                        return fail("--pass: '%s' is not fwd, bwd-data or bwd-filter%s", tokens[t],
+                                    "");
                     o->passes[t] = (bench_pass)p;
                 }
             }
@@ -261,7 +268,6 @@ static int parse_options(int argc, char **argv, options *o)
     }
     return 1;
 }
-
 
 static void vendor_kernels(const vendor *v, char *out, size_t size)
 {
@@ -347,8 +353,10 @@ int main(int argc, char **argv)
     }
 #endif
     if (o.chart && !bench_chart_terminal(o.chart)) {
-        fprintf(stderr, "blasconv-bench: --chart '%s': the name must end in .png or .svg "
-                        "(and hold no quote)\n", o.chart);
+        fprintf(stderr,
+                "blasconv-bench: --chart '%s': the name must end in .png or .svg "
+                "(and hold no quote)\n",
+                o.chart);
         return 2;
     }
     static bench_layer layers[BENCH_MAX_LAYERS];
@@ -395,7 +403,8 @@ int main(int argc, char **argv)
                         fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
                                 layers[l].name, ven->name, o.threads[t],
                                 layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
-                        bench_run_row(ctx, data[l], o.layouts[a], o.passes[p], o.reps, o.verify, row);
+                        bench_run_row(ctx, data[l], o.layouts[a], o.passes[p], o.reps, o.verify,
+                                      row);
                         fprintf(stderr, " %.3g GFLOP/s (%s)\n", row->conv_gflops, row->status);
                     }
             blasconv_context_destroy(ctx);
