@@ -269,20 +269,23 @@ static int parse_options(int argc, char **argv, options *o)
     return 1;
 }
 
-static void vendor_kernels(const vendor *v, char *out, size_t size)
+/* Which code a vendor's context runs: the library's own answer when it has
+ * blasconv_context_blas_info, else the environment that picks the kernels. */
+static void vendor_kernels(const vendor *v, const blasconv_context *ctx, char *out, size_t size)
 {
+#ifdef BLASCONV_BENCH_HAVE_BLAS_INFO
+    snprintf(out, size, "%s", blasconv_context_blas_info(ctx));
+#else
+    (void)ctx;
     const char *core = getenv("OPENBLAS_CORETYPE"), *arch = getenv("BLIS_ARCH_TYPE");
-    char what[64];
-    if (!v->path[0])
-        snprintf(what, sizeof what, "linked BLAS");
-    else
-        snprintf(what, sizeof what, "%s", v->name);
+    const char *what = v->path[0] ? v->name : "linked BLAS";
     if (!v->path[0] || strstr(v->path, "openblas") || strstr(v->name, "openblas"))
         snprintf(out, size, "%s; OPENBLAS_CORETYPE=%s", what, core ? core : "(auto-detect)");
     else if (strstr(v->path, "blis") || strstr(v->name, "blis"))
         snprintf(out, size, "%s; BLIS_ARCH_TYPE=%s", what, arch ? arch : "(auto-detect)");
     else
         snprintf(out, size, "%s", what);
+#endif
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -315,7 +318,7 @@ static blasconv_context *vendor_context(const vendor *v, int threads)
     return ctx;
 }
 
-static void print_environment(const options *o)
+static void print_environment(void)
 {
     const char *vars[] = {"OPENBLAS_CORETYPE", "BLIS_ARCH_TYPE", "OPENBLAS_NUM_THREADS",
                           "OMP_NUM_THREADS"};
@@ -324,13 +327,6 @@ static void print_environment(const options *o)
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *value = getenv(vars[i]);
         printf(" %s=%s", vars[i], value ? value : "(unset)");
-    }
-    printf("\n");
-    for (int v = 0; v < o->vendor_count; v++) {
-        char kernels[160];
-        vendor_kernels(&o->vendors[v], kernels, sizeof kernels);
-        printf("  %-10s %s  [%s]\n", o->vendors[v].name,
-               o->vendors[v].path[0] ? o->vendors[v].path : "(linked at build time)", kernels);
     }
     printf("\n");
 }
@@ -365,13 +361,19 @@ int main(int argc, char **argv)
         return 1;
     if (o.layer_filter && !bench_filter_layers(o.layer_filter, layers, &layer_count))
         return 1;
+    print_environment(); /* before the thread variables are set for the vendors */
     for (int v = 0; v < o.vendor_count; v++) { /* every vendor loads, before any timing */
-        blasconv_context *ctx = vendor_context(&o.vendors[v], o.threads[0]);
+        const vendor *ven = &o.vendors[v];
+        blasconv_context *ctx = vendor_context(ven, o.threads[0]);
         if (!ctx)
             return 1;
+        char kernels[160];
+        vendor_kernels(ven, ctx, kernels, sizeof kernels);
+        printf("  %-10s %s\n  %-10s %s\n", ven->name,
+               ven->path[0] ? ven->path : "(linked at build time)", "", kernels);
         blasconv_context_destroy(ctx);
     }
-    print_environment(&o);
+    printf("\n");
 
     size_t per_setting = (size_t)layer_count * o.layout_count * o.pass_count;
     size_t total = per_setting * o.vendor_count * o.thread_count +
@@ -399,7 +401,7 @@ int main(int argc, char **argv)
                         row->layer = layers[l].name;
                         row->vendor = ven->name;
                         row->threads = o.threads[t];
-                        vendor_kernels(ven, row->kernels, sizeof row->kernels);
+                        vendor_kernels(ven, ctx, row->kernels, sizeof row->kernels);
                         fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
                                 layers[l].name, ven->name, o.threads[t],
                                 layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
