@@ -3,19 +3,22 @@
 # then runs the demo or every test. Safe to run again and again.
 #   sh tools/quickstart.sh demo    build, then run the chapter demo, learn a kernel, find edges
 #   sh tools/quickstart.sh test    build, then run every test suite
+#   sh tools/quickstart.sh bench   build, then compare the BLAS vendors (blasconv-bench)
 set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
-    echo "usage: sh tools/quickstart.sh demo|test|--help"
+    echo "usage: sh tools/quickstart.sh demo|test|bench|--help"
     echo "  demo  install missing Debian packages, build, run the chapter demo, the"
     echo "        learn-kernel experiment and edge detection (images in build/edges/)"
     echo "  test  install missing Debian packages, build, run every test (ctest)"
+    echo "  bench install missing Debian packages, build, time every installed BLAS vendor"
+    echo "        on the layer suite: table, build/bench.csv and build/bench.png"
 }
 
 mode=${1:-}
 case "$mode" in
-demo | test) ;;
+demo | test | bench) ;;
 -h | --help) usage; exit 0 ;;
 *) usage >&2; exit 2 ;;
 esac
@@ -50,5 +53,8 @@ demo)
     ;;
 test)
     ctest --test-dir build --output-on-failure -j "$jobs"
+    ;;
+bench)
+    ./build/tools/blasconv-bench --csv build/bench.csv --chart build/bench.png
     ;;
 esac
