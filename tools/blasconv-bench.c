@@ -274,6 +274,7 @@ static int parse_options(int argc, char **argv, options *o)
 static void vendor_kernels(const vendor *v, const blasconv_context *ctx, char *out, size_t size)
 {
 #ifdef BLASCONV_BENCH_HAVE_BLAS_INFO
+    (void)v;
     snprintf(out, size, "%s", blasconv_context_blas_info(ctx));
 #else
     (void)ctx;
