@@ -72,11 +72,10 @@ static void time_interleaved(int count, void (*const fns[])(void *), void *const
         if (bench_row_budget_seconds > 0 && now_seconds() - start > bench_row_budget_seconds)
             break;
     }
-    reps = taken;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count; i++) { /* fn i's samples start at i * reps */
         double *s = samples + (size_t)i * reps;
-        qsort(s, (size_t)reps, sizeof *s, compare_doubles);
-        medians[i] = reps % 2 ? s[reps / 2] : 0.5 * (s[reps / 2 - 1] + s[reps / 2]);
+        qsort(s, (size_t)taken, sizeof *s, compare_doubles);
+        medians[i] = taken % 2 ? s[taken / 2] : 0.5 * (s[taken / 2 - 1] + s[taken / 2]);
     }
     free(samples);
 }
