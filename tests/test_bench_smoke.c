@@ -153,6 +153,44 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
 }
 END_TEST
 
+/* Built with oneDNN: its rows agree with the reference and blasconv's rows get the ratio. */
+START_TEST(onednn_rows_are_checked)
+{
+#ifdef BLASCONV_BENCH_HAVE_ONEDNN
+    char args[1024], err[8192];
+    const char *csv = in_dir(1, "onednn.csv");
+    snprintf(args, sizeof args, "--suite '%s' --blas linked --reps 1 --onednn --csv '%s'",
+             path_buf[0], csv);
+    int rc = run_tool(args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    FILE *f = fopen(csv, "r");
+    ck_assert(f != NULL);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f) != NULL);
+    int onednn_rows = 0, ratio_rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fields[CSV_FIELDS + 1];
+        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+        ck_assert_str_eq(fields[19], "ok");
+        if (!strcmp(fields[1], "onednn")) {
+            onednn_rows++;
+            ck_assert_msg(fields[16][0] && atof(fields[16]) <= atof(fields[17]),
+                          "oneDNN on %s: max_abs_err %s", fields[0], fields[16]);
+        } else {
+            ratio_rows += isfinite(atof(fields[18])) && atof(fields[18]) > 0;
+        }
+    }
+    fclose(f);
+    ck_assert_int_eq(onednn_rows, 2);
+    ck_assert_int_eq(ratio_rows, 2);
+#else
+    char err[8192];
+    ck_assert_int_eq(run_tool("--blas linked --onednn", err, sizeof err), 2);
+    ck_assert(strstr(err, "no oneDNN") != NULL);
+#endif
+}
+END_TEST
+
 START_TEST(default_suite_is_found)
 {
     char err[8192];
@@ -226,6 +264,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, tiny_suite_gives_checked_csv_and_chart);
     tcase_add_test(tc, default_suite_is_found);
+    tcase_add_test(tc, onednn_rows_are_checked);
     tcase_add_loop_test(tc, errors_are_reported, 0,
                         (int)(sizeof error_cases / sizeof error_cases[0]));
     tcase_add_test(tc, help_exits_zero);
