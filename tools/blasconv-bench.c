@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,11 +107,20 @@ static void usage(FILE *out)
             BLASCONV_BENCH_DEFAULT_SUITE);
 }
 
-static int fail(const char *fmt, const char *a, const char *b)
+/* Prints "blasconv-bench: <message>" on stderr; returns 0 (failure) for the caller. */
+static int fail(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static int fail(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "blasconv-bench: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     return 0;
 }
 
@@ -130,17 +140,17 @@ static int parse_positive(const char *text, int *out)
 static int add_vendor(options *o, const char *spec)
 {
     if (o->vendor_count == MAX_VENDORS)
-        return fail("too many --blas options (at most %d)%s", "16", "");
+        return fail("too many --blas options (at most %d)", MAX_VENDORS);
     vendor *v = &o->vendors[o->vendor_count];
     const char *eq = strchr(spec, '=');
     size_t name_len = eq ? (size_t)(eq - spec) : strlen(spec);
     if (name_len == 0 || name_len >= sizeof v->name)
-        return fail("--blas '%s': NAME must be 1 to 31 characters%s", spec, "");
+        return fail("--blas '%s': NAME must be 1 to 31 characters", spec);
     memcpy(v->name, spec, name_len);
     v->name[name_len] = '\0';
     if (eq) {
         if (!eq[1] || strlen(eq + 1) >= sizeof v->path)
-            return fail("--blas '%s': PATH is empty or too long%s", spec, "");
+            return fail("--blas '%s': PATH is empty or too long", spec);
         strcpy(v->path, eq + 1);
     } else if (strcmp(v->name, "linked") == 0) {
         v->path[0] = '\0';
@@ -150,8 +160,8 @@ static int add_vendor(options *o, const char *spec)
             i++;
         if (i == DEBIAN_VENDOR_COUNT)
             return fail("--blas '%s': not a known vendor (openblas, blis, atlas, netlib, "
-                        "linked); give NAME=PATH%s",
-                        spec, "");
+                        "linked); give NAME=PATH",
+                        spec);
         strcpy(v->path, debian_vendors[i].path);
     }
     o->vendor_count++;
@@ -190,9 +200,9 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--onednn") == 0) {
             o->onednn = 1, takes_arg = 0;
         } else if (!is_value_option(opt)) {
-            return fail("unknown option '%s' (see --help)%s", opt, "");
+            return fail("unknown option '%s' (see --help)", opt);
         } else if (!arg) {
-            return fail("%s needs a value%s", opt, "");
+            return fail("%s needs a value", opt);
         } else if (strcmp(opt, "--suite") == 0) {
             o->suite = arg;
         } else if (strcmp(opt, "--layers") == 0) {
@@ -203,15 +213,15 @@ static int parse_options(int argc, char **argv, options *o)
             o->chart = arg;
         } else if (strcmp(opt, "--batch") == 0) {
             if (!parse_positive(arg, &o->batch))
-                return fail("--batch '%s' is not a positive integer%s", arg, "");
+                return fail("--batch '%s' is not a positive integer", arg);
         } else if (strcmp(opt, "--reps") == 0) {
             if (!parse_positive(arg, &o->reps))
-                return fail("--reps '%s' is not a positive integer%s", arg, "");
+                return fail("--reps '%s' is not a positive integer", arg);
         } else if (strcmp(opt, "--budget") == 0) {
             char *end;
             double budget = strtod(arg, &end);
             if (end == arg || *end || !(budget >= 0) || budget > 1e6)
-                return fail("--budget '%s' is not a number of seconds >= 0%s", arg, "");
+                return fail("--budget '%s' is not a number of seconds >= 0", arg);
             bench_row_budget_seconds = budget;
         } else if (strcmp(opt, "--blas") == 0) {
             if (!add_vendor(o, arg))
@@ -219,18 +229,18 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--threads") == 0) {
             int n = bench_split_list(arg, tokens, MAX_LIST);
             if (n <= 0)
-                return fail("--threads '%s' is not a list like 1,2%s", arg, "");
+                return fail("--threads '%s' is not a list like 1,2", arg);
             for (int t = 0; t < n; t++)
                 if (!parse_positive(tokens[t], &o->threads[t]))
-                    return fail("--threads: '%s' is not a positive integer%s", tokens[t], "");
+                    return fail("--threads: '%s' is not a positive integer", tokens[t]);
             o->thread_count = n;
         } else if (strcmp(opt, "--layout") == 0) {
             int n = bench_split_list(arg, tokens, 2);
             if (n <= 0)
-                return fail("--layout '%s' is not nchw, nhwc or nchw,nhwc%s", arg, "");
+                return fail("--layout '%s' is not nchw, nhwc or nchw,nhwc", arg);
             for (int t = 0; t < n; t++) {
                 if (strcmp(tokens[t], "nchw") && strcmp(tokens[t], "nhwc"))
-                    return fail("--layout: '%s' is not nchw or nhwc%s", tokens[t], "");
+                    return fail("--layout: '%s' is not nchw or nhwc", tokens[t]);
                 o->layouts[t] = strcmp(tokens[t], "nchw") ? BLASCONV_NHWC : BLASCONV_NCHW;
             }
             o->layout_count = n;
@@ -241,21 +251,20 @@ static int parse_options(int argc, char **argv, options *o)
                     o->passes[p] = (bench_pass)p;
                 n = PASS_COUNT;
             } else if (n <= 0) {
-                return fail("--pass '%s' is not a list of fwd, bwd-data, bwd-filter%s", arg, "");
+                return fail("--pass '%s' is not a list of fwd, bwd-data, bwd-filter", arg);
             } else {
                 for (int t = 0; t < n; t++) {
                     int p = 0;
                     while (p < PASS_COUNT && strcmp(tokens[t], bench_pass_names[p]))
                         p++;
                     if (p == PASS_COUNT)
-                        return fail("--pass: '%s' is not fwd, bwd-data or bwd-filter%s", tokens[t],
-                                    "");
+                        return fail("--pass: '%s' is not fwd, bwd-data or bwd-filter", tokens[t]);
                     o->passes[t] = (bench_pass)p;
                 }
             }
             o->pass_count = n;
         } else {
-            return fail("unknown option '%s' (see --help)%s", opt, "");
+            return fail("unknown option '%s' (see --help)", opt);
         }
         i += takes_arg;
     }
