@@ -170,10 +170,10 @@ BLASCONV_API const char *blasconv_context_last_error(const blasconv_context *ctx
  *  (lda < (trans_a ? m : k), ldb < (trans_b ? k : n), ldc < n, each at least 1)
  *  are BAD_SHAPE; an operand of 2^31 or more elements is OVERFLOW. a and b may be
  *  NULL when m, n or k is 0, c when m or n is 0 (then nothing is done). */
-BLASCONV_API blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b,
-                                            int m, int n, int k, float alpha, const float *a,
-                                            int lda, const float *b, int ldb, float beta,
-                                            float *c, int ldc);
+BLASCONV_API blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b, int m,
+                                            int n, int k, float alpha, const float *a, int lda,
+                                            const float *b, int ldb, float beta, float *c,
+                                            int ldc);
 
 /**
  * A 2-D convolution (PyTorch's conv2d: a cross-correlation), per spatial axis:

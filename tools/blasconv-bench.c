@@ -100,10 +100,9 @@ static void usage(FILE *out)
             "vendor, thread count and layout (NHWC results are compared after transposing);\n"
             "a row above 4e-6*(terms+1), terms = products summed per output, is WRONG.\n"
             "Exit status: 0 when every row is ok or unsupported, 1 otherwise, 2 on bad usage.\n"
-            "Kernels: the OPENBLAS_CORETYPE and BLIS_ARCH_TYPE environment is printed and kept\n"
-            "in the kernels column; e.g. OPENBLAS_CORETYPE=SkylakeX BLIS_ARCH_TYPE=0 selects\n"
-            "the AVX-512 kernels of Debian's OpenBLAS 0.3.21 and BLIS 0.9 on CPUs they do\n"
-            "not recognise.\n",
+            "Kernels: what blasconv_context_blas_info reports for each vendor (the library and\n"
+            "the kernel family that ran) is printed and kept in the CSV's kernels column; the\n"
+            "OPENBLAS_CORETYPE and BLIS_ARCH_TYPE environment is printed too.\n",
             BLASCONV_BENCH_DEFAULT_SUITE);
 }
 
@@ -278,26 +277,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 1;
 }
 
-/* Which code a vendor's context runs: the library's own answer when it has
- * blasconv_context_blas_info, else the environment that picks the kernels. */
-static void vendor_kernels(const vendor *v, const blasconv_context *ctx, char *out, size_t size)
-{
-#ifdef BLASCONV_BENCH_HAVE_BLAS_INFO
-    (void)v;
-    snprintf(out, size, "%s", blasconv_context_blas_info(ctx));
-#else
-    (void)ctx;
-    const char *core = getenv("OPENBLAS_CORETYPE"), *arch = getenv("BLIS_ARCH_TYPE");
-    const char *what = v->path[0] ? v->name : "linked BLAS";
-    if (!v->path[0] || strstr(v->path, "openblas") || strstr(v->name, "openblas"))
-        snprintf(out, size, "%s; OPENBLAS_CORETYPE=%s", what, core ? core : "(auto-detect)");
-    else if (strstr(v->path, "blis") || strstr(v->name, "blis"))
-        snprintf(out, size, "%s; BLIS_ARCH_TYPE=%s", what, arch ? arch : "(auto-detect)");
-    else
-        snprintf(out, size, "%s", what);
-#endif
-}
-
 /* ---- main ---------------------------------------------------------------------------- */
 
 static void set_thread_env(int threads)
@@ -377,10 +356,9 @@ int main(int argc, char **argv)
         blasconv_context *ctx = vendor_context(ven, o.threads[0]);
         if (!ctx)
             return 1;
-        char kernels[160];
-        vendor_kernels(ven, ctx, kernels, sizeof kernels);
         printf("  %-10s %s\n  %-10s %s\n", ven->name,
-               ven->path[0] ? ven->path : "(linked at build time)", "", kernels);
+               ven->path[0] ? ven->path : "(linked at build time)", "",
+               blasconv_context_blas_info(ctx));
         blasconv_context_destroy(ctx);
     }
     printf("\n");
@@ -411,7 +389,8 @@ int main(int argc, char **argv)
                         row->layer = layers[l].name;
                         row->vendor = ven->name;
                         row->threads = o.threads[t];
-                        vendor_kernels(ven, ctx, row->kernels, sizeof row->kernels);
+                        snprintf(row->kernels, sizeof row->kernels, "%s",
+                                 blasconv_context_blas_info(ctx));
                         fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
                                 layers[l].name, ven->name, o.threads[t],
                                 layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
