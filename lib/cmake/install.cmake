@@ -33,7 +33,7 @@ endif()
 # link interface needs the same BLAS (BLA_VENDOR) and Threads found again.
 install(EXPORT blasconv-targets NAMESPACE blasconv:: FILE blasconv-targets.cmake
         DESTINATION ${BLASCONV_CMAKE_DIR})
-configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/blasconv-config.cmake.in
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/blasconv-config.cmake.in
                               ${PROJECT_BINARY_DIR}/blasconv-config.cmake
                               INSTALL_DESTINATION ${BLASCONV_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/blasconv-config-version.cmake
@@ -70,5 +70,5 @@ foreach(dir LIBDIR INCLUDEDIR)
 endforeach()
 file(RELATIVE_PATH blasconv_pc_to_prefix /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 string(REGEX REPLACE "/$" "" blasconv_pc_to_prefix "${blasconv_pc_to_prefix}")
-configure_file(${PROJECT_SOURCE_DIR}/cmake/blasconv.pc.in ${PROJECT_BINARY_DIR}/blasconv.pc @ONLY)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/blasconv.pc.in ${PROJECT_BINARY_DIR}/blasconv.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/blasconv.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
