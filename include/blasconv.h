@@ -308,6 +308,116 @@ BLASCONV_API blasconv_status blasconv_reference_pool2d_backward(blasconv_context
                                                                 const float *x, const float *dy,
                                                                 float *dx);
 
+/*
+ * Comparison for tests: the other half of the oracle. Compare a result (got) with
+ * the reference (want) element by element:
+ *   finite pair:  passes when |got - want| <= atol + rtol * |want|
+ *   NaN:          passes only against NaN in the same position (NaN vs a number,
+ *                 or a number vs NaN, is a NaN mismatch)
+ *   infinity:     passes only against the same infinity (+Inf vs -Inf, or Inf vs a
+ *                 finite number, is an Inf mismatch)
+ */
+typedef struct blasconv_compare_report {
+    size_t elements;      /**< n, the number of elements compared */
+    size_t failures;      /**< elements that fail, NaN and Inf mismatches included */
+    size_t nan_mismatches; /**< positions where exactly one of got, want is NaN */
+    size_t inf_mismatches; /**< positions, neither NaN, where one is infinite and
+                               got != want (Inf vs -Inf, or Inf vs finite) */
+    double max_abs_error; /**< max |got - want| over the positions where both are finite */
+    double max_rel_error; /**< max |got - want| / |want| over the same positions; a
+                               nonzero error against want == 0 counts as +Inf, an exact 0
+                               against 0 as 0 */
+    double rel_l2_error;  /**< ||got - want||_2 / ||want||_2 over the same positions; when
+                               ||want||_2 is 0 it is 0 if got is 0 there too, else +Inf */
+    size_t worst_index;   /**< the position with the largest worst_ratio (the first one
+                               on ties; 0 when n == 0) */
+    double worst_ratio;   /**< |got - want| / (atol + rtol*|want|) at worst_index: <= 1
+                               passes, the margin to failing. +Inf for a NaN/Inf mismatch
+                               or an error against a zero tolerance; 0 when n == 0 */
+    int passed;           /**< 1 when failures == 0 (also for n == 0), else 0 */
+} blasconv_compare_report;
+
+/** Compares got[n] with want[n] (want is the trusted side: the reference) and fills
+ *  *out. n == 0 is allowed (an empty comparison passes). got, want and out are
+ *  required, also when n == 0 (NULL_POINTER); atol and rtol must be >= 0 and not
+ *  NaN (+Inf is allowed), else BAD_SHAPE. On error *out is untouched. Pure and
+ *  thread-safe: it reads only its arguments. */
+BLASCONV_API blasconv_status blasconv_compare(const float *got, const float *want, size_t n,
+                                              double atol, double rtol,
+                                              blasconv_compare_report *out);
+
+/** The output tensor a tolerance is for: the three passes, and the bias gradient
+ *  of backward filter (a sum of dy values, not of products). */
+typedef enum blasconv_conv2d_pass {
+    BLASCONV_PASS_FORWARD = 0,         /**< y of blasconv_conv2d_forward */
+    BLASCONV_PASS_BACKWARD_DATA = 1,   /**< dx of blasconv_conv2d_backward_data */
+    BLASCONV_PASS_BACKWARD_FILTER = 2, /**< dw of blasconv_conv2d_backward_filter */
+    BLASCONV_PASS_BACKWARD_BIAS = 3    /**< dbias of blasconv_conv2d_backward_filter */
+} blasconv_conv2d_pass;
+
+/** Which bound blasconv_conv2d_tolerance returns (see there). */
+typedef enum blasconv_tolerance_model {
+    /** For random inputs (independent values, e.g. uniform in [-M, M]): rounding
+     *  errors then have random signs and grow like sqrt(n). The one to use with
+     *  random test data: it stays small enough to catch a missing term. */
+    BLASCONV_TOLERANCE_RANDOM_DATA = 0,
+    /** For any inputs, also constant or structured ones (all 0.7, a ramp), whose
+     *  rounding errors can all lean the same way and grow like n: the worst-case
+     *  bound, guaranteed, but about n^2*u*M^2, so loose for long sums. */
+    BLASCONV_TOLERANCE_ANY_DATA = 1
+} blasconv_tolerance_model;
+
+/** lambda of BLASCONV_TOLERANCE_RANDOM_DATA (below): standard deviations, roughly. */
+#define BLASCONV_TOLERANCE_LAMBDA 6.0
+
+/**
+ * A tolerance for blasconv_compare when checking a float32 implementation of one
+ * convolution output against the reference kernels: how far a correct float32
+ * result may land from the correctly rounded one.
+ *
+ * max_abs_input bounds |v| for every input element the pass reads (x, w and bias
+ * for forward; dy and w for backward data; x and dy for backward filter; dy for
+ * the bias gradient). It must be finite and >= 0, else BAD_SHAPE.
+ *
+ * Derivation (u = 2^-24, the float32 unit roundoff). Every output element is a
+ * sum of L terms, in whatever order the implementation picks:
+ *   forward          L = C/g*KH*KW products x*w (plus the bias)
+ *   backward data    L = K/g*T products dy*w, T = the most kernel taps that land
+ *                    on an output position for one input position (per axis
+ *                    ceil(KH / (stride/gcd(stride, dilation))))
+ *   backward filter  L = N*OH*OW products x*dy
+ *   backward bias    L = N*OH*OW values of dy
+ * With M = max_abs_input, S = L*M^2 (+ M for the forward bias; L*M for the bias
+ * gradient) bounds the sum of |terms|, and an element's path has n = L + 1
+ * roundings at most (L additions, one product). Then, for any summation order
+ * (recursive, blocked, pairwise, FMA or not):
+ *   |computed - exact| <= gamma_n * S,  gamma_n = n*u / (1 - n*u)   (worst case)
+ * and, when the rounding errors are independent with mean zero (Higham and Mary,
+ * SIAM J. Sci. Comput. 2019), with probability at least 1 - 2*exp(-lambda^2/2):
+ *   |computed - exact| <= lambda * sqrt(n) * u * S                  (typical)
+ * Returned: rtol = 2u (the reference itself is rounded once to float32) and
+ *   ANY_DATA:     atol = gamma_n * S
+ *   RANDOM_DATA:  atol = min(gamma_n, lambda*sqrt(n)*u) * S, lambda = 6
+ * both plus a negligible slack (the reference's double sum; one subnormal per
+ * rounding). RANDOM_DATA is the guaranteed bound while n <= lambda^2 = 36.
+ * Measured (README, "Using blasconv as a test oracle"): correct results reach
+ * about 1/3 of either bound for short sums; for long sums of random data they stay
+ * 5-50x under RANDOM_DATA, while constant inputs can exceed it (so ANY_DATA
+ * exists) and reach up to about 1/4 of ANY_DATA. A bug (a wrong index, a missed
+ * tap) is off by about one term, M^2.
+ * Both bounds assume plain float32 sums (the GEMM algorithm, any BLAS); they do
+ * not cover BLASCONV_ALGO_FAST (Winograd-style) or reduced-precision arithmetic.
+ *
+ * atol and rtol are both required (NULL_POINTER); the descriptor is validated as
+ * by the convolution calls; an unknown pass or model is BAD_SHAPE. On error both
+ * outputs are untouched.
+ */
+BLASCONV_API blasconv_status blasconv_conv2d_tolerance(const blasconv_conv2d *d,
+                                                       blasconv_conv2d_pass pass,
+                                                       blasconv_tolerance_model model,
+                                                       double max_abs_input, double *atol,
+                                                       double *rtol);
+
 #ifdef __cplusplus
 }
 #endif
