@@ -6,13 +6,6 @@
 
 #define RANDOM_CASES 400
 
-/* Products summed into one output element of each pass (for the tolerance). */
-static double forward_terms(const blasconv_conv2d *d)
-{
-    int g = d->groups ? d->groups : 1;
-    return (double)(d->in_channels / g) * d->kernel_height * d->kernel_width;
-}
-
 START_TEST(forward_matches_oracle)
 {
     test_rng r = test_rng_seeded(1000 + (uint64_t)_i);
@@ -28,8 +21,7 @@ START_TEST(forward_matches_oracle)
         blasconv_context *use = t % 3 ? ctx : NULL; /* a kept context, and none */
         ck_assert_int_eq(blasconv_conv2d_forward(use, &d, x, w, b, y), BLASCONV_OK);
         ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want), BLASCONV_OK);
-        test_assert_close(y, want, ny, test_sum_tolerance(forward_terms(&d)), 1e-5,
-                          test_conv_describe(&d));
+        test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
         free(x), free(w), free(bias), free(y), free(want);
     }
     blasconv_context_destroy(ctx);
@@ -86,9 +78,8 @@ START_TEST(backward_data_matches_oracle)
                          BLASCONV_OK);
         ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want),
                          BLASCONV_OK);
-        double terms = (double)(d.out_channels / (d.groups ? d.groups : 1)) * d.kernel_height *
-                       d.kernel_width;
-        test_assert_close(dx, want, nx, test_sum_tolerance(terms), 1e-5, test_conv_describe(&d));
+        test_assert_conv_close(dx, want, nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
         free(dy), free(w), free(dx), free(want);
     }
     blasconv_context_destroy(ctx);
@@ -113,11 +104,11 @@ START_TEST(backward_filter_matches_oracle)
                          BLASCONV_OK);
         ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, want, want_db),
                          BLASCONV_OK);
-        double terms = (double)ny / d.out_channels; /* batch * positions */
-        test_assert_close(dw, want, nw, test_sum_tolerance(terms), 1e-5, test_conv_describe(&d));
+        test_assert_conv_close(dw, want, nw, &d, BLASCONV_PASS_BACKWARD_FILTER,
+                               test_conv_describe(&d));
         if (with_bias)
-            test_assert_close(db, want_db, (size_t)d.out_channels, test_sum_tolerance(terms),
-                              1e-5, test_conv_describe(&d));
+            test_assert_conv_close(db, want_db, (size_t)d.out_channels, &d,
+                                   BLASCONV_PASS_BACKWARD_BIAS, test_conv_describe(&d));
         else
             for (int k = 0; k < d.out_channels; k++)
                 ck_assert_msg(db[k] != db[k], "dbias NULL yet written"); /* still NaN */
@@ -143,7 +134,7 @@ START_TEST(every_gemm_goes_through_the_seam)
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, NULL, y), BLASCONV_OK);
     ck_assert_int_eq(test_naive_sgemm_calls, 3);
     ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, NULL, want), BLASCONV_OK);
-    test_assert_close(y, want, ny, 1e-5, 1e-5, "1x1 through the seam");
+    test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, "1x1 through the seam");
     /* Random descriptors through the seam agree with the oracle too. */
     for (int t = 0; t < 50; t++) {
         blasconv_conv2d rd = test_random_conv(&r);
@@ -159,8 +150,7 @@ START_TEST(every_gemm_goes_through_the_seam)
         else
             ck_assert_int_ge(test_naive_sgemm_calls, rd.batch);
         ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &rd, xx, ww, NULL, ref), BLASCONV_OK);
-        test_assert_close(yy, ref, ry, test_sum_tolerance(forward_terms(&rd)), 1e-5,
-                          test_conv_describe(&rd));
+        test_assert_conv_close(yy, ref, ry, &rd, BLASCONV_PASS_FORWARD, test_conv_describe(&rd));
         free(xx), free(ww), free(yy), free(ref);
     }
     /* NULL restores the linked BLAS: the counter stays still. */

@@ -134,26 +134,34 @@ const char *test_conv_describe(const blasconv_conv2d *d)
     return text;
 }
 
-size_t test_first_mismatch(const float *got, const float *want, size_t n, double atol,
-                           double rtol)
+blasconv_compare_report test_compare(const float *got, const float *want, size_t n, double atol,
+                                     double rtol)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(got[i]) || isnan(want[i])) {
-            if (isnan(got[i]) != isnan(want[i]))
-                return i;
-            continue;
-        }
-        if (fabs((double)got[i] - (double)want[i]) > atol + rtol * fabs((double)want[i]))
-            return i;
-    }
-    return n;
+    blasconv_compare_report r;
+    ck_assert_int_eq(blasconv_compare(got, want, n, atol, rtol, &r), BLASCONV_OK);
+    return r;
 }
 
-double test_sum_tolerance(double terms)
+const char *test_compare_describe(const blasconv_compare_report *r, const float *got,
+                                  const float *want)
 {
-    /* Worst case grows like terms * eps * sum|products|; random rounding errors
-     * like sqrt(terms). A bug is off by O(1), so a generous bound still catches it. */
-    return 1e-6 * (terms + 1.0) * 4.0;
+    static char text[256];
+    size_t i = r->worst_index;
+    snprintf(text, sizeof text,
+             "element %zu of %zu: got %.9g want %.9g (%.3gx the tolerance); %zu failures, "
+             "%zu NaN and %zu Inf mismatches, max abs error %.3g",
+             i, r->elements, r->elements ? (double)got[i] : 0.0,
+             r->elements ? (double)want[i] : 0.0, r->worst_ratio, r->failures,
+             r->nan_mismatches, r->inf_mismatches, r->max_abs_error);
+    return text;
+}
+
+void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, double *atol,
+                         double *rtol)
+{
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(d, pass, BLASCONV_TOLERANCE_RANDOM_DATA, 1.0, atol, rtol),
+        BLASCONV_OK);
 }
 
 int test_run_suite(Suite *s)

@@ -38,20 +38,35 @@ blasconv_conv2d test_random_conv(test_rng *r);
 /* "N=2 C=3 ..." for failure messages (static buffer). */
 const char *test_conv_describe(const blasconv_conv2d *d);
 
-/* Index of the first element where |got - want| > atol + rtol*|want| or where
- * exactly one of them is NaN; n when all agree. */
-size_t test_first_mismatch(const float *got, const float *want, size_t n, double atol,
-                           double rtol);
-/* Absolute tolerance for float32 sums of `terms` products of values in [-1, 1]. */
-double test_sum_tolerance(double terms);
+/* One comparison for every suite: blasconv_compare (the public helper). The
+ * report of got against want; the suite fails on a bad status. */
+blasconv_compare_report test_compare(const float *got, const float *want, size_t n, double atol,
+                                     double rtol);
+/* "element 12 of 40: got 1.5 want 1.25 (|err| 0.25, 3.1x the tolerance); 1 failure, 0 NaN and
+ * 0 Inf mismatches" for failure messages (static buffer). */
+const char *test_compare_describe(const blasconv_compare_report *r, const float *got,
+                                  const float *want);
 
-/* Asserts that got and want agree, naming the descriptor and the element. */
+/* The public tolerance for one output of d, for the suites' data: random values in
+ * [-1, 1), so BLASCONV_TOLERANCE_RANDOM_DATA with max_abs_input 1. */
+void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, double *atol,
+                         double *rtol);
+
+/* Asserts that got and want agree within atol + rtol*|want| (NaN only against NaN,
+ * Inf only against the same Inf), naming the worst element. */
 #define test_assert_close(got, want, n, atol, rtol, what)                                          \
     do {                                                                                           \
-        size_t bad_ = test_first_mismatch((got), (want), (n), (atol), (rtol));                     \
-        ck_assert_msg(bad_ == (n), "%s: element %zu of %zu: got %.9g want %.9g", (what), bad_,     \
-                      (size_t)(n), bad_ < (n) ? (double)(got)[bad_] : 0.0,                         \
-                      bad_ < (n) ? (double)(want)[bad_] : 0.0);                                    \
+        blasconv_compare_report rep_ = test_compare((got), (want), (n), (atol), (rtol));           \
+        ck_assert_msg(rep_.passed, "%s: %s", (what), test_compare_describe(&rep_, (got), (want))); \
+    } while (0)
+
+/* Asserts that got, one output of d's `pass`, agrees with the reference's want within
+ * the public tolerance (test_conv_tolerance). */
+#define test_assert_conv_close(got, want, n, d, pass, what)                                        \
+    do {                                                                                           \
+        double atol_, rtol_;                                                                       \
+        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                          \
+        test_assert_close((got), (want), (n), atol_, rtol_, (what));                               \
     } while (0)
 
 /* A plain row-major sgemm for blasconv_context_set_sgemm, double accumulation:
