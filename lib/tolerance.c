@@ -29,7 +29,8 @@ static int64_t taps_that_hit(int kernel, int stride, int dilation)
 }
 
 blasconv_status blasconv_conv2d_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass,
-                                          blasconv_tolerance_model model, double max_abs_input, double *atol, double *rtol)
+                                          blasconv_tolerance_model model, double max_abs_input,
+                                          double *atol, double *rtol)
 {
     if (!d || !atol || !rtol)
         return BLASCONV_ERR_NULL_POINTER;

@@ -173,19 +173,23 @@ START_TEST(tolerance_arguments_are_checked)
                                .out_channels = 6, .kernel_height = 3, .kernel_width = 3,
                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
     double atol = -1, rtol = -1;
-    ck_assert_int_eq(blasconv_conv2d_tolerance(NULL, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(NULL, BLASCONV_PASS_FORWARD,
+                                               RANDOM, 1, &atol, &rtol),
                      BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, NULL, &rtol),
                      BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, NULL),
                      BLASCONV_ERR_NULL_POINTER);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)4, RANDOM, 1, &atol, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)4,
+                                               RANDOM, 1, &atol, &rtol),
                      BLASCONV_ERR_BAD_SHAPE);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)-1, RANDOM, 1, &atol, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)-1,
+                                               RANDOM, 1, &atol, &rtol),
                      BLASCONV_ERR_BAD_SHAPE);
     ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, -1, &atol, &rtol),
                      BLASCONV_ERR_BAD_SHAPE);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, NAN, &atol, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD,
+                                               RANDOM, NAN, &atol, &rtol),
                      BLASCONV_ERR_BAD_SHAPE);
     ck_assert_int_eq(
         blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, INFINITY, &atol, &rtol),
@@ -195,7 +199,8 @@ START_TEST(tolerance_arguments_are_checked)
                      BLASCONV_ERR_BAD_SHAPE);
     blasconv_conv2d bad = d;
     bad.groups = 3; /* does not divide 4 */
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&bad, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&bad, BLASCONV_PASS_FORWARD,
+                                               RANDOM, 1, &atol, &rtol),
                      BLASCONV_ERR_BAD_SHAPE);
     ck_assert(atol == -1 && rtol == -1); /* untouched */
 
@@ -255,9 +260,10 @@ START_TEST(strided_backward_data_counts_only_taps_that_hit)
         blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA, RANDOM, 1, &strided, &rtol),
         BLASCONV_OK);
     d.stride_height = d.stride_width = 1;
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA, RANDOM, 1, &dense, &rtol),
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA,
+                                               RANDOM, 1, &dense, &rtol),
                      BLASCONV_OK);
-    /* stride 2: at most 2x2 of the 4x4 taps land on one input, so L drops 16x4 -> 4x4 */
+    /* stride 2: at most 2x2 of the 4x4 taps land on one input, so L = K/g*taps drops from 4*16 to 4*4 */
     const double u = 0x1p-24;
     ck_assert_double_eq_tol(strided, 17 * u / (1 - 17 * u) * 16, 1e-12);
     ck_assert_double_eq_tol(dense, 65 * u / (1 - 65 * u) < BLASCONV_TOLERANCE_LAMBDA * sqrt(65) * u
