@@ -162,6 +162,46 @@ START_TEST(long_sums_of_positive_data)
 }
 END_TEST
 
+/* Constant inputs: every product is the same, so the rounding errors of the running
+ * sum lean one way and grow like n, not sqrt(n). ANY_DATA must hold; RANDOM_DATA
+ * may not (how far it is exceeded depends on the BLAS's summation order: printed). */
+START_TEST(constant_inputs_stay_within_any_data)
+{
+    const blasconv_conv2d d = {.batch = 1, .in_channels = 512, .in_height = 5, .in_width = 5,
+                               .out_channels = 8, .kernel_height = 3, .kernel_width = 3};
+    const float values[3] = {0.7f, 0.9f, 0.99f};
+    size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+    float *x = test_alloc_poisoned(nx), *w = test_alloc_poisoned(nw);
+    float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+    for (int v = 0; v < 3; v++) {
+        for (size_t i = 0; i < nx; i++)
+            x[i] = values[v];
+        for (size_t i = 0; i < nw; i++)
+            w[i] = values[(v + 1) % 3];
+        ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, NULL, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, NULL, want),
+                         BLASCONV_OK);
+        double atol_any, atol_random, rtol;
+        ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD,
+                                                   BLASCONV_TOLERANCE_ANY_DATA, 1.0, &atol_any,
+                                                   &rtol),
+                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD,
+                                                   BLASCONV_TOLERANCE_RANDOM_DATA, 1.0,
+                                                   &atol_random, &rtol),
+                         BLASCONV_OK);
+        blasconv_compare_report any = test_compare(y, want, ny, atol_any, rtol);
+        blasconv_compare_report random = test_compare(y, want, ny, atol_random, rtol);
+        fprintf(stderr,
+                "constant %.2f * %.2f, L = 4608: worst error / tolerance: RANDOM_DATA %.3f, "
+                "ANY_DATA %.3f\n",
+                values[v], values[(v + 1) % 3], random.worst_ratio, any.worst_ratio);
+        ck_assert_msg(any.passed, "%s", test_compare_describe(&any, y, want));
+    }
+    free(x), free(w), free(y), free(want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tolerance");
@@ -170,6 +210,7 @@ int main(void)
     tcase_add_test(tc, random_suite_through_the_linked_blas);
     tcase_add_test(tc, random_suite_through_the_naive_seam);
     tcase_add_test(tc, long_sums_of_positive_data);
+    tcase_add_test(tc, constant_inputs_stay_within_any_data);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
