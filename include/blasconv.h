@@ -402,8 +402,8 @@ typedef enum blasconv_tolerance_model {
  * rounding). RANDOM_DATA is the guaranteed bound while n <= lambda^2 = 36.
  * Measured (README, "Using blasconv as a test oracle"): correct results reach
  * about 1/3 of either bound for short sums; for long sums of random data they stay
- * 5-50x under RANDOM_DATA, while constant inputs can exceed it (so ANY_DATA
- * exists) and reach up to about 1/4 of ANY_DATA. A bug (a wrong index, a missed
+ * 10-50x under RANDOM_DATA, while constant inputs can exceed it (so ANY_DATA
+ * exists) and reach up to about 1/5 of ANY_DATA. A bug (a wrong index, a missed
  * tap) is off by about one term, M^2.
  * Both bounds assume plain float32 sums (the GEMM algorithm, any BLAS); they do
  * not cover BLASCONV_ALGO_FAST (Winograd-style) or reduced-precision arithmetic.
