@@ -91,9 +91,6 @@ START_TEST(layouts_agree_on_random_descriptors)
         blasconv_context *use = t % 3 ? ctx : NULL; /* a kept context, and none */
         const float *bias = t % 2 ? b.bias : NULL;
         const int g = groups_of(d);
-        const double fwd_terms = (double)(d->in_channels / g) * d->kernel_height * d->kernel_width;
-        const double bwd_terms = (double)(d->out_channels / g) * d->kernel_height * d->kernel_width;
-        const double filter_terms = (double)b.ny / d->out_channels;
 
         /* forward */
         float *y = test_alloc_poisoned(b.ny), *y_t = test_alloc_poisoned(b.ny);
@@ -103,8 +100,8 @@ START_TEST(layouts_agree_on_random_descriptors)
         ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, b.x_t, b.w_t, bias, ref_t),
                          BLASCONV_OK);
         float *y_perm = to_nhwc(y, d->batch, d->out_channels, b.oh, b.ow);
-        test_assert_close(y_t, y_perm, b.ny, test_sum_tolerance(fwd_terms), 1e-5, what);
-        test_assert_close(y_t, ref_t, b.ny, test_sum_tolerance(fwd_terms), 1e-5, what);
+        test_assert_conv_agree(y_t, y_perm, b.ny, d, BLASCONV_PASS_FORWARD, what);
+        test_assert_conv_close(y_t, ref_t, b.ny, d, BLASCONV_PASS_FORWARD, what);
         free(y), free(y_t), free(ref_t), free(y_perm);
 
         /* backward data */
@@ -115,8 +112,8 @@ START_TEST(layouts_agree_on_random_descriptors)
         ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, b.dy_t, b.w_t, ref_dx),
                          BLASCONV_OK);
         float *dx_perm = to_nhwc(dx, d->batch, d->in_channels, d->in_height, d->in_width);
-        test_assert_close(dx_t, dx_perm, b.nx, test_sum_tolerance(bwd_terms), 1e-5, what);
-        test_assert_close(dx_t, ref_dx, b.nx, test_sum_tolerance(bwd_terms), 1e-5, what);
+        test_assert_conv_agree(dx_t, dx_perm, b.nx, d, BLASCONV_PASS_BACKWARD_DATA, what);
+        test_assert_conv_close(dx_t, ref_dx, b.nx, d, BLASCONV_PASS_BACKWARD_DATA, what);
         free(dx), free(dx_t), free(ref_dx), free(dx_perm);
 
         /* backward filter and bias */
@@ -136,12 +133,12 @@ START_TEST(layouts_agree_on_random_descriptors)
             BLASCONV_OK);
         float *dw_perm = to_nhwc(dw, d->out_channels, d->in_channels / g, d->kernel_height,
                                  d->kernel_width);
-        test_assert_close(dw_t, dw_perm, b.nw, test_sum_tolerance(filter_terms), 1e-5, what);
-        test_assert_close(dw_t, ref_dw, b.nw, test_sum_tolerance(filter_terms), 1e-5, what);
+        test_assert_conv_agree(dw_t, dw_perm, b.nw, d, BLASCONV_PASS_BACKWARD_FILTER, what);
+        test_assert_conv_close(dw_t, ref_dw, b.nw, d, BLASCONV_PASS_BACKWARD_FILTER, what);
         if (with_bias) {
             /* the same double sums in the same order in both layouts */
             ck_assert_msg(memcmp(db_t, db, nk * sizeof(float)) == 0, "dbias differs: %s", what);
-            test_assert_close(db_t, ref_db, nk, test_sum_tolerance(filter_terms), 1e-5, what);
+            test_assert_conv_close(db_t, ref_db, nk, d, BLASCONV_PASS_BACKWARD_BIAS, what);
         } else {
             for (size_t k = 0; k < nk; k++)
                 ck_assert_msg(isnan(db_t[k]), "dbias NULL yet written: %s", what);
@@ -310,7 +307,7 @@ static void assert_same(const pass_result *a, const pass_result *b, const both_l
     ck_assert_msg(memcmp(a->y, b->y, p->ny * sizeof(float)) == 0, "forward differs: %s", what);
     ck_assert_msg(memcmp(a->dx, b->dx, p->nx * sizeof(float)) == 0, "backward data differs: %s",
                   what);
-    test_assert_close(a->dw, b->dw, p->nw, test_sum_tolerance((double)p->ny), 1e-5, what);
+    test_assert_conv_agree(a->dw, b->dw, p->nw, &p->nhwc, BLASCONV_PASS_BACKWARD_FILTER, what);
     ck_assert_msg(memcmp(a->db, b->db, (size_t)p->nhwc.out_channels * sizeof(float)) == 0,
                   "bias gradient differs: %s", what);
 }

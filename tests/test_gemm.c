@@ -50,7 +50,9 @@ static void check_case(blasconv_context *ctx, test_rng *r, const gemm_case *g)
     char what[128];
     snprintf(what, sizeof what, "ta=%d tb=%d m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", g->ta, g->tb,
              g->m, g->n, g->k, g->lda, g->ldb, g->ldc);
-    test_assert_close(c, want, nc, test_sum_tolerance(g->k), 1e-5, what);
+    double atol, rtol;
+    test_gemm_tolerance(g->k, &atol, &rtol);
+    test_assert_close(c, want, nc, atol, rtol, what);
     free(a), free(b), free(c), free(want);
 }
 

@@ -164,6 +164,18 @@ void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, do
         BLASCONV_OK);
 }
 
+void test_gemm_tolerance(int k, double *atol, double *rtol)
+{
+    const blasconv_conv2d sum = {.batch = 1, .in_channels = k > 0 ? k : 1, .in_height = 1,
+                                 .in_width = 1, .out_channels = 1, .kernel_height = 1,
+                                 .kernel_width = 1};
+    ck_assert_int_eq(blasconv_conv2d_tolerance(&sum, BLASCONV_PASS_FORWARD,
+                                               BLASCONV_TOLERANCE_RANDOM_DATA, 2.0, atol, rtol),
+                     BLASCONV_OK);
+    *atol *= 2;
+    *rtol *= 2;
+}
+
 int test_run_suite(Suite *s)
 {
     SRunner *runner = srunner_create(s);

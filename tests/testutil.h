@@ -52,6 +52,12 @@ const char *test_compare_describe(const blasconv_compare_report *r, const float 
 void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, double *atol,
                          double *rtol);
 
+/* The tolerance for a k-deep sgemm with |a|, |b|, |c| <= 1, |alpha| <= 2 and |beta| <= 1,
+ * compared with test_naive_sgemm: the public tolerance of the same sum as a 1x1
+ * convolution over k channels (M = 2 covers alpha), doubled because the naive
+ * product also rounds its alpha and beta steps in float32. */
+void test_gemm_tolerance(int k, double *atol, double *rtol);
+
 /* Asserts that got and want agree within atol + rtol*|want| (NaN only against NaN,
  * Inf only against the same Inf), naming the worst element. */
 #define test_assert_close(got, want, n, atol, rtol, what)                                          \
@@ -67,6 +73,16 @@ void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, do
         double atol_, rtol_;                                                                       \
         test_conv_tolerance((d), (pass), &atol_, &rtol_);                                          \
         test_assert_close((got), (want), (n), atol_, rtol_, (what));                               \
+    } while (0)
+
+/* Asserts that two float32 results of d's `pass` (e.g. two layouts or two tilings)
+ * agree: each is within the public tolerance of the exact result, so they are within
+ * twice it of each other. */
+#define test_assert_conv_agree(a, b, n, d, pass, what)                                             \
+    do {                                                                                           \
+        double atol_, rtol_;                                                                       \
+        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                          \
+        test_assert_close((a), (b), (n), 2 * atol_, 2 * rtol_, (what));                            \
     } while (0)
 
 /* A plain row-major sgemm for blasconv_context_set_sgemm, double accumulation:
