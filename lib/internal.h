@@ -100,6 +100,20 @@ typedef struct conv_shape {
 /* floor(num / den) for den > 0, also for negative num (PyTorch's div_rtn). */
 int64_t bc_floor_div(int64_t num, int64_t den);
 
+/* A descriptor field by name, so a failed check can say which one it was. */
+typedef struct bc_named_int {
+    const char *name;
+    int value;
+} bc_named_int;
+
+/* BAD_SHAPE naming the first field below `minimum` (1: "must be positive",
+ * 0: "is negative"). */
+blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn, const bc_named_int *fields,
+                                size_t count, int minimum);
+
+/* *out = a*b*c*d; false when the product reaches BLASCONV_MAX_ELEMENTS. */
+int bc_count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t d);
+
 /* Validates d (not NULL) and fills s; on failure says why in ctx's last error. */
 blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
                               conv_shape *s);

@@ -16,11 +16,6 @@ static int64_t pool_output_extent(int64_t in, int64_t pad_before, int64_t pad_af
     return out;
 }
 
-struct named_int {
-    const char *name;
-    int value;
-};
-
 /* pad <= window/2 on the undilated window, as PyTorch's pool2d_shape_check. */
 static blasconv_status check_pad(blasconv_context *ctx, const char *fn, const char *pad_name,
                                  int pad, const char *window_name, int window)
@@ -40,7 +35,7 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
     if (d->mode != BLASCONV_POOL_MAX && d->mode != BLASCONV_POOL_AVG)
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "mode=%d is not a blasconv_pool_mode",
                        (int)d->mode);
-    const struct named_int positive[] = {
+    const bc_named_int positive[] = {
         {"batch", d->batch},
         {"channels", d->channels},
         {"in_height", d->in_height},
@@ -48,21 +43,17 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
         {"window_height", d->window_height},
         {"window_width", d->window_width},
     };
-    for (size_t i = 0; i < sizeof positive / sizeof positive[0]; i++)
-        if (positive[i].value <= 0)
-            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d must be positive",
-                           positive[i].name, positive[i].value);
-    const struct named_int non_negative[] = {
+    const bc_named_int non_negative[] = {
         {"stride_height", d->stride_height},     {"stride_width", d->stride_width},
         {"pad_top", d->pad_top},                 {"pad_bottom", d->pad_bottom},
         {"pad_left", d->pad_left},               {"pad_right", d->pad_right},
         {"dilation_height", d->dilation_height}, {"dilation_width", d->dilation_width},
     };
-    for (size_t i = 0; i < sizeof non_negative / sizeof non_negative[0]; i++)
-        if (non_negative[i].value < 0)
-            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d is negative",
-                           non_negative[i].name, non_negative[i].value);
-    blasconv_status st;
+    blasconv_status st = bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
+    if (st == BLASCONV_OK)
+        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0], 0);
+    if (st != BLASCONV_OK)
+        return st;
     if ((st = check_pad(ctx, fn, "pad_top", d->pad_top, "window_height", d->window_height)) ||
         (st = check_pad(ctx, fn, "pad_bottom", d->pad_bottom, "window_height",
                         d->window_height)) ||
@@ -113,12 +104,10 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
     s->ow = (int)ow;
 
     int64_t x_elems, y_elems;
-    if (__builtin_mul_overflow((int64_t)s->n * s->c, (int64_t)s->h * s->w, &x_elems) ||
-        x_elems >= BLASCONV_MAX_ELEMENTS)
+    if (!bc_count_elements(&x_elems, s->n, s->c, s->h, s->w))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "input %dx%dx%dx%d has 2^31 or more elements", s->n, s->c, s->h, s->w);
-    if (__builtin_mul_overflow((int64_t)s->n * s->c, (int64_t)s->oh * s->ow, &y_elems) ||
-        y_elems >= BLASCONV_MAX_ELEMENTS)
+    if (!bc_count_elements(&y_elems, s->n, s->c, s->oh, s->ow))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "output %dx%dx%dx%d has 2^31 or more elements", s->n, s->c, s->oh, s->ow);
     s->x_elems = x_elems;

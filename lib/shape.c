@@ -27,7 +27,7 @@ static int mul_within_limit(int64_t *acc, int64_t factor)
     return 1;
 }
 
-static int count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t d)
+int bc_count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t d)
 {
     int64_t n = 1;
     if (!mul_within_limit(&n, a) || !mul_within_limit(&n, b) || !mul_within_limit(&n, c) ||
@@ -37,10 +37,16 @@ static int count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t
     return 1;
 }
 
-struct named_int {
-    const char *name;
-    int value;
-};
+blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn, const bc_named_int *fields,
+                                size_t count, int minimum)
+{
+    for (size_t i = 0; i < count; i++)
+        if (fields[i].value < minimum)
+            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn,
+                           minimum > 0 ? "%s=%d must be positive" : "%s=%d is negative",
+                           fields[i].name, fields[i].value);
+    return BLASCONV_OK;
+}
 
 blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
                               conv_shape *s)
@@ -48,27 +54,24 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
     if (d->layout != BLASCONV_NCHW && d->layout != BLASCONV_NHWC)
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "layout=%d is not a blasconv_layout",
                        (int)d->layout);
-    const struct named_int positive[] = {
+    const bc_named_int positive[] = {
         {"batch", d->batch},          {"in_channels", d->in_channels},
         {"in_height", d->in_height},  {"in_width", d->in_width},
         {"out_channels", d->out_channels}, {"kernel_height", d->kernel_height},
         {"kernel_width", d->kernel_width},
     };
-    for (size_t i = 0; i < sizeof positive / sizeof positive[0]; i++)
-        if (positive[i].value <= 0)
-            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d must be positive",
-                           positive[i].name, positive[i].value);
-    const struct named_int non_negative[] = {
+    const bc_named_int non_negative[] = {
         {"stride_height", d->stride_height},     {"stride_width", d->stride_width},
         {"pad_top", d->pad_top},                 {"pad_bottom", d->pad_bottom},
         {"pad_left", d->pad_left},               {"pad_right", d->pad_right},
         {"dilation_height", d->dilation_height}, {"dilation_width", d->dilation_width},
         {"groups", d->groups},
     };
-    for (size_t i = 0; i < sizeof non_negative / sizeof non_negative[0]; i++)
-        if (non_negative[i].value < 0)
-            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d is negative",
-                           non_negative[i].name, non_negative[i].value);
+    blasconv_status st = bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
+    if (st == BLASCONV_OK)
+        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0], 0);
+    if (st != BLASCONV_OK)
+        return st;
 
     s->n = d->batch;
     s->c = d->in_channels;
@@ -115,18 +118,18 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
     s->oh = (int)oh;
     s->ow = (int)ow;
 
-    if (!count_elements(&s->x_elems, s->n, s->c, s->h, s->w))
+    if (!bc_count_elements(&s->x_elems, s->n, s->c, s->h, s->w))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "input %dx%dx%dx%d has 2^31 or more elements", s->n, s->c, s->h, s->w);
-    if (!count_elements(&s->w_elems, s->k, s->c_per_group, s->kh, s->kw))
+    if (!bc_count_elements(&s->w_elems, s->k, s->c_per_group, s->kh, s->kw))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "weights %dx%dx%dx%d have 2^31 or more elements", s->k, s->c_per_group,
                        s->kh, s->kw);
-    if (!count_elements(&s->y_elems, s->n, s->k, s->oh, s->ow))
+    if (!bc_count_elements(&s->y_elems, s->n, s->k, s->oh, s->ow))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "output %dx%dx%dx%d has 2^31 or more elements", s->n, s->k, s->oh, s->ow);
     int64_t tile_row_elems;
-    if (!count_elements(&tile_row_elems, s->c_per_group, s->kh, s->kw, s->ow))
+    if (!bc_count_elements(&tile_row_elems, s->c_per_group, s->kh, s->kw, s->ow))
         return bc_fail(ctx, BLASCONV_ERR_OVERFLOW, fn,
                        "one output row of the im2col buffer (%d channels x %dx%d kernel x %d "
                        "columns) has 2^31 or more elements",
