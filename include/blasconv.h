@@ -155,6 +155,15 @@ typedef enum blasconv_algorithm {
 /** Unknown values are BAD_SHAPE. */
 BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ctx,
                                                             blasconv_algorithm algorithm);
+/** Promise (constant != 0) that the contents of a weights array this context is
+ *  given do not change while the same pointer is passed: FAST may then keep the
+ *  transformed filter of the last weights pointer (Winograd's G g G^T, up to
+ *  36/9 the size of w) in the context between forward calls, instead of
+ *  transforming it on every call. Calling this again (on or off) forgets what was
+ *  kept: do so after changing weights in place. Default 0. No caching with a
+ *  caller-owned workspace (that would allocate). No effect under GEMM. */
+BLASCONV_API blasconv_status blasconv_context_set_weights_constant(blasconv_context *ctx,
+                                                                   int constant);
 /** A sentence about the last failing call on this context that names the function,
  *  the offending field and its value, e.g.
  *  "conv2d_forward: groups=3 does not divide in_channels=8". "" after a success.

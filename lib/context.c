@@ -30,6 +30,7 @@ void blasconv_context_destroy(blasconv_context *ctx)
     if (!ctx)
         return;
     free(ctx->scratch);
+    bc_winograd_cache_clear(ctx);
     bc_blas_release(ctx->loaded_blas);
     free(ctx);
 }
@@ -119,6 +120,16 @@ blasconv_status blasconv_context_set_algorithm(blasconv_context *ctx, blasconv_a
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, "context_set_algorithm",
                        "algorithm=%d is not a blasconv_algorithm", (int)algorithm);
     ctx->algorithm = algorithm;
+    bc_clear_error(ctx);
+    return BLASCONV_OK;
+}
+
+blasconv_status blasconv_context_set_weights_constant(blasconv_context *ctx, int constant)
+{
+    if (!ctx)
+        return BLASCONV_ERR_NULL_POINTER;
+    ctx->weights_constant = constant != 0;
+    bc_winograd_cache_clear(ctx); /* on and off alike: start from an empty cache */
     bc_clear_error(ctx);
     return BLASCONV_OK;
 }

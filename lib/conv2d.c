@@ -105,7 +105,9 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_FORWARD, &p);
     if (st == BLASCONV_OK) {
-        if (p.depthwise && p.s.layout == BLASCONV_NCHW)
+        if (p.winograd.m)
+            bc_winograd_forward(c, &p.s, &p.winograd, x, w, bias, y);
+        else if (p.depthwise && p.s.layout == BLASCONV_NCHW)
             bc_depthwise_forward_nchw(&p.s, x, w, bias, y);
         else if (p.depthwise)
             bc_depthwise_forward_nhwc(&p.s, x, w, bias, y);

@@ -37,6 +37,14 @@ struct blasconv_context {
     size_t scratch_bytes;
     int threads; /* 0 = all */
     blasconv_algorithm algorithm;
+    int weights_constant; /* set_weights_constant: FAST may keep a transformed filter */
+    struct bc_winograd_cache {
+        float *u; /* transformed filter of `weights`, malloc'd; NULL = empty */
+        size_t bytes;
+        const float *weights;
+        int m, k, c;
+        blasconv_layout layout;
+    } winograd_cache;
     char last_error[BLASCONV_ERROR_CAPACITY];
 };
 
@@ -155,6 +163,44 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
 void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin,
                     int row_end, float *dx);
 
+/* --- winograd_transform.c: F(m x m, 3 x 3) transforms, m in {2, 4} --------- */
+
+/* Each transforms `lanes` independent problems whose values are contiguous (lane l
+ * at +l). Input: d[i][j] at src + i*rs + j*cs -> (B^T d B)[xi] at dst + xi*ds.
+ * Filter: g[i][j] at src + (3i+j)*ts, lane l at + l*ls -> (G g G^T)[xi] at dst + xi*ds.
+ * Output: v[xi] at src + xi*ss -> (A^T v A)[i][j] + bias[l] (bias NULL = 0) at
+ * dst + i*rs + j*cs. xi = row * (m+2) + column. */
+void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes,
+                       float *dst, ptrdiff_t ds);
+void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes,
+                        float *dst, ptrdiff_t ds);
+void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,
+                        float *dst, ptrdiff_t rs, ptrdiff_t cs);
+
+/* --- winograd.c: FAST forward for 3x3 stride-1 layers ------------------- */
+
+typedef struct winograd_plan {
+    int m;               /* output tile side; 0 = not this path */
+    int tiles_h, tiles_w;
+    int tiles;           /* N * tiles_h * tiles_w */
+    int tiles_per_batch; /* tiles transformed and multiplied together */
+    float *u;            /* transformed filter [a*a][K][C]: scratch or the context's cache */
+    float *v;            /* transformed input: [a*a][C][T] (NCHW), [a*a][T][C] (NHWC) */
+    float *product;      /* U*V: [a*a][K][T] (NCHW), [a*a][T][K] (NHWC) */
+    int cached;          /* u is the context's cache */
+} winograd_plan;
+
+/* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m
+ * at 0 (the GEMM lowering) when the layer is not 3x3/stride 1/dilation 1/groups 1,
+ * when no m is expected to be faster, or when even one tile does not fit the
+ * workspace. NO_MEMORY when the cache or the scratch cannot grow. */
+blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                 winograd_plan *wp);
+void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
+                         const float *x, const float *w, const float *bias, float *y);
+/* Frees the context's transformed-filter cache. */
+void bc_winograd_cache_clear(blasconv_context *ctx);
+
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
 
 /* The three passes: planning differs (only forward has a depthwise path). */
@@ -166,6 +212,7 @@ typedef struct conv_plan {
     float *col;        /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile; /* output rows lowered per tile */
     int tiled_rows;    /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
+    winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
 } conv_plan;
 
 /* End of the tile that starts at output row `begin`. */

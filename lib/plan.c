@@ -62,7 +62,10 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
         return st;
     p->tiled_rows = tiled_rows(&p->s);
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
-    if (!p->s.direct_1x1 && !p->depthwise)
+    p->winograd.m = 0;
+    if (pass == PASS_FORWARD && !p->depthwise)
+        st = bc_winograd_plan(ctx, fn, &p->s, &p->winograd);
+    if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, &p->s, &p->col, &p->rows_per_tile);
     if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

@@ -1,0 +1,352 @@
+/* FAST forward for 3x3 stride-1 layers: Winograd F(m x m, 3 x 3) feeding sgemm.
+ *
+ * A batch of T output tiles (m x m each, numbered across images) runs as
+ *   V[xi] = B^T d B   for every tile and input channel   (winograd_transform.c)
+ *   M[xi] = U[xi] V[xi]  one sgemm per xi < (m+2)^2, K x T x C, through bc_sgemm
+ *   y     = A^T M A + bias, clipped at the bottom and right edges
+ * with U[xi] = G g G^T the filter, transformed once per call (or kept in the
+ * context when the caller promised constant weights). NCHW keeps V as [xi][C][T]
+ * and M as [xi][K][T] (the GEMM is U V, tiles as columns); NHWC keeps V as
+ * [xi][T][C] and M as [xi][T][K] (the GEMM is V U^T, as in conv2d.c's NHWC path),
+ * so each layout's transforms run over contiguous lanes: tiles in NCHW, channels
+ * in NHWC.
+ *
+ * Choice of m (measured, see the README's "FAST: Winograd"): F(4x4) does 4x fewer
+ * multiplications than the lowering against F(2x2)'s 2.25x, and its transforms
+ * cost less per output, but its filter is 36/16 larger and its error about 10x
+ * larger (still far inside the project's test tolerance). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* V and M of one batch of tiles together take about this much: enough tiles for
+ * GEMMs that run at full speed, few enough that V and M stay near the L2 cache. */
+#define WINOGRAD_BATCH_BYTES ((size_t)4 << 20)
+/* The transforms take this many tiles (NCHW) or channels (NHWC) at a time. */
+#define LANES 16
+#define CHANNEL_CHUNK 64
+
+static int winograd_applies(const conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
+           s->dil_w == 1 && s->groups == 1;
+}
+
+static size_t align64(size_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
+
+/* Bytes of U, and of V plus M per tile, for tile side m. */
+static size_t filter_bytes(const conv_shape *s, int m)
+{
+    return (size_t)(m + 2) * (m + 2) * (size_t)s->k * (size_t)s->c * sizeof(float);
+}
+
+static size_t tile_bytes(const conv_shape *s, int m)
+{
+    return (size_t)(m + 2) * (m + 2) * ((size_t)s->c + (size_t)s->k) * sizeof(float);
+}
+
+static int ceil_div_int(int num, int den)
+{
+    return (num + den - 1) / den;
+}
+
+/* The preferred tile side for this layer (0: the lowering is faster). */
+static int preferred_m(const conv_shape *s)
+{
+    (void)s;
+    return 4;
+}
+
+/* Tiles per batch for side m within `capacity` bytes; 0 when not even one fits. */
+static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
+{
+    const size_t u = align64(filter_bytes(s, m)), per_tile = tile_bytes(s, m);
+    if ((int64_t)(m + 2) * (m + 2) * s->k * s->c >= BLASCONV_MAX_ELEMENTS)
+        return 0;
+    if (capacity < u + per_tile + 128) /* 128: the alignment of V and M */
+        return 0;
+    size_t fit = (capacity - u - 128) / per_tile;
+    size_t want = WINOGRAD_BATCH_BYTES / per_tile;
+    if (want < LANES)
+        want = LANES;
+    if (fit > want)
+        fit = want;
+    /* V and M each stay under 2^31 elements, like every scratch buffer. */
+    size_t most = (size_t)(BLASCONV_MAX_ELEMENTS - 1) /
+                  ((size_t)(m + 2) * (m + 2) * (size_t)(s->c > s->k ? s->c : s->k));
+    if (fit > most)
+        fit = most;
+    return fit > (size_t)tiles ? tiles : (int)fit;
+}
+
+static blasconv_status ensure_cache(blasconv_context *ctx, const char *fn, size_t bytes)
+{
+    struct bc_winograd_cache *cache = &ctx->winograd_cache;
+    if (cache->u && cache->bytes >= bytes)
+        return BLASCONV_OK;
+    bc_winograd_cache_clear(ctx);
+    cache->u = malloc(bytes);
+    if (!cache->u)
+        return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn,
+                       "cannot allocate %zu bytes for the transformed filter", bytes);
+    cache->bytes = bytes;
+    return BLASCONV_OK;
+}
+
+void bc_winograd_cache_clear(blasconv_context *ctx)
+{
+    free(ctx->winograd_cache.u);
+    memset(&ctx->winograd_cache, 0, sizeof ctx->winograd_cache);
+}
+
+blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                 winograd_plan *wp)
+{
+    memset(wp, 0, sizeof *wp);
+    if (ctx->algorithm != BLASCONV_ALGO_FAST || !winograd_applies(s))
+        return BLASCONV_OK;
+    /* The budget holds U too, cached or not, so FAST's peak stays under the limit. */
+    const size_t capacity = bc_scratch_capacity(ctx);
+    int m = preferred_m(s), per_batch = 0, tiles_h = 0, tiles_w = 0, tiles = 0;
+    for (; m >= 2; m -= 2) {
+        tiles_h = ceil_div_int(s->oh, m), tiles_w = ceil_div_int(s->ow, m);
+        int64_t all = (int64_t)s->n * tiles_h * tiles_w;
+        if (all >= BLASCONV_MAX_ELEMENTS)
+            continue;
+        tiles = (int)all;
+        per_batch = batch_tiles(s, m, capacity, tiles);
+        if (per_batch > 0)
+            break;
+    }
+    if (m < 2)
+        return BLASCONV_OK; /* FAST does not fit: the lowering's own minimum decides */
+    const size_t u_bytes = align64(filter_bytes(s, m));
+    const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
+    const size_t p_bytes = (size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float);
+    const int cached = ctx->weights_constant && !ctx->has_user_workspace;
+    if (cached) {
+        blasconv_status st = ensure_cache(ctx, fn, u_bytes);
+        if (st != BLASCONV_OK)
+            return st;
+    }
+    const size_t scratch_bytes = (cached ? 0 : u_bytes) + v_bytes + p_bytes;
+    char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
+    if (!scratch)
+        return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
+                       scratch_bytes);
+    wp->m = m;
+    wp->tiles_h = tiles_h;
+    wp->tiles_w = tiles_w;
+    wp->tiles = tiles;
+    wp->tiles_per_batch = per_batch;
+    wp->cached = cached;
+    wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
+    wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
+    wp->product = (float *)((char *)wp->v + v_bytes);
+    return BLASCONV_OK;
+}
+
+/* U[xi][k][c] from w: [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart) or
+ * [K][3][3][C] (NHWC: lanes are one filter's C channels). */
+static void transform_filter(const conv_shape *s, int m, const float *w, float *u)
+{
+    const ptrdiff_t kc = (ptrdiff_t)s->k * s->c;
+    if (s->layout == BLASCONV_NCHW) {
+        bc_winograd_filter(m, w, 1, 9, (int)kc, u, kc);
+        return;
+    }
+    for (int k = 0; k < s->k; k++)
+        bc_winograd_filter(m, w + (size_t)k * 9 * s->c, s->c, 1, s->c, u + (size_t)k * s->c, kc);
+}
+
+/* Where tile t starts: image, first output row and column. */
+typedef struct tile_origin {
+    int n, oh, ow;
+} tile_origin;
+
+static tile_origin tile_at(const winograd_plan *wp, int t)
+{
+    const int per_image = wp->tiles_h * wp->tiles_w;
+    const int in_image = t % per_image;
+    return (tile_origin){t / per_image, in_image / wp->tiles_w * wp->m,
+                         in_image % wp->tiles_w * wp->m};
+}
+
+/* d[i][j] of the (m+2)^2 input patch at (ih0, iw0) of one plane, lane `lane` of
+ * a [a][a][LANES] block; rows and columns outside the input read zero. */
+static void gather_patch(const conv_shape *s, int a, const float *plane, int ih0, int iw0,
+                         float *block, int lane)
+{
+    if (ih0 >= 0 && iw0 >= 0 && ih0 + a <= s->h && iw0 + a <= s->w) {
+        const float *src = plane + (size_t)ih0 * s->w + iw0;
+        for (int i = 0; i < a; i++, src += s->w)
+            for (int j = 0; j < a; j++)
+                block[(i * a + j) * LANES + lane] = src[j];
+        return;
+    }
+    for (int i = 0; i < a; i++) {
+        const int ih = ih0 + i;
+        for (int j = 0; j < a; j++) {
+            const int iw = iw0 + j;
+            const int inside = (unsigned)ih < (unsigned)s->h && (unsigned)iw < (unsigned)s->w;
+            block[(i * a + j) * LANES + lane] = inside ? plane[(size_t)ih * s->w + iw] : 0.0f;
+        }
+    }
+}
+
+static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float *x, int first,
+                       int count, float *v)
+{
+    const int m = wp->m, a = m + 2;
+    const size_t plane = (size_t)s->h * s->w;
+    float block[36 * LANES];
+    for (int b = 0; b < count; b += LANES) {
+        const int lanes = count - b < LANES ? count - b : LANES;
+        tile_origin at[LANES];
+        for (int l = 0; l < lanes; l++)
+            at[l] = tile_at(wp, first + b + l);
+        for (int c = 0; c < s->c; c++) {
+            for (int l = 0; l < lanes; l++)
+                gather_patch(s, a, x + ((size_t)at[l].n * s->c + c) * plane, at[l].oh - s->pad_t,
+                             at[l].ow - s->pad_l, block, l);
+            bc_winograd_input(m, block, (ptrdiff_t)a * LANES, LANES, lanes,
+                              v + (size_t)c * count + b, (ptrdiff_t)s->c * count);
+        }
+    }
+}
+
+static void output_nchw(const conv_shape *s, const winograd_plan *wp, const float *product,
+                        const float *bias, int first, int count, float *y)
+{
+    const int m = wp->m;
+    float block[16 * LANES], bias_lanes[LANES];
+    for (int b = 0; b < count; b += LANES) {
+        const int lanes = count - b < LANES ? count - b : LANES;
+        tile_origin at[LANES];
+        for (int l = 0; l < lanes; l++)
+            at[l] = tile_at(wp, first + b + l);
+        for (int k = 0; k < s->k; k++) {
+            if (bias)
+                for (int l = 0; l < LANES; l++)
+                    bias_lanes[l] = bias[k];
+            bc_winograd_output(m, product + (size_t)k * count + b, (ptrdiff_t)s->k * count, lanes,
+                               bias ? bias_lanes : NULL, block, (ptrdiff_t)m * LANES, LANES);
+            for (int l = 0; l < lanes; l++) {
+                float *out = y + ((size_t)at[l].n * s->k + k) * s->positions;
+                const int rows = s->oh - at[l].oh < m ? s->oh - at[l].oh : m;
+                const int cols = s->ow - at[l].ow < m ? s->ow - at[l].ow : m;
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        out[(size_t)(at[l].oh + i) * s->ow + at[l].ow + j] =
+                            block[(i * m + j) * LANES + l];
+            }
+        }
+    }
+}
+
+static void input_nhwc(const conv_shape *s, const winograd_plan *wp, const float *x, int first,
+                       int count, float *v)
+{
+    const int m = wp->m, a = m + 2;
+    const ptrdiff_t row = (ptrdiff_t)s->w * s->c, ds = (ptrdiff_t)count * s->c;
+    float patch[36 * CHANNEL_CHUNK];
+    for (int t = 0; t < count; t++) {
+        const tile_origin at = tile_at(wp, first + t);
+        const int ih0 = at.oh - s->pad_t, iw0 = at.ow - s->pad_l;
+        const float *image = x + (size_t)at.n * s->h * row;
+        float *dst = v + (size_t)t * s->c;
+        if (ih0 >= 0 && iw0 >= 0 && ih0 + a <= s->h && iw0 + a <= s->w) {
+            bc_winograd_input(m, image + (size_t)ih0 * row + (size_t)iw0 * s->c, row, s->c, s->c,
+                              dst, ds);
+            continue;
+        }
+        for (int c0 = 0; c0 < s->c; c0 += CHANNEL_CHUNK) {
+            const int chunk = s->c - c0 < CHANNEL_CHUNK ? s->c - c0 : CHANNEL_CHUNK;
+            for (int i = 0; i < a; i++) {
+                for (int j = 0; j < a; j++) {
+                    const int ih = ih0 + i, iw = iw0 + j;
+                    float *to = patch + (i * a + j) * CHANNEL_CHUNK;
+                    if ((unsigned)ih < (unsigned)s->h && (unsigned)iw < (unsigned)s->w)
+                        memcpy(to, image + (size_t)ih * row + (size_t)iw * s->c + c0,
+                               (size_t)chunk * sizeof(float));
+                    else
+                        memset(to, 0, (size_t)chunk * sizeof(float));
+                }
+            }
+            bc_winograd_input(m, patch, (ptrdiff_t)a * CHANNEL_CHUNK, CHANNEL_CHUNK, chunk,
+                              dst + c0, ds);
+        }
+    }
+}
+
+static void output_nhwc(const conv_shape *s, const winograd_plan *wp, const float *product,
+                        const float *bias, int first, int count, float *y)
+{
+    const int m = wp->m;
+    const ptrdiff_t row = (ptrdiff_t)s->ow * s->k, ss = (ptrdiff_t)count * s->k;
+    float block[16 * CHANNEL_CHUNK];
+    for (int t = 0; t < count; t++) {
+        const tile_origin at = tile_at(wp, first + t);
+        float *out = y + ((size_t)at.n * s->oh + at.oh) * row + (size_t)at.ow * s->k;
+        const float *src = product + (size_t)t * s->k;
+        if (at.oh + m <= s->oh && at.ow + m <= s->ow) {
+            bc_winograd_output(m, src, ss, s->k, bias, out, row, s->k);
+            continue;
+        }
+        const int rows = s->oh - at.oh < m ? s->oh - at.oh : m;
+        const int cols = s->ow - at.ow < m ? s->ow - at.ow : m;
+        for (int k0 = 0; k0 < s->k; k0 += CHANNEL_CHUNK) {
+            const int chunk = s->k - k0 < CHANNEL_CHUNK ? s->k - k0 : CHANNEL_CHUNK;
+            bc_winograd_output(m, src + k0, ss, chunk, bias ? bias + k0 : NULL, block,
+                               (ptrdiff_t)m * CHANNEL_CHUNK, CHANNEL_CHUNK);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++)
+                    memcpy(out + i * row + (size_t)j * s->k + k0,
+                           block + (i * m + j) * CHANNEL_CHUNK, (size_t)chunk * sizeof(float));
+        }
+    }
+}
+
+static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, const float *w)
+{
+    const struct bc_winograd_cache *cache = &ctx->winograd_cache;
+    return cache->weights == w && cache->m == m && cache->k == s->k && cache->c == s->c &&
+           cache->layout == s->layout;
+}
+
+void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
+                         const float *x, const float *w, const float *bias, float *y)
+{
+    const int m = wp->m, taps = (m + 2) * (m + 2);
+    if (!wp->cached || !cache_holds(ctx, s, m, w)) {
+        transform_filter(s, m, w, wp->u);
+        if (wp->cached)
+            ctx->winograd_cache = (struct bc_winograd_cache){
+                ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
+    }
+    const size_t kc = (size_t)s->k * s->c;
+    for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch) {
+        const int count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first
+                                                                   : wp->tiles_per_batch;
+        const size_t v_step = (size_t)s->c * count, p_step = (size_t)s->k * count;
+        if (s->layout == BLASCONV_NCHW) {
+            input_nchw(s, wp, x, first, count, wp->v);
+            for (int xi = 0; xi < taps; xi++)
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, count, s->c, 1.0f,
+                         wp->u + xi * kc, s->c, wp->v + xi * v_step, count, 0.0f,
+                         wp->product + xi * p_step, count);
+            output_nchw(s, wp, wp->product, bias, first, count, y);
+        } else {
+            input_nhwc(s, wp, x, first, count, wp->v);
+            for (int xi = 0; xi < taps; xi++)
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, count, s->k, s->c, 1.0f,
+                         wp->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
+                         wp->product + xi * p_step, s->k);
+            output_nhwc(s, wp, wp->product, bias, first, count, y);
+        }
+    }
+}

@@ -1,0 +1,377 @@
+/* BLASCONV_ALGO_FAST: Winograd for 3x3 stride-1 forward layers.
+ *
+ * - agrees with the oracle within the project's default tolerance
+ *   (test_sum_tolerance of C*9 terms, values in [-1, 1]) on hundreds of random
+ *   eligible descriptors, in both layouts, with F(4x4) (the default choice) and
+ *   F(2x2) (forced by a workspace limit that F(4x4) does not fit);
+ * - everything else, and every backward pass, is bitwise the GEMM context's result;
+ * - one sgemm per transformed tap position and tile batch;
+ * - tight limits change only the batching: bitwise identical through a GEMM whose
+ *   elements depend only on their row and column (test_naive_sgemm); a caller
+ *   buffer is used without any allocation (malloc is wrapped, as in test_workspace);
+ * - the transformed filter is kept only when the caller promises constant weights.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static long allocations;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { allocations++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
+
+/* A random 3x3 stride-1 descriptor FAST takes: odd sizes, pads 0-2 per side. */
+static blasconv_conv2d random_eligible(test_rng *r, int min_channels)
+{
+    blasconv_conv2d d = {0};
+    d.batch = test_rng_int(r, 1, 3);
+    d.in_channels = test_rng_int(r, min_channels, 16);
+    d.out_channels = test_rng_int(r, min_channels, 16);
+    d.kernel_height = d.kernel_width = 3;
+    d.pad_top = test_rng_int(r, 0, 2);
+    d.pad_bottom = test_rng_int(r, 0, 2);
+    d.pad_left = test_rng_int(r, 0, 2);
+    d.pad_right = test_rng_int(r, 0, 2);
+    d.in_height = test_rng_int(r, 3 - d.pad_top - d.pad_bottom > 1 ? 3 - d.pad_top - d.pad_bottom : 1, 19);
+    d.in_width = test_rng_int(r, 3 - d.pad_left - d.pad_right > 1 ? 3 - d.pad_left - d.pad_right : 1, 23);
+    d.stride_height = test_rng_int(r, 0, 1); /* 0 is the default, 1 */
+    d.dilation_width = test_rng_int(r, 0, 1);
+    d.layout = test_rng_int(r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
+    return d;
+}
+
+static int eligible(const blasconv_conv2d *d)
+{
+    int one = 1;
+#define DEFAULT1(v) ((v) == 0 || (v) == one)
+    return d->kernel_height == 3 && d->kernel_width == 3 && DEFAULT1(d->stride_height) &&
+           DEFAULT1(d->stride_width) && DEFAULT1(d->dilation_height) &&
+           DEFAULT1(d->dilation_width) && DEFAULT1(d->groups);
+#undef DEFAULT1
+}
+
+/* Bytes of F(m x m)'s transformed filter and of V plus M per tile (the library's
+ * documented budget: the filter and one batch of tiles must fit the limit). */
+static size_t filter_bytes(const blasconv_conv2d *d, int m)
+{
+    return (size_t)(m + 2) * (m + 2) * d->in_channels * d->out_channels * sizeof(float);
+}
+static size_t tile_bytes(const blasconv_conv2d *d, int m)
+{
+    return (size_t)(m + 2) * (m + 2) * (d->in_channels + d->out_channels) * sizeof(float);
+}
+/* A limit holding the filter and `tiles` tiles of F(m x m), with the alignment slack. */
+static size_t limit_for(const blasconv_conv2d *d, int m, int tiles)
+{
+    return filter_bytes(d, m) + 64 + (size_t)tiles * tile_bytes(d, m) + 128;
+}
+
+static double terms(const blasconv_conv2d *d)
+{
+    return (double)d->in_channels * 9;
+}
+
+typedef struct problem {
+    blasconv_conv2d d;
+    size_t nx, nw, ny;
+    float *x, *w, *bias;
+} problem;
+
+static problem problem_make(test_rng *r, blasconv_conv2d d)
+{
+    problem p = {.d = d};
+    p.nx = test_conv_x_elems(&d), p.nw = test_conv_w_elems(&d), p.ny = test_conv_y_elems(&d);
+    p.x = test_alloc_random(r, p.nx);
+    p.w = test_alloc_random(r, p.nw);
+    p.bias = test_alloc_random(r, (size_t)d.out_channels);
+    return p;
+}
+
+static void problem_free(problem *p)
+{
+    free(p->x), free(p->w), free(p->bias);
+}
+
+static blasconv_context *fast_context(void)
+{
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST), BLASCONV_OK);
+    return ctx;
+}
+
+/* _i = 0: default choice of m; _i = 1: F(2x2) forced by a limit F(4x4) misses. */
+START_TEST(fast_matches_oracle)
+{
+    const int force_m2 = _i == 1;
+    test_rng r = test_rng_seeded(9100 + (uint64_t)_i);
+    blasconv_context *ctx = fast_context();
+    for (int t = 0; t < 300; t++) {
+        /* F(2x2)'s filter plus 8 tiles stays below F(4x4)'s filter plus one tile
+         * once C and K are at least 10. */
+        blasconv_conv2d d = random_eligible(&r, force_m2 ? 10 : 1);
+        problem p = problem_make(&r, d);
+        if (force_m2) {
+            size_t limit = limit_for(&d, 2, 8);
+            ck_assert_uint_lt(limit, limit_for(&d, 4, 1) - 192);
+            blasconv_context_set_workspace_limit(ctx, limit);
+        }
+        const float *bias = t % 2 ? p.bias : NULL;
+        float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
+        test_naive_sgemm_calls = 0;
+        blasconv_context_set_sgemm(ctx, t % 4 == 0 ? test_naive_sgemm : NULL);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, bias, y), BLASCONV_OK);
+        /* one batch of F(4x4) or F(2x2): 36 or 16 GEMMs (one input channel takes the
+         * direct depthwise path, exact and faster, before FAST is considered) */
+        if (t % 4 == 0 && !force_m2 && d.in_channels > 1)
+            ck_assert_msg(test_naive_sgemm_calls == 36 || test_naive_sgemm_calls == 16,
+                          "%d GEMMs: %s", test_naive_sgemm_calls, test_conv_describe(&d));
+        if (t % 4 == 0 && force_m2) { /* batches of at most 8 tiles, 16 GEMMs each */
+            int oh, ow;
+            blasconv_conv2d_output_size(&d, &oh, &ow);
+            int tiles = d.batch * ((oh + 1) / 2) * ((ow + 1) / 2);
+            ck_assert_int_eq(test_naive_sgemm_calls, 16 * ((tiles + 7) / 8));
+        }
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, bias, want),
+                         BLASCONV_OK);
+        test_assert_close(y, want, p.ny, test_sum_tolerance(terms(&d)), 1e-5,
+                          test_conv_describe(&d));
+        free(y), free(want), problem_free(&p);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+/* FAST's error grows with the magnitude of x and w like the lowering's does:
+ * relative to max|x| * max|w|, the tolerance holds for any scale. */
+START_TEST(error_scales_with_magnitude)
+{
+    test_rng r = test_rng_seeded(9200);
+    blasconv_context *ctx = fast_context();
+    const float scales[] = {1e-3f, 1.0f, 1e3f};
+    for (int t = 0; t < 60; t++) {
+        blasconv_conv2d d = random_eligible(&r, 1);
+        problem p = problem_make(&r, d);
+        const float sx = scales[t % 3], sw = scales[(t / 3) % 3];
+        for (size_t i = 0; i < p.nx; i++)
+            p.x[i] *= sx;
+        for (size_t i = 0; i < p.nw; i++)
+            p.w[i] *= sw;
+        float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, NULL, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, NULL, want),
+                         BLASCONV_OK);
+        test_assert_close(y, want, p.ny, test_sum_tolerance(terms(&d)) * sx * sw, 1e-5,
+                          test_conv_describe(&d));
+        free(y), free(want), problem_free(&p);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+/* Runs forward, backward data and backward filter; returns the first error. */
+static blasconv_status all_passes(blasconv_context *ctx, const problem *p, const float *dy,
+                                  float *y, float *dx, float *dw, float *db)
+{
+    blasconv_status st = blasconv_conv2d_forward(ctx, &p->d, p->x, p->w, p->bias, y);
+    if (st == BLASCONV_OK)
+        st = blasconv_conv2d_backward_data(ctx, &p->d, dy, p->w, dx);
+    if (st == BLASCONV_OK)
+        st = blasconv_conv2d_backward_filter(ctx, &p->d, p->x, dy, dw, db);
+    return st;
+}
+
+START_TEST(everything_else_is_gemm)
+{
+    test_rng r = test_rng_seeded(9300);
+    blasconv_context *fast = fast_context(), *gemm;
+    ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
+    int fallbacks = 0;
+    for (int t = 0; t < 300; t++) {
+        blasconv_conv2d d = t % 3 ? test_random_conv(&r) : random_eligible(&r, 1);
+        if (t % 3)
+            d.layout = test_rng_int(&r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
+        problem p = problem_make(&r, d);
+        float *dy = test_alloc_random(&r, p.ny);
+        float *out[2][4];
+        for (int c = 0; c < 2; c++) {
+            out[c][0] = test_alloc_poisoned(p.ny), out[c][1] = test_alloc_poisoned(p.nx);
+            out[c][2] = test_alloc_poisoned(p.nw);
+            out[c][3] = test_alloc_poisoned((size_t)d.out_channels);
+            ck_assert_int_eq(all_passes(c ? fast : gemm, &p, dy, out[c][0], out[c][1],
+                                        out[c][2], out[c][3]),
+                             BLASCONV_OK);
+        }
+        const char *what = test_conv_describe(&d);
+        if (!eligible(&d)) {
+            fallbacks++;
+            ck_assert_msg(!memcmp(out[0][0], out[1][0], p.ny * sizeof(float)), "forward: %s", what);
+        }
+        ck_assert_msg(!memcmp(out[0][1], out[1][1], p.nx * sizeof(float)), "dx: %s", what);
+        ck_assert_msg(!memcmp(out[0][2], out[1][2], p.nw * sizeof(float)), "dw: %s", what);
+        ck_assert_msg(!memcmp(out[0][3], out[1][3], (size_t)d.out_channels * sizeof(float)),
+                      "db: %s", what);
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < 4; i++)
+                free(out[c][i]);
+        free(dy), problem_free(&p);
+    }
+    ck_assert_int_ge(fallbacks, 150);
+    blasconv_context_destroy(fast);
+    blasconv_context_destroy(gemm);
+}
+END_TEST
+
+START_TEST(tight_limits_are_bitwise_identical)
+{
+    test_rng r = test_rng_seeded(9400);
+    blasconv_context *unlimited = fast_context(), *tight = fast_context();
+    blasconv_context_set_sgemm(unlimited, test_naive_sgemm);
+    blasconv_context_set_sgemm(tight, test_naive_sgemm);
+    for (int t = 0; t < 120; t++) {
+        blasconv_conv2d d = random_eligible(&r, 1);
+        problem p = problem_make(&r, d);
+        /* F(4x4) with 1, 3 or 17 tiles a batch (or F(2x2) if that is the choice) */
+        const int tiles[] = {1, 3, 17};
+        blasconv_context_set_workspace_limit(tight, limit_for(&d, 4, tiles[t % 3]));
+        float *a = test_alloc_poisoned(p.ny), *b = test_alloc_poisoned(p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, a), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, b), BLASCONV_OK);
+        ck_assert_msg(!memcmp(a, b, p.ny * sizeof(float)), "%s", test_conv_describe(&d));
+        free(a), free(b), problem_free(&p);
+    }
+    blasconv_context_destroy(unlimited);
+    blasconv_context_destroy(tight);
+}
+END_TEST
+
+/* Below FAST's minimum the call takes the lowering (bitwise the GEMM context's
+ * result under the same limit); below the lowering's too it is WORKSPACE. */
+START_TEST(below_minimum_falls_back_then_fails)
+{
+    test_rng r = test_rng_seeded(9500);
+    blasconv_conv2d d = {.batch = 2, .in_channels = 8, .in_height = 9, .in_width = 11,
+                         .out_channels = 16, .kernel_height = 3, .kernel_width = 3,
+                         .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    problem p = problem_make(&r, d);
+    const size_t gemm_row = (size_t)8 * 9 * 11 * sizeof(float); /* one output row's im2col */
+    ck_assert_uint_lt(gemm_row * 2, limit_for(&d, 2, 1));
+    blasconv_context *fast = fast_context(), *gemm;
+    ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
+    blasconv_context_set_workspace_limit(fast, gemm_row * 2);
+    blasconv_context_set_workspace_limit(gemm, gemm_row * 2);
+    float *a = test_alloc_poisoned(p.ny), *b = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_conv2d_forward(fast, &d, p.x, p.w, p.bias, a), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(gemm, &d, p.x, p.w, p.bias, b), BLASCONV_OK);
+    ck_assert(!memcmp(a, b, p.ny * sizeof(float)));
+    blasconv_context_set_workspace_limit(fast, gemm_row - 4);
+    test_poison(a, p.ny);
+    ck_assert_int_eq(blasconv_conv2d_forward(fast, &d, p.x, p.w, p.bias, a), BLASCONV_ERR_WORKSPACE);
+    for (size_t i = 0; i < p.ny; i++)
+        ck_assert(a[i] != a[i]); /* untouched: still NaN */
+    free(a), free(b), problem_free(&p);
+    blasconv_context_destroy(fast);
+    blasconv_context_destroy(gemm);
+}
+END_TEST
+
+START_TEST(caller_buffer_never_allocates)
+{
+    test_rng r = test_rng_seeded(9600);
+    blasconv_context *mine = fast_context(), *lib = fast_context();
+    blasconv_context_set_sgemm(mine, test_naive_sgemm);
+    blasconv_context_set_sgemm(lib, test_naive_sgemm);
+    /* the promise of constant weights must not make a caller-buffer context allocate */
+    blasconv_context_set_weights_constant(mine, 1);
+    for (int t = 0; t < 60; t++) {
+        blasconv_conv2d d = random_eligible(&r, 1);
+        problem p = problem_make(&r, d);
+        size_t bytes = limit_for(&d, 4, 1 + t % 20) + (size_t)(t % 2) * 3;
+        unsigned char *buffer = malloc(bytes + 1);
+        ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + t % 2, bytes), BLASCONV_OK);
+        float *a = test_alloc_poisoned(p.ny), *b = test_alloc_poisoned(p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(lib, &d, p.x, p.w, p.bias, a), BLASCONV_OK);
+        allocations = 0;
+        blasconv_status st = blasconv_conv2d_forward(mine, &d, p.x, p.w, p.bias, b);
+        long allocated = allocations;
+        ck_assert_int_eq(allocated, 0);
+        ck_assert_int_eq(st, BLASCONV_OK);
+        ck_assert_msg(!memcmp(a, b, p.ny * sizeof(float)), "%s", test_conv_describe(&d));
+        free(a), free(b), free(buffer), problem_free(&p);
+    }
+    blasconv_context_destroy(mine);
+    blasconv_context_destroy(lib);
+}
+END_TEST
+
+/* With the promise, a second call with the same pointer reuses the transformed
+ * filter: weights changed in place behind the promise's back do not show (that is
+ * how reuse is observed); a new pointer, or renewing the promise, does show them.
+ * Without the promise every call sees the current weights. */
+START_TEST(weights_cache_only_when_promised)
+{
+    test_rng r = test_rng_seeded(9700);
+    blasconv_conv2d d = {.batch = 2, .in_channels = 5, .in_height = 13, .in_width = 10,
+                         .out_channels = 7, .kernel_height = 3, .kernel_width = 3,
+                         .pad_top = 1, .pad_bottom = 2, .pad_left = 0, .pad_right = 1,
+                         .layout = (blasconv_layout)_i};
+    problem p = problem_make(&r, d);
+    float *w2 = test_alloc_random(&r, p.nw);
+    float *first = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
+    float *want = test_alloc_poisoned(p.ny);
+    for (int promise = 0; promise < 2; promise++) {
+        blasconv_context *ctx = fast_context();
+        ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, promise), BLASCONV_OK);
+        float *w = test_alloc_copy(p.w, p.nw);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, w, p.bias, first), BLASCONV_OK);
+        memcpy(w, w2, p.nw * sizeof(float)); /* same pointer, new contents */
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, w2, p.bias, want),
+                         BLASCONV_OK);
+        test_poison(y, p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, w, p.bias, y), BLASCONV_OK);
+        if (promise) {
+            ck_assert(!memcmp(y, first, p.ny * sizeof(float)));
+            ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
+            test_poison(y, p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, w, p.bias, y), BLASCONV_OK);
+        }
+        test_assert_close(y, want, p.ny, test_sum_tolerance(terms(&d)), 1e-5, "changed weights");
+        if (promise) { /* another pointer with the first weights: transformed again */
+            test_poison(y, p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+            ck_assert(!memcmp(y, first, p.ny * sizeof(float)));
+        }
+        free(w);
+        blasconv_context_destroy(ctx);
+    }
+    ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 1), BLASCONV_ERR_NULL_POINTER);
+    free(w2), free(first), free(y), free(want), problem_free(&p);
+}
+END_TEST
+
+static Suite *winograd_suite(void)
+{
+    Suite *s = suite_create("winograd");
+    TCase *tc = tcase_create("fast");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
+    tcase_add_test(tc, error_scales_with_magnitude);
+    tcase_add_test(tc, everything_else_is_gemm);
+    tcase_add_test(tc, tight_limits_are_bitwise_identical);
+    tcase_add_test(tc, below_minimum_falls_back_then_fails);
+    tcase_add_test(tc, caller_buffer_never_allocates);
+    tcase_add_loop_test(tc, weights_cache_only_when_promised, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return test_run_suite(winograd_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
