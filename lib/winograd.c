@@ -26,6 +26,13 @@
 /* The transforms take this many tiles (NCHW) or channels (NHWC) at a time. */
 #define LANES 16
 #define CHANNEL_CHUNK 64
+/* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
+ * lose more to their overhead than a batch beyond the L2 cache costs. */
+#define WINOGRAD_MIN_BATCH_TILES 64
+/* Winograd is taken only when expected at least this much faster than the lowering. */
+#define WINOGRAD_MARGIN 0.9
+/* Below this expected lowering time (ns) the model is not consulted (see the plan). */
+#define WINOGRAD_ALWAYS_NS 50e3
 
 static int winograd_applies(const conv_shape *s)
 {
@@ -54,25 +61,19 @@ static int ceil_div_int(int num, int den)
     return (num + den - 1) / den;
 }
 
-/* The preferred tile side for this layer (0: the lowering is faster). */
-static int preferred_m(const conv_shape *s)
-{
-    (void)s;
-    return 4;
-}
-
 /* Tiles per batch for side m within `capacity` bytes; 0 when not even one fits. */
 static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
 {
-    const size_t u = align64(filter_bytes(s, m)), per_tile = tile_bytes(s, m);
+    const size_t fixed = align64(filter_bytes(s, m)) + 128; /* 128: aligning V and M */
+    const size_t per_tile = tile_bytes(s, m);
     if ((int64_t)(m + 2) * (m + 2) * s->k * s->c >= BLASCONV_MAX_ELEMENTS)
         return 0;
-    if (capacity < u + per_tile + 128) /* 128: the alignment of V and M */
+    if (capacity < fixed + per_tile)
         return 0;
-    size_t fit = (capacity - u - 128) / per_tile;
+    size_t fit = (capacity - fixed) / per_tile;
     size_t want = WINOGRAD_BATCH_BYTES / per_tile;
-    if (want < LANES)
-        want = LANES;
+    if (want < WINOGRAD_MIN_BATCH_TILES)
+        want = WINOGRAD_MIN_BATCH_TILES;
     if (fit > want)
         fit = want;
     /* V and M each stay under 2^31 elements, like every scratch buffer. */
@@ -81,6 +82,33 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
     if (fit > most)
         fit = most;
     return fit > (size_t)tiles ? tiles : (int)fit;
+}
+
+/* Expected nanoseconds of one forward call, fitted to measurements on the suite's
+ * 3x3 layers (1 thread, OpenBLAS SkylakeX, see the README): sgemm at ~110 GFLOP/s
+ * for the lowering; for Winograd the same rate times an efficiency that falls with
+ * the GEMMs' tile count (N = 4 runs at a seventh of the rate), plus the transforms
+ * by the float they touch (input and output per tile, the filter per call unless
+ * it is kept). Only the ranking matters, and only roughly: m = 4 wins on large
+ * maps, m = 2 on small ones (less padding waste, more tiles per GEMM), the
+ * lowering when a map is so small that every GEMM is thin. */
+#define NS_PER_FLOP 0.0091
+#define TILE_EFFICIENCY_HALF 16.0 /* GEMM tiles at which Winograd's sgemm runs at half rate */
+#define NS_PER_FILTER_FLOAT 0.22
+static double lowering_ns(const conv_shape *s)
+{
+    return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * NS_PER_FLOP;
+}
+
+static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
+{
+    const double taps = (m + 2) * (m + 2);
+    const double gemm = 2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP *
+                        (per_batch + TILE_EFFICIENCY_HALF) / per_batch;
+    const double io_per_float = s->layout == BLASCONV_NCHW ? 0.4 : 0.2;
+    const double io = io_per_float * ((double)s->c + s->k) * taps * tiles;
+    const double filter = cached ? 0.0 : NS_PER_FILTER_FLOAT * taps * s->k * s->c;
+    return gemm + io + filter;
 }
 
 static blasconv_status ensure_cache(blasconv_context *ctx, const char *fn, size_t bytes)
@@ -111,23 +139,47 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         return BLASCONV_OK;
     /* The budget holds U too, cached or not, so FAST's peak stays under the limit. */
     const size_t capacity = bc_scratch_capacity(ctx);
-    int m = preferred_m(s), per_batch = 0, tiles_h = 0, tiles_w = 0, tiles = 0;
-    for (; m >= 2; m -= 2) {
-        tiles_h = ceil_div_int(s->oh, m), tiles_w = ceil_div_int(s->ow, m);
-        int64_t all = (int64_t)s->n * tiles_h * tiles_w;
+    const int cached = ctx->weights_constant && !ctx->has_user_workspace;
+    /* m by the expected time of an unlimited call; the limit then only sets the
+     * batch size (results do not depend on it), unless that m's minimum does not
+     * fit, then the other m, then the lowering. Small layers take Winograd
+     * whatever the model says: microseconds are at stake, and FAST's results then
+     * do not switch algorithm with the layer size. */
+    const double lowering = lowering_ns(s);
+    double best_ns = lowering < WINOGRAD_ALWAYS_NS ? 1e300 : lowering * WINOGRAD_MARGIN;
+    int sides[2] = {0, 0}, tiles_of[5] = {0};
+    for (int side = 4; side >= 2; side -= 2) {
+        int64_t all = (int64_t)s->n * ceil_div_int(s->oh, side) * ceil_div_int(s->ow, side);
         if (all >= BLASCONV_MAX_ELEMENTS)
             continue;
-        tiles = (int)all;
-        per_batch = batch_tiles(s, m, capacity, tiles);
-        if (per_batch > 0)
-            break;
+        tiles_of[side] = (int)all;
+        int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all);
+        if (unlimited <= 0)
+            continue;
+        double ns = winograd_ns(s, side, (int)all, unlimited, cached);
+        if (ns < best_ns) {
+            best_ns = ns;
+            sides[1] = sides[0], sides[0] = side;
+        } else if (lowering >= WINOGRAD_ALWAYS_NS && ns >= lowering * WINOGRAD_MARGIN) {
+            continue;
+        } else {
+            sides[1] = side;
+        }
     }
-    if (m < 2)
-        return BLASCONV_OK; /* FAST does not fit: the lowering's own minimum decides */
+    int m = 0, per_batch = 0, tiles = 0;
+    for (int i = 0; i < 2 && !m; i++) {
+        if (!sides[i])
+            continue;
+        per_batch = batch_tiles(s, sides[i], capacity, tiles_of[sides[i]]);
+        if (per_batch > 0)
+            m = sides[i], tiles = tiles_of[m];
+    }
+    if (!m)
+        return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
+                               lowering's own minimum decides) */
     const size_t u_bytes = align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
-    const size_t p_bytes = (size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float);
-    const int cached = ctx->weights_constant && !ctx->has_user_workspace;
+    const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
     if (cached) {
         blasconv_status st = ensure_cache(ctx, fn, u_bytes);
         if (st != BLASCONV_OK)
@@ -139,8 +191,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
                        scratch_bytes);
     wp->m = m;
-    wp->tiles_h = tiles_h;
-    wp->tiles_w = tiles_w;
+    wp->tiles_h = ceil_div_int(s->oh, m);
+    wp->tiles_w = ceil_div_int(s->ow, m);
     wp->tiles = tiles;
     wp->tiles_per_batch = per_batch;
     wp->cached = cached;

@@ -246,3 +246,4 @@ BEST_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lane
             memcpy(dst + l + i * rs + j * cs, out + (i * m + j) * LANES,
                    (size_t)rest * sizeof(float));
 }
+

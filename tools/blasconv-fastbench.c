@@ -1,0 +1,254 @@
+/* FAST (Winograd) against the GEMM lowering on the 3x3 stride-1 rows of a layers
+ * suite: the two contexts alternate in the same run, each call timed in thread CPU
+ * time (the machine is shared: another process's load does not count) and wall
+ * time; medians. Also the error of FAST relative to the lowering's result. */
+#define _POSIX_C_SOURCE 200809L
+#include "blasconv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef FASTBENCH_DEFAULT_SUITE
+#define FASTBENCH_DEFAULT_SUITE "tools/suites/layers.csv"
+#endif
+#define MAX_ROWS 64
+#define MAX_REPS 101
+
+typedef struct row {
+    char name[64];
+    blasconv_conv2d d;
+} row;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: blasconv-fastbench [--suite FILE] [--only NAME] [--reps N] [--threads N]\n"
+            "                          [--layout nchw|nhwc] [--scale S] [--constant] [--help]\n"
+            "Times blasconv_conv2d_forward under BLASCONV_ALGO_GEMM and BLASCONV_ALGO_FAST,\n"
+            "alternating, on every 3x3 stride-1 dilation-1 groups-1 row of a layers suite.\n"
+            "Prints median thread-CPU and wall milliseconds, the speedup (CPU time) and the\n"
+            "largest |FAST - GEMM| relative to the largest |GEMM| output.\n"
+            "  --suite FILE   CSV as ../shared/bench/layers.csv (default %s)\n"
+            "  --only NAME    just this row\n"
+            "  --reps N       timed calls per algorithm (default 7, at most %d)\n"
+            "  --threads N    context threads (default 1)\n"
+            "  --layout L     nchw (default) or nhwc\n"
+            "  --scale S      x and w uniform in [-S, S) (default 1)\n"
+            "  --constant     FAST context promises constant weights (filter transform kept)\n",
+            FASTBENCH_DEFAULT_SUITE, MAX_REPS);
+}
+
+static double seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int read_suite(const char *path, row *rows, int capacity)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "blasconv-fastbench: cannot open suite '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    char line[512];
+    int count = 0, line_no = 0;
+    while (fgets(line, sizeof line, f)) {
+        line_no++;
+        if (line_no == 1 || line[0] == '#' || line[0] == '\n')
+            continue;
+        if (count == capacity) {
+            fprintf(stderr, "blasconv-fastbench: %s: more than %d rows\n", path, capacity);
+            fclose(f);
+            return -1;
+        }
+        blasconv_conv2d d = {0};
+        row *r = &rows[count];
+        int fields = sscanf(line, "%63[^,],%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
+                            r->name, &d.batch, &d.in_channels, &d.in_height, &d.in_width,
+                            &d.out_channels, &d.kernel_height, &d.kernel_width, &d.stride_height,
+                            &d.stride_width, &d.pad_top, &d.pad_bottom, &d.pad_left, &d.pad_right,
+                            &d.dilation_height, &d.dilation_width, &d.groups);
+        int oh, ow;
+        if (fields != 17 || blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK) {
+            fprintf(stderr, "blasconv-fastbench: %s:%d: expected 17 fields of a valid layer\n",
+                    path, line_no);
+            fclose(f);
+            return -1;
+        }
+        r->d = d;
+        count++;
+    }
+    fclose(f);
+    return count;
+}
+
+static int winograd_shape(const blasconv_conv2d *d)
+{
+    return d->kernel_height == 3 && d->kernel_width == 3 && d->stride_height == 1 &&
+           d->stride_width == 1 && d->dilation_height == 1 && d->dilation_width == 1 &&
+           d->groups == 1;
+}
+
+static float *random_array(size_t n, float scale, unsigned *seed)
+{
+    float *a = malloc(n * sizeof *a);
+    if (!a)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        a[i] = scale * ((float)(*seed >> 8) / 8388608.0f - 1.0f);
+    }
+    return a;
+}
+
+/* One timed call: thread CPU and wall seconds. */
+static int timed_forward(blasconv_context *ctx, const row *r, const float *x, const float *w,
+                         const float *bias, float *y, double *cpu, double *wall)
+{
+    double c0 = seconds(CLOCK_THREAD_CPUTIME_ID), w0 = seconds(CLOCK_MONOTONIC);
+    blasconv_status st = blasconv_conv2d_forward(ctx, &r->d, x, w, bias, y);
+    *cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
+    *wall = seconds(CLOCK_MONOTONIC) - w0;
+    if (st != BLASCONV_OK)
+        fprintf(stderr, "blasconv-fastbench: %s: %s\n", r->name, blasconv_context_last_error(ctx));
+    return st == BLASCONV_OK ? 0 : -1;
+}
+
+static int bench_row(const row *r, int reps, int threads, float scale, int constant)
+{
+    blasconv_context *ctx[2];
+    size_t nx = (size_t)r->d.batch * r->d.in_channels * r->d.in_height * r->d.in_width;
+    size_t nw = (size_t)r->d.out_channels * r->d.in_channels * 9;
+    int oh, ow;
+    blasconv_conv2d_output_size(&r->d, &oh, &ow);
+    size_t ny = (size_t)r->d.batch * r->d.out_channels * oh * ow;
+    unsigned seed = 12345;
+    float *x = random_array(nx, scale, &seed), *w = random_array(nw, scale, &seed);
+    float *bias = random_array((size_t)r->d.out_channels, scale, &seed);
+    float *y[2] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+    int failed = !x || !w || !bias || !y[0] || !y[1];
+    for (int a = 0; a < 2 && !failed; a++) {
+        failed |= blasconv_context_create(&ctx[a]) != BLASCONV_OK;
+        if (failed)
+            break;
+        blasconv_context_set_threads(ctx[a], threads);
+        blasconv_context_set_algorithm(ctx[a], a ? BLASCONV_ALGO_FAST : BLASCONV_ALGO_GEMM);
+        blasconv_context_set_weights_constant(ctx[a], a && constant);
+    }
+    double cpu[2][MAX_REPS], wall[2][MAX_REPS], c, t;
+    for (int rep = -1; rep < reps && !failed; rep++) /* rep -1 warms up (scratch, caches) */
+        for (int a = 0; a < 2 && !failed; a++) {
+            failed |= timed_forward(ctx[a], r, x, w, bias, y[a], &c, &t) != 0;
+            if (rep >= 0)
+                cpu[a][rep] = c, wall[a][rep] = t;
+        }
+    if (!failed) {
+        double max_out = 0, max_err = 0;
+        for (size_t i = 0; i < ny; i++) {
+            max_out = fmax(max_out, fabs(y[0][i]));
+            max_err = fmax(max_err, fabs((double)y[1][i] - y[0][i]));
+        }
+        double gemm_cpu = median(cpu[0], reps), fast_cpu = median(cpu[1], reps);
+        double gemm_wall = median(wall[0], reps), fast_wall = median(wall[1], reps);
+        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.2e | %.2e |\n", r->name,
+               1e3 * gemm_cpu, 1e3 * fast_cpu, 1e3 * gemm_wall, 1e3 * fast_wall,
+               gemm_cpu / fast_cpu, gemm_wall / fast_wall, max_err,
+               max_out > 0 ? max_err / max_out : 0.0);
+        fflush(stdout);
+    }
+    for (int a = 0; a < 2; a++) {
+        free(y[a]);
+        blasconv_context_destroy(ctx[a]);
+    }
+    free(x), free(w), free(bias);
+    return failed ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *suite = FASTBENCH_DEFAULT_SUITE, *only = NULL;
+    int reps = 7, threads = 1, constant = 0;
+    float scale = 1.0f;
+    blasconv_layout layout = BLASCONV_NCHW;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(arg, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(arg, "--constant")) {
+            constant = 1;
+            continue;
+        }
+        if (!value) {
+            fprintf(stderr, "blasconv-fastbench: unknown option or missing value: %s\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(arg, "--suite"))
+            suite = value;
+        else if (!strcmp(arg, "--only"))
+            only = value;
+        else if (!strcmp(arg, "--reps"))
+            reps = atoi(value);
+        else if (!strcmp(arg, "--threads"))
+            threads = atoi(value);
+        else if (!strcmp(arg, "--scale"))
+            scale = strtof(value, NULL);
+        else if (!strcmp(arg, "--layout") && (!strcmp(value, "nchw") || !strcmp(value, "nhwc")))
+            layout = !strcmp(value, "nhwc") ? BLASCONV_NHWC : BLASCONV_NCHW;
+        else {
+            fprintf(stderr, "blasconv-fastbench: bad option %s %s\n", arg, value);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > MAX_REPS || threads < 0 || !(scale > 0)) {
+        fprintf(stderr, "blasconv-fastbench: need 1 <= reps <= %d, threads >= 0, scale > 0\n",
+                MAX_REPS);
+        return 2;
+    }
+    row rows[MAX_ROWS];
+    int count = read_suite(suite, rows, MAX_ROWS);
+    if (count < 0)
+        return 1;
+    printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s\n",
+           blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
+           (double)scale, constant ? "constant (cached)" : "transformed per call");
+    printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
+           " speedup wall | max abs diff | max diff / max abs |\n|---|---|---|---|---|---|---|---|---|\n");
+    int ran = 0;
+    for (int i = 0; i < count; i++) {
+        if (!winograd_shape(&rows[i].d) || (only && strcmp(only, rows[i].name)))
+            continue;
+        rows[i].d.layout = layout;
+        fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
+        if (bench_row(&rows[i], reps, threads, scale, constant) != 0)
+            return 1;
+        ran++;
+    }
+    if (!ran) {
+        fprintf(stderr, "blasconv-fastbench: no 3x3 stride-1 row matched\n");
+        return 1;
+    }
+    return 0;
+}
