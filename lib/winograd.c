@@ -160,7 +160,6 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (ns < best_ns) {
             best_ns = ns;
             sides[1] = sides[0], sides[0] = side;
-        } else if (lowering >= WINOGRAD_ALWAYS_NS && ns >= lowering * WINOGRAD_MARGIN) {
             continue;
         } else {
             sides[1] = side;

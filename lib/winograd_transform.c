@@ -211,6 +211,11 @@ BEST_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_
 {
     const int a = m + 2;
     int l = 0;
+    if (ts == 1 && ls == 9) { /* NCHW filters: constant strides let the gather vectorise */
+        for (; l + LANES <= lanes; l += LANES)
+            m == 2 ? filter_block(2, src + l * 9, 1, 9, dst + l, ds)
+                   : filter_block(4, src + l * 9, 1, 9, dst + l, ds);
+    }
     for (; l + LANES <= lanes; l += LANES)
         filter_block(m, src + l * ls, ts, ls, dst + l, ds);
     if (l == lanes)
