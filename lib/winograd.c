@@ -17,6 +17,7 @@
  * larger (still far inside the project's test tolerance). */
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,8 +147,9 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
      * whatever the model says: microseconds are at stake, and FAST's results then
      * do not switch algorithm with the layer size. */
     const double lowering = lowering_ns(s);
-    double best_ns = lowering < WINOGRAD_ALWAYS_NS ? 1e300 : lowering * WINOGRAD_MARGIN;
-    int sides[2] = {0, 0}, tiles_of[5] = {0};
+    const double bound_ns = lowering < WINOGRAD_ALWAYS_NS ? HUGE_VAL : lowering * WINOGRAD_MARGIN;
+    int sides[2] = {0, 0}, tiles_of[5] = {0}; /* the candidates, faster first */
+    double sides_ns[2] = {HUGE_VAL, HUGE_VAL};
     for (int side = 4; side >= 2; side -= 2) {
         int64_t all = (int64_t)s->n * ceil_div_int(s->oh, side) * ceil_div_int(s->ow, side);
         if (all >= BLASCONV_MAX_ELEMENTS)
@@ -157,13 +159,12 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (unlimited <= 0)
             continue;
         double ns = winograd_ns(s, side, (int)all, unlimited, cached);
-        if (ns < best_ns) {
-            best_ns = ns;
-            sides[1] = sides[0], sides[0] = side;
+        if (ns >= bound_ns)
             continue;
-        } else {
-            sides[1] = side;
-        }
+        int at = ns < sides_ns[0] ? 0 : 1;
+        if (at == 0)
+            sides[1] = sides[0], sides_ns[1] = sides_ns[0];
+        sides[at] = side, sides_ns[at] = ns;
     }
     int m = 0, per_batch = 0, tiles = 0;
     for (int i = 0; i < 2 && !m; i++) {
