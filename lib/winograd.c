@@ -31,7 +31,7 @@
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
 /* Winograd is taken only when expected at least this much faster than the lowering. */
-#define WINOGRAD_MARGIN 0.9
+#define WINOGRAD_MARGIN 0.85
 /* Below this expected lowering time (ns) the model is not consulted (see the plan). */
 #define WINOGRAD_ALWAYS_NS 50e3
 
@@ -87,25 +87,37 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
 
 /* Expected nanoseconds of one forward call, fitted to measurements on the suite's
  * 3x3 layers (1 thread, OpenBLAS SkylakeX, see the README): sgemm at ~110 GFLOP/s
- * for the lowering; for Winograd the same rate times an efficiency that falls with
- * the GEMMs' tile count (N = 4 runs at a seventh of the rate), plus the transforms
+ * (NHWC ~125) times an efficiency that falls with the GEMMs' column count (N = 4
+ * runs at a seventh of the rate) for both; for Winograd, plus the transforms
  * by the float they touch (input and output per tile, the filter per call unless
  * it is kept). Only the ranking matters, and only roughly: m = 4 wins on large
  * maps, m = 2 on small ones (less padding waste, more tiles per GEMM), the
  * lowering when a map is so small that every GEMM is thin. */
 #define NS_PER_FLOP 0.0091
-#define TILE_EFFICIENCY_HALF 16.0 /* GEMM tiles at which Winograd's sgemm runs at half rate */
+#define NS_PER_FLOP_NHWC 0.0080
+/* GEMM columns (tiles) at which the sgemm runs at half rate: NCHW's tiles are the
+ * GEMM's N; NHWC's are its M, which OpenBLAS needs more of. */
+#define TILE_EFFICIENCY_HALF 16.0
+#define TILE_EFFICIENCY_HALF_NHWC 40.0
 #define NS_PER_FILTER_FLOAT 0.22
 static double lowering_ns(const conv_shape *s)
 {
-    return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * NS_PER_FLOP;
+    /* NCHW runs a GEMM per image (N = OH*OW), NHWC one over the batch's positions
+     * with a deep K, which OpenBLAS runs faster (~140 against ~110 GFLOP/s). */
+    const double columns = s->layout == BLASCONV_NCHW ? (double)s->positions
+                                                      : (double)s->n * (double)s->positions;
+    const double ns_per_flop = s->layout == BLASCONV_NCHW ? NS_PER_FLOP : NS_PER_FLOP_NHWC;
+    return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * ns_per_flop *
+           (columns + TILE_EFFICIENCY_HALF) / columns;
 }
 
 static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
 {
     const double taps = (m + 2) * (m + 2);
-    const double gemm = 2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP *
-                        (per_batch + TILE_EFFICIENCY_HALF) / per_batch;
+    const double half = s->layout == BLASCONV_NCHW ? TILE_EFFICIENCY_HALF
+                                                   : TILE_EFFICIENCY_HALF_NHWC;
+    const double gemm =
+        2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP * (per_batch + half) / per_batch;
     const double io_per_float = s->layout == BLASCONV_NCHW ? 0.4 : 0.2;
     const double io = io_per_float * ((double)s->c + s->k) * taps * tiles;
     const double filter = cached ? 0.0 : NS_PER_FILTER_FLOAT * taps * s->k * s->c;
