@@ -112,8 +112,8 @@ static double lowering_ns(const conv_shape *s)
 {
     /* NCHW runs a GEMM per image (N = OH*OW), NHWC one over the batch's positions
      * with a deep K, which OpenBLAS runs faster (~140 against ~110 GFLOP/s). */
-    const double columns = s->layout == BLASCONV_NCHW ? (double)s->positions
-                                                      : (double)s->n * (double)s->positions;
+    const double columns =
+        s->layout == BLASCONV_NCHW ? (double)s->positions : (double)s->n * (double)s->positions;
     const double ns_per_flop = s->layout == BLASCONV_NCHW ? NS_PER_FLOP : NS_PER_FLOP_NHWC;
     return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * ns_per_flop *
            (columns + TILE_EFFICIENCY_HALF) / columns;
@@ -122,8 +122,8 @@ static double lowering_ns(const conv_shape *s)
 static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
 {
     const double taps = (m + 2) * (m + 2);
-    const double half = s->layout == BLASCONV_NCHW ? TILE_EFFICIENCY_HALF
-                                                   : TILE_EFFICIENCY_HALF_NHWC;
+    const double half =
+        s->layout == BLASCONV_NCHW ? TILE_EFFICIENCY_HALF : TILE_EFFICIENCY_HALF_NHWC;
     const double gemm =
         2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP * (per_batch + half) / per_batch;
     const double io_per_float = s->layout == BLASCONV_NCHW ? 0.4 : 0.2;
@@ -293,8 +293,7 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
 }
 
 static void output_nchw(const conv_shape *s, const winograd_plan *wp, const float *product,
-                        const float *bias, int first, int count, float *y, int k_begin,
-                        int k_end)
+                        const float *bias, int first, int count, float *y, int k_begin, int k_end)
 {
     const int m = wp->m;
     float block[16 * LANES], bias_lanes[LANES];
@@ -358,8 +357,7 @@ static void input_nhwc(const conv_shape *s, const winograd_plan *wp, const float
 }
 
 static void output_nhwc(const conv_shape *s, const winograd_plan *wp, const float *product,
-                        const float *bias, int first, int count, float *y, int t_begin,
-                        int t_end)
+                        const float *bias, int first, int count, float *y, int t_begin, int t_end)
 {
     const int m = wp->m;
     const ptrdiff_t row = (ptrdiff_t)s->ow * s->k, ss = (ptrdiff_t)count * s->k;
@@ -401,7 +399,11 @@ static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, 
  * OpenBLAS's workers spin for a while after each GEMM, and transform threads
  * competing with them for the 2 cores made 2-thread calls 2-4x slower in wall
  * time (r50_3x3_28: 9.5 ms against 1.9 ms serial). */
-typedef enum stage_kind { STAGE_FILTER, STAGE_INPUT, STAGE_OUTPUT } stage_kind;
+typedef enum stage_kind {
+    STAGE_FILTER,
+    STAGE_INPUT,
+    STAGE_OUTPUT
+} stage_kind;
 
 typedef struct stage {
     stage_kind kind;
@@ -452,8 +454,8 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     }
     const size_t kc = (size_t)s->k * s->c;
     for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch) {
-        const int count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first
-                                                                   : wp->tiles_per_batch;
+        const int count =
+            wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
         const size_t v_step = (size_t)s->c * count, p_step = (size_t)s->k * count;
         st.first = first, st.count = count;
         if (nchw) {

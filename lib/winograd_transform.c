@@ -33,7 +33,8 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) &&                            \
+    !defined(__SANITIZE_ADDRESS__)
 #define BEST_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BEST_ISA
@@ -162,7 +163,8 @@ static inline void filter_block(int m, const float *src, ptrdiff_t ts, ptrdiff_t
     for (int j = 0; j < 3; j++) /* columns: G g, a x 3 */
         m == 2 ? filter_1d_m2(g + j, 3, t + j, 3) : filter_1d_m4(g + j, 3, t + j, 3);
     for (int i = 0; i < a; i++) /* rows: (G g) G^T, a x a */
-        m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1) : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
+        m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
+               : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
     for (int xi = 0; xi < a * a; xi++)
         store16(dst + xi * ds, u[xi]);
 }
@@ -178,7 +180,8 @@ static inline void output_block(int m, const float *src, ptrdiff_t ss, const flo
     for (int j = 0; j < a; j++) /* columns: A^T v, m x a */
         m == 2 ? output_1d_m2(v + j, a, t + j, a) : output_1d_m4(v + j, a, t + j, a);
     for (int i = 0; i < m; i++) /* rows: (A^T v) A, m x m */
-        m == 2 ? output_1d_m2(t + i * a, 1, y + i * m, 1) : output_1d_m4(t + i * a, 1, y + i * m, 1);
+        m == 2 ? output_1d_m2(t + i * a, 1, y + i * m, 1)
+               : output_1d_m4(t + i * a, 1, y + i * m, 1);
     const vec16 b = bias ? load16(bias) : (vec16){0};
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++)
@@ -200,7 +203,8 @@ BEST_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t
     const int rest = lanes - l;
     for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++)
-            memcpy(in + (i * a + j) * LANES, src + l + i * rs + j * cs, (size_t)rest * sizeof(float));
+            memcpy(in + (i * a + j) * LANES, src + l + i * rs + j * cs,
+                   (size_t)rest * sizeof(float));
     input_block(m, in, (ptrdiff_t)a * LANES, LANES, out, LANES);
     for (int xi = 0; xi < a * a; xi++)
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
@@ -251,4 +255,3 @@ BEST_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lane
             memcpy(dst + l + i * rs + j * cs, out + (i * m + j) * LANES,
                    (size_t)rest * sizeof(float));
 }
-

@@ -21,10 +21,26 @@ void *__real_malloc(size_t);
 void *__real_calloc(size_t, size_t);
 void *__real_realloc(void *, size_t);
 void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { allocations++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
+void *__wrap_malloc(size_t n)
+{
+    allocations++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+    allocations++;
+    return __real_calloc(a, b);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations++;
+    return __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    allocations++;
+    return __real_aligned_alloc(a, n);
+}
 
 /* A random 3x3 stride-1 descriptor FAST takes: odd sizes, pads 0-2 per side. */
 static blasconv_conv2d random_eligible(test_rng *r, int min_channels)
@@ -38,8 +54,10 @@ static blasconv_conv2d random_eligible(test_rng *r, int min_channels)
     d.pad_bottom = test_rng_int(r, 0, 2);
     d.pad_left = test_rng_int(r, 0, 2);
     d.pad_right = test_rng_int(r, 0, 2);
-    d.in_height = test_rng_int(r, 3 - d.pad_top - d.pad_bottom > 1 ? 3 - d.pad_top - d.pad_bottom : 1, 19);
-    d.in_width = test_rng_int(r, 3 - d.pad_left - d.pad_right > 1 ? 3 - d.pad_left - d.pad_right : 1, 23);
+    d.in_height =
+        test_rng_int(r, 3 - d.pad_top - d.pad_bottom > 1 ? 3 - d.pad_top - d.pad_bottom : 1, 19);
+    d.in_width =
+        test_rng_int(r, 3 - d.pad_left - d.pad_right > 1 ? 3 - d.pad_left - d.pad_right : 1, 23);
     d.stride_height = test_rng_int(r, 0, 1); /* 0 is the default, 1 */
     d.dilation_width = test_rng_int(r, 0, 1);
     d.layout = test_rng_int(r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
@@ -204,14 +222,15 @@ START_TEST(everything_else_is_gemm)
             out[c][0] = test_alloc_poisoned(p.ny), out[c][1] = test_alloc_poisoned(p.nx);
             out[c][2] = test_alloc_poisoned(p.nw);
             out[c][3] = test_alloc_poisoned((size_t)d.out_channels);
-            ck_assert_int_eq(all_passes(c ? fast : gemm, &p, dy, out[c][0], out[c][1],
-                                        out[c][2], out[c][3]),
-                             BLASCONV_OK);
+            ck_assert_int_eq(
+                all_passes(c ? fast : gemm, &p, dy, out[c][0], out[c][1], out[c][2], out[c][3]),
+                BLASCONV_OK);
         }
         const char *what = test_conv_describe(&d);
         if (!eligible(&d)) {
             fallbacks++;
-            ck_assert_msg(!memcmp(out[0][0], out[1][0], p.ny * sizeof(float)), "forward: %s", what);
+            ck_assert_msg(!memcmp(out[0][0], out[1][0], p.ny * sizeof(float)), "forward: %s",
+                          what);
         }
         ck_assert_msg(!memcmp(out[0][1], out[1][1], p.nx * sizeof(float)), "dx: %s", what);
         ck_assert_msg(!memcmp(out[0][2], out[1][2], p.nw * sizeof(float)), "dw: %s", what);
@@ -256,9 +275,17 @@ END_TEST
 START_TEST(below_minimum_falls_back_then_fails)
 {
     test_rng r = test_rng_seeded(9500);
-    blasconv_conv2d d = {.batch = 2, .in_channels = 8, .in_height = 9, .in_width = 11,
-                         .out_channels = 16, .kernel_height = 3, .kernel_width = 3,
-                         .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    blasconv_conv2d d = {.batch = 2,
+                         .in_channels = 8,
+                         .in_height = 9,
+                         .in_width = 11,
+                         .out_channels = 16,
+                         .kernel_height = 3,
+                         .kernel_width = 3,
+                         .pad_top = 1,
+                         .pad_bottom = 1,
+                         .pad_left = 1,
+                         .pad_right = 1};
     problem p = problem_make(&r, d);
     const size_t gemm_row = (size_t)8 * 9 * 11 * sizeof(float); /* one output row's im2col */
     ck_assert_uint_lt(gemm_row * 2, limit_for(&d, 2, 1));
@@ -272,7 +299,8 @@ START_TEST(below_minimum_falls_back_then_fails)
     ck_assert(!memcmp(a, b, p.ny * sizeof(float)));
     blasconv_context_set_workspace_limit(fast, gemm_row - 4);
     test_poison(a, p.ny);
-    ck_assert_int_eq(blasconv_conv2d_forward(fast, &d, p.x, p.w, p.bias, a), BLASCONV_ERR_WORKSPACE);
+    ck_assert_int_eq(blasconv_conv2d_forward(fast, &d, p.x, p.w, p.bias, a),
+                     BLASCONV_ERR_WORKSPACE);
     for (size_t i = 0; i < p.ny; i++)
         ck_assert(a[i] != a[i]); /* untouched: still NaN */
     free(a), free(b), problem_free(&p);
@@ -317,9 +345,17 @@ END_TEST
 START_TEST(weights_cache_only_when_promised)
 {
     test_rng r = test_rng_seeded(9700);
-    blasconv_conv2d d = {.batch = 2, .in_channels = 5, .in_height = 13, .in_width = 10,
-                         .out_channels = 7, .kernel_height = 3, .kernel_width = 3,
-                         .pad_top = 1, .pad_bottom = 2, .pad_left = 0, .pad_right = 1,
+    blasconv_conv2d d = {.batch = 2,
+                         .in_channels = 5,
+                         .in_height = 13,
+                         .in_width = 10,
+                         .out_channels = 7,
+                         .kernel_height = 3,
+                         .kernel_width = 3,
+                         .pad_top = 1,
+                         .pad_bottom = 2,
+                         .pad_left = 0,
+                         .pad_right = 1,
                          .layout = (blasconv_layout)_i};
     problem p = problem_make(&r, d);
     float *w2 = test_alloc_random(&r, p.nw);

@@ -65,8 +65,7 @@ static int read_suite(const char *path, row *rows, int capacity)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "blasconv-fastbench: cannot open suite '%s': %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "blasconv-fastbench: cannot open suite '%s': %s\n", path, strerror(errno));
         return -1;
     }
     char line[512];
@@ -235,7 +234,8 @@ int main(int argc, char **argv)
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
            (double)scale, constant ? "constant (cached)" : "transformed per call");
     printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
-           " speedup wall | max abs diff | max diff / max abs |\n|---|---|---|---|---|---|---|---|---|\n");
+           " speedup wall | max abs diff | max diff / max abs "
+           "|\n|---|---|---|---|---|---|---|---|---|\n");
     int ran = 0;
     for (int i = 0; i < count; i++) {
         if (!winograd_shape(&rows[i].d) || (only && strcmp(only, rows[i].name)))
