@@ -149,9 +149,9 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  transforms feeding sgemm) where they are faster; they trade a documented,
  *  bounded extra rounding error for speed. In this version FAST runs forward 3x3,
  *  stride-1, dilation-1, groups-1 layers (both layouts) as Winograd F(4x4) or
- *  F(2x2), chosen per layer, where that is expected to be faster; the error is
- *  at most about 1e-6 * 9C * max|x| * max|w| (F(2x2): 1e-7; README "FAST:
- *  Winograd"). Everything else, and both backward passes, runs the GEMM lowering
+ *  F(2x2), chosen per layer, where that is expected to be faster; the error may
+ *  exceed blasconv_conv2d_tolerance's by up to 1e-6 * 9(C+1) * max|x| * max|w|
+ *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both backward passes, runs the GEMM lowering
  *  with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
  *  needs the transformed filter ((m+2)^2 * K * C floats) plus one tile; below that
  *  the call takes the lowering and its minimum. */

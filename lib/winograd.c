@@ -21,8 +21,9 @@
  * Error bound (measured over the suite's 3x3 layers against the lowering, x and w
  * uniform in [-S, S], see the README): |FAST - GEMM| <= 9C * S^2 * 1e-7 for F(2x2)
  * and 9C * S^2 * 1e-6 for F(4x4) (9C terms per output), it scales with S^2 exactly
- * like the lowering's own rounding, and both stay inside the project's default
- * test tolerance, test_sum_tolerance(9C) = 4e-6 (9C + 1) at S = 1. */
+ * like the lowering's own rounding. F(2x2) stays inside the project's default
+ * tolerance (blasconv_conv2d_tolerance, RANDOM_DATA); F(4x4) needs that plus
+ * 1e-6 * 9(C+1) * max|x| * max|w|, FAST's documented bound (tests/test_winograd.c). */
 #include "internal.h"
 
 #include <math.h>
