@@ -5,14 +5,6 @@
 
 #include <string.h>
 
-/* Compiled for several ISAs, picked at load time: the row update is the whole
- * cost, and the library's baseline ISA (x86-64 SSE2) wastes most of the core. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define BEST_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BEST_ISA
-#endif
-
 /* acc[o] += weight * in[o * stride] for o in [0, count). Inlined into the
  * cloned plane function below, so each ISA gets its own vector loop. */
 static inline void accumulate_tap(float *restrict acc, const float *restrict in, int count,
@@ -111,7 +103,7 @@ static inline void interior_stride1(const live_tap *taps, int count, float b, in
 /* One output plane: every row starts at the bias, then each tap adds a shifted
  * input row over the columns where it lands inside the input. With stride 1 the
  * columns all taps share take the register-blocked interior path instead. */
-BEST_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
+BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
                                      const float *x_plane, const float *w_k, float b,
                                      float *y_plane)
 {
@@ -187,7 +179,7 @@ int bc_depthwise_applies(const conv_shape *s)
 /* Every output pixel is a vector of K channels: it starts at the bias and each
  * tap inside the input adds its weight vector times the input pixel, in the same
  * tap order as the NCHW path. */
-BEST_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
+BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
                                     const float *bias, float *y)
 {
     const int k_count = s->k;

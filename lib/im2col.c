@@ -9,6 +9,20 @@ static int64_t ceil_div(int64_t num, int64_t den)
     return -bc_floor_div(-num, den);
 }
 
+/* dst[o] = src[o * stride] for o in [0, count): strided convolutions' lowering
+ * (r50_conv1's 7x7 stride-2 taps) is mostly this loop. */
+BC_MULTI_ISA static void gather_strided(float *restrict dst, const float *restrict src, int count,
+                                        int stride)
+{
+    if (stride == 2) { /* a constant stride vectorises as shuffles, not gathers */
+        for (int o = 0; o < count; o++)
+            dst[o] = src[(size_t)o * 2];
+        return;
+    }
+    for (int o = 0; o < count; o++)
+        dst[o] = src[(size_t)o * stride];
+}
+
 void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
 {
     int64_t first = ceil_div(-offset, s->stride_w);
@@ -97,9 +111,8 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
                     } else if (s->stride_w == 1) {
                         memcpy(dst + lo, src + lo + col_offset, (size_t)(hi - lo) * sizeof(float));
                     } else {
-                        const float *in = src + (int64_t)lo * s->stride_w + col_offset;
-                        for (int o = lo; o < hi; o++, in += s->stride_w)
-                            dst[o] = *in;
+                        gather_strided(dst + lo, src + (int64_t)lo * s->stride_w + col_offset,
+                                       hi - lo, s->stride_w);
                     }
                     memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
                 }

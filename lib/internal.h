@@ -23,6 +23,17 @@
 
 #define BLASCONV_ERROR_CAPACITY 256
 
+/* Hot loops are compiled once per x86 vector ISA and one is picked when the
+ * library loads (GCC target_clones, an ifunc): the x86-64 baseline the library
+ * is built for would leave most of an AVX-512 core idle. Not under ASan, whose
+ * instrumentation must be set up before any ifunc resolver runs. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&      \
+    !defined(__SANITIZE_ADDRESS__)
+#define BC_MULTI_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BC_MULTI_ISA
+#endif
+
 /* CBLAS enum values (the ABI every CBLAS shares). */
 enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
 

@@ -17,13 +17,6 @@
 /* Channels NHWC backward keeps in its stack arrays at a time. */
 #define CHANNEL_CHUNK 256
 
-/* Build the hot row kernels for each x86 vector ISA and pick one at load time. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define HOT_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define HOT_KERNEL
-#endif
-
 /* PyTorch's MAX step: v replaces best when greater or NaN (ties keep the first). */
 static inline float max_step(float best, float v)
 {
@@ -33,7 +26,7 @@ static inline float max_step(float best, float v)
 
 /* --- row kernels: acc[q] op= src[q * stride], q < count ---------------- */
 
-HOT_KERNEL static void row_copy(float *restrict acc, const float *restrict src, int count,
+BC_MULTI_ISA static void row_copy(float *restrict acc, const float *restrict src, int count,
                                 int stride)
 {
     if (stride == 1)
@@ -46,7 +39,7 @@ HOT_KERNEL static void row_copy(float *restrict acc, const float *restrict src, 
             acc[q] = src[(size_t)q * stride];
 }
 
-HOT_KERNEL static void row_max(float *restrict acc, const float *restrict src, int count,
+BC_MULTI_ISA static void row_max(float *restrict acc, const float *restrict src, int count,
                                int stride)
 {
     if (stride == 1)
@@ -60,7 +53,7 @@ HOT_KERNEL static void row_max(float *restrict acc, const float *restrict src, i
             acc[q] = max_step(acc[q], src[(size_t)q * stride]);
 }
 
-HOT_KERNEL static void row_add(float *restrict acc, const float *restrict src, int count,
+BC_MULTI_ISA static void row_add(float *restrict acc, const float *restrict src, int count,
                                int stride)
 {
     if (stride == 1)
@@ -74,7 +67,7 @@ HOT_KERNEL static void row_add(float *restrict acc, const float *restrict src, i
             acc[q] += src[(size_t)q * stride];
 }
 
-HOT_KERNEL static void row_divide(float *restrict acc, int count, float divisor)
+BC_MULTI_ISA static void row_divide(float *restrict acc, int count, float divisor)
 {
     for (int q = 0; q < count; q++)
         acc[q] /= divisor;
@@ -82,7 +75,7 @@ HOT_KERNEL static void row_divide(float *restrict acc, int count, float divisor)
 
 /* Sum of a contiguous span in eight independent lanes (vectorisable without
  * reassociating a single float chain): global average pooling's inner loop. */
-HOT_KERNEL static float span_sum(const float *restrict src, int64_t count)
+BC_MULTI_ISA static float span_sum(const float *restrict src, int64_t count)
 {
     float lanes[8] = {0};
     int64_t q = 0;
@@ -241,7 +234,7 @@ static void backward_plane_nchw(const pool_shape *s, const float *x, const float
 
 /* --- NHWC ---------------------------------------------------------------- */
 
-HOT_KERNEL static void channels_max(float *restrict acc, const float *restrict src, int c)
+BC_MULTI_ISA static void channels_max(float *restrict acc, const float *restrict src, int c)
 {
     for (int q = 0; q < c; q++)
         acc[q] = max_step(acc[q], src[q]);

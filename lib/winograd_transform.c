@@ -33,13 +33,6 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) &&                            \
-    !defined(__SANITIZE_ADDRESS__)
-#define BEST_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BEST_ISA
-#endif
-
 typedef float vec16 __attribute__((vector_size(64)));
 #define LANES 16
 
@@ -190,7 +183,7 @@ static inline void output_block(int m, const float *src, ptrdiff_t ss, const flo
 
 /* --- lane loops: full blocks of 16, the rest through padded copies ---------- */
 
-BEST_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes,
+BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes,
                                 float *dst, ptrdiff_t ds)
 {
     const int a = m + 2;
@@ -210,7 +203,7 @@ BEST_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
-BEST_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes,
+BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes,
                                  float *dst, ptrdiff_t ds)
 {
     const int a = m + 2;
@@ -234,7 +227,7 @@ BEST_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
-BEST_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes,
+BC_MULTI_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes,
                                  const float *bias, float *dst, ptrdiff_t rs, ptrdiff_t cs)
 {
     const int a = m + 2;
