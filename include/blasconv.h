@@ -131,13 +131,16 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_conte
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this
  *  context allocates memory. The buffer must stay valid until it is replaced or the
- *  context destroyed; it need not be aligned. NULL, 0 returns to library-managed
+ *  context destroyed; it need not be aligned (one that is not float-aligned loses up
+ *  to 3 bytes to alignment). NULL, 0 returns to library-managed
  *  scratch; NULL with bytes > 0 is NULL_POINTER; (buf, 0) is allowed (calls that
  *  need scratch then return WORKSPACE). */
 BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ctx, void *buffer,
                                                             size_t bytes);
-/** Threads for this context's own loops and its BLAS calls; 0 = all available.
- *  Negative is BAD_SHAPE. With the linked OpenBLAS the BLAS thread count is
+/** Threads for this context's own loops and its BLAS calls. 0 = the defaults: all
+ *  available cores for blasconv's own loops, and the BLAS's own choice at load time
+ *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
+ *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With the linked OpenBLAS the BLAS thread count is
  *  process-wide: each call sets it before its GEMMs, so contexts asking for
  *  different counts at the same time may run with each other's count (results
  *  are unaffected). */
@@ -151,8 +154,8 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  stride-1, dilation-1, groups-1 layers (both layouts) as Winograd F(4x4) or
  *  F(2x2), chosen per layer, where that is expected to be faster; the error may
  *  exceed blasconv_conv2d_tolerance's by up to 1e-6 * 9(C+1) * max|x| * max|w|
- *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both backward passes, runs the GEMM lowering
- *  with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
+ *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both
+ *  backward passes, runs the GEMM lowering with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
  *  needs the transformed filter ((m+2)^2 * K * C floats) plus one tile; below that
  *  the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
