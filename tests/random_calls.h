@@ -1,0 +1,28 @@
+/* Random calls checked against the oracle, for the long-running and threaded
+ * tests (concurrency, soak): no Check asserts inside, so any thread may run them.
+ * One function per entry-point family; pooling and NHWC join by adding a function
+ * and a row to test_random_call_kinds. */
+#ifndef BLASCONV_RANDOM_CALLS_H
+#define BLASCONV_RANDOM_CALLS_H
+
+#include "testutil.h"
+
+/* Draws a random valid problem, runs the library on ctx (may be NULL) and the
+ * oracle, and compares. Returns 0 when they agree; otherwise 1 with a sentence in
+ * why. *calls grows by the number of library calls made. */
+typedef int (*test_random_call_fn)(test_rng *r, blasconv_context *ctx, long *calls, char *why,
+                                   size_t why_size);
+
+/* Forward (bias or none), backward data and backward filter (dbias or none). */
+int test_random_conv_call(test_rng *r, blasconv_context *ctx, long *calls, char *why,
+                          size_t why_size);
+
+typedef struct test_random_call_kind {
+    const char *name;
+    test_random_call_fn run;
+} test_random_call_kind;
+
+extern const test_random_call_kind test_random_call_kinds[];
+extern const int test_random_call_kind_count;
+
+#endif
