@@ -49,7 +49,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # says so loudly and checks everything but leaks, rather than passing as if it had.
 run_sanitized_suite() {
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON \
-        -DBLASCONV_SANITIZE=address,undefined -DBLASCONV_BUILD_TOOLS=OFF
+        -DBLASCONV_SANITIZE=address,undefined
     cmake --build build-asan -j "$jobs"
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
