@@ -25,10 +25,11 @@
 
 /* Hot loops are compiled once per x86 vector ISA and one is picked when the
  * library loads (GCC target_clones, an ifunc): the x86-64 baseline the library
- * is built for would leave most of an AVX-512 core idle. Not under ASan, whose
- * instrumentation must be set up before any ifunc resolver runs. */
+ * is built for would leave most of an AVX-512 core idle. Not under ASan or TSan,
+ * whose instrumentation must be set up before any ifunc resolver runs (TSan
+ * binaries crash at load otherwise). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&      \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define BC_MULTI_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BC_MULTI_ISA
