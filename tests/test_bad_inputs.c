@@ -467,6 +467,7 @@ START_TEST(every_bad_context_setting)
          "/proc/self/status", "load_blas not a library"},
         {blasconv_context_load_blas(ctx, "libm.so.6"), BLASCONV_ERR_BLAS, "libm.so.6",
          "load_blas without cblas_sgemm"},
+        {blasconv_context_load_blas(ctx, ""), BLASCONV_ERR_BLAS, NULL, "load_blas empty path"},
     };
     /* The order of those calls is unspecified; the messages are checked one by one below. */
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
