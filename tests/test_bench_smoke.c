@@ -211,6 +211,7 @@ static const error_case error_cases[] = {
     {"--suite '%s' --blas nosuchvendor", 2, "not a known vendor"},
     {"--suite '%s' --blas linked --layers nosuchlayer", 1, "no layer 'nosuchlayer'"},
     {"--suite '%s' --blas linked --threads 0", 2, "--threads"},
+    {"--suite '%s' --blas linked --workspace-limit -1", 2, "--workspace-limit"},
     {"--suite '%s' --blas linked --pass sideways", 2, "sideways"},
     {"--suite '%s' --blas linked --chart out.gif", 2, "--chart"},
     {"--suite '%s' --frobnicate", 2, "unknown option"},

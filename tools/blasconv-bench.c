@@ -52,6 +52,7 @@ typedef struct options {
     bench_pass passes[PASS_COUNT];
     int pass_count;
     int reps, verify, onednn;
+    size_t workspace_limit; /* bytes; 0 = none */
 } options;
 
 static void usage(FILE *out)
@@ -78,6 +79,8 @@ static void usage(FILE *out)
             "  --pass fwd,bwd-data,bwd-filter   passes, or 'all' (default fwd)\n"
             "  --reps N            timed repetitions after one warm-up; the median is\n"
             "                      reported (default 3)\n"
+            "  --workspace-limit B cap each call's scratch at B bytes\n"
+            "                      (blasconv_context_set_workspace_limit; default: none)\n"
             "  --budget S          a row stops taking samples once its timed samples have\n"
             "                      lasted S seconds (at least one is kept; default 2; 0 = no\n"
             "                      limit), so slow vendors do not stretch the run\n"
@@ -171,7 +174,7 @@ static int is_value_option(const char *opt)
 {
     static const char *const names[] = {"--suite",   "--layers", "--batch", "--blas",
                                         "--threads", "--layout", "--pass",  "--reps",
-                                        "--budget",  "--csv",    "--chart"};
+                                        "--budget",  "--csv",    "--chart", "--workspace-limit"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(opt, names[i]) == 0)
             return 1;
@@ -222,6 +225,12 @@ static int parse_options(int argc, char **argv, options *o)
             if (end == arg || *end || !(budget >= 0) || budget > 1e6)
                 return fail("--budget '%s' is not a number of seconds >= 0", arg);
             bench_row_budget_seconds = budget;
+        } else if (strcmp(opt, "--workspace-limit") == 0) {
+            char *end;
+            unsigned long long bytes = strtoull(arg, &end, 10);
+            if (end == arg || *end || arg[0] == '-')
+                return fail("--workspace-limit '%s' is not a number of bytes", arg);
+            o->workspace_limit = (size_t)bytes;
         } else if (strcmp(opt, "--blas") == 0) {
             if (!add_vendor(o, arg))
                 return 0;
@@ -288,8 +297,9 @@ static void set_thread_env(int threads)
     setenv("OMP_NUM_THREADS", text, 1);
 }
 
-/* A context running vendor v with the given threads; NULL (after a message) on error. */
-static blasconv_context *vendor_context(const vendor *v, int threads)
+/* A context running vendor v with the given threads and workspace limit (0 = none);
+ * NULL (after a message) on error. */
+static blasconv_context *vendor_context(const vendor *v, int threads, size_t workspace_limit)
 {
     blasconv_context *ctx = NULL;
     if (blasconv_context_create(&ctx) != BLASCONV_OK) {
@@ -304,6 +314,7 @@ static blasconv_context *vendor_context(const vendor *v, int threads)
         return NULL;
     }
     blasconv_context_set_threads(ctx, threads);
+    blasconv_context_set_workspace_limit(ctx, workspace_limit);
     return ctx;
 }
 
@@ -353,7 +364,7 @@ int main(int argc, char **argv)
     print_environment(); /* before the thread variables are set for the vendors */
     for (int v = 0; v < o.vendor_count; v++) { /* every vendor loads, before any timing */
         const vendor *ven = &o.vendors[v];
-        blasconv_context *ctx = vendor_context(ven, o.threads[0]);
+        blasconv_context *ctx = vendor_context(ven, o.threads[0], o.workspace_limit);
         if (!ctx)
             return 1;
         printf("  %-10s %s\n  %-10s %s\n", ven->name,
@@ -379,7 +390,7 @@ int main(int argc, char **argv)
     for (int v = 0; v < o.vendor_count; v++)
         for (int t = 0; t < o.thread_count; t++) {
             const vendor *ven = &o.vendors[v];
-            blasconv_context *ctx = vendor_context(ven, o.threads[t]);
+            blasconv_context *ctx = vendor_context(ven, o.threads[t], o.workspace_limit);
             if (!ctx)
                 return 1;
             for (int l = 0; l < layer_count; l++)
