@@ -156,6 +156,33 @@ START_TEST(threads_do_not_change_results)
 }
 END_TEST
 
+/* The fused 3x3 stride-2 MAX row (ResNet's stem pooling) on every width from 1 to 200,
+ * pads 0 and 1, vertical dilation 1 and 2, on data with ties, signed zeros and NaN:
+ * bit for bit the reference. */
+START_TEST(max_3x3_stride2_every_width)
+{
+    test_rng r = test_rng_seeded(6100);
+    for (int w = 1; w <= 200; w++) {
+        blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
+                             .in_height = 7, .in_width = w, .window_height = 3,
+                             .window_width = 3, .stride_height = 2, .stride_width = 2,
+                             .pad_top = w % 2, .pad_bottom = w % 2, .pad_left = w % 2,
+                             .pad_right = w % 2, .dilation_height = 1 + w % 3 / 2,
+                             .ceil_mode = w % 5 == 0};
+        int oh, ow;
+        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
+        assert_pool_equal(y, want, ny, 1, &d, "3x3 stride-2 forward");
+        free(x), free(y), free(want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool_random");
@@ -163,6 +190,7 @@ int main(void)
     tcase_add_loop_test(tc, fast_matches_reference, 0, 2);
     tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
     tcase_add_test(tc, threads_do_not_change_results);
+    tcase_add_test(tc, max_3x3_stride2_every_width);
     suite_add_tcase(s, tc);
     return test_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
