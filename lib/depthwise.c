@@ -100,6 +100,79 @@ static inline void interior_stride1(const live_tap *taps, int count, float b, in
     }
 }
 
+/* --- 3x3, stride 1, dilation 1 (MobileNet's depthwise layer) ----------------- */
+
+/* One output of a 3x3 window whose input rows are rows[0..2], taps outside the
+ * input row skipped: the border columns. Same tap order as the vector blocks. */
+static inline float dw3x3_border(const float *const rows[3], const float w[9], float b, int o,
+                                 int64_t offset, int width)
+{
+    float acc = b;
+    for (int ki = 0; ki < 3; ki++)
+        for (int kj = 0; kj < 3; kj++) {
+            int64_t c = o + offset + kj;
+            if (c >= 0 && c < width)
+                acc += w[ki * 3 + kj] * rows[ki][c];
+        }
+    return acc;
+}
+
+/* Output rows out[0..pair] (pair 0 or 1) whose input rows rows[0..2+pair] all lie
+ * inside the input. Two rows share four input rows: each vector loaded feeds both
+ * rows' FMAs, and the taps are compile-time constants (no per-row tap list). */
+static inline __attribute__((always_inline)) void
+dw3x3_rows(const float *const rows[4], const float w[9], float b, int pair, int64_t offset,
+           int width, int ow, float *const out[2])
+{
+    /* Columns whose three taps all land inside the input row. */
+    int lo = offset < 0 ? (int)-offset : 0;
+    int64_t hi64 = (int64_t)width - 2 - offset;
+    int hi = hi64 < lo ? lo : hi64 > ow ? ow : (int)hi64;
+    if (hi - lo < 16)
+        lo = hi = 0; /* too narrow for one vector: all columns take the border loop */
+    for (int o = lo; o < hi; o += 16) {
+        if (o + 16 > hi) /* the last block ends at hi, overlapping the one before */
+            o = hi - 16;
+        vec16 acc0 = {0};
+        acc0 += b;
+        vec16 acc1 = acc0;
+        for (int r = 0; r < 3 + pair; r++) {
+            const float *in = rows[r] + o + offset;
+            vec16 c0, c1, c2;
+            memcpy(&c0, in, sizeof c0);
+            memcpy(&c1, in + 1, sizeof c1);
+            memcpy(&c2, in + 2, sizeof c2);
+            if (r < 3) {
+                acc0 += w[r * 3] * c0;
+                acc0 += w[r * 3 + 1] * c1;
+                acc0 += w[r * 3 + 2] * c2;
+            }
+            if (pair && r >= 1) {
+                acc1 += w[r * 3 - 3] * c0;
+                acc1 += w[r * 3 - 2] * c1;
+                acc1 += w[r * 3 - 1] * c2;
+            }
+        }
+        memcpy(out[0] + o, &acc0, sizeof acc0);
+        if (pair)
+            memcpy(out[1] + o, &acc1, sizeof acc1);
+    }
+    for (int p = 0; p <= pair; p++)
+        for (int o = 0; o < ow; o++) {
+            if (o == lo)
+                o = hi;
+            if (o >= ow)
+                break;
+            out[p][o] = dw3x3_border(rows + p, w, b, o, offset, width);
+        }
+}
+
+static int dw3x3_applies(const conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 &&
+           s->dil_h == 1 && s->dil_w == 1;
+}
+
 /* One output plane: every row starts at the bias, then each tap adds a shifted
  * input row over the columns where it lands inside the input. With stride 1 the
  * columns all taps share take the register-blocked interior path instead. */
@@ -110,8 +183,24 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
     const int blocked =
         s->stride_w == 1 && s->ow >= 16 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
     live_tap taps[MAX_LIVE_TAPS];
+    const int fixed3x3 = dw3x3_applies(s);
     for (int oh = 0; oh < s->oh; oh++) {
         float *out = y_plane + (size_t)oh * s->ow;
+        /* Rows whose three input rows all lie inside the input: the 3x3 kernel, in pairs. */
+        int64_t top = (int64_t)oh - s->pad_t;
+        if (fixed3x3 && top >= 0 && top + 2 < s->h) {
+            const int pair = oh + 1 < s->oh && top + 3 < s->h;
+            const float *rows[4];
+            for (int r = 0; r < 3 + pair; r++)
+                rows[r] = x_plane + (size_t)(top + r) * s->w;
+            float *const outs[2] = {out, out + s->ow};
+            if (pair)
+                dw3x3_rows(rows, w_k, b, 1, -(int64_t)s->pad_l, s->w, s->ow, outs);
+            else
+                dw3x3_rows(rows, w_k, b, 0, -(int64_t)s->pad_l, s->w, s->ow, outs);
+            oh += pair;
+            continue;
+        }
         if (!blocked)
             for (int o = 0; o < s->ow; o++)
                 out[o] = b;

@@ -63,6 +63,42 @@ START_TEST(wide_depthwise_matches_oracle)
 }
 END_TEST
 
+/* The fixed 3x3 stride-1 depthwise kernel (output rows in pairs, 16-column blocks
+ * with an overlapping last block, scalar borders) on every width from 1 to 200, odd
+ * and even heights, pads 0 to 2 on each side, channel multipliers 1 and 2. */
+START_TEST(depthwise_3x3_every_width_matches_oracle)
+{
+    test_rng r = test_rng_seeded(4100);
+    for (int width = 1; width <= 200; width++) {
+        blasconv_conv2d d = {0};
+        d.groups = d.in_channels = test_rng_int(&r, 1, 2);
+        d.out_channels = d.groups * test_rng_int(&r, 1, 2);
+        d.batch = 1;
+        d.in_height = test_rng_int(&r, 1, 8);
+        d.in_width = width;
+        d.kernel_height = d.kernel_width = 3;
+        d.stride_height = d.stride_width = 1;
+        d.dilation_height = d.dilation_width = 1;
+        d.pad_top = test_rng_int(&r, 0, 2);
+        d.pad_bottom = test_rng_int(&r, 0, 2);
+        d.pad_left = width % 3;
+        d.pad_right = test_rng_int(&r, 0, 2);
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        const float *b = width % 2 ? bias : NULL;
+        ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, b, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want), BLASCONV_OK);
+        test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+        free(x), free(w), free(bias), free(y), free(want);
+    }
+}
+END_TEST
+
 START_TEST(backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
@@ -169,6 +205,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
     tcase_add_test(tc, wide_depthwise_matches_oracle);
+    tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);
