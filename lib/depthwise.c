@@ -265,29 +265,77 @@ int bc_depthwise_applies(const conv_shape *s)
     return s->k_per_group == 1 && (int64_t)s->kh * s->kw * s->k <= NHWC_MAX_WEIGHTS;
 }
 
+/* Channels [k0, k0 + 16 * nvec) of one NHWC output pixel, summed in registers over
+ * the taps inside the input (in (ki, kj) order, as the NCHW path), one store. */
+static inline __attribute__((always_inline)) void
+nhwc_pixel_block(const conv_shape *s, const float *x_image, const float *w_by_tap,
+                 const float *bias, int64_t ih0, int64_t iw0, int k0, int nvec, float *out)
+{
+    const int k_count = s->k;
+    vec16 acc[2] = {{0}, {0}};
+    if (bias)
+        for (int v = 0; v < nvec; v++)
+            memcpy(&acc[v], bias + k0 + 16 * v, sizeof acc[v]);
+    for (int ki = 0; ki < s->kh; ki++) {
+        int64_t ih = ih0 + (int64_t)ki * s->dil_h;
+        if ((uint64_t)ih >= (uint64_t)s->h)
+            continue;
+        for (int kj = 0; kj < s->kw; kj++) {
+            int64_t iw = iw0 + (int64_t)kj * s->dil_w;
+            if ((uint64_t)iw >= (uint64_t)s->w)
+                continue;
+            const float *in = x_image + ((size_t)ih * s->w + (size_t)iw) * k_count + k0;
+            const float *wt = w_by_tap + ((size_t)ki * s->kw + kj) * k_count + k0;
+            for (int v = 0; v < nvec; v++) {
+                vec16 a, b;
+                memcpy(&a, in + 16 * v, sizeof a);
+                memcpy(&b, wt + 16 * v, sizeof b);
+                acc[v] += a * b;
+            }
+        }
+    }
+    for (int v = 0; v < nvec; v++)
+        memcpy(out + k0 + 16 * v, &acc[v], sizeof acc[v]);
+}
+
 /* Every output pixel is a vector of K channels: it starts at the bias and each
  * tap inside the input adds its weight vector times the input pixel, in the same
- * tap order as the NCHW path. */
+ * tap order as the NCHW path. Channels go 32 and 16 at a time in registers (the
+ * last block may overlap the one before); fewer than 16 take the scalar loop. */
 BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
                                     const float *bias, float *y)
 {
     const int k_count = s->k;
-    for (int n = 0; n < s->n; n++)
+    for (int n = 0; n < s->n; n++) {
+        const float *x_image = x + (size_t)n * s->h * s->w * k_count;
         for (int oh = 0; oh < s->oh; oh++)
             for (int ow = 0; ow < s->ow; ow++) {
                 float *restrict out = y + (((size_t)n * s->oh + oh) * s->ow + ow) * k_count;
+                const int64_t ih0 = (int64_t)oh * s->stride_h - s->pad_t;
+                const int64_t iw0 = (int64_t)ow * s->stride_w - s->pad_l;
+                if (k_count >= 16) {
+                    int k0 = 0;
+                    for (; k0 + 32 <= k_count; k0 += 32)
+                        nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 2, out);
+                    for (; k0 < k_count; k0 += 16) {
+                        if (k0 + 16 > k_count)
+                            k0 = k_count - 16;
+                        nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 1, out);
+                    }
+                    continue;
+                }
                 for (int k = 0; k < k_count; k++)
                     out[k] = bias ? bias[k] : 0.0f;
                 for (int ki = 0; ki < s->kh; ki++) {
-                    int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                    int64_t ih = ih0 + (int64_t)ki * s->dil_h;
                     if ((uint64_t)ih >= (uint64_t)s->h)
                         continue;
                     for (int kj = 0; kj < s->kw; kj++) {
-                        int64_t iw = (int64_t)ow * s->stride_w - s->pad_l + (int64_t)kj * s->dil_w;
+                        int64_t iw = iw0 + (int64_t)kj * s->dil_w;
                         if ((uint64_t)iw >= (uint64_t)s->w)
                             continue;
                         const float *restrict in =
-                            x + (((size_t)n * s->h + (size_t)ih) * s->w + (size_t)iw) * k_count;
+                            x_image + ((size_t)ih * s->w + (size_t)iw) * k_count;
                         const float *restrict weights =
                             w_by_tap + ((size_t)ki * s->kw + kj) * k_count;
                         for (int k = 0; k < k_count; k++)
@@ -295,6 +343,7 @@ BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, con
                     }
                 }
             }
+    }
 }
 
 void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float *w,

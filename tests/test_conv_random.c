@@ -99,6 +99,45 @@ START_TEST(depthwise_3x3_every_width_matches_oracle)
 }
 END_TEST
 
+/* NHWC depthwise with channel counts 1..70: the scalar loop (< 16), 32- and 16-channel
+ * register blocks and an overlapping last block; random windows, strides, pads,
+ * dilations. */
+START_TEST(depthwise_nhwc_channel_blocks_match_oracle)
+{
+    test_rng r = test_rng_seeded(4200);
+    for (int channels = 1; channels <= 70; channels++) {
+        blasconv_conv2d d = {0};
+        d.layout = BLASCONV_NHWC;
+        d.groups = d.in_channels = d.out_channels = channels;
+        d.batch = test_rng_int(&r, 1, 2);
+        d.in_height = test_rng_int(&r, 1, 7);
+        d.in_width = test_rng_int(&r, 1, 7);
+        d.kernel_height = test_rng_int(&r, 1, 4);
+        d.kernel_width = test_rng_int(&r, 1, 4);
+        d.stride_height = test_rng_int(&r, 1, 2);
+        d.stride_width = test_rng_int(&r, 1, 2);
+        d.dilation_height = test_rng_int(&r, 1, 2);
+        d.dilation_width = test_rng_int(&r, 1, 2);
+        d.pad_top = test_rng_int(&r, 0, 2);
+        d.pad_bottom = test_rng_int(&r, 0, 2);
+        d.pad_left = test_rng_int(&r, 0, 2);
+        d.pad_right = test_rng_int(&r, 0, 2);
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        const float *b = channels % 2 ? bias : NULL;
+        ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, b, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want), BLASCONV_OK);
+        test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+        free(x), free(w), free(bias), free(y), free(want);
+    }
+}
+END_TEST
+
 START_TEST(backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
@@ -206,6 +245,7 @@ int main(void)
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
     tcase_add_test(tc, wide_depthwise_matches_oracle);
     tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
+    tcase_add_test(tc, depthwise_nhwc_channel_blocks_match_oracle);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);
