@@ -121,42 +121,58 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
     }
 }
 
-void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
-                    float *dx_group)
+/* Kernel columns whose valid output range col2im keeps per call (the divisions in
+ * bc_valid_columns cost more than a short row's add); wider kernels compute it per
+ * use. */
+#define COL2IM_COLUMN_CACHE 32
+
+/* Output row oh of a tile added back into every input plane it read: contributions
+ * reach a dx element in (oh, c, ki, kj) order whatever the tile size, so results do
+ * not depend on the workspace. One call per row, so each ISA gets its own loops. */
+BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict col_at_row,
+                                    size_t tile_cols, int oh, const int *lo_of,
+                                    const int *hi_of, float *restrict dx_group)
 {
-    const int ow = s->ow;
-    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
     const size_t plane = (size_t)s->h * s->w;
-    for (int oh = oh_begin; oh < oh_end; oh++) {
-        const float *col_at_row = col + (size_t)(oh - oh_begin) * ow;
-        size_t row = 0;
-        for (int c = 0; c < s->c_per_group; c++) {
-            float *dx_plane = dx_group + (size_t)c * plane;
-            for (int ki = 0; ki < s->kh; ki++) {
-                int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
-                if ((uint64_t)ih >= (uint64_t)s->h) {
-                    row += (size_t)s->kw;
-                    continue;
-                }
-                float *dst = dx_plane + (size_t)ih * s->w;
-                for (int kj = 0; kj < s->kw; kj++, row++) {
-                    const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
-                    int lo, hi;
+    const int stride = s->stride_w;
+    size_t row = 0;
+    for (int c = 0; c < s->c_per_group; c++) {
+        float *dx_plane = dx_group + (size_t)c * plane;
+        for (int ki = 0; ki < s->kh; ki++) {
+            int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+            if ((uint64_t)ih >= (uint64_t)s->h) {
+                row += (size_t)s->kw;
+                continue;
+            }
+            float *dst = dx_plane + (size_t)ih * s->w;
+            for (int kj = 0; kj < s->kw; kj++, row++) {
+                const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
+                int lo, hi;
+                if (kj < COL2IM_COLUMN_CACHE)
+                    lo = lo_of[kj], hi = hi_of[kj];
+                else
                     bc_valid_columns(s, col_offset, &lo, &hi);
-                    const float *src = col_at_row + row * tile_cols;
-                    if (hi == lo)
-                        continue;
-                    if (s->stride_w == 1) {
-                        float *out = dst + lo + col_offset;
-                        for (int o = lo; o < hi; o++)
-                            out[o - lo] += src[o];
-                    } else {
-                        float *out = dst + (int64_t)lo * s->stride_w + col_offset;
-                        for (int o = lo; o < hi; o++, out += s->stride_w)
-                            *out += src[o];
-                    }
-                }
+                const float *src = col_at_row + row * tile_cols + lo;
+                float *out = dst + (int64_t)lo * stride + col_offset;
+                if (stride == 1)
+                    for (int o = 0; o < hi - lo; o++)
+                        out[o] += src[o];
+                else
+                    for (int o = 0; o < hi - lo; o++)
+                        out[(size_t)o * stride] += src[o];
             }
         }
     }
+}
+
+void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
+                    float *dx_group)
+{
+    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)s->ow;
+    int lo_of[COL2IM_COLUMN_CACHE], hi_of[COL2IM_COLUMN_CACHE];
+    for (int kj = 0; kj < s->kw && kj < COL2IM_COLUMN_CACHE; kj++)
+        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo_of[kj], &hi_of[kj]);
+    for (int oh = oh_begin; oh < oh_end; oh++)
+        col2im_row(s, col + (size_t)(oh - oh_begin) * s->ow, tile_cols, oh, lo_of, hi_of,
+                   dx_group);
 }
