@@ -366,10 +366,26 @@ struct pool_job {
     float *y, *dx;
 };
 
+/* Global average pooling: each plane's mean, planes one after another in one call
+ * (7x7 planes are too small to pay forward_plane_nchw's per-plane setup). */
+BC_MULTI_ISA static void plane_means(const float *restrict x, float *restrict y, int64_t planes,
+                                     int64_t plane_elems, float divisor)
+{
+    for (int64_t p = 0; p < planes; p++)
+        y[p] = span_sum(x + p * plane_elems, plane_elems) / divisor;
+}
+
 static void forward_planes_nchw(void *arg, int64_t begin, int64_t end)
 {
     const struct pool_job *job = arg;
     const pool_shape *s = job->s;
+    if (s->mode == BLASCONV_POOL_AVG && s->oh == 1 && s->ow == 1 && s->kh == s->h &&
+        s->kw == s->w && s->pad_t == 0 && s->pad_l == 0 && s->dil_h == 1 && s->dil_w == 1) {
+        const int64_t plane = (int64_t)s->h * s->w;
+        plane_means(job->x + begin * plane, job->y + begin, end - begin, plane,
+                    (float)bc_pool_divisor(s, 0, 0));
+        return;
+    }
     for (int64_t p = begin; p < end; p++)
         forward_plane_nchw(s, job->x + p * s->h * s->w, job->y + p * s->oh * s->ow);
 }
