@@ -536,18 +536,9 @@ END_TEST
 
 /* --- pooling -------------------------------------------------------------- */
 
-/* Pooling is its own issue. While blasconv_pool2d_output_size returns UNSUPPORTED
- * for a valid descriptor, every pooling call with valid pointers must say
- * UNSUPPORTED (outputs untouched); once it returns OK the full table applies. */
 static const blasconv_pool2d pool_base = {.mode = BLASCONV_POOL_MAX, .batch = 2, .channels = 3,
                                           .in_height = 7, .in_width = 6, .window_height = 3,
                                           .window_width = 2, .pad_top = 1, .pad_left = 1};
-
-static int pooling_exists(void)
-{
-    int oh, ow;
-    return blasconv_pool2d_output_size(&pool_base, &oh, &ow) == BLASCONV_OK;
-}
 
 #define P(field, v) {offsetof(blasconv_pool2d, field), #field, (v)}
 
@@ -555,14 +546,14 @@ typedef struct pool_case {
     const char *label;
     field_value set[12];
     blasconv_status want;
-    const char *message;
+    const char *message; /* a word the last error must contain; NULL: the first field */
 } pool_case;
 
 static const pool_case pool_table[] = {
-    {"mode 2", {P(mode, 2)}, BAD, "mode"},
-    {"mode -1", {P(mode, -1)}, BAD, "mode"},
-    {"layout 2", {P(layout, 2)}, BAD, "layout"},
-    {"layout -1", {P(layout, -1)}, BAD, "layout"},
+    {"mode 2", {P(mode, 2)}, BAD, "mode=2"},
+    {"mode -1", {P(mode, -1)}, BAD, "mode=-1"},
+    {"layout 2", {P(layout, 2)}, BAD, "layout=2"},
+    {"layout -1", {P(layout, -1)}, BAD, "layout=-1"},
     {"batch 0", {P(batch, 0)}, BAD, NULL},
     {"batch -1", {P(batch, -1)}, BAD, NULL},
     {"channels 0", {P(channels, 0)}, BAD, NULL},
@@ -580,54 +571,81 @@ static const pool_case pool_table[] = {
     {"dilation_height -1", {P(dilation_height, -1)}, BAD, NULL},
     {"dilation_width -1", {P(dilation_width, -1)}, BAD, NULL},
     /* pads over half the window (window 3x2: at most 1 on every side) */
-    {"pad_top over half the window", {P(pad_top, 2)}, BAD, "pad_top"},
-    {"pad_bottom over half the window", {P(pad_bottom, 2)}, BAD, "pad_bottom"},
-    {"pad_left over half the window", {P(pad_left, 2)}, BAD, "pad_left"},
-    {"pad_right over half the window", {P(pad_right, 2)}, BAD, "pad_right"},
-    {"pad over half a dilated window", {P(pad_top, 2), P(dilation_height, 3)}, BAD, "pad_top"},
+    {"pad_top over half the window", {P(pad_top, 2)}, BAD, "pad_top=2"},
+    {"pad_bottom over half the window", {P(pad_bottom, 2)}, BAD, "pad_bottom=2"},
+    {"pad_left over half the window", {P(pad_left, 2)}, BAD, "pad_left=2"},
+    {"pad_right over half the window", {P(pad_right, 2)}, BAD, "pad_right=2"},
+    {"pad over half a dilated window", {P(pad_top, 2), P(dilation_height, 3)}, BAD, "pad_top=2"},
+    {"pad INT_MAX", {P(pad_bottom, INT_MAX)}, BAD, "pad_bottom"},
     /* AVG accepts only dilation 1 */
     {"avg with dilation_height 2", {P(mode, BLASCONV_POOL_AVG), P(dilation_height, 2)}, BAD,
      "dilation"},
     {"avg with dilation_width 3", {P(mode, BLASCONV_POOL_AVG), P(dilation_width, 3)}, BAD,
      "dilation"},
     /* empty output, huge values, 2^31 elements */
-    {"window past the padded input", {P(window_height, 10)}, BAD, NULL},
-    {"window INT_MAX", {P(window_width, INT_MAX), P(pad_left, 0)}, BAD, NULL},
+    {"window past the padded input", {P(window_height, 10)}, BAD, "output height"},
+    {"window INT_MAX", {P(window_width, INT_MAX), P(pad_left, 0)}, BAD, "output width"},
+    {"dilated window past the input", {P(dilation_width, 7), P(pad_left, 0)}, BAD,
+     "output width"},
     {"x of 2^31 elements", {P(batch, 1), P(channels, 2), P(in_height, 32768),
-                            P(in_width, 32768)}, OVER, NULL},
-    {"x of INT_MAX^2 elements", {P(in_height, INT_MAX), P(in_width, INT_MAX)}, OVER, NULL},
+                            P(in_width, 32768)}, OVER, "input"},
+    {"x of INT_MAX^2 elements", {P(in_height, INT_MAX), P(in_width, INT_MAX)}, OVER, "input"},
     {"every size INT_MAX", {P(batch, INT_MAX), P(channels, INT_MAX), P(in_height, INT_MAX),
-                            P(in_width, INT_MAX)}, OVER, NULL},
+                            P(in_width, INT_MAX)}, OVER, "input"},
 };
 
-static blasconv_status pool_call(int e, blasconv_context *ctx, const blasconv_pool2d *d,
-                                 void *const p[SLOTS])
+enum pool_entry {
+    POOL_OUTPUT_SIZE, POOL_FORWARD, POOL_BACKWARD, REF_POOL_FORWARD, REF_POOL_BACKWARD,
+    POOL_ENTRIES
+};
+
+static const entry_info pool_entries[POOL_ENTRIES] = {
+    [POOL_OUTPUT_SIZE] = {"pool2d_output_size", 2, {"out_height", "out_width"}, 0, 0},
+    [POOL_FORWARD] = {"pool2d_forward", 2, {"x", "y"}, 0, 1},
+    [POOL_BACKWARD] = {"pool2d_backward", 3, {"x", "dy", "dx"}, 0, 1},
+    [REF_POOL_FORWARD] = {"reference_pool2d_forward", 2, {"x", "y"}, 0, 1},
+    [REF_POOL_BACKWARD] = {"reference_pool2d_backward", 3, {"x", "dy", "dx"}, 0, 1},
+};
+
+static blasconv_status pool_call(enum pool_entry e, blasconv_context *ctx,
+                                 const blasconv_pool2d *d, void *const p[SLOTS])
 {
     switch (e) {
-    case 0: return blasconv_pool2d_output_size(d, p[0], p[1]);
-    case 1: return blasconv_pool2d_forward(ctx, d, p[0], p[1]);
-    default: return blasconv_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case POOL_OUTPUT_SIZE: return blasconv_pool2d_output_size(d, p[0], p[1]);
+    case POOL_FORWARD: return blasconv_pool2d_forward(ctx, d, p[0], p[1]);
+    case POOL_BACKWARD: return blasconv_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case REF_POOL_FORWARD: return blasconv_reference_pool2d_forward(ctx, d, p[0], p[1]);
+    case REF_POOL_BACKWARD: return blasconv_reference_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case POOL_ENTRIES: break;
     }
+    abort();
 }
 
-static const int pool_pointers[3] = {2, 2, 3};
-
-static void expect_every_pool_entry(const blasconv_pool2d *d, unsigned null_mask,
-                                    blasconv_status want, const char *label)
+/* As expect_conv_call: with ctx and ctx NULL, the arena untouched, and (with a
+ * context) a last error that starts with the function and names `field`. */
+static void expect_pool_call(enum pool_entry e, const blasconv_pool2d *d, unsigned null_mask,
+                             blasconv_status want, const char *field, const char *label)
 {
+    const entry_info *info = &pool_entries[e];
+    void *p[SLOTS];
+    for (int i = 0; i < SLOTS; i++)
+        p[i] = (null_mask >> i) & 1u ? NULL : arena[i];
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    for (int e = 0; e < 3; e++) {
-        void *p[SLOTS];
-        for (int i = 0; i < SLOTS; i++)
-            p[i] = (null_mask >> i) & 1u ? NULL : arena[i];
-        for (int with_ctx = 0; with_ctx < (e ? 2 : 1); with_ctx++) {
-            arena_fill();
-            blasconv_status got = pool_call(e, with_ctx ? ctx : NULL, d, p);
-            ck_assert_msg(got == want, "%s: pool entry %d returned %d, want %d ('%s')", label, e,
-                          got, want, blasconv_context_last_error(ctx));
-            arena_assert_intact(label);
-            cases_tried++;
+    for (int with_ctx = 0; with_ctx <= info->takes_ctx; with_ctx++) {
+        arena_fill();
+        blasconv_status got = pool_call(e, with_ctx ? ctx : NULL, d, p);
+        cases_tried++;
+        ck_assert_msg(got == want, "%s: %s%s returned %d, want %d; last error '%s'", label,
+                      info->name, with_ctx ? "" : " (ctx NULL)", (int)got, (int)want,
+                      blasconv_context_last_error(ctx));
+        arena_assert_intact(label);
+        if (with_ctx && want != BLASCONV_OK) {
+            const char *msg = blasconv_context_last_error(ctx);
+            ck_assert_msg(strncmp(msg, info->name, strlen(info->name)) == 0,
+                          "%s: last error '%s' does not start with %s", label, msg, info->name);
+            ck_assert_msg(!field || strstr(msg, field), "%s: last error '%s' does not name '%s'",
+                          label, msg, field);
         }
     }
     blasconv_context_destroy(ctx);
@@ -635,33 +653,33 @@ static void expect_every_pool_entry(const blasconv_pool2d *d, unsigned null_mask
 
 START_TEST(every_bad_pool_input)
 {
-    const int exists = pooling_exists();
-    if (!exists)
-        fprintf(stderr, "bad_inputs: pooling is not implemented: expecting UNSUPPORTED\n");
     for (size_t i = 0; i < sizeof pool_table / sizeof pool_table[0]; i++) {
+        const pool_case *c = &pool_table[i];
         blasconv_pool2d d = pool_base;
-        for (int f = 0; pool_table[i].set[f].name; f++)
-            memcpy((char *)&d + pool_table[i].set[f].offset, &pool_table[i].set[f].value,
-                   sizeof(int));
-        expect_every_pool_entry(&d, 0, exists ? pool_table[i].want : BLASCONV_ERR_UNSUPPORTED,
-                                pool_table[i].label);
+        for (int f = 0; c->set[f].name; f++)
+            memcpy((char *)&d + c->set[f].offset, &c->set[f].value, sizeof(int));
+        for (int e = 0; e < POOL_ENTRIES; e++)
+            expect_pool_call((enum pool_entry)e, &d, 0, c->want,
+                             c->message ? c->message : c->set[0].name, c->label);
     }
     /* NULL: the descriptor, then each pointer, ahead of a bad descriptor too. */
     blasconv_pool2d bad = pool_base;
     bad.window_height = -1;
-    expect_every_pool_entry(NULL, 0, BLASCONV_ERR_NULL_POINTER, "NULL pool descriptor");
-    for (int e = 0; e < 3; e++)
-        for (int i = 0; i < pool_pointers[e]; i++) {
-            void *p[SLOTS] = {arena[0], arena[1], arena[2], arena[3]};
-            p[i] = NULL;
-            for (int b = 0; b < 2; b++) {
-                arena_fill();
-                ck_assert_int_eq(pool_call(e, NULL, b ? &bad : &pool_base, p),
-                                 BLASCONV_ERR_NULL_POINTER);
-                arena_assert_intact("pool NULL pointer");
-                cases_tried++;
+    const blasconv_pool2d *descriptors[2] = {&pool_base, &bad};
+    for (int e = 0; e < POOL_ENTRIES; e++) {
+        const entry_info *info = &pool_entries[e];
+        expect_pool_call((enum pool_entry)e, NULL, 0, BLASCONV_ERR_NULL_POINTER,
+                         info->takes_ctx ? "descriptor" : NULL, "NULL pool descriptor");
+        for (int di = 0; di < 2; di++)
+            for (int i = 0; i < info->pointers; i++) {
+                char label[96];
+                snprintf(label, sizeof label, "pool %s NULL (%s descriptor)",
+                         info->pointer_names[i], di ? "bad" : "valid");
+                expect_pool_call((enum pool_entry)e, descriptors[di], 1u << i,
+                                 BLASCONV_ERR_NULL_POINTER,
+                                 info->takes_ctx ? info->pointer_names[i] : NULL, label);
             }
-        }
+    }
 }
 END_TEST
 
