@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -534,6 +535,169 @@ START_TEST(status_strings_and_version)
 }
 END_TEST
 
+/* --- the helpers: sgemm, compare, tolerance, weights_constant --------------- */
+
+typedef struct sgemm_case {
+    const char *label;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc;
+    unsigned null_mask; /* bit 0: a, 1: b, 2: c */
+    blasconv_status want;
+    const char *field;
+} sgemm_case;
+
+START_TEST(every_bad_sgemm_argument)
+{
+    /* m=2 n=3 k=4 untransposed needs lda >= 4, ldb >= 3, ldc >= 3. */
+    static const sgemm_case rows[] = {
+        {"trans_a 2", 2, 0, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_a=2"},
+        {"trans_a -1", -1, 0, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_a=-1"},
+        {"trans_b INT_MAX", 0, INT_MAX, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_b"},
+        {"m -1", 0, 0, -1, 3, 4, 4, 3, 3, 0, BAD, "m=-1"},
+        {"n INT_MIN", 0, 0, 2, INT_MIN, 4, 4, 3, 3, 0, BAD, "n="},
+        {"k -4", 0, 0, 2, 3, -4, 4, 3, 3, 0, BAD, "k=-4"},
+        {"lda below k", 0, 0, 2, 3, 4, 3, 3, 3, 0, BAD, "lda=3"},
+        {"lda below m (trans_a)", 1, 0, 2, 3, 4, 1, 3, 3, 0, BAD, "lda=1"},
+        {"lda 0 with k 0", 0, 0, 2, 3, 0, 0, 3, 3, 0, BAD, "lda=0"},
+        {"ldb below n", 0, 0, 2, 3, 4, 4, 2, 3, 0, BAD, "ldb=2"},
+        {"ldb below k (trans_b)", 0, 1, 2, 3, 4, 4, 3, 3, 0, BAD, "ldb=3"},
+        {"ldc below n", 0, 0, 2, 3, 4, 4, 3, 2, 0, BAD, "ldc=2"},
+        {"ldc negative", 0, 0, 2, 3, 4, 4, 3, -3, 0, BAD, "ldc=-3"},
+        {"a of 2^31 elements", 0, 0, 1 << 16, 3, 4, 1 << 15, 3, 3, 0, OVER, "2^31"},
+        {"c of 2^31 elements", 0, 0, 1 << 16, 3, 4, 4, 3, 1 << 15, 0, OVER, "2^31"},
+        {"a NULL", 0, 0, 2, 3, 4, 4, 3, 3, 1u, BLASCONV_ERR_NULL_POINTER, "a is NULL"},
+        {"b NULL", 0, 0, 2, 3, 4, 4, 3, 3, 2u, BLASCONV_ERR_NULL_POINTER, "b is NULL"},
+        {"c NULL", 0, 0, 2, 3, 4, 4, 3, 3, 4u, BLASCONV_ERR_NULL_POINTER, "c is NULL"},
+        {"c NULL ahead of a bad trans_a", 7, 0, 2, 3, 4, 4, 3, 3, 4u, BLASCONV_ERR_NULL_POINTER,
+         "c is NULL"},
+        /* empty products: NULL operands are allowed and nothing is written */
+        {"m 0, all NULL", 0, 0, 0, 3, 4, 4, 3, 3, 7u, BLASCONV_OK, NULL},
+        {"m 0 and k 0, a and b NULL", 0, 0, 0, 3, 0, 1, 3, 3, 3u, BLASCONV_OK, NULL},
+    };
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const sgemm_case *c = &rows[i];
+        for (int with_ctx = 0; with_ctx < 2; with_ctx++) {
+            arena_fill();
+            const float *a = c->null_mask & 1u ? NULL : (const float *)arena[0];
+            const float *b = c->null_mask & 2u ? NULL : (const float *)arena[1];
+            float *cc = c->null_mask & 4u ? NULL : (float *)arena[2];
+            blasconv_status got = blasconv_sgemm(with_ctx ? ctx : NULL, c->trans_a, c->trans_b,
+                                                 c->m, c->n, c->k, 1.0f, a, c->lda, b, c->ldb,
+                                                 0.0f, cc, c->ldc);
+            cases_tried++;
+            ck_assert_msg(got == c->want, "sgemm %s: got %d want %d ('%s')", c->label, got,
+                          c->want, blasconv_context_last_error(ctx));
+            arena_assert_intact(c->label);
+            if (with_ctx && c->field) {
+                const char *msg = blasconv_context_last_error(ctx);
+                ck_assert_msg(strncmp(msg, "sgemm", 5) == 0 && strstr(msg, c->field),
+                              "sgemm %s: last error '%s' does not name '%s'", c->label, msg,
+                              c->field);
+            }
+        }
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(every_bad_compare_argument)
+{
+    static const struct {
+        const char *label;
+        unsigned null_mask; /* bit 0: got, 1: want, 2: out */
+        size_t n;
+        double atol, rtol;
+        blasconv_status want;
+    } rows[] = {
+        {"got NULL", 1u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"want NULL", 2u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"out NULL", 4u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"got NULL with n 0", 1u, 0, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"out NULL ahead of a NaN atol", 4u, 4, NAN, 0, BLASCONV_ERR_NULL_POINTER},
+        {"atol -1", 0, 4, -1, 0, BAD},
+        {"rtol -1e-300", 0, 4, 0, -1e-300, BAD},
+        {"atol NaN", 0, 4, NAN, 0, BAD},
+        {"rtol NaN", 0, 4, 0, NAN, BAD},
+        {"atol -Inf", 0, 4, -INFINITY, 0, BAD},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        arena_fill();
+        const float *got = rows[i].null_mask & 1u ? NULL : (const float *)arena[0];
+        const float *want = rows[i].null_mask & 2u ? NULL : (const float *)arena[1];
+        blasconv_compare_report *out =
+            rows[i].null_mask & 4u ? NULL : (blasconv_compare_report *)arena[2];
+        blasconv_status st = blasconv_compare(got, want, rows[i].n, rows[i].atol, rows[i].rtol, out);
+        ck_assert_msg(st == rows[i].want, "compare %s: got %d want %d", rows[i].label, st,
+                      rows[i].want);
+        arena_assert_intact(rows[i].label); /* *out untouched */
+        cases_tried++;
+    }
+}
+END_TEST
+
+START_TEST(every_bad_tolerance_argument)
+{
+    blasconv_conv2d empty = base, huge = base;
+    empty.batch = 0;
+    huge.in_height = huge.in_width = INT_MAX;
+    static const double nan = NAN, inf = INFINITY;
+    const struct {
+        const char *label;
+        const blasconv_conv2d *d;
+        int pass, model;
+        double max_abs;
+        unsigned null_mask; /* bit 0: atol, 1: rtol */
+        blasconv_status want;
+    } rows[] = {
+        {"descriptor NULL", NULL, 0, 0, 1, 0, BLASCONV_ERR_NULL_POINTER},
+        {"atol NULL", &base, 0, 0, 1, 1u, BLASCONV_ERR_NULL_POINTER},
+        {"rtol NULL", &base, 0, 0, 1, 2u, BLASCONV_ERR_NULL_POINTER},
+        {"rtol NULL ahead of a bad descriptor", &empty, 0, 0, 1, 2u, BLASCONV_ERR_NULL_POINTER},
+        {"batch 0", &empty, 0, 0, 1, 0, BAD},
+        {"x of INT_MAX^2 elements", &huge, 0, 0, 1, 0, OVER},
+        {"pass 4", &base, 4, 0, 1, 0, BAD},
+        {"pass -1", &base, -1, 0, 1, 0, BAD},
+        {"model 2", &base, 0, 2, 1, 0, BAD},
+        {"model INT_MIN", &base, 0, INT_MIN, 1, 0, BAD},
+        {"max_abs_input -1", &base, 0, 0, -1, 0, BAD},
+        {"max_abs_input NaN", &base, 1, 0, nan, 0, BAD},
+        {"max_abs_input +Inf", &base, 2, 1, inf, 0, BAD},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        arena_fill();
+        double *atol = rows[i].null_mask & 1u ? NULL : (double *)arena[0];
+        double *rtol = rows[i].null_mask & 2u ? NULL : (double *)arena[1];
+        blasconv_status st = blasconv_conv2d_tolerance(
+            rows[i].d, (blasconv_conv2d_pass)rows[i].pass, (blasconv_tolerance_model)rows[i].model,
+            rows[i].max_abs, atol, rtol);
+        ck_assert_msg(st == rows[i].want, "tolerance %s: got %d want %d", rows[i].label, st,
+                      rows[i].want);
+        arena_assert_intact(rows[i].label); /* atol and rtol untouched */
+        cases_tried++;
+    }
+}
+END_TEST
+
+/* set_weights_constant takes any int (nonzero is on); only a NULL context is refused.
+ * After toggling it, FAST forward still matches the oracle. */
+START_TEST(weights_constant_arguments)
+{
+    ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 1), BLASCONV_ERR_NULL_POINTER);
+    ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 0), BLASCONV_ERR_NULL_POINTER);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST), BLASCONV_OK);
+    const int values[] = {INT_MIN, -1, 2, INT_MAX, 0};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, values[i]), BLASCONV_OK);
+    ck_assert_str_eq(blasconv_context_last_error(ctx), "");
+    assert_context_still_works(ctx, "after set_weights_constant");
+    cases_tried += 2 + (long)(sizeof values / sizeof values[0]);
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
 /* --- pooling -------------------------------------------------------------- */
 
 static const blasconv_pool2d pool_base = {.mode = BLASCONV_POOL_MAX, .batch = 2, .channels = 3,
@@ -696,6 +860,10 @@ int main(void)
     tcase_add_test(tc, the_message_names_field_and_value);
     tcase_add_test(tc, status_strings_and_version);
     tcase_add_test(tc, every_bad_pool_input);
+    tcase_add_test(tc, every_bad_sgemm_argument);
+    tcase_add_test(tc, every_bad_compare_argument);
+    tcase_add_test(tc, every_bad_tolerance_argument);
+    tcase_add_test(tc, weights_constant_arguments);
     suite_add_tcase(s, tc);
     SRunner *runner = srunner_create(s);
     srunner_set_fork_status(runner, CK_NOFORK); /* one process, so one counter */
