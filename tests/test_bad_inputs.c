@@ -847,6 +847,41 @@ START_TEST(every_bad_pool_input)
 }
 END_TEST
 
+/* Strides of INT_MAX are valid (one output per axis): the window geometry must not
+ * overflow int (fuzz_pool found pad_left + stride_width - 1 overflowing in NCHW's
+ * interior-column count). Every mode and layout against the oracle. */
+START_TEST(pool_stride_int_max_is_valid)
+{
+    float x[2 * 3 * 4], dy[2 * 3], y[2 * 3], want_y[2 * 3], dx[2 * 3 * 4], want_dx[2 * 3 * 4];
+    test_rng r = test_rng_seeded(99);
+    for (int i = 0; i < 24; i++)
+        x[i] = test_rng_float(&r);
+    for (int i = 0; i < 6; i++)
+        dy[i] = test_rng_float(&r);
+    for (int variant = 0; variant < 8; variant++) {
+        blasconv_pool2d d = {.mode = variant & 1 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
+                             .batch = 2, .channels = 3, .in_height = 2, .in_width = 2,
+                             .window_height = 2, .window_width = 3,
+                             .stride_height = INT_MAX, .stride_width = INT_MAX,
+                             .pad_top = 1, .pad_left = 1, .pad_right = variant & 4 ? 1 : 0,
+                             .ceil_mode = 1, .exclude_pad = variant & 1,
+                             .layout = variant & 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
+        int oh = 0, ow = 0;
+        ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
+        ck_assert(oh == 1 && ow == 1);
+        test_poison(y, 6), test_poison(want_y, 6), test_poison(dx, 24), test_poison(want_dx, 24);
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want_y), BLASCONV_OK);
+        test_assert_close(y, want_y, 6, 1e-6, 1e-6, "pool forward, stride INT_MAX");
+        ck_assert_int_eq(blasconv_pool2d_backward(NULL, &d, x, dy, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_backward(NULL, &d, x, dy, want_dx),
+                         BLASCONV_OK);
+        test_assert_close(dx, want_dx, 24, 1e-6, 1e-6, "pool backward, stride INT_MAX");
+        cases_tried += 3;
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bad_inputs");
@@ -864,6 +899,7 @@ int main(void)
     tcase_add_test(tc, every_bad_compare_argument);
     tcase_add_test(tc, every_bad_tolerance_argument);
     tcase_add_test(tc, weights_constant_arguments);
+    tcase_add_test(tc, pool_stride_int_max_is_valid);
     suite_add_tcase(s, tc);
     SRunner *runner = srunner_create(s);
     srunner_set_fork_status(runner, CK_NOFORK); /* one process, so one counter */
