@@ -62,3 +62,5 @@ write("fuzz_pool", "null_x", [small(v) for v in [0, 0, 0, 3, 3, 1, 1, 0, 0, 0, 0
 write("fuzz_conv", "fast_winograd", [1, 0, 2, 3, 1, 9, 11, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0] + [4] + [5, 1] + [1] + data(900))
 write("fuzz_conv", "fast_constant_nhwc", [1, 1, 3, 1, 1, 8, 6, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0] + [16] + [13, 2] + [0] + data(900))
 write("fuzz_conv", "fast_limited", [1, 0, 3, 3, 1, 12, 12, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0] + [4] + [14, 1, 3, 1, 0] + [1] + data(1500))
+# strides of INT_MAX with pads (found an int overflow in NCHW's interior columns)
+write("fuzz_pool", "stride_int_max", [small(0), small(1), small(2), small(1), small(1), small(1), small(2), 8 * 4, 8 * 4, small(1), small(0), small(1), small(1), small(0), small(0)] + tail(1, 0, 0, 9, 1, 0) + data(40))
