@@ -155,7 +155,7 @@ static float window_value(const pool_shape *s, const float *plane, int64_t row_s
 /* Output columns [*lo, *hi) whose whole window lies inside the input. */
 static void interior_columns(const pool_shape *s, int *lo, int *hi)
 {
-    int64_t first = (s->pad_l + s->stride_w - 1) / s->stride_w;
+    int64_t first = ((int64_t)s->pad_l + s->stride_w - 1) / s->stride_w; /* stride may be INT_MAX */
     int64_t last_start = (int64_t)s->w - 1 - (int64_t)(s->kw - 1) * s->dil_w + s->pad_l;
     int64_t end = last_start < 0 ? 0 : last_start / s->stride_w + 1;
     if (end > s->ow)

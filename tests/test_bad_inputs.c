@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -534,20 +535,174 @@ START_TEST(status_strings_and_version)
 }
 END_TEST
 
+/* --- the helpers: sgemm, compare, tolerance, weights_constant --------------- */
+
+typedef struct sgemm_case {
+    const char *label;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc;
+    unsigned null_mask; /* bit 0: a, 1: b, 2: c */
+    blasconv_status want;
+    const char *field;
+} sgemm_case;
+
+START_TEST(every_bad_sgemm_argument)
+{
+    /* m=2 n=3 k=4 untransposed needs lda >= 4, ldb >= 3, ldc >= 3. */
+    static const sgemm_case rows[] = {
+        {"trans_a 2", 2, 0, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_a=2"},
+        {"trans_a -1", -1, 0, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_a=-1"},
+        {"trans_b INT_MAX", 0, INT_MAX, 2, 3, 4, 4, 3, 3, 0, BAD, "trans_b"},
+        {"m -1", 0, 0, -1, 3, 4, 4, 3, 3, 0, BAD, "m=-1"},
+        {"n INT_MIN", 0, 0, 2, INT_MIN, 4, 4, 3, 3, 0, BAD, "n="},
+        {"k -4", 0, 0, 2, 3, -4, 4, 3, 3, 0, BAD, "k=-4"},
+        {"lda below k", 0, 0, 2, 3, 4, 3, 3, 3, 0, BAD, "lda=3"},
+        {"lda below m (trans_a)", 1, 0, 2, 3, 4, 1, 3, 3, 0, BAD, "lda=1"},
+        {"lda 0 with k 0", 0, 0, 2, 3, 0, 0, 3, 3, 0, BAD, "lda=0"},
+        {"ldb below n", 0, 0, 2, 3, 4, 4, 2, 3, 0, BAD, "ldb=2"},
+        {"ldb below k (trans_b)", 0, 1, 2, 3, 4, 4, 3, 3, 0, BAD, "ldb=3"},
+        {"ldc below n", 0, 0, 2, 3, 4, 4, 3, 2, 0, BAD, "ldc=2"},
+        {"ldc negative", 0, 0, 2, 3, 4, 4, 3, -3, 0, BAD, "ldc=-3"},
+        {"a of 2^31 elements", 0, 0, 1 << 16, 3, 4, 1 << 15, 3, 3, 0, OVER, "2^31"},
+        {"c of 2^31 elements", 0, 0, 1 << 16, 3, 4, 4, 3, 1 << 15, 0, OVER, "2^31"},
+        {"a NULL", 0, 0, 2, 3, 4, 4, 3, 3, 1u, BLASCONV_ERR_NULL_POINTER, "a is NULL"},
+        {"b NULL", 0, 0, 2, 3, 4, 4, 3, 3, 2u, BLASCONV_ERR_NULL_POINTER, "b is NULL"},
+        {"c NULL", 0, 0, 2, 3, 4, 4, 3, 3, 4u, BLASCONV_ERR_NULL_POINTER, "c is NULL"},
+        {"c NULL ahead of a bad trans_a", 7, 0, 2, 3, 4, 4, 3, 3, 4u, BLASCONV_ERR_NULL_POINTER,
+         "c is NULL"},
+        /* empty products: NULL operands are allowed and nothing is written */
+        {"m 0, all NULL", 0, 0, 0, 3, 4, 4, 3, 3, 7u, BLASCONV_OK, NULL},
+        {"m 0 and k 0, a and b NULL", 0, 0, 0, 3, 0, 1, 3, 3, 3u, BLASCONV_OK, NULL},
+    };
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const sgemm_case *c = &rows[i];
+        for (int with_ctx = 0; with_ctx < 2; with_ctx++) {
+            arena_fill();
+            const float *a = c->null_mask & 1u ? NULL : (const float *)arena[0];
+            const float *b = c->null_mask & 2u ? NULL : (const float *)arena[1];
+            float *cc = c->null_mask & 4u ? NULL : (float *)arena[2];
+            blasconv_status got = blasconv_sgemm(with_ctx ? ctx : NULL, c->trans_a, c->trans_b,
+                                                 c->m, c->n, c->k, 1.0f, a, c->lda, b, c->ldb,
+                                                 0.0f, cc, c->ldc);
+            cases_tried++;
+            ck_assert_msg(got == c->want, "sgemm %s: got %d want %d ('%s')", c->label, got,
+                          c->want, blasconv_context_last_error(ctx));
+            arena_assert_intact(c->label);
+            if (with_ctx && c->field) {
+                const char *msg = blasconv_context_last_error(ctx);
+                ck_assert_msg(strncmp(msg, "sgemm", 5) == 0 && strstr(msg, c->field),
+                              "sgemm %s: last error '%s' does not name '%s'", c->label, msg,
+                              c->field);
+            }
+        }
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(every_bad_compare_argument)
+{
+    static const struct {
+        const char *label;
+        unsigned null_mask; /* bit 0: got, 1: want, 2: out */
+        size_t n;
+        double atol, rtol;
+        blasconv_status want;
+    } rows[] = {
+        {"got NULL", 1u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"want NULL", 2u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"out NULL", 4u, 4, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"got NULL with n 0", 1u, 0, 0, 0, BLASCONV_ERR_NULL_POINTER},
+        {"out NULL ahead of a NaN atol", 4u, 4, NAN, 0, BLASCONV_ERR_NULL_POINTER},
+        {"atol -1", 0, 4, -1, 0, BAD},
+        {"rtol -1e-300", 0, 4, 0, -1e-300, BAD},
+        {"atol NaN", 0, 4, NAN, 0, BAD},
+        {"rtol NaN", 0, 4, 0, NAN, BAD},
+        {"atol -Inf", 0, 4, -INFINITY, 0, BAD},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        arena_fill();
+        const float *got = rows[i].null_mask & 1u ? NULL : (const float *)arena[0];
+        const float *want = rows[i].null_mask & 2u ? NULL : (const float *)arena[1];
+        blasconv_compare_report *out =
+            rows[i].null_mask & 4u ? NULL : (blasconv_compare_report *)arena[2];
+        blasconv_status st = blasconv_compare(got, want, rows[i].n, rows[i].atol, rows[i].rtol, out);
+        ck_assert_msg(st == rows[i].want, "compare %s: got %d want %d", rows[i].label, st,
+                      rows[i].want);
+        arena_assert_intact(rows[i].label); /* *out untouched */
+        cases_tried++;
+    }
+}
+END_TEST
+
+START_TEST(every_bad_tolerance_argument)
+{
+    blasconv_conv2d empty = base, huge = base;
+    empty.batch = 0;
+    huge.in_height = huge.in_width = INT_MAX;
+    static const double nan = NAN, inf = INFINITY;
+    const struct {
+        const char *label;
+        const blasconv_conv2d *d;
+        int pass, model;
+        double max_abs;
+        unsigned null_mask; /* bit 0: atol, 1: rtol */
+        blasconv_status want;
+    } rows[] = {
+        {"descriptor NULL", NULL, 0, 0, 1, 0, BLASCONV_ERR_NULL_POINTER},
+        {"atol NULL", &base, 0, 0, 1, 1u, BLASCONV_ERR_NULL_POINTER},
+        {"rtol NULL", &base, 0, 0, 1, 2u, BLASCONV_ERR_NULL_POINTER},
+        {"rtol NULL ahead of a bad descriptor", &empty, 0, 0, 1, 2u, BLASCONV_ERR_NULL_POINTER},
+        {"batch 0", &empty, 0, 0, 1, 0, BAD},
+        {"x of INT_MAX^2 elements", &huge, 0, 0, 1, 0, OVER},
+        {"pass 4", &base, 4, 0, 1, 0, BAD},
+        {"pass -1", &base, -1, 0, 1, 0, BAD},
+        {"model 2", &base, 0, 2, 1, 0, BAD},
+        {"model INT_MIN", &base, 0, INT_MIN, 1, 0, BAD},
+        {"max_abs_input -1", &base, 0, 0, -1, 0, BAD},
+        {"max_abs_input NaN", &base, 1, 0, nan, 0, BAD},
+        {"max_abs_input +Inf", &base, 2, 1, inf, 0, BAD},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        arena_fill();
+        double *atol = rows[i].null_mask & 1u ? NULL : (double *)arena[0];
+        double *rtol = rows[i].null_mask & 2u ? NULL : (double *)arena[1];
+        blasconv_status st = blasconv_conv2d_tolerance(
+            rows[i].d, (blasconv_conv2d_pass)rows[i].pass, (blasconv_tolerance_model)rows[i].model,
+            rows[i].max_abs, atol, rtol);
+        ck_assert_msg(st == rows[i].want, "tolerance %s: got %d want %d", rows[i].label, st,
+                      rows[i].want);
+        arena_assert_intact(rows[i].label); /* atol and rtol untouched */
+        cases_tried++;
+    }
+}
+END_TEST
+
+/* set_weights_constant takes any int (nonzero is on); only a NULL context is refused.
+ * After toggling it, FAST forward still matches the oracle. */
+START_TEST(weights_constant_arguments)
+{
+    ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 1), BLASCONV_ERR_NULL_POINTER);
+    ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 0), BLASCONV_ERR_NULL_POINTER);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST), BLASCONV_OK);
+    const int values[] = {INT_MIN, -1, 2, INT_MAX, 0};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, values[i]), BLASCONV_OK);
+    ck_assert_str_eq(blasconv_context_last_error(ctx), "");
+    assert_context_still_works(ctx, "after set_weights_constant");
+    cases_tried += 2 + (long)(sizeof values / sizeof values[0]);
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
 /* --- pooling -------------------------------------------------------------- */
 
-/* Pooling is its own issue. While blasconv_pool2d_output_size returns UNSUPPORTED
- * for a valid descriptor, every pooling call with valid pointers must say
- * UNSUPPORTED (outputs untouched); once it returns OK the full table applies. */
 static const blasconv_pool2d pool_base = {.mode = BLASCONV_POOL_MAX, .batch = 2, .channels = 3,
                                           .in_height = 7, .in_width = 6, .window_height = 3,
                                           .window_width = 2, .pad_top = 1, .pad_left = 1};
-
-static int pooling_exists(void)
-{
-    int oh, ow;
-    return blasconv_pool2d_output_size(&pool_base, &oh, &ow) == BLASCONV_OK;
-}
 
 #define P(field, v) {offsetof(blasconv_pool2d, field), #field, (v)}
 
@@ -555,14 +710,14 @@ typedef struct pool_case {
     const char *label;
     field_value set[12];
     blasconv_status want;
-    const char *message;
+    const char *message; /* a word the last error must contain; NULL: the first field */
 } pool_case;
 
 static const pool_case pool_table[] = {
-    {"mode 2", {P(mode, 2)}, BAD, "mode"},
-    {"mode -1", {P(mode, -1)}, BAD, "mode"},
-    {"layout 2", {P(layout, 2)}, BAD, "layout"},
-    {"layout -1", {P(layout, -1)}, BAD, "layout"},
+    {"mode 2", {P(mode, 2)}, BAD, "mode=2"},
+    {"mode -1", {P(mode, -1)}, BAD, "mode=-1"},
+    {"layout 2", {P(layout, 2)}, BAD, "layout=2"},
+    {"layout -1", {P(layout, -1)}, BAD, "layout=-1"},
     {"batch 0", {P(batch, 0)}, BAD, NULL},
     {"batch -1", {P(batch, -1)}, BAD, NULL},
     {"channels 0", {P(channels, 0)}, BAD, NULL},
@@ -580,54 +735,81 @@ static const pool_case pool_table[] = {
     {"dilation_height -1", {P(dilation_height, -1)}, BAD, NULL},
     {"dilation_width -1", {P(dilation_width, -1)}, BAD, NULL},
     /* pads over half the window (window 3x2: at most 1 on every side) */
-    {"pad_top over half the window", {P(pad_top, 2)}, BAD, "pad_top"},
-    {"pad_bottom over half the window", {P(pad_bottom, 2)}, BAD, "pad_bottom"},
-    {"pad_left over half the window", {P(pad_left, 2)}, BAD, "pad_left"},
-    {"pad_right over half the window", {P(pad_right, 2)}, BAD, "pad_right"},
-    {"pad over half a dilated window", {P(pad_top, 2), P(dilation_height, 3)}, BAD, "pad_top"},
+    {"pad_top over half the window", {P(pad_top, 2)}, BAD, "pad_top=2"},
+    {"pad_bottom over half the window", {P(pad_bottom, 2)}, BAD, "pad_bottom=2"},
+    {"pad_left over half the window", {P(pad_left, 2)}, BAD, "pad_left=2"},
+    {"pad_right over half the window", {P(pad_right, 2)}, BAD, "pad_right=2"},
+    {"pad over half a dilated window", {P(pad_top, 2), P(dilation_height, 3)}, BAD, "pad_top=2"},
+    {"pad INT_MAX", {P(pad_bottom, INT_MAX)}, BAD, "pad_bottom"},
     /* AVG accepts only dilation 1 */
     {"avg with dilation_height 2", {P(mode, BLASCONV_POOL_AVG), P(dilation_height, 2)}, BAD,
      "dilation"},
     {"avg with dilation_width 3", {P(mode, BLASCONV_POOL_AVG), P(dilation_width, 3)}, BAD,
      "dilation"},
     /* empty output, huge values, 2^31 elements */
-    {"window past the padded input", {P(window_height, 10)}, BAD, NULL},
-    {"window INT_MAX", {P(window_width, INT_MAX), P(pad_left, 0)}, BAD, NULL},
+    {"window past the padded input", {P(window_height, 10)}, BAD, "output height"},
+    {"window INT_MAX", {P(window_width, INT_MAX), P(pad_left, 0)}, BAD, "output width"},
+    {"dilated window past the input", {P(dilation_width, 7), P(pad_left, 0)}, BAD,
+     "output width"},
     {"x of 2^31 elements", {P(batch, 1), P(channels, 2), P(in_height, 32768),
-                            P(in_width, 32768)}, OVER, NULL},
-    {"x of INT_MAX^2 elements", {P(in_height, INT_MAX), P(in_width, INT_MAX)}, OVER, NULL},
+                            P(in_width, 32768)}, OVER, "input"},
+    {"x of INT_MAX^2 elements", {P(in_height, INT_MAX), P(in_width, INT_MAX)}, OVER, "input"},
     {"every size INT_MAX", {P(batch, INT_MAX), P(channels, INT_MAX), P(in_height, INT_MAX),
-                            P(in_width, INT_MAX)}, OVER, NULL},
+                            P(in_width, INT_MAX)}, OVER, "input"},
 };
 
-static blasconv_status pool_call(int e, blasconv_context *ctx, const blasconv_pool2d *d,
-                                 void *const p[SLOTS])
+enum pool_entry {
+    POOL_OUTPUT_SIZE, POOL_FORWARD, POOL_BACKWARD, REF_POOL_FORWARD, REF_POOL_BACKWARD,
+    POOL_ENTRIES
+};
+
+static const entry_info pool_entries[POOL_ENTRIES] = {
+    [POOL_OUTPUT_SIZE] = {"pool2d_output_size", 2, {"out_height", "out_width"}, 0, 0},
+    [POOL_FORWARD] = {"pool2d_forward", 2, {"x", "y"}, 0, 1},
+    [POOL_BACKWARD] = {"pool2d_backward", 3, {"x", "dy", "dx"}, 0, 1},
+    [REF_POOL_FORWARD] = {"reference_pool2d_forward", 2, {"x", "y"}, 0, 1},
+    [REF_POOL_BACKWARD] = {"reference_pool2d_backward", 3, {"x", "dy", "dx"}, 0, 1},
+};
+
+static blasconv_status pool_call(enum pool_entry e, blasconv_context *ctx,
+                                 const blasconv_pool2d *d, void *const p[SLOTS])
 {
     switch (e) {
-    case 0: return blasconv_pool2d_output_size(d, p[0], p[1]);
-    case 1: return blasconv_pool2d_forward(ctx, d, p[0], p[1]);
-    default: return blasconv_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case POOL_OUTPUT_SIZE: return blasconv_pool2d_output_size(d, p[0], p[1]);
+    case POOL_FORWARD: return blasconv_pool2d_forward(ctx, d, p[0], p[1]);
+    case POOL_BACKWARD: return blasconv_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case REF_POOL_FORWARD: return blasconv_reference_pool2d_forward(ctx, d, p[0], p[1]);
+    case REF_POOL_BACKWARD: return blasconv_reference_pool2d_backward(ctx, d, p[0], p[1], p[2]);
+    case POOL_ENTRIES: break;
     }
+    abort();
 }
 
-static const int pool_pointers[3] = {2, 2, 3};
-
-static void expect_every_pool_entry(const blasconv_pool2d *d, unsigned null_mask,
-                                    blasconv_status want, const char *label)
+/* As expect_conv_call: with ctx and ctx NULL, the arena untouched, and (with a
+ * context) a last error that starts with the function and names `field`. */
+static void expect_pool_call(enum pool_entry e, const blasconv_pool2d *d, unsigned null_mask,
+                             blasconv_status want, const char *field, const char *label)
 {
+    const entry_info *info = &pool_entries[e];
+    void *p[SLOTS];
+    for (int i = 0; i < SLOTS; i++)
+        p[i] = (null_mask >> i) & 1u ? NULL : arena[i];
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    for (int e = 0; e < 3; e++) {
-        void *p[SLOTS];
-        for (int i = 0; i < SLOTS; i++)
-            p[i] = (null_mask >> i) & 1u ? NULL : arena[i];
-        for (int with_ctx = 0; with_ctx < (e ? 2 : 1); with_ctx++) {
-            arena_fill();
-            blasconv_status got = pool_call(e, with_ctx ? ctx : NULL, d, p);
-            ck_assert_msg(got == want, "%s: pool entry %d returned %d, want %d ('%s')", label, e,
-                          got, want, blasconv_context_last_error(ctx));
-            arena_assert_intact(label);
-            cases_tried++;
+    for (int with_ctx = 0; with_ctx <= info->takes_ctx; with_ctx++) {
+        arena_fill();
+        blasconv_status got = pool_call(e, with_ctx ? ctx : NULL, d, p);
+        cases_tried++;
+        ck_assert_msg(got == want, "%s: %s%s returned %d, want %d; last error '%s'", label,
+                      info->name, with_ctx ? "" : " (ctx NULL)", (int)got, (int)want,
+                      blasconv_context_last_error(ctx));
+        arena_assert_intact(label);
+        if (with_ctx && want != BLASCONV_OK) {
+            const char *msg = blasconv_context_last_error(ctx);
+            ck_assert_msg(strncmp(msg, info->name, strlen(info->name)) == 0,
+                          "%s: last error '%s' does not start with %s", label, msg, info->name);
+            ck_assert_msg(!field || strstr(msg, field), "%s: last error '%s' does not name '%s'",
+                          label, msg, field);
         }
     }
     blasconv_context_destroy(ctx);
@@ -635,33 +817,68 @@ static void expect_every_pool_entry(const blasconv_pool2d *d, unsigned null_mask
 
 START_TEST(every_bad_pool_input)
 {
-    const int exists = pooling_exists();
-    if (!exists)
-        fprintf(stderr, "bad_inputs: pooling is not implemented: expecting UNSUPPORTED\n");
     for (size_t i = 0; i < sizeof pool_table / sizeof pool_table[0]; i++) {
+        const pool_case *c = &pool_table[i];
         blasconv_pool2d d = pool_base;
-        for (int f = 0; pool_table[i].set[f].name; f++)
-            memcpy((char *)&d + pool_table[i].set[f].offset, &pool_table[i].set[f].value,
-                   sizeof(int));
-        expect_every_pool_entry(&d, 0, exists ? pool_table[i].want : BLASCONV_ERR_UNSUPPORTED,
-                                pool_table[i].label);
+        for (int f = 0; c->set[f].name; f++)
+            memcpy((char *)&d + c->set[f].offset, &c->set[f].value, sizeof(int));
+        for (int e = 0; e < POOL_ENTRIES; e++)
+            expect_pool_call((enum pool_entry)e, &d, 0, c->want,
+                             c->message ? c->message : c->set[0].name, c->label);
     }
     /* NULL: the descriptor, then each pointer, ahead of a bad descriptor too. */
     blasconv_pool2d bad = pool_base;
     bad.window_height = -1;
-    expect_every_pool_entry(NULL, 0, BLASCONV_ERR_NULL_POINTER, "NULL pool descriptor");
-    for (int e = 0; e < 3; e++)
-        for (int i = 0; i < pool_pointers[e]; i++) {
-            void *p[SLOTS] = {arena[0], arena[1], arena[2], arena[3]};
-            p[i] = NULL;
-            for (int b = 0; b < 2; b++) {
-                arena_fill();
-                ck_assert_int_eq(pool_call(e, NULL, b ? &bad : &pool_base, p),
-                                 BLASCONV_ERR_NULL_POINTER);
-                arena_assert_intact("pool NULL pointer");
-                cases_tried++;
+    const blasconv_pool2d *descriptors[2] = {&pool_base, &bad};
+    for (int e = 0; e < POOL_ENTRIES; e++) {
+        const entry_info *info = &pool_entries[e];
+        expect_pool_call((enum pool_entry)e, NULL, 0, BLASCONV_ERR_NULL_POINTER,
+                         info->takes_ctx ? "descriptor" : NULL, "NULL pool descriptor");
+        for (int di = 0; di < 2; di++)
+            for (int i = 0; i < info->pointers; i++) {
+                char label[96];
+                snprintf(label, sizeof label, "pool %s NULL (%s descriptor)",
+                         info->pointer_names[i], di ? "bad" : "valid");
+                expect_pool_call((enum pool_entry)e, descriptors[di], 1u << i,
+                                 BLASCONV_ERR_NULL_POINTER,
+                                 info->takes_ctx ? info->pointer_names[i] : NULL, label);
             }
-        }
+    }
+}
+END_TEST
+
+/* Strides of INT_MAX are valid (one output per axis): the window geometry must not
+ * overflow int (fuzz_pool found pad_left + stride_width - 1 overflowing in NCHW's
+ * interior-column count). Every mode and layout against the oracle. */
+START_TEST(pool_stride_int_max_is_valid)
+{
+    float x[2 * 3 * 4], dy[2 * 3], y[2 * 3], want_y[2 * 3], dx[2 * 3 * 4], want_dx[2 * 3 * 4];
+    test_rng r = test_rng_seeded(99);
+    for (int i = 0; i < 24; i++)
+        x[i] = test_rng_float(&r);
+    for (int i = 0; i < 6; i++)
+        dy[i] = test_rng_float(&r);
+    for (int variant = 0; variant < 8; variant++) {
+        blasconv_pool2d d = {.mode = variant & 1 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
+                             .batch = 2, .channels = 3, .in_height = 2, .in_width = 2,
+                             .window_height = 2, .window_width = 3,
+                             .stride_height = INT_MAX, .stride_width = INT_MAX,
+                             .pad_top = 1, .pad_left = 1, .pad_right = variant & 4 ? 1 : 0,
+                             .ceil_mode = 1, .exclude_pad = variant & 1,
+                             .layout = variant & 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
+        int oh = 0, ow = 0;
+        ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
+        ck_assert(oh == 1 && ow == 1);
+        test_poison(y, 6), test_poison(want_y, 6), test_poison(dx, 24), test_poison(want_dx, 24);
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want_y), BLASCONV_OK);
+        test_assert_close(y, want_y, 6, 1e-6, 1e-6, "pool forward, stride INT_MAX");
+        ck_assert_int_eq(blasconv_pool2d_backward(NULL, &d, x, dy, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_backward(NULL, &d, x, dy, want_dx),
+                         BLASCONV_OK);
+        test_assert_close(dx, want_dx, 24, 1e-6, 1e-6, "pool backward, stride INT_MAX");
+        cases_tried += 3;
+    }
 }
 END_TEST
 
@@ -678,6 +895,11 @@ int main(void)
     tcase_add_test(tc, the_message_names_field_and_value);
     tcase_add_test(tc, status_strings_and_version);
     tcase_add_test(tc, every_bad_pool_input);
+    tcase_add_test(tc, every_bad_sgemm_argument);
+    tcase_add_test(tc, every_bad_compare_argument);
+    tcase_add_test(tc, every_bad_tolerance_argument);
+    tcase_add_test(tc, weights_constant_arguments);
+    tcase_add_test(tc, pool_stride_int_max_is_valid);
     suite_add_tcase(s, tc);
     SRunner *runner = srunner_create(s);
     srunner_set_fork_status(runner, CK_NOFORK); /* one process, so one counter */

@@ -1,6 +1,8 @@
 /* Several threads at once, each with its own context (one with a workspace limit,
- * one with a caller buffer and one BLAS thread) or with ctx NULL, running random
- * calls of every entry-point family against the oracle. The contract: different
+ * one with a caller buffer and one BLAS thread, one running a BLAS it loaded by
+ * path) or with ctx NULL, running random calls of every entry-point family
+ * (convolution NCHW and NHWC, pooling, FAST with per-thread constant weights)
+ * against the oracle. The contract: different
  * contexts, and ctx NULL, may run concurrently. Run it under ThreadSanitizer too
  * (README: the tsan configuration).
  *
@@ -13,9 +15,16 @@
 #include <string.h>
 #include <time.h>
 
-#define THREADS 6
+#define THREADS 7
 
-enum context_kind { OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER, NO_CONTEXT };
+enum context_kind { OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER, NO_CONTEXT, OWN_LOADED_BLAS };
+
+/* BLAS libraries a context may load by path (Debian's reference BLAS first: small
+ * and thread-free); the first that loads is used. */
+static const char *const loadable_blas[] = {
+    "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3",
+    "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3",
+};
 
 typedef struct worker {
     int id;
@@ -23,6 +32,7 @@ typedef struct worker {
     double seconds;
     long calls, failures;
     char why[512];
+    char note[256]; /* what the loaded-BLAS thread ran */
 } worker;
 
 static double now_seconds(void)
@@ -41,6 +51,14 @@ static void *worker_main(void *arg)
         snprintf(me->why, sizeof me->why, "context_create failed");
         me->failures++;
         return NULL;
+    }
+    if (me->kind == OWN_LOADED_BLAS) {
+        const int count = (int)(sizeof loadable_blas / sizeof loadable_blas[0]);
+        int loaded = 0;
+        for (int i = 0; i < count && !loaded; i++)
+            loaded = blasconv_context_load_blas(ctx, loadable_blas[i]) == BLASCONV_OK;
+        snprintf(me->note, sizeof me->note, "%s", loaded ? blasconv_context_blas_info(ctx)
+                 : "skipped loading a BLAS by path: none of the known paths loads");
     }
     /* Tight enough to tile the random problems, never below one output row of them
      * (C/g <= 4, kernel <= 5x5, OW <= 20: 2000 floats). */
@@ -74,7 +92,8 @@ START_TEST(threads_agree_with_the_oracle)
     worker workers[THREADS];
     pthread_t threads[THREADS];
     static const enum context_kind kinds[THREADS] = {OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER,
-                                                     NO_CONTEXT,  NO_CONTEXT,  OWN_DEFAULT};
+                                                     NO_CONTEXT,  NO_CONTEXT,  OWN_DEFAULT,
+                                                     OWN_LOADED_BLAS};
     for (int t = 0; t < THREADS; t++) {
         workers[t] = (worker){.id = t, .kind = kinds[t], .seconds = seconds};
         ck_assert_int_eq(pthread_create(&threads[t], NULL, worker_main, &workers[t]), 0);
@@ -84,6 +103,9 @@ START_TEST(threads_agree_with_the_oracle)
         ck_assert_int_eq(pthread_join(threads[t], NULL), 0);
         calls += workers[t].calls;
     }
+    for (int t = 0; t < THREADS; t++)
+        if (workers[t].kind == OWN_LOADED_BLAS)
+            printf("concurrency: thread %d loaded by path: %s\n", t, workers[t].note);
     printf("concurrency: %d threads, %.1f s, %ld library calls checked against the oracle\n",
            THREADS, seconds, calls);
     for (int t = 0; t < THREADS; t++) {

@@ -1,6 +1,8 @@
 /* libFuzzer harness: the three convolution passes (bias and dbias present or NULL)
  * against the reference on small descriptors and data decoded from the input, on
- * ctx NULL, a default context, a workspace limit or a caller buffer of fuzzed size.
+ * ctx NULL, a default context, a workspace limit or a caller buffer of fuzzed size,
+ * each context on GEMM or FAST (Winograd for 3x3 stride-1 layers, which the layout
+ * byte can force; weights constant or not, then forward runs twice on the same w).
  * Aborts on a mismatch beyond float tolerance, on a status that disagrees with the
  * reference or with the restated rules (WORKSPACE only below one output row),
  * and on any write to an output after a failed call. */
@@ -28,7 +30,13 @@ static blasconv_conv2d decode(fuzz_input *in)
     d.pad_right = fuzz_int(in, 0, 5);
     d.dilation_height = fuzz_int(in, 0, 3);
     d.dilation_width = fuzz_int(in, 0, 3);
-    d.layout = (blasconv_layout)(fuzz_byte(in) % 4 == 0 ? BLASCONV_NHWC : BLASCONV_NCHW);
+    const unsigned layout = fuzz_byte(in);
+    d.layout = (blasconv_layout)(layout % 4 == 0 ? BLASCONV_NHWC : BLASCONV_NCHW);
+    if (layout / 4 % 4 == 1) { /* a layer FAST runs as Winograd */
+        d.kernel_height = d.kernel_width = 3;
+        d.stride_height = d.stride_width = d.dilation_height = d.dilation_width = 0;
+        d.groups = 1;
+    }
     return d;
 }
 
@@ -36,16 +44,23 @@ typedef struct setup {
     blasconv_context *ctx;
     void *buffer;
     uint64_t capacity; /* scratch bytes the fast passes may use; UINT64_MAX: no bound */
+    int fast;          /* BLASCONV_ALGO_FAST */
 } setup;
 
 static setup make_setup(fuzz_input *in, const conv_expect *e)
 {
-    setup s = {NULL, NULL, UINT64_MAX};
-    const unsigned kind = fuzz_byte(in) % 4;
+    setup s = {NULL, NULL, UINT64_MAX, 0};
+    const unsigned kind_byte = fuzz_byte(in), kind = kind_byte % 4;
     if (kind == 0)
         return s;
     if (blasconv_context_create(&s.ctx) != BLASCONV_OK)
         abort();
+    if (kind_byte / 4 % 2) {
+        s.fast = 1;
+        if (blasconv_context_set_algorithm(s.ctx, BLASCONV_ALGO_FAST) != BLASCONV_OK ||
+            blasconv_context_set_weights_constant(s.ctx, (int)(kind_byte / 8 % 2)) != BLASCONV_OK)
+            fuzz_fail("set_algorithm(FAST) or set_weights_constant refused");
+    }
     blasconv_context_set_threads(s.ctx, fuzz_int(in, 0, 2));
     /* A size around one output row: below it, exactly it, or a few rows. */
     const uint64_t row = e->one_row_bytes ? e->one_row_bytes : 64;
@@ -125,7 +140,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         blasconv_reference_conv2d_forward(NULL, &d, x, w, with_bias ? bias : NULL, want);
     blasconv_status fast = blasconv_conv2d_forward(s.ctx, &d, x, w, with_bias ? bias : NULL, got);
     check_fast_status("forward", fast, ref, &d, &e, &s);
-    check_outputs("forward", fast, got, want, ny, (double)e.cg * d.kernel_height * d.kernel_width);
+    /* FAST may add its documented error: 1e-6 * 9(C+1) * max|x| * max|w|, here 8 * 8. */
+    const double fast_extra = s.fast ? 1e-6 * 9.0 * (d.in_channels + 1.0) * 64.0 : 0.0;
+    const double forward_terms = (double)e.cg * d.kernel_height * d.kernel_width;
+    if (fast == BLASCONV_OK)
+        fuzz_compare("forward", got, want, ny, fuzz_tolerance(forward_terms) + fast_extra);
+    else
+        check_outputs("forward", fast, got, want, ny, forward_terms);
+    if (s.fast && fast == BLASCONV_OK) { /* again on the same w: a kept transform */
+        free(got);
+        got = fuzz_canary(ny);
+        fast = blasconv_conv2d_forward(s.ctx, &d, x, w, with_bias ? bias : NULL, got);
+        if (fast != BLASCONV_OK)
+            fuzz_fail("FAST forward failed with %d on its second call", fast);
+        fuzz_compare("forward again", got, want, ny, fuzz_tolerance(forward_terms) + fast_extra);
+    }
     free(got), free(want);
 
     /* backward data */
