@@ -103,7 +103,8 @@ BLASCONV_API blasconv_status blasconv_context_create(blasconv_context **out);
 BLASCONV_API void blasconv_context_destroy(blasconv_context *ctx);
 /** Route every GEMM of this context through fn; NULL restores the linked BLAS.
  *  fn is called only from the thread that calls into this context. */
-BLASCONV_API blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx, blasconv_sgemm_fn fn);
+BLASCONV_API blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx,
+                                                        blasconv_sgemm_fn fn);
 /** dlopen a BLAS shared library by path and use its cblas_sgemm for this context.
  *  Several contexts may load different BLAS libraries in one process: each really
  *  runs its own library (no symbol interposition between them). A missing file, a
@@ -200,12 +201,12 @@ BLASCONV_API blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, 
  * which must be >= 1. Every zero field among stride/dilation/groups is 1.
  */
 typedef struct blasconv_conv2d {
-    int batch;                           /* N */
-    int in_channels;                     /* C */
-    int in_height, in_width;             /* H, W */
-    int out_channels;                    /* K */
-    int kernel_height, kernel_width;     /* KH, KW */
-    int stride_height, stride_width;     /* 0 means 1 */
+    int batch;                                    /* N */
+    int in_channels;                              /* C */
+    int in_height, in_width;                      /* H, W */
+    int out_channels;                             /* K */
+    int kernel_height, kernel_width;              /* KH, KW */
+    int stride_height, stride_width;              /* 0 means 1 */
     int pad_top, pad_bottom, pad_left, pad_right; /* zeros added on each side */
     /* PyTorch's padding=(ph, pw) is pad_top = pad_bottom = ph, pad_left = pad_right = pw;
      * asymmetric pads are F.pad(x, (left, right, top, bottom)) before conv2d. */
@@ -216,8 +217,8 @@ typedef struct blasconv_conv2d {
 
 /** Output height and width of d. Validates the whole descriptor; both out-pointers
  *  are required. */
-BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d,
-                                                         int *out_height, int *out_width);
+BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d, int *out_height,
+                                                         int *out_width);
 /** Scratch bytes an untiled call of each pass needs (0 where none is needed, e.g.
  *  1x1 stride-1 unpadded NCHW). All three out-pointers are required. */
 BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,
@@ -273,20 +274,20 @@ typedef enum blasconv_pool_mode {
  */
 typedef struct blasconv_pool2d {
     blasconv_pool_mode mode;
-    int batch, channels, in_height, in_width; /* N, C, H, W of x */
-    int window_height, window_width;          /* PyTorch's kernel_size */
+    int batch, channels, in_height, in_width;     /* N, C, H, W of x */
+    int window_height, window_width;              /* PyTorch's kernel_size */
     int stride_height, stride_width;              /* 0 means the window size */
     int pad_top, pad_bottom, pad_left, pad_right; /* each at most half the window, as in PyTorch */
-    int dilation_height, dilation_width;          /* 0 means 1; AVG accepts only 1 (else BAD_SHAPE) */
-    int ceil_mode;                                /* nonzero: PyTorch ceil_mode=True */
+    int dilation_height, dilation_width; /* 0 means 1; AVG accepts only 1 (else BAD_SHAPE) */
+    int ceil_mode;                       /* nonzero: PyTorch ceil_mode=True */
     int exclude_pad; /* AVG only (MAX ignores it); nonzero: PyTorch count_include_pad=False */
     blasconv_layout layout; /* NCHW: x[N][C][H][W]; NHWC: x[N][H][W][C] */
 } blasconv_pool2d;
 
 /** Output height and width of d. Validates the whole descriptor; both out-pointers
  *  are required. */
-BLASCONV_API blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d,
-                                                         int *out_height, int *out_width);
+BLASCONV_API blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d, int *out_height,
+                                                         int *out_width);
 /** y[N][C][OH][OW] (NCHW) or y[N][OH][OW][C] (NHWC) from x. ctx may be NULL.
  *  MAX: padded positions never win; NaN propagates; ties go to the first maximum in
  *  row-major window order. AVG: the window sum over the divisor (count_include_pad
@@ -316,9 +317,11 @@ BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_data(blasconv_co
                                                                      const blasconv_conv2d *d,
                                                                      const float *dy,
                                                                      const float *w, float *dx);
-BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_filter(
-    blasconv_context *ctx, const blasconv_conv2d *d, const float *x, const float *dy, float *dw,
-    float *dbias);
+BLASCONV_API blasconv_status blasconv_reference_conv2d_backward_filter(blasconv_context *ctx,
+                                                                       const blasconv_conv2d *d,
+                                                                       const float *x,
+                                                                       const float *dy, float *dw,
+                                                                       float *dbias);
 BLASCONV_API blasconv_status blasconv_reference_pool2d_forward(blasconv_context *ctx,
                                                                const blasconv_pool2d *d,
                                                                const float *x, float *y);
@@ -337,23 +340,23 @@ BLASCONV_API blasconv_status blasconv_reference_pool2d_backward(blasconv_context
  *                 finite number, is an Inf mismatch)
  */
 typedef struct blasconv_compare_report {
-    size_t elements;      /**< n, the number of elements compared */
-    size_t failures;      /**< elements that fail, NaN and Inf mismatches included */
+    size_t elements;       /**< n, the number of elements compared */
+    size_t failures;       /**< elements that fail, NaN and Inf mismatches included */
     size_t nan_mismatches; /**< positions where exactly one of got, want is NaN */
     size_t inf_mismatches; /**< positions, neither NaN, where one is infinite and
                                got != want (Inf vs -Inf, or Inf vs finite) */
-    double max_abs_error; /**< max |got - want| over the positions where both are finite */
-    double max_rel_error; /**< max |got - want| / |want| over the same positions; a
+    double max_abs_error;  /**< max |got - want| over the positions where both are finite */
+    double max_rel_error;  /**< max |got - want| / |want| over the same positions; a
                                nonzero error against want == 0 counts as +Inf, an exact 0
                                against 0 as 0 */
-    double rel_l2_error;  /**< ||got - want||_2 / ||want||_2 over the same positions; when
+    double rel_l2_error;   /**< ||got - want||_2 / ||want||_2 over the same positions; when
                                ||want||_2 is 0 it is 0 if got is 0 there too, else +Inf */
-    size_t worst_index;   /**< the position with the largest worst_ratio (the first one
+    size_t worst_index;    /**< the position with the largest worst_ratio (the first one
                                on ties; 0 when n == 0) */
-    double worst_ratio;   /**< |got - want| / (atol + rtol*|want|) at worst_index: <= 1
+    double worst_ratio;    /**< |got - want| / (atol + rtol*|want|) at worst_index: <= 1
                                passes, the margin to failing. +Inf for a NaN/Inf mismatch
                                or an error against a zero tolerance; 0 when n == 0 */
-    int passed;           /**< 1 when failures == 0 (also for n == 0), else 0 */
+    int passed;            /**< 1 when failures == 0 (also for n == 0), else 0 */
 } blasconv_compare_report;
 
 /** Compares got[n] with want[n] (want is the trusted side: the reference) and fills

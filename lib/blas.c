@@ -76,20 +76,27 @@ static int kernel_tier(const kernel_family *table, const char *name)
 
 /* OpenBLAS core names (openblas_get_corename) by instruction set; unknown = SSE. */
 static const kernel_family openblas_cores[] = {
-    {"skylakex", 3},    {"cooperlake", 3},  {"sapphirerapids", 3}, {"haswell", 2},
-    {"zen", 2},         {"excavator", 2},   {"sandybridge", 1},    {"bulldozer", 1},
-    {"piledriver", 1},  {"steamroller", 1}, {NULL, 0}};
+    {"skylakex", 3},    {"cooperlake", 3}, {"sapphirerapids", 3},
+    {"haswell", 2},     {"zen", 2},        {"excavator", 2},
+    {"sandybridge", 1}, {"bulldozer", 1},  {"piledriver", 1},
+    {"steamroller", 1}, {NULL, 0}};
 static const char *const openblas_best_core[4] = {NULL, "Sandybridge", "Haswell", "SkylakeX"};
 
 /* BLIS 0.9 sub-configurations (bli_arch_string) and the arch_t ids BLIS_ARCH_TYPE takes. */
 static const kernel_family blis_archs[] = {
-    {"skx", 3},         {"knl", 3},        {"haswell", 2},    {"zen", 2},       {"zen2", 2},
-    {"zen3", 2},        {"sandybridge", 1}, {"excavator", 1}, {"steamroller", 1},
-    {"piledriver", 1},  {"bulldozer", 1},  {NULL, 0}};
+    {"skx", 3},         {"knl", 3},        {"haswell", 2},     {"zen", 2},
+    {"zen2", 2},        {"zen3", 2},       {"sandybridge", 1}, {"excavator", 1},
+    {"steamroller", 1}, {"piledriver", 1}, {"bulldozer", 1},   {NULL, 0}};
 static const char *const blis_best_arch[4] = {NULL, "sandybridge", "haswell", "skx"};
 static const char *const blis_best_arch_id[4] = {NULL, "4", "3", "0"};
 
-enum blas_vendor { VENDOR_UNKNOWN, VENDOR_OPENBLAS, VENDOR_BLIS, VENDOR_ATLAS, VENDOR_NETLIB };
+enum blas_vendor {
+    VENDOR_UNKNOWN,
+    VENDOR_OPENBLAS,
+    VENDOR_BLIS,
+    VENDOR_ATLAS,
+    VENDOR_NETLIB
+};
 
 /* What a library says about itself, read through symbols only that vendor exports. */
 typedef struct vendor_probe {
@@ -251,8 +258,8 @@ static void describe(struct bc_blas *b, const vendor_probe *p, const char *origi
         snprintf(note, sizeof note, "; its auto-detection chose %s", auto_detected->kernels);
     else if (forced)
         snprintf(note, sizeof note, "; %s=%s set while loading", forced->var, forced->value);
-    snprintf(b->info, sizeof b->info, "%s%s%s (%s%s)", p->name, kernels[0] ? " " : "",
-             kernels, origin, note);
+    snprintf(b->info, sizeof b->info, "%s%s%s (%s%s)", p->name, kernels[0] ? " " : "", kernels,
+             origin, note);
 }
 
 /* --- the linked library, or its private copy with better kernels -------- */
@@ -303,8 +310,7 @@ static const struct bc_blas *linked_or_private(void)
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bc_blas *registry;
 
-static struct bc_blas *load_by_path(const char *key, const char *path, char *err,
-                                   size_t err_bytes)
+static struct bc_blas *load_by_path(const char *key, const char *path, char *err, size_t err_bytes)
 {
     void *lib, *libc;
     if (open_in_namespace(key, NULL, NULL, &lib, &libc, err, err_bytes) != 0)

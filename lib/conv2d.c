@@ -34,8 +34,8 @@ static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const
             if (s->direct_1x1) {
                 if (b_group)
                     fill_bias(y_group, b_group, kg, s->positions, 0, s->positions);
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, positions, cg, 1.0f, w_group,
-                         cg, x_group, positions, beta, y_group, positions);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, positions, cg, 1.0f, w_group, cg,
+                         x_group, positions, beta, y_group, positions);
                 continue;
             }
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
@@ -137,8 +137,13 @@ blasconv_status blasconv_corr2d(blasconv_context *ctx, const float *x, int heigh
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "kernel %dx%d is larger than image %dx%d",
                        kernel_height, kernel_width, height, width);
     const blasconv_conv2d d = {
-        .batch = 1, .in_channels = 1, .in_height = height, .in_width = width,
-        .out_channels = 1, .kernel_height = kernel_height, .kernel_width = kernel_width,
+        .batch = 1,
+        .in_channels = 1,
+        .in_height = height,
+        .in_width = width,
+        .out_channels = 1,
+        .kernel_height = kernel_height,
+        .kernel_width = kernel_width,
     };
     return blasconv_conv2d_forward(ctx, &d, x, kernel, NULL, y);
 }

@@ -120,9 +120,10 @@ static inline float dw3x3_border(const float *const rows[3], const float w[9], f
 /* Output rows out[0..pair] (pair 0 or 1) whose input rows rows[0..2+pair] all lie
  * inside the input. Two rows share four input rows: each vector loaded feeds both
  * rows' FMAs, and the taps are compile-time constants (no per-row tap list). */
-static inline __attribute__((always_inline)) void
-dw3x3_rows(const float *const rows[4], const float w[9], float b, int pair, int64_t offset,
-           int width, int ow, float *const out[2])
+static inline __attribute__((always_inline)) void dw3x3_rows(const float *const rows[4],
+                                                             const float w[9], float b, int pair,
+                                                             int64_t offset, int width, int ow,
+                                                             float *const out[2])
 {
     /* Columns whose three taps all land inside the input row. */
     int lo = offset < 0 ? (int)-offset : 0;
@@ -169,19 +170,18 @@ dw3x3_rows(const float *const rows[4], const float w[9], float b, int pair, int6
 
 static int dw3x3_applies(const conv_shape *s)
 {
-    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 &&
-           s->dil_h == 1 && s->dil_w == 1;
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
+           s->dil_w == 1;
 }
 
 /* One output plane: every row starts at the bias, then each tap adds a shifted
  * input row over the columns where it lands inside the input. With stride 1 the
  * columns all taps share take the register-blocked interior path instead. */
 BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
-                                     const float *x_plane, const float *w_k, float b,
-                                     float *y_plane)
+                                         const float *x_plane, const float *w_k, float b,
+                                         float *y_plane)
 {
-    const int blocked =
-        s->stride_w == 1 && s->ow >= 16 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
+    const int blocked = s->stride_w == 1 && s->ow >= 16 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
     live_tap taps[MAX_LIVE_TAPS];
     const int fixed3x3 = dw3x3_applies(s);
     for (int oh = 0; oh < s->oh; oh++) {
@@ -267,9 +267,9 @@ int bc_depthwise_applies(const conv_shape *s)
 
 /* Channels [k0, k0 + 16 * nvec) of one NHWC output pixel, summed in registers over
  * the taps inside the input (in (ki, kj) order, as the NCHW path), one store. */
-static inline __attribute__((always_inline)) void
-nhwc_pixel_block(const conv_shape *s, const float *x_image, const float *w_by_tap,
-                 const float *bias, int64_t ih0, int64_t iw0, int k0, int nvec, float *out)
+static inline __attribute__((always_inline)) void nhwc_pixel_block(
+    const conv_shape *s, const float *x_image, const float *w_by_tap, const float *bias,
+    int64_t ih0, int64_t iw0, int k0, int nvec, float *out)
 {
     const int k_count = s->k;
     vec16 acc[2] = {{0}, {0}};
@@ -303,7 +303,7 @@ nhwc_pixel_block(const conv_shape *s, const float *x_image, const float *w_by_ta
  * tap order as the NCHW path. Channels go 32 and 16 at a time in registers (the
  * last block may overlap the one before); fewer than 16 take the scalar loop. */
 BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
-                                    const float *bias, float *y)
+                                        const float *bias, float *y)
 {
     const int k_count = s->k;
     for (int n = 0; n < s->n; n++) {

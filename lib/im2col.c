@@ -130,8 +130,8 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
  * reach a dx element in (oh, c, ki, kj) order whatever the tile size, so results do
  * not depend on the workspace. One call per row, so each ISA gets its own loops. */
 BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict col_at_row,
-                                    size_t tile_cols, int oh, const int *lo_of,
-                                    const int *hi_of, float *restrict dx_group)
+                                    size_t tile_cols, int oh, const int *lo_of, const int *hi_of,
+                                    float *restrict dx_group)
 {
     const size_t plane = (size_t)s->h * s->w;
     const int stride = s->stride_w;

@@ -36,13 +36,17 @@
 #endif
 
 /* CBLAS enum values (the ABI every CBLAS shares). */
-enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+enum {
+    CBLAS_ROW_MAJOR = 101,
+    CBLAS_NO_TRANS = 111,
+    CBLAS_TRANS = 112
+};
 
 struct blasconv_context {
-    blasconv_sgemm_fn user_sgemm;   /* set_sgemm; wins over everything */
-    struct bc_blas *loaded_blas;    /* load_blas; NULL = the linked BLAS (blas.c) */
-    size_t workspace_limit;         /* 0 = none */
-    void *user_workspace;           /* caller-owned; used when has_user_workspace */
+    blasconv_sgemm_fn user_sgemm; /* set_sgemm; wins over everything */
+    struct bc_blas *loaded_blas;  /* load_blas; NULL = the linked BLAS (blas.c) */
+    size_t workspace_limit;       /* 0 = none */
+    void *user_workspace;         /* caller-owned; used when has_user_workspace */
     size_t user_workspace_bytes;
     int has_user_workspace;
     void *scratch; /* library-owned, 64-byte aligned, kept between calls */
@@ -63,8 +67,8 @@ struct blasconv_context {
 /* --- status.c: the last-error sentence --------------------------------- */
 
 /* Writes "fn: <message>" into ctx->last_error (ctx may be NULL) and returns st. */
-blasconv_status bc_fail(blasconv_context *ctx, blasconv_status st, const char *fn,
-                        const char *fmt, ...)
+blasconv_status bc_fail(blasconv_context *ctx, blasconv_status st, const char *fn, const char *fmt,
+                        ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
@@ -111,10 +115,10 @@ typedef struct conv_shape {
     int oh, ow;
     blasconv_layout layout;
     int64_t x_elems, w_elems, y_elems;
-    int64_t col_rows;      /* C/g * KH * KW: rows of the im2col matrix */
-    int64_t positions;     /* OH * OW */
-    int64_t col_elems;     /* col_rows * positions: one untiled im2col buffer */
-    int direct_1x1;        /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
+    int64_t col_rows;  /* C/g * KH * KW: rows of the im2col matrix */
+    int64_t positions; /* OH * OW */
+    int64_t col_elems; /* col_rows * positions: one untiled im2col buffer */
+    int direct_1x1;    /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
 } conv_shape;
 
 /* floor(num / den) for den > 0, also for negative num (PyTorch's div_rtn). */
@@ -172,8 +176,8 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
 /* Adds col (the layout bc_im2col_nhwc writes) back into the whole dx (col2im).
  * Iterates output positions outermost, so the order of the sums a dx element
  * receives does not depend on how the rows are tiled. */
-void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin,
-                    int row_end, float *dx);
+void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,
+                    float *dx);
 
 /* --- winograd_transform.c: F(m x m, 3 x 3) transforms, m in {2, 4} --------- */
 
@@ -182,17 +186,17 @@ void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_be
  * Filter: g[i][j] at src + (3i+j)*ts, lane l at + l*ls -> (G g G^T)[xi] at dst + xi*ds.
  * Output: v[xi] at src + xi*ss -> (A^T v A)[i][j] + bias[l] (bias NULL = 0) at
  * dst + i*rs + j*cs. xi = row * (m+2) + column. */
-void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes,
-                       float *dst, ptrdiff_t ds);
-void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes,
-                        float *dst, ptrdiff_t ds);
+void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes, float *dst,
+                       ptrdiff_t ds);
+void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes, float *dst,
+                        ptrdiff_t ds);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,
                         float *dst, ptrdiff_t rs, ptrdiff_t cs);
 
 /* --- winograd.c: FAST forward for 3x3 stride-1 layers ------------------- */
 
 typedef struct winograd_plan {
-    int m;               /* output tile side; 0 = not this path */
+    int m; /* output tile side; 0 = not this path */
     int tiles_h, tiles_w;
     int tiles;           /* N * tiles_h * tiles_w */
     int tiles_per_batch; /* tiles transformed and multiplied together */
@@ -216,14 +220,18 @@ void bc_winograd_cache_clear(blasconv_context *ctx);
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
 
 /* The three passes: planning differs (only forward has a depthwise path). */
-typedef enum conv_pass { PASS_FORWARD, PASS_BACKWARD_DATA, PASS_BACKWARD_FILTER } conv_pass;
+typedef enum conv_pass {
+    PASS_FORWARD,
+    PASS_BACKWARD_DATA,
+    PASS_BACKWARD_FILTER
+} conv_pass;
 
 typedef struct conv_plan {
     conv_shape s;
-    int depthwise;     /* forward on the direct depthwise path: no GEMM, no scratch */
-    float *col;        /* scratch for one tile; NULL on the direct 1x1 path */
-    int rows_per_tile; /* output rows lowered per tile */
-    int tiled_rows;    /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
+    int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
+    float *col;             /* scratch for one tile; NULL on the direct 1x1 path */
+    int rows_per_tile;      /* output rows lowered per tile */
+    int tiled_rows;         /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
 } conv_plan;
 

@@ -27,7 +27,7 @@ static inline float max_step(float best, float v)
 /* --- row kernels: acc[q] op= src[q * stride], q < count ---------------- */
 
 BC_MULTI_ISA static void row_copy(float *restrict acc, const float *restrict src, int count,
-                                int stride)
+                                  int stride)
 {
     if (stride == 1)
         memcpy(acc, src, (size_t)count * sizeof *acc);
@@ -40,7 +40,7 @@ BC_MULTI_ISA static void row_copy(float *restrict acc, const float *restrict src
 }
 
 BC_MULTI_ISA static void row_max(float *restrict acc, const float *restrict src, int count,
-                               int stride)
+                                 int stride)
 {
     if (stride == 1)
         for (int q = 0; q < count; q++)
@@ -54,7 +54,7 @@ BC_MULTI_ISA static void row_max(float *restrict acc, const float *restrict src,
 }
 
 BC_MULTI_ISA static void row_add(float *restrict acc, const float *restrict src, int count,
-                               int stride)
+                                 int stride)
 {
     if (stride == 1)
         for (int q = 0; q < count; q++)
@@ -77,8 +77,8 @@ BC_MULTI_ISA static void row_divide(float *restrict acc, int count, float diviso
  * pooling): nine taps in row-major order with acc written once, where nine row_max
  * passes would load and store acc nine times (0.64 -> 0.9 of memcpy). */
 BC_MULTI_ISA static void row_max3x3_stride2(float *restrict acc, const float *restrict r0,
-                                            const float *restrict r1,
-                                            const float *restrict r2, int count)
+                                            const float *restrict r1, const float *restrict r2,
+                                            int count)
 {
     for (int q = 0; q < count; q++) {
         float b = max_step(max_step(r0[2 * q], r0[2 * q + 1]), r0[2 * q + 2]);
@@ -155,7 +155,8 @@ static float window_value(const pool_shape *s, const float *plane, int64_t row_s
 /* Output columns [*lo, *hi) whose whole window lies inside the input. */
 static void interior_columns(const pool_shape *s, int *lo, int *hi)
 {
-    int64_t first = ((int64_t)s->pad_l + s->stride_w - 1) / s->stride_w; /* stride may be INT_MAX */
+    int64_t first =
+        ((int64_t)s->pad_l + s->stride_w - 1) / s->stride_w; /* stride may be INT_MAX */
     int64_t last_start = (int64_t)s->w - 1 - (int64_t)(s->kw - 1) * s->dil_w + s->pad_l;
     int64_t end = last_start < 0 ? 0 : last_start / s->stride_w + 1;
     if (end > s->ow)
@@ -172,8 +173,8 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
     interior_columns(s, &col_lo, &col_hi);
     const int count = col_hi - col_lo;
     /* A window that spans whole contiguous rows (global pooling) sums as one span. */
-    const int whole_rows = s->mode == BLASCONV_POOL_AVG && s->ow == 1 && count == 1 &&
-                           s->kw == s->w && s->pad_l == 0;
+    const int whole_rows =
+        s->mode == BLASCONV_POOL_AVG && s->ow == 1 && count == 1 && s->kw == s->w && s->pad_l == 0;
     /* Passes over a very narrow interior cost more than the scalar window. */
     const int use_rows = count >= 4;
     const int max3x3_stride2 = s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 &&
@@ -189,8 +190,8 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
         }
         if (whole_rows) {
             const float *span = x + (h_start + i0) * s->w;
-            y_row[0] = span_sum(span, (int64_t)(i1 - i0) * s->w) /
-                       (float)bc_pool_divisor(s, h_start, 0);
+            y_row[0] =
+                span_sum(span, (int64_t)(i1 - i0) * s->w) / (float)bc_pool_divisor(s, h_start, 0);
             continue;
         }
         int lo = use_rows ? col_lo : s->ow, hi = use_rows ? col_hi : s->ow;
@@ -315,8 +316,9 @@ static void backward_max_pixel_nhwc(const pool_shape *s, const float *x_image, c
     int first = 1;
     for (int i = i0; i < i1; i++)
         for (int j = j0; j < j1; j++) {
-            int64_t pixel = ((h_start + (int64_t)i * s->dil_h) * s->w + w_start +
-                             (int64_t)j * s->dil_w) * c + c0;
+            int64_t pixel =
+                ((h_start + (int64_t)i * s->dil_h) * s->w + w_start + (int64_t)j * s->dil_w) * c +
+                c0;
             const float *v = x_image + pixel;
             for (int q = 0; q < cn; q++) {
                 int take = first || v[q] > best[q] || v[q] != v[q];
@@ -473,8 +475,7 @@ blasconv_status blasconv_pool2d_backward(blasconv_context *ctx, const blasconv_p
         const int64_t work = 2 * s.x_elems + s.y_elems * s.kh * s.kw;
         if (s.layout == BLASCONV_NCHW) {
             int64_t planes = (int64_t)s.n * s.c;
-            bc_parallel_for(threads, planes, grain_for(work / planes), backward_planes_nchw,
-                            &job);
+            bc_parallel_for(threads, planes, grain_for(work / planes), backward_planes_nchw, &job);
         } else {
             /* Windows of one image overlap in dx: images are the unit of parallelism. */
             bc_parallel_for(threads, s.n, grain_for(work / s.n), backward_images_nhwc, &job);

@@ -44,19 +44,25 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
         {"window_width", d->window_width},
     };
     const bc_named_int non_negative[] = {
-        {"stride_height", d->stride_height},     {"stride_width", d->stride_width},
-        {"pad_top", d->pad_top},                 {"pad_bottom", d->pad_bottom},
-        {"pad_left", d->pad_left},               {"pad_right", d->pad_right},
-        {"dilation_height", d->dilation_height}, {"dilation_width", d->dilation_width},
+        {"stride_height", d->stride_height},
+        {"stride_width", d->stride_width},
+        {"pad_top", d->pad_top},
+        {"pad_bottom", d->pad_bottom},
+        {"pad_left", d->pad_left},
+        {"pad_right", d->pad_right},
+        {"dilation_height", d->dilation_height},
+        {"dilation_width", d->dilation_width},
     };
-    blasconv_status st = bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
+    blasconv_status st =
+        bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
     if (st == BLASCONV_OK)
-        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0], 0);
+        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0],
+                             0);
     if (st != BLASCONV_OK)
         return st;
     if ((st = check_pad(ctx, fn, "pad_top", d->pad_top, "window_height", d->window_height)) ||
-        (st = check_pad(ctx, fn, "pad_bottom", d->pad_bottom, "window_height",
-                        d->window_height)) ||
+        (st =
+             check_pad(ctx, fn, "pad_bottom", d->pad_bottom, "window_height", d->window_height)) ||
         (st = check_pad(ctx, fn, "pad_left", d->pad_left, "window_width", d->window_width)) ||
         (st = check_pad(ctx, fn, "pad_right", d->pad_right, "window_width", d->window_width)))
         return st;
@@ -83,10 +89,10 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
                        "dilation %dx%d: average pooling accepts only dilation 1", s->dil_h,
                        s->dil_w);
 
-    int64_t oh = pool_output_extent(s->h, s->pad_t, s->pad_b, s->kh, s->stride_h, s->dil_h,
-                                    d->ceil_mode);
-    int64_t ow = pool_output_extent(s->w, s->pad_l, s->pad_r, s->kw, s->stride_w, s->dil_w,
-                                    d->ceil_mode);
+    int64_t oh =
+        pool_output_extent(s->h, s->pad_t, s->pad_b, s->kh, s->stride_h, s->dil_h, d->ceil_mode);
+    int64_t ow =
+        pool_output_extent(s->w, s->pad_l, s->pad_r, s->kw, s->stride_w, s->dil_w, d->ceil_mode);
     if (oh < 1)
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn,
                        "output height %lld is empty (in_height=%d, pads %d+%d, window_height=%d, "

@@ -119,9 +119,8 @@ blasconv_status blasconv_reference_conv2d_backward_data(blasconv_context *ctx,
 }
 
 blasconv_status blasconv_reference_conv2d_backward_filter(blasconv_context *ctx,
-                                                          const blasconv_conv2d *d,
-                                                          const float *x, const float *dy,
-                                                          float *dw, float *dbias)
+                                                          const blasconv_conv2d *d, const float *x,
+                                                          const float *dy, float *dw, float *dbias)
 {
     static const char fn[] = "reference_conv2d_backward_filter";
     const char *null_name = !d ? "descriptor" : !x ? "x" : !dy ? "dy" : !dw ? "dw" : NULL;

@@ -111,9 +111,8 @@ static void outputs_covering(int64_t in, int stride, int pad, int window, int ou
     *last = (int)(hi > out ? out : hi);
 }
 
-blasconv_status blasconv_reference_pool2d_backward(blasconv_context *ctx,
-                                                   const blasconv_pool2d *d, const float *x,
-                                                   const float *dy, float *dx)
+blasconv_status blasconv_reference_pool2d_backward(blasconv_context *ctx, const blasconv_pool2d *d,
+                                                   const float *x, const float *dy, float *dx)
 {
     static const char fn[] = "reference_pool2d_backward";
     const char *null_name = !d ? "descriptor" : !x ? "x" : !dy ? "dy" : !dx ? "dx" : NULL;
@@ -147,8 +146,8 @@ blasconv_status blasconv_reference_pool2d_backward(blasconv_context *ctx,
                         double sum = 0.0;
                         for (int oh = oh0; oh < oh1; oh++)
                             for (int ow = ow0; ow < ow1; ow++)
-                                sum += (double)dy[y_index(&s, n, c, oh, ow)] /
-                                       divisor_of(&s, oh, ow);
+                                sum +=
+                                    (double)dy[y_index(&s, n, c, oh, ow)] / divisor_of(&s, oh, ow);
                         dx[x_index(&s, n, c, ih, iw)] = (float)sum;
                     }
     }

@@ -55,21 +55,30 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
         return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "layout=%d is not a blasconv_layout",
                        (int)d->layout);
     const bc_named_int positive[] = {
-        {"batch", d->batch},          {"in_channels", d->in_channels},
-        {"in_height", d->in_height},  {"in_width", d->in_width},
-        {"out_channels", d->out_channels}, {"kernel_height", d->kernel_height},
+        {"batch", d->batch},
+        {"in_channels", d->in_channels},
+        {"in_height", d->in_height},
+        {"in_width", d->in_width},
+        {"out_channels", d->out_channels},
+        {"kernel_height", d->kernel_height},
         {"kernel_width", d->kernel_width},
     };
     const bc_named_int non_negative[] = {
-        {"stride_height", d->stride_height},     {"stride_width", d->stride_width},
-        {"pad_top", d->pad_top},                 {"pad_bottom", d->pad_bottom},
-        {"pad_left", d->pad_left},               {"pad_right", d->pad_right},
-        {"dilation_height", d->dilation_height}, {"dilation_width", d->dilation_width},
+        {"stride_height", d->stride_height},
+        {"stride_width", d->stride_width},
+        {"pad_top", d->pad_top},
+        {"pad_bottom", d->pad_bottom},
+        {"pad_left", d->pad_left},
+        {"pad_right", d->pad_right},
+        {"dilation_height", d->dilation_height},
+        {"dilation_width", d->dilation_width},
         {"groups", d->groups},
     };
-    blasconv_status st = bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
+    blasconv_status st =
+        bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
     if (st == BLASCONV_OK)
-        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0], 0);
+        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0],
+                             0);
     if (st != BLASCONV_OK)
         return st;
 

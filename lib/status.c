@@ -37,8 +37,8 @@ const char *blasconv_context_last_error(const blasconv_context *ctx)
     return ctx ? ctx->last_error : "";
 }
 
-blasconv_status bc_fail(blasconv_context *ctx, blasconv_status st, const char *fn,
-                        const char *fmt, ...)
+blasconv_status bc_fail(blasconv_context *ctx, blasconv_status st, const char *fn, const char *fmt,
+                        ...)
 {
     if (!ctx)
         return st;

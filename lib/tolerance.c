@@ -64,17 +64,15 @@ blasconv_status blasconv_conv2d_tolerance(const blasconv_conv2d *d, blasconv_con
         terms = positions;
         abs_sum = terms * m;
         break;
-    default:
-        return BLASCONV_ERR_BAD_SHAPE;
+    default: return BLASCONV_ERR_BAD_SHAPE;
     }
 
     const double roundings = terms + 1.0; /* L additions at most, one product */
     const double nu = roundings * unit_roundoff;
     const double worst_case = nu < 1.0 ? nu / (1.0 - nu) : INFINITY;
     const double typical = BLASCONV_TOLERANCE_LAMBDA * sqrt(roundings) * unit_roundoff;
-    const double growth = model == BLASCONV_TOLERANCE_ANY_DATA || worst_case < typical
-                              ? worst_case
-                              : typical;
+    const double growth =
+        model == BLASCONV_TOLERANCE_ANY_DATA || worst_case < typical ? worst_case : typical;
     /* The reference's own double sum, and a subnormal (or flushed) result per
      * rounding: negligible unless the data are tiny, but part of the bound. */
     const double slack = 2.0 * roundings * double_unit_roundoff * abs_sum + roundings * FLT_MIN;

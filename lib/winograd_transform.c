@@ -184,7 +184,7 @@ static inline void output_block(int m, const float *src, ptrdiff_t ss, const flo
 /* --- lane loops: full blocks of 16, the rest through padded copies ---------- */
 
 BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes,
-                                float *dst, ptrdiff_t ds)
+                                    float *dst, ptrdiff_t ds)
 {
     const int a = m + 2;
     int l = 0;
@@ -203,8 +203,8 @@ BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdi
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
-BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes,
-                                 float *dst, ptrdiff_t ds)
+BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls,
+                                     int lanes, float *dst, ptrdiff_t ds)
 {
     const int a = m + 2;
     int l = 0;
@@ -228,7 +228,7 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
 }
 
 BC_MULTI_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes,
-                                 const float *bias, float *dst, ptrdiff_t rs, ptrdiff_t cs)
+                                     const float *bias, float *dst, ptrdiff_t rs, ptrdiff_t cs)
 {
     const int a = m + 2;
     int l = 0;

@@ -109,9 +109,17 @@ static blasconv_compare_report check_against_oracle(const blasconv_conv2d *d,
 
 static blasconv_compare_report run_user_conv3x3(int broken)
 {
-    const blasconv_conv2d d = {.batch = 2, .in_channels = 3, .in_height = 7, .in_width = 9,
-                               .out_channels = 4, .kernel_height = 3, .kernel_width = 3,
-                               .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const blasconv_conv2d d = {.batch = 2,
+                               .in_channels = 3,
+                               .in_height = 7,
+                               .in_width = 9,
+                               .out_channels = 4,
+                               .kernel_height = 3,
+                               .kernel_width = 3,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 1,
+                               .pad_right = 1};
     const size_t nx = 2 * 3 * 7 * 9, nw = 4 * 3 * 3 * 3, ny = 2 * 4 * 7 * 9;
     float *x = random_floats(nx), *w = random_floats(nw), *bias = random_floats(4);
     float *got = nan_floats(ny), *want = nan_floats(ny);
@@ -149,23 +157,32 @@ static const struct layer {
     const char *name;
     int c, hw, k, kernel, stride, pad, dilation, groups;
 } layers[] = {
-    {"r50_conv1", 3, 224, 64, 7, 2, 3, 1, 1},     {"r50_3x3_56", 64, 56, 64, 3, 1, 1, 1, 1},
-    {"r50_1x1_56", 256, 56, 64, 1, 1, 0, 1, 1},   {"r50_3x3_14", 256, 14, 256, 3, 1, 1, 1, 1},
-    {"r50_1x1_s2", 256, 56, 512, 1, 2, 0, 1, 1},  {"r50_3x3_7", 512, 7, 512, 3, 1, 1, 1, 1},
-    {"dw_3x3_112", 32, 112, 32, 3, 1, 1, 1, 32},  {"dil_3x3_28", 256, 28, 256, 3, 1, 2, 2, 1},
+    {"r50_conv1", 3, 224, 64, 7, 2, 3, 1, 1},    {"r50_3x3_56", 64, 56, 64, 3, 1, 1, 1, 1},
+    {"r50_1x1_56", 256, 56, 64, 1, 1, 0, 1, 1},  {"r50_3x3_14", 256, 14, 256, 3, 1, 1, 1, 1},
+    {"r50_1x1_s2", 256, 56, 512, 1, 2, 0, 1, 1}, {"r50_3x3_7", 512, 7, 512, 3, 1, 1, 1, 1},
+    {"dw_3x3_112", 32, 112, 32, 3, 1, 1, 1, 32}, {"dil_3x3_28", 256, 28, 256, 3, 1, 2, 2, 1},
 };
 
 START_TEST(user_sgemm_on_real_layer_shapes)
 {
     const struct layer *l = &layers[_i];
     const int side = l->hw < MAX_SIDE ? l->hw : MAX_SIDE;
-    const blasconv_conv2d d = {.batch = 1, .in_channels = l->c, .in_height = side,
-                               .in_width = side, .out_channels = l->k,
-                               .kernel_height = l->kernel, .kernel_width = l->kernel,
-                               .stride_height = l->stride, .stride_width = l->stride,
-                               .pad_top = l->pad, .pad_bottom = l->pad, .pad_left = l->pad,
-                               .pad_right = l->pad, .dilation_height = l->dilation,
-                               .dilation_width = l->dilation, .groups = l->groups};
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = l->c,
+                               .in_height = side,
+                               .in_width = side,
+                               .out_channels = l->k,
+                               .kernel_height = l->kernel,
+                               .kernel_width = l->kernel,
+                               .stride_height = l->stride,
+                               .stride_width = l->stride,
+                               .pad_top = l->pad,
+                               .pad_bottom = l->pad,
+                               .pad_left = l->pad,
+                               .pad_right = l->pad,
+                               .dilation_height = l->dilation,
+                               .dilation_width = l->dilation,
+                               .groups = l->groups};
     int oh, ow;
     ck_assert_int_eq(blasconv_conv2d_output_size(&d, &oh, &ow), BLASCONV_OK);
     const size_t nx = (size_t)l->c * side * side, ny = (size_t)l->k * oh * ow;
@@ -191,16 +208,15 @@ START_TEST(user_sgemm_on_real_layer_shapes)
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, NULL, got), BLASCONV_OK);
         blasconv_compare_report r =
             check_against_oracle(&d, BLASCONV_PASS_FORWARD, got, want_y, ny);
-        ck_assert_msg(r.passed, "%s forward, limit %zu: element %zu, %g x the tolerance",
-                      l->name, limits[t], r.worst_index, r.worst_ratio);
+        ck_assert_msg(r.passed, "%s forward, limit %zu: element %zu, %g x the tolerance", l->name,
+                      limits[t], r.worst_index, r.worst_ratio);
 
         ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, got), BLASCONV_OK);
         r = check_against_oracle(&d, BLASCONV_PASS_BACKWARD_DATA, got, want_dx, nx);
         ck_assert_msg(r.passed, "%s backward data, limit %zu: element %zu, %g x the tolerance",
                       l->name, limits[t], r.worst_index, r.worst_ratio);
 
-        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, x, dy, got, NULL),
-                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, x, dy, got, NULL), BLASCONV_OK);
         r = check_against_oracle(&d, BLASCONV_PASS_BACKWARD_FILTER, got, want_dw, nw);
         ck_assert_msg(r.passed, "%s backward filter, limit %zu: element %zu, %g x the tolerance",
                       l->name, limits[t], r.worst_index, r.worst_ratio);

@@ -222,8 +222,8 @@ int test_random_fast_call(test_rng *r, blasconv_context *ctx, long *calls, char 
                      blasconv_context_last_error(ctx));
             goto done;
         }
-        if (fast_disagrees(round == 2 ? "FAST forward, weights changed" : "FAST forward", &d,
-                           got, want, ny, why, why_size))
+        if (fast_disagrees(round == 2 ? "FAST forward, weights changed" : "FAST forward", &d, got,
+                           want, ny, why, why_size))
             goto done;
     }
     failed = 0;
@@ -253,8 +253,8 @@ static int pool_disagrees(const char *name, const blasconv_pool2d *d, const floa
         else
             bad = fabs((double)g - (double)w) > 1e-5 + 1e-5 * fabs((double)w);
         if (bad) {
-            snprintf(why, why_size, "%s: element %zu of %zu: got %.9g want %.9g (%s)", name, i,
-                     n, (double)g, (double)w, pool_describe(d));
+            snprintf(why, why_size, "%s: element %zu of %zu: got %.9g want %.9g (%s)", name, i, n,
+                     (double)g, (double)w, pool_describe(d));
             return 1;
         }
     }

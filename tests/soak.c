@@ -35,7 +35,10 @@ int main(void)
     const long target = env_long("BLASCONV_SOAK_CALLS", 100000);
     const long slack_kib = env_long("BLASCONV_SOAK_RSS_SLACK_KIB", 2048);
     /* Scratch sizes never below one output row of the random problems (2000 floats). */
-    enum { MIN_SCRATCH = 2000 * sizeof(float), BUFFER_BYTES = 1 << 16 };
+    enum {
+        MIN_SCRATCH = 2000 * sizeof(float),
+        BUFFER_BYTES = 1 << 16
+    };
     unsigned char *buffer = malloc(BUFFER_BYTES + 4);
     if (!buffer)
         return 1;

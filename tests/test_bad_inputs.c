@@ -44,16 +44,22 @@ static void arena_assert_intact(const char *what)
 /* --- the convolution entry points, called through one door --------------- */
 
 enum conv_entry {
-    CONV_FORWARD, CONV_BACKWARD_DATA, CONV_BACKWARD_FILTER,
-    REF_FORWARD, REF_BACKWARD_DATA, REF_BACKWARD_FILTER,
-    CONV_OUTPUT_SIZE, CONV_WORKSPACE_SIZE, CONV_ENTRIES
+    CONV_FORWARD,
+    CONV_BACKWARD_DATA,
+    CONV_BACKWARD_FILTER,
+    REF_FORWARD,
+    REF_BACKWARD_DATA,
+    REF_BACKWARD_FILTER,
+    CONV_OUTPUT_SIZE,
+    CONV_WORKSPACE_SIZE,
+    CONV_ENTRIES
 };
 
 typedef struct entry_info {
-    const char *name;          /* as the last-error sentence starts */
-    int pointers;              /* pointer arguments after the descriptor */
+    const char *name; /* as the last-error sentence starts */
+    int pointers;     /* pointer arguments after the descriptor */
     const char *pointer_names[SLOTS];
-    unsigned optional;         /* bit i: pointer i may be NULL */
+    unsigned optional; /* bit i: pointer i may be NULL */
     int takes_ctx;
 } entry_info;
 
@@ -66,8 +72,11 @@ static const entry_info conv_entries[CONV_ENTRIES] = {
     [REF_BACKWARD_FILTER] =
         {"reference_conv2d_backward_filter", 4, {"x", "dy", "dw", "dbias"}, 1u << 3, 1},
     [CONV_OUTPUT_SIZE] = {"conv2d_output_size", 2, {"out_height", "out_width"}, 0, 0},
-    [CONV_WORKSPACE_SIZE] = {"conv2d_workspace_size", 3, {"forward_bytes", "backward_data_bytes",
-                             "backward_filter_bytes"}, 0, 0},
+    [CONV_WORKSPACE_SIZE] = {"conv2d_workspace_size",
+                             3,
+                             {"forward_bytes", "backward_data_bytes", "backward_filter_bytes"},
+                             0,
+                             0},
 };
 
 static blasconv_status conv_call(enum conv_entry e, blasconv_context *ctx,
@@ -131,9 +140,14 @@ static void expect_every_conv_entry(const blasconv_conv2d *d, blasconv_status wa
 /* --- the descriptor table ------------------------------------------------- */
 
 /* A small valid grouped descriptor every row starts from. */
-static const blasconv_conv2d base = {.batch = 2, .in_channels = 4, .in_height = 5,
-                                     .in_width = 6, .out_channels = 6, .kernel_height = 3,
-                                     .kernel_width = 2, .groups = 2};
+static const blasconv_conv2d base = {.batch = 2,
+                                     .in_channels = 4,
+                                     .in_height = 5,
+                                     .in_width = 6,
+                                     .out_channels = 6,
+                                     .kernel_height = 3,
+                                     .kernel_width = 2,
+                                     .groups = 2};
 
 typedef struct field_value {
     size_t offset; /* 0 with name NULL ends the list */
@@ -148,7 +162,10 @@ typedef struct conv_case {
     const char *message; /* a word the last error must contain; NULL: the first field */
 } conv_case;
 
-#define F(field, v) {offsetof(blasconv_conv2d, field), #field, (v)}
+#define F(field, v)                                                                               \
+    {                                                                                             \
+        offsetof(blasconv_conv2d, field), #field, (v)                                             \
+    }
 #define BAD BLASCONV_ERR_BAD_SHAPE
 #define OVER BLASCONV_ERR_OVERFLOW
 
@@ -194,36 +211,47 @@ static const conv_case conv_table[] = {
     {"dilated past the input", {F(dilation_width, 6)}, BAD, "output width"},
     {"kernel INT_MAX", {F(kernel_height, INT_MAX)}, BAD, "output height"},
     {"kernel and dilation INT_MAX (2^62 extent)",
-     {F(kernel_width, INT_MAX), F(dilation_width, INT_MAX)}, BAD, "output width"},
+     {F(kernel_width, INT_MAX), F(dilation_width, INT_MAX)},
+     BAD,
+     "output width"},
     /* sizes near 2^31 elements */
-    {"x of 2^31 elements", {F(batch, 1), F(in_channels, 2), F(groups, 1), F(in_height, 32768),
-                            F(in_width, 32768), F(kernel_height, 1), F(kernel_width, 1)},
-     OVER, "input"},
+    {"x of 2^31 elements",
+     {F(batch, 1), F(in_channels, 2), F(groups, 1), F(in_height, 32768), F(in_width, 32768),
+      F(kernel_height, 1), F(kernel_width, 1)},
+     OVER,
+     "input"},
     {"x of INT_MAX^2 elements", {F(in_height, INT_MAX), F(in_width, INT_MAX)}, OVER, "input"},
-    {"output side past INT_MAX", {F(kernel_height, 1), F(pad_top, INT_MAX), F(pad_bottom, INT_MAX)},
-     OVER, "output size"},
+    {"output side past INT_MAX",
+     {F(kernel_height, 1), F(pad_top, INT_MAX), F(pad_bottom, INT_MAX)},
+     OVER,
+     "output size"},
     {"y past 2^31 while x and w fit",
      {F(groups, 1), F(batch, 1), F(in_channels, 1), F(in_height, 1), F(in_width, 1),
       F(kernel_height, 1), F(kernel_width, 1), F(pad_top, 20000), F(pad_bottom, 20000),
       F(pad_left, 20000), F(pad_right, 20000)},
-     OVER, "output"},
-    {"w past 2^31: K*C/g*KH*KW", {F(groups, 1), F(batch, 1), F(in_channels, 2048),
-                                   F(out_channels, 2048), F(in_height, 1024), F(in_width, 1),
-                                   F(kernel_height, 1024), F(kernel_width, 1)},
-     OVER, "weights"},
+     OVER,
+     "output"},
+    {"w past 2^31: K*C/g*KH*KW",
+     {F(groups, 1), F(batch, 1), F(in_channels, 2048), F(out_channels, 2048), F(in_height, 1024),
+      F(in_width, 1), F(kernel_height, 1024), F(kernel_width, 1)},
+     OVER,
+     "weights"},
     {"one im2col row past 2^31 while x, w, y fit",
      {F(groups, 1), F(batch, 1), F(in_channels, 1024), F(out_channels, 1), F(in_height, 256),
       F(in_width, 287), F(kernel_height, 256), F(kernel_width, 256)},
-     OVER, "im2col"},
+     OVER,
+     "im2col"},
     /* products near 2^63: 2^20 to the fourth power, and INT_MAX everywhere */
-    {"w near 2^80", {F(groups, 1), F(out_channels, 1 << 20), F(in_channels, 1 << 20),
-                     F(kernel_height, 1 << 20), F(kernel_width, 1 << 20), F(pad_top, 1 << 20),
-                     F(pad_bottom, 1 << 20), F(pad_left, 1 << 20)},
-     OVER, "weights"},
-    {"every size INT_MAX", {F(groups, 1), F(batch, INT_MAX), F(in_channels, INT_MAX),
-                            F(in_height, INT_MAX), F(in_width, INT_MAX), F(out_channels, INT_MAX),
-                            F(kernel_height, 1), F(kernel_width, 1)},
-     OVER, "input"},
+    {"w near 2^80",
+     {F(groups, 1), F(out_channels, 1 << 20), F(in_channels, 1 << 20), F(kernel_height, 1 << 20),
+      F(kernel_width, 1 << 20), F(pad_top, 1 << 20), F(pad_bottom, 1 << 20), F(pad_left, 1 << 20)},
+     OVER,
+     "weights"},
+    {"every size INT_MAX",
+     {F(groups, 1), F(batch, INT_MAX), F(in_channels, INT_MAX), F(in_height, INT_MAX),
+      F(in_width, INT_MAX), F(out_channels, INT_MAX), F(kernel_height, 1), F(kernel_width, 1)},
+     OVER,
+     "input"},
 };
 
 static blasconv_conv2d conv_case_descriptor(const conv_case *c)
@@ -247,8 +275,13 @@ END_TEST
 /* Boundaries just inside the limits validate (nothing is computed: no memory). */
 START_TEST(just_inside_the_limits_is_valid)
 {
-    blasconv_conv2d d = {.batch = 1, .in_channels = 1, .in_height = 32768, .in_width = 65535,
-                         .out_channels = 1, .kernel_height = 1, .kernel_width = 1};
+    blasconv_conv2d d = {.batch = 1,
+                         .in_channels = 1,
+                         .in_height = 32768,
+                         .in_width = 65535,
+                         .out_channels = 1,
+                         .kernel_height = 1,
+                         .kernel_width = 1};
     int oh = 0, ow = 0;
     size_t ws[3];
     ck_assert_int_eq(blasconv_conv2d_output_size(&d, &oh, &ow), BLASCONV_OK);
@@ -307,21 +340,32 @@ END_TEST
 /* corr2d's own sizes: (height, width, kernel_height, kernel_width, status) */
 START_TEST(every_bad_corr2d_size)
 {
-    static const struct { int h, w, kh, kw; blasconv_status want; } rows[] = {
-        {0, 3, 2, 2, BAD}, {3, 0, 2, 2, BAD}, {-1, 3, 2, 2, BAD}, {3, INT_MIN, 2, 2, BAD},
-        {3, 3, 0, 2, BAD}, {3, 3, 2, 0, BAD}, {3, 3, -2, 2, BAD}, {3, 3, 2, INT_MIN, BAD},
-        {3, 3, 4, 2, BAD}, {3, 3, 2, 4, BAD}, {3, 3, INT_MAX, INT_MAX, BAD},
-        {INT_MAX, INT_MAX, 1, 1, OVER}, {65536, 32768, 1, 1, OVER},
+    static const struct {
+        int h, w, kh, kw;
+        blasconv_status want;
+    } rows[] = {
+        {0, 3, 2, 2, BAD},
+        {3, 0, 2, 2, BAD},
+        {-1, 3, 2, 2, BAD},
+        {3, INT_MIN, 2, 2, BAD},
+        {3, 3, 0, 2, BAD},
+        {3, 3, 2, 0, BAD},
+        {3, 3, -2, 2, BAD},
+        {3, 3, 2, INT_MIN, BAD},
+        {3, 3, 4, 2, BAD},
+        {3, 3, 2, 4, BAD},
+        {3, 3, INT_MAX, INT_MAX, BAD},
+        {INT_MAX, INT_MAX, 1, 1, OVER},
+        {65536, 32768, 1, 1, OVER},
     };
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         for (int with_ctx = 0; with_ctx < 2; with_ctx++) {
             arena_fill();
-            blasconv_status got =
-                blasconv_corr2d(with_ctx ? ctx : NULL, (const float *)arena[0], rows[i].h,
-                                rows[i].w, (const float *)arena[1], rows[i].kh, rows[i].kw,
-                                (float *)arena[2]);
+            blasconv_status got = blasconv_corr2d(with_ctx ? ctx : NULL, (const float *)arena[0],
+                                                  rows[i].h, rows[i].w, (const float *)arena[1],
+                                                  rows[i].kh, rows[i].kw, (float *)arena[2]);
             ck_assert_msg(got == rows[i].want, "corr2d %dx%d kernel %dx%d: got %d want %d",
                           rows[i].h, rows[i].w, rows[i].kh, rows[i].kw, got, rows[i].want);
             arena_assert_intact("corr2d");
@@ -449,7 +493,10 @@ START_TEST(every_bad_context_setting)
 {
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    const struct { blasconv_status got, want; const char *field, *label; } rows[] = {
+    const struct {
+        blasconv_status got, want;
+        const char *field, *label;
+    } rows[] = {
         {blasconv_context_set_threads(ctx, -1), BAD, "threads=-1", "threads -1"},
         {blasconv_context_set_threads(ctx, INT_MIN), BAD, "threads", "threads INT_MIN"},
         {blasconv_context_set_algorithm(ctx, (blasconv_algorithm)2), BAD, "algorithm=2",
@@ -582,9 +629,9 @@ START_TEST(every_bad_sgemm_argument)
             const float *a = c->null_mask & 1u ? NULL : (const float *)arena[0];
             const float *b = c->null_mask & 2u ? NULL : (const float *)arena[1];
             float *cc = c->null_mask & 4u ? NULL : (float *)arena[2];
-            blasconv_status got = blasconv_sgemm(with_ctx ? ctx : NULL, c->trans_a, c->trans_b,
-                                                 c->m, c->n, c->k, 1.0f, a, c->lda, b, c->ldb,
-                                                 0.0f, cc, c->ldc);
+            blasconv_status got =
+                blasconv_sgemm(with_ctx ? ctx : NULL, c->trans_a, c->trans_b, c->m, c->n, c->k,
+                               1.0f, a, c->lda, b, c->ldb, 0.0f, cc, c->ldc);
             cases_tried++;
             ck_assert_msg(got == c->want, "sgemm %s: got %d want %d ('%s')", c->label, got,
                           c->want, blasconv_context_last_error(ctx));
@@ -627,7 +674,8 @@ START_TEST(every_bad_compare_argument)
         const float *want = rows[i].null_mask & 2u ? NULL : (const float *)arena[1];
         blasconv_compare_report *out =
             rows[i].null_mask & 4u ? NULL : (blasconv_compare_report *)arena[2];
-        blasconv_status st = blasconv_compare(got, want, rows[i].n, rows[i].atol, rows[i].rtol, out);
+        blasconv_status st =
+            blasconv_compare(got, want, rows[i].n, rows[i].atol, rows[i].rtol, out);
         ck_assert_msg(st == rows[i].want, "compare %s: got %d want %d", rows[i].label, st,
                       rows[i].want);
         arena_assert_intact(rows[i].label); /* *out untouched */
@@ -700,11 +748,20 @@ END_TEST
 
 /* --- pooling -------------------------------------------------------------- */
 
-static const blasconv_pool2d pool_base = {.mode = BLASCONV_POOL_MAX, .batch = 2, .channels = 3,
-                                          .in_height = 7, .in_width = 6, .window_height = 3,
-                                          .window_width = 2, .pad_top = 1, .pad_left = 1};
+static const blasconv_pool2d pool_base = {.mode = BLASCONV_POOL_MAX,
+                                          .batch = 2,
+                                          .channels = 3,
+                                          .in_height = 7,
+                                          .in_width = 6,
+                                          .window_height = 3,
+                                          .window_width = 2,
+                                          .pad_top = 1,
+                                          .pad_left = 1};
 
-#define P(field, v) {offsetof(blasconv_pool2d, field), #field, (v)}
+#define P(field, v)                                                                               \
+    {                                                                                             \
+        offsetof(blasconv_pool2d, field), #field, (v)                                             \
+    }
 
 typedef struct pool_case {
     const char *label;
@@ -742,24 +799,35 @@ static const pool_case pool_table[] = {
     {"pad over half a dilated window", {P(pad_top, 2), P(dilation_height, 3)}, BAD, "pad_top=2"},
     {"pad INT_MAX", {P(pad_bottom, INT_MAX)}, BAD, "pad_bottom"},
     /* AVG accepts only dilation 1 */
-    {"avg with dilation_height 2", {P(mode, BLASCONV_POOL_AVG), P(dilation_height, 2)}, BAD,
+    {"avg with dilation_height 2",
+     {P(mode, BLASCONV_POOL_AVG), P(dilation_height, 2)},
+     BAD,
      "dilation"},
-    {"avg with dilation_width 3", {P(mode, BLASCONV_POOL_AVG), P(dilation_width, 3)}, BAD,
+    {"avg with dilation_width 3",
+     {P(mode, BLASCONV_POOL_AVG), P(dilation_width, 3)},
+     BAD,
      "dilation"},
     /* empty output, huge values, 2^31 elements */
     {"window past the padded input", {P(window_height, 10)}, BAD, "output height"},
     {"window INT_MAX", {P(window_width, INT_MAX), P(pad_left, 0)}, BAD, "output width"},
-    {"dilated window past the input", {P(dilation_width, 7), P(pad_left, 0)}, BAD,
-     "output width"},
-    {"x of 2^31 elements", {P(batch, 1), P(channels, 2), P(in_height, 32768),
-                            P(in_width, 32768)}, OVER, "input"},
+    {"dilated window past the input", {P(dilation_width, 7), P(pad_left, 0)}, BAD, "output width"},
+    {"x of 2^31 elements",
+     {P(batch, 1), P(channels, 2), P(in_height, 32768), P(in_width, 32768)},
+     OVER,
+     "input"},
     {"x of INT_MAX^2 elements", {P(in_height, INT_MAX), P(in_width, INT_MAX)}, OVER, "input"},
-    {"every size INT_MAX", {P(batch, INT_MAX), P(channels, INT_MAX), P(in_height, INT_MAX),
-                            P(in_width, INT_MAX)}, OVER, "input"},
+    {"every size INT_MAX",
+     {P(batch, INT_MAX), P(channels, INT_MAX), P(in_height, INT_MAX), P(in_width, INT_MAX)},
+     OVER,
+     "input"},
 };
 
 enum pool_entry {
-    POOL_OUTPUT_SIZE, POOL_FORWARD, POOL_BACKWARD, REF_POOL_FORWARD, REF_POOL_BACKWARD,
+    POOL_OUTPUT_SIZE,
+    POOL_FORWARD,
+    POOL_BACKWARD,
+    REF_POOL_FORWARD,
+    REF_POOL_BACKWARD,
     POOL_ENTRIES
 };
 
@@ -860,11 +928,19 @@ START_TEST(pool_stride_int_max_is_valid)
         dy[i] = test_rng_float(&r);
     for (int variant = 0; variant < 8; variant++) {
         blasconv_pool2d d = {.mode = variant & 1 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
-                             .batch = 2, .channels = 3, .in_height = 2, .in_width = 2,
-                             .window_height = 2, .window_width = 3,
-                             .stride_height = INT_MAX, .stride_width = INT_MAX,
-                             .pad_top = 1, .pad_left = 1, .pad_right = variant & 4 ? 1 : 0,
-                             .ceil_mode = 1, .exclude_pad = variant & 1,
+                             .batch = 2,
+                             .channels = 3,
+                             .in_height = 2,
+                             .in_width = 2,
+                             .window_height = 2,
+                             .window_width = 3,
+                             .stride_height = INT_MAX,
+                             .stride_width = INT_MAX,
+                             .pad_top = 1,
+                             .pad_left = 1,
+                             .pad_right = variant & 4 ? 1 : 0,
+                             .ceil_mode = 1,
+                             .exclude_pad = variant & 1,
                              .layout = variant & 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
         int oh = 0, ow = 0;
         ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);

@@ -28,7 +28,13 @@ static const vendor vendors[] = {
     {BLASCONV_TEST_LIBDIR "/atlas/libblas.so.3", "ATLAS", "libatlas3-base"},
     {BLASCONV_TEST_LIBDIR "/blas/libblas.so.3", "reference BLAS (netlib)", "libblas3"},
 };
-enum { OPENBLAS, BLIS, ATLAS, NETLIB, VENDOR_COUNT };
+enum {
+    OPENBLAS,
+    BLIS,
+    ATLAS,
+    NETLIB,
+    VENDOR_COUNT
+};
 
 static int installed(int v)
 {
@@ -49,8 +55,7 @@ static blasconv_context *context_with(int v)
     ck_assert_str_eq(blasconv_context_last_error(ctx), "");
     const char *info = blasconv_context_blas_info(ctx);
     ck_assert_msg(strncmp(info, vendors[v].info_prefix, strlen(vendors[v].info_prefix)) == 0,
-                  "%s: info '%s' does not name %s", vendors[v].path, info,
-                  vendors[v].info_prefix);
+                  "%s: info '%s' does not name %s", vendors[v].path, info, vendors[v].info_prefix);
     ck_assert_msg(strstr(info, vendors[v].path) != NULL, "info '%s' lacks the path", info);
     return ctx;
 }
@@ -183,9 +188,18 @@ START_TEST(two_vendors_in_one_process_run_their_own_code)
     blasconv_context *fast = context_with(OPENBLAS), *reference = context_with(NETLIB);
     ck_assert_str_ne(blasconv_context_blas_info(fast), blasconv_context_blas_info(reference));
 
-    enum { C = 1000, K = 96, HW = 24 };
-    const blasconv_conv2d d = {.batch = 1, .in_channels = C, .in_height = HW, .in_width = HW,
-                               .out_channels = K, .kernel_height = 1, .kernel_width = 1};
+    enum {
+        C = 1000,
+        K = 96,
+        HW = 24
+    };
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = C,
+                               .in_height = HW,
+                               .in_width = HW,
+                               .out_channels = K,
+                               .kernel_height = 1,
+                               .kernel_width = 1};
     size_t nx = (size_t)C * HW * HW, nw = (size_t)K * C, ny = (size_t)K * HW * HW;
     test_rng r = test_rng_seeded(42);
     float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
@@ -204,9 +218,15 @@ START_TEST(two_vendors_in_one_process_run_their_own_code)
     free(x), free(w), free(y_fast), free(y_ref), free(y_seq), free(want);
 
     /* 512^3: about 0.3 GFLOP; OpenBLAS is over 10x faster on any x86-64 kernels. */
-    enum { N = 512 };
-    const blasconv_conv2d big = {.batch = 1, .in_channels = N, .in_height = N / 16,
-                                 .in_width = 16, .out_channels = N, .kernel_height = 1,
+    enum {
+        N = 512
+    };
+    const blasconv_conv2d big = {.batch = 1,
+                                 .in_channels = N,
+                                 .in_height = N / 16,
+                                 .in_width = 16,
+                                 .out_channels = N,
+                                 .kernel_height = 1,
                                  .kernel_width = 1};
     float *bx = test_alloc_random(&r, (size_t)N * N), *bw = test_alloc_random(&r, (size_t)N * N);
     float *by = test_alloc_poisoned((size_t)N * N);
@@ -228,7 +248,9 @@ END_TEST
  * the newest, so contexts are destroyed newest first, as a program's scopes would. */
 START_TEST(contexts_share_one_namespace_per_library)
 {
-    enum { CONTEXTS = 24 };
+    enum {
+        CONTEXTS = 24
+    };
     blasconv_context *ctx[CONTEXTS];
     int any = 0;
     for (int v = 0; v < VENDOR_COUNT; v++)
@@ -290,8 +312,8 @@ START_TEST(info_names_the_blas_and_its_kernels)
     ck_assert_ptr_nonnull(linked);
     printf("linked: %s\n", linked);
 #ifdef BLASCONV_TEST_LINKED_BLAS
-    ck_assert_msg(strncmp(linked, BLASCONV_TEST_LINKED_BLAS,
-                          strlen(BLASCONV_TEST_LINKED_BLAS)) == 0,
+    ck_assert_msg(strncmp(linked, BLASCONV_TEST_LINKED_BLAS, strlen(BLASCONV_TEST_LINKED_BLAS)) ==
+                      0,
                   "the build links %s but runs '%s'", BLASCONV_TEST_LINKED_BLAS, linked);
 #endif
     blasconv_context *ctx;

@@ -46,20 +46,31 @@ static const float chapter_k[2 * 4] = {0, 1, 2, 3, 1, 2, 3, 4};
 
 START_TEST(multi_input_channels)
 {
-    const blasconv_conv2d d = {.batch = 1, .in_channels = 2, .in_height = 3, .in_width = 3,
-                               .out_channels = 1, .kernel_height = 2, .kernel_width = 2};
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 2,
+                               .in_height = 3,
+                               .in_width = 3,
+                               .out_channels = 1,
+                               .kernel_height = 2,
+                               .kernel_width = 2};
     const float want[4] = {56, 72, 104, 120};
     float y[4];
     test_poison(y, 4);
-    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, chapter_x, chapter_k, NULL, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, chapter_x, chapter_k, NULL, y),
+                     BLASCONV_OK);
     assert_equal_floats(y, want, 4);
 }
 END_TEST
 
 START_TEST(multi_input_output_channels)
 {
-    const blasconv_conv2d d = {.batch = 1, .in_channels = 2, .in_height = 3, .in_width = 3,
-                               .out_channels = 3, .kernel_height = 2, .kernel_width = 2};
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 2,
+                               .in_height = 3,
+                               .in_width = 3,
+                               .out_channels = 3,
+                               .kernel_height = 2,
+                               .kernel_width = 2};
     float k[3 * 8]; /* torch.stack([K, K+1, K+2]) */
     for (int o = 0; o < 3; o++)
         for (int i = 0; i < 8; i++)
@@ -85,12 +96,19 @@ START_TEST(padding_and_stride_shapes)
     test_rng r = test_rng_seeded(17);
     float *x = test_alloc_random(&r, 64);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const blasconv_conv2d d = {
-            .batch = 1, .in_channels = 1, .in_height = 8, .in_width = 8, .out_channels = 1,
-            .kernel_height = cases[i].kh, .kernel_width = cases[i].kw,
-            .stride_height = cases[i].sh, .stride_width = cases[i].sw,
-            .pad_top = cases[i].ph, .pad_bottom = cases[i].ph,
-            .pad_left = cases[i].pw, .pad_right = cases[i].pw};
+        const blasconv_conv2d d = {.batch = 1,
+                                   .in_channels = 1,
+                                   .in_height = 8,
+                                   .in_width = 8,
+                                   .out_channels = 1,
+                                   .kernel_height = cases[i].kh,
+                                   .kernel_width = cases[i].kw,
+                                   .stride_height = cases[i].sh,
+                                   .stride_width = cases[i].sw,
+                                   .pad_top = cases[i].ph,
+                                   .pad_bottom = cases[i].ph,
+                                   .pad_left = cases[i].pw,
+                                   .pad_right = cases[i].pw};
         int oh = 0, ow = 0;
         ck_assert_int_eq(blasconv_conv2d_output_size(&d, &oh, &ow), BLASCONV_OK);
         ck_assert_int_eq(oh, cases[i].want_h);
@@ -98,9 +116,11 @@ START_TEST(padding_and_stride_shapes)
         /* ... and the convolution of that shape runs and matches the oracle. */
         float *w = test_alloc_random(&r, (size_t)cases[i].kh * cases[i].kw);
         float bias = 0.25f;
-        float *y = test_alloc_poisoned((size_t)oh * ow), *want = test_alloc_poisoned((size_t)oh * ow);
+        float *y = test_alloc_poisoned((size_t)oh * ow),
+              *want = test_alloc_poisoned((size_t)oh * ow);
         ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, &bias, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, &bias, want), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, &bias, want),
+                         BLASCONV_OK);
         test_assert_close(y, want, (size_t)oh * ow, 1e-5, 1e-6, test_conv_describe(&d));
         free(w);
         free(y);
@@ -116,13 +136,18 @@ END_TEST
 START_TEST(one_by_one_is_a_matrix_product)
 {
     test_rng r = test_rng_seeded(43);
-    float *x = test_alloc_random(&r, 27);  /* X = torch.rand(3,3,3) */
-    float *k1 = test_alloc_random(&r, 6);  /* K = torch.rand(2,3,1,1) */
+    float *x = test_alloc_random(&r, 27); /* X = torch.rand(3,3,3) */
+    float *k1 = test_alloc_random(&r, 6); /* K = torch.rand(2,3,1,1) */
     float k3[2 * 3 * 9] = {0};
     for (int i = 0; i < 6; i++)
         k3[i * 9 + 4] = k1[i];
-    const blasconv_conv2d d1 = {.batch = 1, .in_channels = 3, .in_height = 3, .in_width = 3,
-                                .out_channels = 2, .kernel_height = 1, .kernel_width = 1};
+    const blasconv_conv2d d1 = {.batch = 1,
+                                .in_channels = 3,
+                                .in_height = 3,
+                                .in_width = 3,
+                                .out_channels = 2,
+                                .kernel_height = 1,
+                                .kernel_width = 1};
     blasconv_conv2d d3 = d1;
     d3.kernel_height = d3.kernel_width = 3;
     d3.pad_top = d3.pad_bottom = d3.pad_left = d3.pad_right = 1;

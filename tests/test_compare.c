@@ -8,8 +8,8 @@
 
 #define RANDOM BLASCONV_TOLERANCE_RANDOM_DATA
 
-static blasconv_compare_report compare(const float *got, const float *want, size_t n,
-                                       double atol, double rtol)
+static blasconv_compare_report compare(const float *got, const float *want, size_t n, double atol,
+                                       double rtol)
 {
     blasconv_compare_report r;
     memset(&r, 0xA5, sizeof r); /* every field must be written */
@@ -37,7 +37,7 @@ START_TEST(one_bad_element_is_found_and_measured)
     float want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     float got[8];
     memcpy(got, want, sizeof got);
-    got[5] = 6.5f; /* off by 0.5 against 6 */
+    got[5] = 6.5f;            /* off by 0.5 against 6 */
     got[2] = 3.0f + 0x1p-20f; /* tiny, within tolerance */
     blasconv_compare_report r = compare(got, want, 8, 1e-3, 1e-3);
     ck_assert_int_eq(r.passed, 0);
@@ -103,7 +103,7 @@ START_TEST(inf_must_match_sign_and_position)
     ck_assert_uint_eq(r.inf_mismatches, 0);
 
     const float flipped[3] = {INFINITY, INFINITY, 1.0f}; /* -Inf became +Inf */
-    r = compare(flipped, want, 3, INFINITY, INFINITY);  /* no tolerance excuses it */
+    r = compare(flipped, want, 3, INFINITY, INFINITY);   /* no tolerance excuses it */
     ck_assert_int_eq(r.passed, 0);
     ck_assert_uint_eq(r.inf_mismatches, 1);
     ck_assert_uint_eq(r.worst_index, 1);
@@ -169,28 +169,37 @@ END_TEST
 
 START_TEST(tolerance_arguments_are_checked)
 {
-    const blasconv_conv2d d = {.batch = 2, .in_channels = 4, .in_height = 8, .in_width = 8,
-                               .out_channels = 6, .kernel_height = 3, .kernel_width = 3,
-                               .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const blasconv_conv2d d = {.batch = 2,
+                               .in_channels = 4,
+                               .in_height = 8,
+                               .in_width = 8,
+                               .out_channels = 6,
+                               .kernel_height = 3,
+                               .kernel_width = 3,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 1,
+                               .pad_right = 1};
     double atol = -1, rtol = -1;
-    ck_assert_int_eq(blasconv_conv2d_tolerance(NULL, BLASCONV_PASS_FORWARD,
-                                               RANDOM, 1, &atol, &rtol),
-                     BLASCONV_ERR_NULL_POINTER);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(NULL, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, &rtol),
+        BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, NULL, &rtol),
                      BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, NULL),
                      BLASCONV_ERR_NULL_POINTER);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)4,
-                                               RANDOM, 1, &atol, &rtol),
-                     BLASCONV_ERR_BAD_SHAPE);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)-1,
-                                               RANDOM, 1, &atol, &rtol),
-                     BLASCONV_ERR_BAD_SHAPE);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, -1, &atol, &rtol),
-                     BLASCONV_ERR_BAD_SHAPE);
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD,
-                                               RANDOM, NAN, &atol, &rtol),
-                     BLASCONV_ERR_BAD_SHAPE);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)4, RANDOM, 1, &atol, &rtol),
+        BLASCONV_ERR_BAD_SHAPE);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, (blasconv_conv2d_pass)-1, RANDOM, 1, &atol, &rtol),
+        BLASCONV_ERR_BAD_SHAPE);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, -1, &atol, &rtol),
+        BLASCONV_ERR_BAD_SHAPE);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, NAN, &atol, &rtol),
+        BLASCONV_ERR_BAD_SHAPE);
     ck_assert_int_eq(
         blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, INFINITY, &atol, &rtol),
         BLASCONV_ERR_BAD_SHAPE);
@@ -199,15 +208,16 @@ START_TEST(tolerance_arguments_are_checked)
                      BLASCONV_ERR_BAD_SHAPE);
     blasconv_conv2d bad = d;
     bad.groups = 3; /* does not divide 4 */
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&bad, BLASCONV_PASS_FORWARD,
-                                               RANDOM, 1, &atol, &rtol),
-                     BLASCONV_ERR_BAD_SHAPE);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&bad, BLASCONV_PASS_FORWARD, RANDOM, 1, &atol, &rtol),
+        BLASCONV_ERR_BAD_SHAPE);
     ck_assert(atol == -1 && rtol == -1); /* untouched */
 
     /* Values: rtol is 2u; atol grows with the accumulation length and with M^2. */
     double a_fwd, a_data, a_filter, a_bias, a_half;
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, &a_fwd, &rtol),
-                     BLASCONV_OK);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, BLASCONV_PASS_FORWARD, RANDOM, 1, &a_fwd, &rtol),
+        BLASCONV_OK);
     ck_assert(rtol == 0x1p-23);
     ck_assert_int_eq(
         blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA, RANDOM, 1, &a_data, &rtol),
@@ -252,23 +262,30 @@ END_TEST
 
 START_TEST(strided_backward_data_counts_only_taps_that_hit)
 {
-    blasconv_conv2d d = {.batch = 1, .in_channels = 2, .in_height = 16, .in_width = 16,
-                         .out_channels = 4, .kernel_height = 4, .kernel_width = 4,
-                         .stride_height = 2, .stride_width = 2};
+    blasconv_conv2d d = {.batch = 1,
+                         .in_channels = 2,
+                         .in_height = 16,
+                         .in_width = 16,
+                         .out_channels = 4,
+                         .kernel_height = 4,
+                         .kernel_width = 4,
+                         .stride_height = 2,
+                         .stride_width = 2};
     double strided, dense, rtol;
     ck_assert_int_eq(
         blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA, RANDOM, 1, &strided, &rtol),
         BLASCONV_OK);
     d.stride_height = d.stride_width = 1;
-    ck_assert_int_eq(blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA,
-                                               RANDOM, 1, &dense, &rtol),
-                     BLASCONV_OK);
+    ck_assert_int_eq(
+        blasconv_conv2d_tolerance(&d, BLASCONV_PASS_BACKWARD_DATA, RANDOM, 1, &dense, &rtol),
+        BLASCONV_OK);
     /* stride 2: at most 2x2 of the 4x4 taps land on one input, so L = K/g*taps drops from 4*16 to 4*4 */
     const double u = 0x1p-24;
     ck_assert_double_eq_tol(strided, 17 * u / (1 - 17 * u) * 16, 1e-12);
-    ck_assert_double_eq_tol(dense, 65 * u / (1 - 65 * u) < BLASCONV_TOLERANCE_LAMBDA * sqrt(65) * u
-                                       ? 65 * u / (1 - 65 * u) * 64
-                                       : BLASCONV_TOLERANCE_LAMBDA * sqrt(65) * u * 64,
+    ck_assert_double_eq_tol(dense,
+                            65 * u / (1 - 65 * u) < BLASCONV_TOLERANCE_LAMBDA * sqrt(65) * u
+                                ? 65 * u / (1 - 65 * u) * 64
+                                : BLASCONV_TOLERANCE_LAMBDA * sqrt(65) * u * 64,
                             1e-12);
     /* stride 2 with dilation 2: every tap lands on the same parity, all 16 hit */
     d.stride_height = d.stride_width = 2;

@@ -17,7 +17,13 @@
 
 #define THREADS 7
 
-enum context_kind { OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER, NO_CONTEXT, OWN_LOADED_BLAS };
+enum context_kind {
+    OWN_DEFAULT,
+    OWN_LIMITED,
+    OWN_CALLER_BUFFER,
+    NO_CONTEXT,
+    OWN_LOADED_BLAS
+};
 
 /* BLAS libraries a context may load by path (Debian's reference BLAS first: small
  * and thread-free); the first that loads is used. */
@@ -57,8 +63,9 @@ static void *worker_main(void *arg)
         int loaded = 0;
         for (int i = 0; i < count && !loaded; i++)
             loaded = blasconv_context_load_blas(ctx, loadable_blas[i]) == BLASCONV_OK;
-        snprintf(me->note, sizeof me->note, "%s", loaded ? blasconv_context_blas_info(ctx)
-                 : "skipped loading a BLAS by path: none of the known paths loads");
+        snprintf(me->note, sizeof me->note, "%s",
+                 loaded ? blasconv_context_blas_info(ctx)
+                        : "skipped loading a BLAS by path: none of the known paths loads");
     }
     /* Tight enough to tile the random problems, never below one output row of them
      * (C/g <= 4, kernel <= 5x5, OW <= 20: 2000 floats). */
@@ -91,9 +98,9 @@ START_TEST(threads_agree_with_the_oracle)
         seconds = 2.0;
     worker workers[THREADS];
     pthread_t threads[THREADS];
-    static const enum context_kind kinds[THREADS] = {OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER,
-                                                     NO_CONTEXT,  NO_CONTEXT,  OWN_DEFAULT,
-                                                     OWN_LOADED_BLAS};
+    static const enum context_kind kinds[THREADS] = {
+        OWN_DEFAULT, OWN_LIMITED, OWN_CALLER_BUFFER, NO_CONTEXT,
+        NO_CONTEXT,  OWN_DEFAULT, OWN_LOADED_BLAS};
     for (int t = 0; t < THREADS; t++) {
         workers[t] = (worker){.id = t, .kind = kinds[t], .seconds = seconds};
         ck_assert_int_eq(pthread_create(&threads[t], NULL, worker_main, &workers[t]), 0);

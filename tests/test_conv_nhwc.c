@@ -19,10 +19,26 @@ void *__real_malloc(size_t);
 void *__real_calloc(size_t, size_t);
 void *__real_realloc(void *, size_t);
 void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { allocations++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
+void *__wrap_malloc(size_t n)
+{
+    allocations++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+    allocations++;
+    return __real_calloc(a, b);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations++;
+    return __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    allocations++;
+    return __real_aligned_alloc(a, n);
+}
 
 /* dst[n][h][w][c] = src[n][c][h][w]; also permutes weights (n = K, c = C/g,
  * h, w = the kernel) and outputs (c = K). */
@@ -48,8 +64,8 @@ typedef struct both_layouts {
     blasconv_conv2d nchw, nhwc;
     int oh, ow;
     size_t nx, nw, ny;
-    float *x, *w, *dy, *bias;     /* NCHW */
-    float *x_t, *w_t, *dy_t;      /* NHWC */
+    float *x, *w, *dy, *bias; /* NCHW */
+    float *x_t, *w_t, *dy_t;  /* NHWC */
 } both_layouts;
 
 static both_layouts both_make(test_rng *r, blasconv_conv2d d)
@@ -125,14 +141,14 @@ START_TEST(layouts_agree_on_random_descriptors)
         int with_bias = t % 2;
         ck_assert_int_eq(blasconv_conv2d_backward_filter(use, &b.nchw, b.x, b.dy, dw, db),
                          BLASCONV_OK);
-        ck_assert_int_eq(blasconv_conv2d_backward_filter(use, d, b.x_t, b.dy_t, dw_t,
-                                                         with_bias ? db_t : NULL),
-                         BLASCONV_OK);
+        ck_assert_int_eq(
+            blasconv_conv2d_backward_filter(use, d, b.x_t, b.dy_t, dw_t, with_bias ? db_t : NULL),
+            BLASCONV_OK);
         ck_assert_int_eq(
             blasconv_reference_conv2d_backward_filter(NULL, d, b.x_t, b.dy_t, ref_dw, ref_db),
             BLASCONV_OK);
-        float *dw_perm = to_nhwc(dw, d->out_channels, d->in_channels / g, d->kernel_height,
-                                 d->kernel_width);
+        float *dw_perm =
+            to_nhwc(dw, d->out_channels, d->in_channels / g, d->kernel_height, d->kernel_width);
         test_assert_conv_agree(dw_t, dw_perm, b.nw, d, BLASCONV_PASS_BACKWARD_FILTER, what);
         test_assert_conv_close(dw_t, ref_dw, b.nw, d, BLASCONV_PASS_BACKWARD_FILTER, what);
         if (with_bias) {
@@ -167,8 +183,13 @@ START_TEST(chapter_examples_in_nhwc)
     test_poison(y, 4);
     ck_assert_int_eq(blasconv_corr2d(NULL, x1, 3, 3, k1, 2, 2, y), BLASCONV_OK);
     assert_equal_floats(y, want1, 4);
-    blasconv_conv2d d = {.batch = 1, .in_channels = 1, .in_height = 3, .in_width = 3,
-                         .out_channels = 1, .kernel_height = 2, .kernel_width = 2,
+    blasconv_conv2d d = {.batch = 1,
+                         .in_channels = 1,
+                         .in_height = 3,
+                         .in_width = 3,
+                         .out_channels = 1,
+                         .kernel_height = 2,
+                         .kernel_width = 2,
                          .layout = BLASCONV_NHWC};
     test_poison(y, 4);
     ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x1, k1, NULL, y), BLASCONV_OK);
@@ -203,8 +224,13 @@ START_TEST(chapter_examples_in_nhwc)
         for (int j = 0; j < 7; j++)
             want4[i * 7 + j] = j == 1 ? 1.0f : j == 5 ? -1.0f : 0.0f;
     const float k4[2] = {1, -1};
-    const blasconv_conv2d edge = {.batch = 1, .in_channels = 1, .in_height = 6, .in_width = 8,
-                                  .out_channels = 1, .kernel_height = 1, .kernel_width = 2,
+    const blasconv_conv2d edge = {.batch = 1,
+                                  .in_channels = 1,
+                                  .in_height = 6,
+                                  .in_width = 8,
+                                  .out_channels = 1,
+                                  .kernel_height = 1,
+                                  .kernel_width = 2,
                                   .layout = BLASCONV_NHWC};
     test_poison(y4, 42);
     ck_assert_int_eq(blasconv_conv2d_forward(NULL, &edge, x4, k4, NULL, y4), BLASCONV_OK);
@@ -221,12 +247,17 @@ START_TEST(one_gemm_per_batch_for_1x1)
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
     test_rng r = test_rng_seeded(41);
     for (int groups = 1; groups <= 2; groups++) {
-        const blasconv_conv2d d = {.batch = 3, .in_channels = 6, .in_height = 4, .in_width = 5,
-                                   .out_channels = 4, .kernel_height = 1, .kernel_width = 1,
-                                   .groups = groups, .layout = BLASCONV_NHWC};
+        const blasconv_conv2d d = {.batch = 3,
+                                   .in_channels = 6,
+                                   .in_height = 4,
+                                   .in_width = 5,
+                                   .out_channels = 4,
+                                   .kernel_height = 1,
+                                   .kernel_width = 1,
+                                   .groups = groups,
+                                   .layout = BLASCONV_NHWC};
         size_t ws[3];
-        ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]),
-                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
         ck_assert_uint_eq(ws[0] + ws[1] + ws[2], 0);
         size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
         float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
@@ -357,9 +388,16 @@ END_TEST
 START_TEST(below_one_row_is_workspace_error)
 {
     test_rng r = test_rng_seeded(43);
-    const blasconv_conv2d d = {.batch = 2, .in_channels = 3, .in_height = 7, .in_width = 9,
-                               .out_channels = 4, .kernel_height = 3, .kernel_width = 3,
-                               .pad_top = 1, .pad_left = 2, .layout = BLASCONV_NHWC};
+    const blasconv_conv2d d = {.batch = 2,
+                               .in_channels = 3,
+                               .in_height = 7,
+                               .in_width = 9,
+                               .out_channels = 4,
+                               .kernel_height = 3,
+                               .kernel_width = 3,
+                               .pad_top = 1,
+                               .pad_left = 2,
+                               .layout = BLASCONV_NHWC};
     both_layouts b = both_make(&r, d);
     const size_t row = one_row_bytes(&b);
     blasconv_context *ctx;

@@ -56,7 +56,8 @@ START_TEST(wide_depthwise_matches_oracle)
         float *bias = test_alloc_random(&r, (size_t)d.out_channels);
         float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
         ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, bias, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, bias, want), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, bias, want),
+                         BLASCONV_OK);
         test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
         free(x), free(w), free(bias), free(y), free(want);
     }
@@ -199,8 +200,13 @@ START_TEST(every_gemm_goes_through_the_seam)
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
     test_rng r = test_rng_seeded(77);
     /* 1x1 stride-1 unpadded: one GEMM per image, straight on x. */
-    const blasconv_conv2d d = {.batch = 3, .in_channels = 5, .in_height = 4, .in_width = 6,
-                               .out_channels = 7, .kernel_height = 1, .kernel_width = 1};
+    const blasconv_conv2d d = {.batch = 3,
+                               .in_channels = 5,
+                               .in_height = 4,
+                               .in_width = 6,
+                               .out_channels = 7,
+                               .kernel_height = 1,
+                               .kernel_width = 1};
     size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
     float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
     float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
@@ -212,18 +218,20 @@ START_TEST(every_gemm_goes_through_the_seam)
     /* Random descriptors through the seam agree with the oracle too. */
     for (int t = 0; t < 50; t++) {
         blasconv_conv2d rd = test_random_conv(&r);
-        size_t rx = test_conv_x_elems(&rd), rw = test_conv_w_elems(&rd), ry = test_conv_y_elems(&rd);
+        size_t rx = test_conv_x_elems(&rd), rw = test_conv_w_elems(&rd),
+               ry = test_conv_y_elems(&rd);
         float *xx = test_alloc_random(&r, rx), *ww = test_alloc_random(&r, rw);
         float *yy = test_alloc_poisoned(ry), *ref = test_alloc_poisoned(ry);
         test_naive_sgemm_calls = 0;
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &rd, xx, ww, NULL, yy), BLASCONV_OK);
-        int depthwise = rd.in_channels == (rd.groups ? rd.groups : 1) &&
-                        rd.out_channels <= 4 * rd.in_channels;
+        int depthwise =
+            rd.in_channels == (rd.groups ? rd.groups : 1) && rd.out_channels <= 4 * rd.in_channels;
         if (depthwise) /* the direct depthwise path runs no GEMM */
             ck_assert_int_eq(test_naive_sgemm_calls, 0);
         else
             ck_assert_int_ge(test_naive_sgemm_calls, rd.batch);
-        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &rd, xx, ww, NULL, ref), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &rd, xx, ww, NULL, ref),
+                         BLASCONV_OK);
         test_assert_conv_close(yy, ref, ry, &rd, BLASCONV_PASS_FORWARD, test_conv_describe(&rd));
         free(xx), free(ww), free(yy), free(ref);
     }

@@ -15,7 +15,8 @@ static void expect_forward(blasconv_pool2d d, blasconv_layout layout, const floa
     int oh, ow;
     ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
     ck_assert_uint_eq((size_t)d.batch * d.channels * oh * ow, ny);
-    float *xl = test_alloc_copy(x, nx), *y = test_alloc_poisoned(ny), *yl = test_alloc_poisoned(ny);
+    float *xl = test_alloc_copy(x, nx), *y = test_alloc_poisoned(ny),
+          *yl = test_alloc_poisoned(ny);
     if (layout == BLASCONV_NHWC)
         pool_permute(x, xl, d.batch, d.channels, d.in_height, d.in_width, 1);
     for (int reference = 0; reference < 2; reference++) {
@@ -51,9 +52,15 @@ static void arange(float *x, int n, float offset)
 
 START_TEST(max_2x2_on_3x3)
 {
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 3, .in_width = 3, .window_height = 2,
-                               .window_width = 2, .stride_height = 1, .stride_width = 1};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 3,
+                               .in_width = 3,
+                               .window_height = 2,
+                               .window_width = 2,
+                               .stride_height = 1,
+                               .stride_width = 1};
     const float want[4] = {4, 5, 7, 8};
     expect_both_layouts(d, x3x3, want, 4);
 }
@@ -61,9 +68,15 @@ END_TEST
 
 START_TEST(avg_2x2_on_3x3)
 {
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_AVG, .batch = 1, .channels = 1,
-                               .in_height = 3, .in_width = 3, .window_height = 2,
-                               .window_width = 2, .stride_height = 1, .stride_width = 1};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_AVG,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 3,
+                               .in_width = 3,
+                               .window_height = 2,
+                               .window_width = 2,
+                               .stride_height = 1,
+                               .stride_width = 1};
     const float want[4] = {2, 3, 5, 6};
     expect_both_layouts(d, x3x3, want, 4);
 }
@@ -73,8 +86,12 @@ START_TEST(maxpool_3_default_stride)
 {
     float x[16];
     arange(x, 16, 0);
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 4, .in_width = 4, .window_height = 3,
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 4,
+                               .in_width = 4,
+                               .window_height = 3,
                                .window_width = 3};
     const float want[1] = {10};
     expect_both_layouts(d, x, want, 1);
@@ -85,10 +102,19 @@ START_TEST(maxpool_3_pad_1_stride_2)
 {
     float x[16];
     arange(x, 16, 0);
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 4, .in_width = 4, .window_height = 3,
-                               .window_width = 3, .stride_height = 2, .stride_width = 2,
-                               .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 4,
+                               .in_width = 4,
+                               .window_height = 3,
+                               .window_width = 3,
+                               .stride_height = 2,
+                               .stride_width = 2,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 1,
+                               .pad_right = 1};
     const float want[4] = {5, 7, 13, 15};
     expect_both_layouts(d, x, want, 4);
 }
@@ -98,10 +124,19 @@ START_TEST(maxpool_2x4_pad_1x2_stride_2x3)
 {
     float x[16];
     arange(x, 16, 0);
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 4, .in_width = 4, .window_height = 2,
-                               .window_width = 4, .stride_height = 2, .stride_width = 3,
-                               .pad_top = 1, .pad_bottom = 1, .pad_left = 2, .pad_right = 2};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 4,
+                               .in_width = 4,
+                               .window_height = 2,
+                               .window_width = 4,
+                               .stride_height = 2,
+                               .stride_width = 3,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 2,
+                               .pad_right = 2};
     const float want[6] = {1, 3, 9, 11, 13, 15};
     expect_both_layouts(d, x, want, 6);
 }
@@ -112,10 +147,19 @@ START_TEST(two_channels)
     float x[32];
     arange(x, 16, 0);
     arange(x + 16, 16, 1);
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 2,
-                               .in_height = 4, .in_width = 4, .window_height = 3,
-                               .window_width = 3, .stride_height = 2, .stride_width = 2,
-                               .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 2,
+                               .in_height = 4,
+                               .in_width = 4,
+                               .window_height = 3,
+                               .window_width = 3,
+                               .stride_height = 2,
+                               .stride_width = 2,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 1,
+                               .pad_right = 1};
     const float want[8] = {5, 7, 13, 15, 6, 8, 14, 16};
     expect_both_layouts(d, x, want, 8);
 }
@@ -129,9 +173,15 @@ START_TEST(max_backward_routes_to_argmax)
     const float want_plain[9] = {0, 0, 0, 0, 1, 10, 0, 100, 1000};
     const float want_ties[9] = {1, 10, 0, 100, 1000, 0, 0, 0, 0};
     for (int layout = 0; layout < 2; layout++) {
-        const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                                   .in_height = 3, .in_width = 3, .window_height = 2,
-                                   .window_width = 2, .stride_height = 1, .stride_width = 1,
+        const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                                   .batch = 1,
+                                   .channels = 1,
+                                   .in_height = 3,
+                                   .in_width = 3,
+                                   .window_height = 2,
+                                   .window_width = 2,
+                                   .stride_height = 1,
+                                   .stride_width = 1,
                                    .layout = (blasconv_layout)layout};
         float dx[9];
         pool_fill(dx, 9, POOL_POISON);
@@ -150,8 +200,12 @@ END_TEST
 START_TEST(max_nan_and_signed_zero)
 {
     const float x[4] = {NAN, 5, NAN, 1};
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 2, .in_width = 2, .window_height = 2,
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 2,
+                               .in_width = 2,
+                               .window_height = 2,
                                .window_width = 2};
     float y = POOL_POISON, dx[4];
     ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, &y), BLASCONV_OK);
@@ -175,10 +229,17 @@ START_TEST(max_empty_dilated_window)
     /* Input 2x1, window 2x1 with dilation 3, one row of padding each side: the
      * padded column has 4 rows, the one window reads rows 0 and 3, both padding. */
     const float x[2] = {4, 7};
-    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                               .in_height = 2, .in_width = 1, .window_height = 2,
-                               .window_width = 1, .stride_height = 1, .pad_top = 1,
-                               .pad_bottom = 1, .dilation_height = 3};
+    const blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                               .batch = 1,
+                               .channels = 1,
+                               .in_height = 2,
+                               .in_width = 1,
+                               .window_height = 2,
+                               .window_width = 1,
+                               .stride_height = 1,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .dilation_height = 3};
     int oh, ow;
     ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
     ck_assert_int_eq(oh, 1);
@@ -196,9 +257,15 @@ END_TEST
  * and the AVG divisors on a window that runs past the padded edge. */
 START_TEST(ceil_mode_and_divisors)
 {
-    blasconv_pool2d d = {.mode = BLASCONV_POOL_AVG, .batch = 1, .channels = 1, .in_height = 1,
-                         .in_width = 5, .window_height = 1, .window_width = 2,
-                         .stride_width = 2, .ceil_mode = 1};
+    blasconv_pool2d d = {.mode = BLASCONV_POOL_AVG,
+                         .batch = 1,
+                         .channels = 1,
+                         .in_height = 1,
+                         .in_width = 5,
+                         .window_height = 1,
+                         .window_width = 2,
+                         .stride_width = 2,
+                         .ceil_mode = 1};
     int oh, ow;
     ck_assert_int_eq(blasconv_pool2d_output_size(&d, &oh, &ow), BLASCONV_OK);
     ck_assert_int_eq(ow, 3); /* floor would give 2 */
@@ -230,9 +297,16 @@ START_TEST(ceil_mode_and_divisors)
     /* ceil_mode drops a window that would start in the trailing padding:
      * in 5, window 2, stride 2, pad 1: ceil gives 4 windows, the 4th would start at
      * padded 6 >= in + pad_left, so 3 remain. */
-    blasconv_pool2d m = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1, .in_height = 1,
-                         .in_width = 5, .window_height = 1, .window_width = 2, .pad_left = 1,
-                         .pad_right = 1, .ceil_mode = 1};
+    blasconv_pool2d m = {.mode = BLASCONV_POOL_MAX,
+                         .batch = 1,
+                         .channels = 1,
+                         .in_height = 1,
+                         .in_width = 5,
+                         .window_height = 1,
+                         .window_width = 2,
+                         .pad_left = 1,
+                         .pad_right = 1,
+                         .ceil_mode = 1};
     ck_assert_int_eq(blasconv_pool2d_output_size(&m, &oh, &ow), BLASCONV_OK);
     ck_assert_int_eq(ow, 3);
 }

@@ -9,10 +9,19 @@
 
 static blasconv_pool2d valid(void)
 {
-    return (blasconv_pool2d){.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 2,
-                             .in_height = 4, .in_width = 4, .window_height = 3,
-                             .window_width = 3, .stride_height = 2, .stride_width = 2,
-                             .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    return (blasconv_pool2d){.mode = BLASCONV_POOL_MAX,
+                             .batch = 1,
+                             .channels = 2,
+                             .in_height = 4,
+                             .in_width = 4,
+                             .window_height = 3,
+                             .window_width = 3,
+                             .stride_height = 2,
+                             .stride_width = 2,
+                             .pad_top = 1,
+                             .pad_bottom = 1,
+                             .pad_left = 1,
+                             .pad_right = 1};
 }
 
 /* Every entry point on d returns want, mentions `field` and touches no output. */
@@ -28,11 +37,10 @@ static void expect_rejected(const blasconv_pool2d *d, blasconv_status want, cons
     ck_assert_int_eq(ow, -9);
     for (int pass = 0; pass < 4; pass++) {
         pool_fill(y, BUF, POOL_POISON), pool_fill(dx, BUF, POOL_POISON);
-        blasconv_status st =
-            pass == 0 ? blasconv_pool2d_forward(ctx, d, x, y)
-            : pass == 1 ? blasconv_pool2d_backward(ctx, d, x, dy, dx)
-            : pass == 2 ? blasconv_reference_pool2d_forward(ctx, d, x, y)
-                        : blasconv_reference_pool2d_backward(ctx, d, x, dy, dx);
+        blasconv_status st = pass == 0   ? blasconv_pool2d_forward(ctx, d, x, y)
+                             : pass == 1 ? blasconv_pool2d_backward(ctx, d, x, dy, dx)
+                             : pass == 2 ? blasconv_reference_pool2d_forward(ctx, d, x, y)
+                                         : blasconv_reference_pool2d_backward(ctx, d, x, dy, dx);
         ck_assert_int_eq(st, want);
         ck_assert_msg(strstr(blasconv_context_last_error(ctx), field) != NULL,
                       "pass %d: '%s' does not name %s", pass, blasconv_context_last_error(ctx),
@@ -61,10 +69,8 @@ START_TEST(null_pointers_first)
     ck_assert_int_eq(blasconv_pool2d_forward(NULL, &bad, x, NULL), BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_pool2d_backward(NULL, &bad, NULL, dy, dx),
                      BLASCONV_ERR_NULL_POINTER);
-    ck_assert_int_eq(blasconv_pool2d_backward(NULL, &bad, x, NULL, dx),
-                     BLASCONV_ERR_NULL_POINTER);
-    ck_assert_int_eq(blasconv_pool2d_backward(NULL, &bad, x, dy, NULL),
-                     BLASCONV_ERR_NULL_POINTER);
+    ck_assert_int_eq(blasconv_pool2d_backward(NULL, &bad, x, NULL, dx), BLASCONV_ERR_NULL_POINTER);
+    ck_assert_int_eq(blasconv_pool2d_backward(NULL, &bad, x, dy, NULL), BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &bad, x, NULL),
                      BLASCONV_ERR_NULL_POINTER);
     ck_assert_int_eq(blasconv_reference_pool2d_backward(NULL, &bad, x, NULL, dx),
@@ -75,11 +81,11 @@ END_TEST
 START_TEST(bad_fields)
 {
     blasconv_pool2d d;
-#define REJECT(field_expr, status, name)                                                           \
-    do {                                                                                           \
-        d = valid();                                                                               \
-        field_expr;                                                                                \
-        expect_rejected(&d, status, name);                                                         \
+#define REJECT(field_expr, status, name)                                                          \
+    do {                                                                                          \
+        d = valid();                                                                              \
+        field_expr;                                                                               \
+        expect_rejected(&d, status, name);                                                        \
     } while (0)
     REJECT(d.batch = 0, BLASCONV_ERR_BAD_SHAPE, "batch");
     REJECT(d.channels = -2, BLASCONV_ERR_BAD_SHAPE, "channels");

@@ -29,13 +29,13 @@ static size_t pool_mismatch(const float *got, const float *want, size_t n, int e
     return n;
 }
 
-#define assert_pool_equal(got, want, n, exact, d, what)                                            \
-    do {                                                                                           \
-        size_t bad_ = pool_mismatch((got), (want), (n), (exact));                                  \
-        ck_assert_msg(bad_ == (n), "%s %s: element %zu of %zu: got %.9g want %.9g", (what),        \
-                      pool_describe(d), bad_, (size_t)(n),                                         \
-                      bad_ < (n) ? (double)(got)[bad_] : 0.0,                                      \
-                      bad_ < (n) ? (double)(want)[bad_] : 0.0);                                    \
+#define assert_pool_equal(got, want, n, exact, d, what)                                           \
+    do {                                                                                          \
+        size_t bad_ = pool_mismatch((got), (want), (n), (exact));                                 \
+        ck_assert_msg(bad_ == (n), "%s %s: element %zu of %zu: got %.9g want %.9g", (what),       \
+                      pool_describe(d), bad_, (size_t)(n),                                        \
+                      bad_ < (n) ? (double)(got)[bad_] : 0.0,                                     \
+                      bad_ < (n) ? (double)(want)[bad_] : 0.0);                                   \
     } while (0)
 
 /* A context with one or two threads, or none (all cores), in turn. */
@@ -131,10 +131,19 @@ START_TEST(threads_do_not_change_results)
     ck_assert_int_eq(blasconv_context_set_threads(two, 2), BLASCONV_OK);
     for (int t = 0; t < 8; t++) {
         blasconv_pool2d d = {.mode = t % 2 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
-                             .batch = 2, .channels = 24, .in_height = 57, .in_width = 61,
-                             .window_height = 3, .window_width = 3, .stride_height = 2,
-                             .stride_width = 2, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
-                             .pad_right = 1, .ceil_mode = t / 4,
+                             .batch = 2,
+                             .channels = 24,
+                             .in_height = 57,
+                             .in_width = 61,
+                             .window_height = 3,
+                             .window_width = 3,
+                             .stride_height = 2,
+                             .stride_width = 2,
+                             .pad_top = 1,
+                             .pad_bottom = 1,
+                             .pad_left = 1,
+                             .pad_right = 1,
+                             .ceil_mode = t / 4,
                              .layout = t / 2 % 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
         size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
         float *x = pool_random_input(&r, nx), *dy = test_alloc_random(&r, ny);
@@ -163,11 +172,20 @@ START_TEST(max_3x3_stride2_every_width)
 {
     test_rng r = test_rng_seeded(6100);
     for (int w = 1; w <= 200; w++) {
-        blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX, .batch = 1, .channels = 1,
-                             .in_height = 7, .in_width = w, .window_height = 3,
-                             .window_width = 3, .stride_height = 2, .stride_width = 2,
-                             .pad_top = w % 2, .pad_bottom = w % 2, .pad_left = w % 2,
-                             .pad_right = w % 2, .dilation_height = 1 + w % 3 / 2,
+        blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                             .batch = 1,
+                             .channels = 1,
+                             .in_height = 7,
+                             .in_width = w,
+                             .window_height = 3,
+                             .window_width = 3,
+                             .stride_height = 2,
+                             .stride_width = 2,
+                             .pad_top = w % 2,
+                             .pad_bottom = w % 2,
+                             .pad_left = w % 2,
+                             .pad_right = w % 2,
+                             .dilation_height = 1 + w % 3 / 2,
                              .ceil_mode = w % 5 == 0};
         int oh, ow;
         if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)

@@ -27,9 +27,9 @@ static void check_output(ratios *seen, const blasconv_conv2d *d, blasconv_conv2d
                                                 BLASCONV_TOLERANCE_ANY_DATA};
     for (int m = 0; m < 2; m++) {
         double atol, rtol;
-        ck_assert_int_eq(blasconv_conv2d_tolerance(d, pass, models[m], max_abs_input, &atol,
-                                                   &rtol),
-                         BLASCONV_OK);
+        ck_assert_int_eq(
+            blasconv_conv2d_tolerance(d, pass, models[m], max_abs_input, &atol, &rtol),
+            BLASCONV_OK);
         blasconv_compare_report r = test_compare(got, want, n, atol, rtol);
         ck_assert_msg(r.passed, "%s, model %d, %s: %s", output_names[pass], m,
                       test_conv_describe(d), test_compare_describe(&r, got, want));
@@ -122,8 +122,7 @@ START_TEST(random_suite_through_the_naive_seam)
     for (int t = 0; t < CASES; t++) {
         blasconv_conv2d d = test_random_conv(&r);
         /* small workspace caps too: more tiles, more float32 accumulation in dw */
-        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, t % 2 ? 0 : 4096),
-                         BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, t % 2 ? 0 : 4096), BLASCONV_OK);
         int oh, ow, g = d.groups ? d.groups : 1;
         ck_assert_int_eq(blasconv_conv2d_output_size(&d, &oh, &ow), BLASCONV_OK);
         if ((size_t)(d.in_channels / g) * d.kernel_height * d.kernel_width * ow * 4 > 4096)
@@ -149,11 +148,16 @@ START_TEST(long_sums_of_positive_data)
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     for (int t = 0; t < 12; t++) {
-        blasconv_conv2d d = {.batch = test_rng_int(&r, 1, 2), .in_channels = 64 * (1 + t % 4),
+        blasconv_conv2d d = {.batch = test_rng_int(&r, 1, 2),
+                             .in_channels = 64 * (1 + t % 4),
                              .in_height = test_rng_int(&r, 6, 14),
                              .in_width = test_rng_int(&r, 6, 14),
-                             .out_channels = test_rng_int(&r, 4, 16), .kernel_height = 3,
-                             .kernel_width = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+                             .out_channels = test_rng_int(&r, 4, 16),
+                             .kernel_height = 3,
+                             .kernel_width = 3,
+                             .pad_top = 1,
+                             .pad_bottom = 1,
+                             .pad_left = 1,
                              .pad_right = 1};
         run_case(&seen, ctx, &d, &r, 0.5, 1.0);
     }
@@ -167,8 +171,13 @@ END_TEST
  * may not (how far it is exceeded depends on the BLAS's summation order: printed). */
 START_TEST(constant_inputs_stay_within_any_data)
 {
-    const blasconv_conv2d d = {.batch = 1, .in_channels = 512, .in_height = 5, .in_width = 5,
-                               .out_channels = 8, .kernel_height = 3, .kernel_width = 3};
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 512,
+                               .in_height = 5,
+                               .in_width = 5,
+                               .out_channels = 8,
+                               .kernel_height = 3,
+                               .kernel_width = 3};
     const float values[3] = {0.7f, 0.9f, 0.99f};
     size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
     float *x = test_alloc_poisoned(nx), *w = test_alloc_poisoned(nw);

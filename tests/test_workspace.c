@@ -20,10 +20,26 @@ void *__real_malloc(size_t);
 void *__real_calloc(size_t, size_t);
 void *__real_realloc(void *, size_t);
 void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { allocations++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
+void *__wrap_malloc(size_t n)
+{
+    allocations++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+    allocations++;
+    return __real_calloc(a, b);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations++;
+    return __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    allocations++;
+    return __real_aligned_alloc(a, n);
+}
 
 typedef struct pass_result {
     float *y, *dx, *dw, *db;
@@ -80,8 +96,7 @@ static size_t one_row_bytes(const blasconv_conv2d *d)
     return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
 }
 
-static void assert_same(const pass_result *a, const pass_result *b, const problem *p,
-                        int bitwise)
+static void assert_same(const pass_result *a, const pass_result *b, const problem *p, int bitwise)
 {
     const char *what = test_conv_describe(&p->d);
     if (bitwise) {
@@ -144,7 +159,8 @@ START_TEST(caller_buffer_never_allocates)
         /* odd sizes, and misaligned by one byte (3 more bytes make up for the skew) */
         size_t bytes = one_row_bytes(&d) * (size_t)(1 + t % 4) + (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
-        ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes),
+                         BLASCONV_OK);
         pass_result a, b;
         run_passes(lib, &p, &a);
         b.y = test_alloc_poisoned(p.ny);
@@ -172,9 +188,17 @@ END_TEST
 START_TEST(below_one_row_is_workspace_error)
 {
     test_rng r = test_rng_seeded(7);
-    blasconv_conv2d d = {.batch = 2, .in_channels = 3, .in_height = 9, .in_width = 11,
-                         .out_channels = 4, .kernel_height = 3, .kernel_width = 3, .pad_top = 1,
-                         .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    blasconv_conv2d d = {.batch = 2,
+                         .in_channels = 3,
+                         .in_height = 9,
+                         .in_width = 11,
+                         .out_channels = 4,
+                         .kernel_height = 3,
+                         .kernel_width = 3,
+                         .pad_top = 1,
+                         .pad_bottom = 1,
+                         .pad_left = 1,
+                         .pad_right = 1};
     problem p = problem_make(&r, d);
     size_t row = one_row_bytes(&d);
     size_t ws[3];
@@ -195,9 +219,12 @@ START_TEST(below_one_row_is_workspace_error)
         float *y = test_alloc_poisoned(p.ny), *dx = test_alloc_poisoned(p.nx);
         float *dw = test_alloc_poisoned(p.nw);
         float db[4] = {1, 2, 3, 4};
-        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_ERR_WORKSPACE);
-        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx), BLASCONV_ERR_WORKSPACE);
-        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, p.x, p.dy, dw, db), BLASCONV_ERR_WORKSPACE);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y),
+                         BLASCONV_ERR_WORKSPACE);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx),
+                         BLASCONV_ERR_WORKSPACE);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, p.x, p.dy, dw, db),
+                         BLASCONV_ERR_WORKSPACE);
         ck_assert_ptr_nonnull(strstr(blasconv_context_last_error(ctx), "workspace"));
         for (size_t i = 0; i < p.ny; i++)
             ck_assert(isnan(y[i]));
@@ -214,8 +241,13 @@ START_TEST(below_one_row_is_workspace_error)
     pass_result res;
     ck_assert_int_eq(run_passes(ctx, &p, &res), BLASCONV_OK);
     result_free(&res);
-    blasconv_conv2d one = {.batch = 2, .in_channels = 3, .in_height = 4, .in_width = 5,
-                           .out_channels = 2, .kernel_height = 1, .kernel_width = 1};
+    blasconv_conv2d one = {.batch = 2,
+                           .in_channels = 3,
+                           .in_height = 4,
+                           .in_width = 5,
+                           .out_channels = 2,
+                           .kernel_height = 1,
+                           .kernel_width = 1};
     problem q = problem_make(&r, one);
     ck_assert_int_eq(blasconv_context_set_workspace(ctx, buffer, 0), BLASCONV_OK);
     ck_assert_int_eq(run_passes(ctx, &q, &res), BLASCONV_OK);
@@ -231,8 +263,13 @@ END_TEST
 START_TEST(scratch_is_kept_between_calls)
 {
     test_rng r = test_rng_seeded(8);
-    blasconv_conv2d d = {.batch = 1, .in_channels = 4, .in_height = 20, .in_width = 20,
-                         .out_channels = 4, .kernel_height = 3, .kernel_width = 3};
+    blasconv_conv2d d = {.batch = 1,
+                         .in_channels = 4,
+                         .in_height = 20,
+                         .in_width = 20,
+                         .out_channels = 4,
+                         .kernel_height = 3,
+                         .kernel_width = 3};
     problem p = problem_make(&r, d);
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);

@@ -151,8 +151,8 @@ const char *test_compare_describe(const blasconv_compare_report *r, const float 
              "element %zu of %zu: got %.9g want %.9g (%.3gx the tolerance); %zu failures, "
              "%zu NaN and %zu Inf mismatches, max abs error %.3g",
              i, r->elements, r->elements ? (double)got[i] : 0.0,
-             r->elements ? (double)want[i] : 0.0, r->worst_ratio, r->failures,
-             r->nan_mismatches, r->inf_mismatches, r->max_abs_error);
+             r->elements ? (double)want[i] : 0.0, r->worst_ratio, r->failures, r->nan_mismatches,
+             r->inf_mismatches, r->max_abs_error);
     return text;
 }
 
@@ -166,8 +166,12 @@ void test_conv_tolerance(const blasconv_conv2d *d, blasconv_conv2d_pass pass, do
 
 void test_gemm_tolerance(int k, double *atol, double *rtol)
 {
-    const blasconv_conv2d sum = {.batch = 1, .in_channels = k > 0 ? k : 1, .in_height = 1,
-                                 .in_width = 1, .out_channels = 1, .kernel_height = 1,
+    const blasconv_conv2d sum = {.batch = 1,
+                                 .in_channels = k > 0 ? k : 1,
+                                 .in_height = 1,
+                                 .in_width = 1,
+                                 .out_channels = 1,
+                                 .kernel_height = 1,
                                  .kernel_width = 1};
     ck_assert_int_eq(blasconv_conv2d_tolerance(&sum, BLASCONV_PASS_FORWARD,
                                                BLASCONV_TOLERANCE_RANDOM_DATA, 2.0, atol, rtol),

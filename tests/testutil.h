@@ -60,29 +60,30 @@ void test_gemm_tolerance(int k, double *atol, double *rtol);
 
 /* Asserts that got and want agree within atol + rtol*|want| (NaN only against NaN,
  * Inf only against the same Inf), naming the worst element. */
-#define test_assert_close(got, want, n, atol, rtol, what)                                          \
-    do {                                                                                           \
-        blasconv_compare_report rep_ = test_compare((got), (want), (n), (atol), (rtol));           \
-        ck_assert_msg(rep_.passed, "%s: %s", (what), test_compare_describe(&rep_, (got), (want))); \
+#define test_assert_close(got, want, n, atol, rtol, what)                                         \
+    do {                                                                                          \
+        blasconv_compare_report rep_ = test_compare((got), (want), (n), (atol), (rtol));          \
+        ck_assert_msg(rep_.passed, "%s: %s", (what),                                              \
+                      test_compare_describe(&rep_, (got), (want)));                               \
     } while (0)
 
 /* Asserts that got, one output of d's `pass`, agrees with the reference's want within
  * the public tolerance (test_conv_tolerance). */
-#define test_assert_conv_close(got, want, n, d, pass, what)                                        \
-    do {                                                                                           \
-        double atol_, rtol_;                                                                       \
-        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                          \
-        test_assert_close((got), (want), (n), atol_, rtol_, (what));                               \
+#define test_assert_conv_close(got, want, n, d, pass, what)                                       \
+    do {                                                                                          \
+        double atol_, rtol_;                                                                      \
+        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                         \
+        test_assert_close((got), (want), (n), atol_, rtol_, (what));                              \
     } while (0)
 
 /* Asserts that two float32 results of d's `pass` (e.g. two layouts or two tilings)
  * agree: each is within the public tolerance of the exact result, so they are within
  * twice it of each other. */
-#define test_assert_conv_agree(a, b, n, d, pass, what)                                             \
-    do {                                                                                           \
-        double atol_, rtol_;                                                                       \
-        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                          \
-        test_assert_close((a), (b), (n), 2 * atol_, 2 * rtol_, (what));                            \
+#define test_assert_conv_agree(a, b, n, d, pass, what)                                            \
+    do {                                                                                          \
+        double atol_, rtol_;                                                                      \
+        test_conv_tolerance((d), (pass), &atol_, &rtol_);                                         \
+        test_assert_close((a), (b), (n), 2 * atol_, 2 * rtol_, (what));                           \
     } while (0)
 
 /* A plain row-major sgemm for blasconv_context_set_sgemm, double accumulation:

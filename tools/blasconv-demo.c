@@ -59,8 +59,13 @@ int main(int argc, char **argv)
     for (int o = 0; o < 3; o++)
         for (int i = 0; i < 8; i++)
             k3[o * 8 + i] = (float)((i % 4) + (i / 4)) + (float)o;
-    blasconv_conv2d d = {.batch = 1, .in_channels = 2, .in_height = 3, .in_width = 3,
-                         .out_channels = 1, .kernel_height = 2, .kernel_width = 2};
+    blasconv_conv2d d = {.batch = 1,
+                         .in_channels = 2,
+                         .in_height = 3,
+                         .in_width = 3,
+                         .out_channels = 1,
+                         .kernel_height = 2,
+                         .kernel_width = 2};
     float y3[12];
     if (!check(blasconv_conv2d_forward(NULL, &d, x2, k3, NULL, y3), "multi-input conv"))
         return 1;

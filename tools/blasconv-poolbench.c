@@ -63,8 +63,7 @@ static int read_suite(const char *path, row *rows, int capacity)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "blasconv-poolbench: cannot open suite '%s': %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "blasconv-poolbench: cannot open suite '%s': %s\n", path, strerror(errno));
         return -1;
     }
     char line[512];
@@ -83,9 +82,8 @@ static int read_suite(const char *path, row *rows, int capacity)
         blasconv_pool2d d = {0};
         int fields = sscanf(line, "%63[^,],%15[^,],%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
                             r->name, mode, &d.batch, &d.channels, &d.in_height, &d.in_width,
-                            &d.window_height, &d.window_width, &d.stride_height,
-                            &d.stride_width, &d.pad_top, &d.pad_bottom, &d.pad_left,
-                            &d.pad_right, &d.ceil_mode);
+                            &d.window_height, &d.window_width, &d.stride_height, &d.stride_width,
+                            &d.pad_top, &d.pad_bottom, &d.pad_left, &d.pad_right, &d.ceil_mode);
         if (fields != 15 || (strcmp(mode, "max") != 0 && strcmp(mode, "avg") != 0)) {
             fprintf(stderr, "blasconv-poolbench: %s:%d: expected 15 fields with mode max|avg\n",
                     path, line_no);
@@ -180,8 +178,7 @@ int main(int argc, char **argv)
         } else if (next && strcmp(a, "--reps") == 0) {
             reps = atoi(argv[++i]);
             if (reps < 1 || reps > MAX_REPS) {
-                fprintf(stderr, "blasconv-poolbench: --reps %s: expected 1..%d\n", next,
-                        MAX_REPS);
+                fprintf(stderr, "blasconv-poolbench: --reps %s: expected 1..%d\n", next, MAX_REPS);
                 return 2;
             }
         } else if (next && strcmp(a, "--threads") == 0) {

@@ -96,14 +96,14 @@ static void check_fast_status(const char *pass, blasconv_status fast, blasconv_s
     if (d->layout == BLASCONV_NHWC && fast == BLASCONV_ERR_UNSUPPORTED)
         return; /* NHWC is its own issue; until it lands UNSUPPORTED is the answer */
     const int short_of_scratch = d->layout == BLASCONV_NCHW ? s->capacity < e->one_row_bytes
-                                                             : s->capacity < e->untiled_bytes;
+                                                            : s->capacity < e->untiled_bytes;
     if (fast == BLASCONV_ERR_WORKSPACE && (short_of_scratch || d->layout == BLASCONV_NHWC))
         return;
     if (fast != BLASCONV_OK)
         fuzz_fail("%s returned %d (%s) where the reference succeeded; scratch %llu bytes, one row "
                   "%llu",
-                  pass, fast, blasconv_context_last_error(s->ctx),
-                  (unsigned long long)s->capacity, (unsigned long long)e->one_row_bytes);
+                  pass, fast, blasconv_context_last_error(s->ctx), (unsigned long long)s->capacity,
+                  (unsigned long long)e->one_row_bytes);
     /* Success below one row is fine: a path may need less (depthwise, direct kernels).
      * The contract is only that one row always suffices. */
 }

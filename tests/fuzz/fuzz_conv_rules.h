@@ -47,10 +47,12 @@ static inline conv_expect fuzz_conv_expect(const blasconv_conv2d *d)
     e.kg = d->out_channels / groups;
     e.oh = fuzz_floor_div((int64_t)d->in_height + d->pad_top + d->pad_bottom -
                               dh * (d->kernel_height - 1) - 1,
-                          sh) + 1;
+                          sh) +
+           1;
     e.ow = fuzz_floor_div((int64_t)d->in_width + d->pad_left + d->pad_right -
                               dw * (d->kernel_width - 1) - 1,
-                          sw) + 1;
+                          sw) +
+           1;
     if (e.oh < 1 || e.ow < 1)
         return e;
     e.status = BLASCONV_ERR_OVERFLOW;
@@ -63,8 +65,7 @@ static inline conv_expect fuzz_conv_expect(const blasconv_conv2d *d)
         return e;
     e.status = BLASCONV_OK;
     e.direct_1x1 = d->kernel_height == 1 && d->kernel_width == 1 && sh == 1 && sw == 1 &&
-                   d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 &&
-                   d->pad_right == 0;
+                   d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
     const uint64_t col_rows = (uint64_t)e.cg * (uint64_t)d->kernel_height * d->kernel_width;
     e.one_row_bytes = e.direct_1x1 ? 0 : col_rows * (uint64_t)e.ow * sizeof(float);
     e.untiled_bytes = e.direct_1x1 ? 0 : col_rows * (uint64_t)(e.oh * e.ow) * sizeof(float);

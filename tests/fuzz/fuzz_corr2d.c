@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (fuzz_count_at_least_2_31(h, w, 1, 1))
         want = BLASCONV_ERR_OVERFLOW;
     const int valid = want == BLASCONV_OK;
-    if (valid && ((int64_t)h * w > 1 << 16 ||
-                  (int64_t)(h - kh + 1) * (w - kw + 1) * kh * kw > 1 << 20))
+    if (valid &&
+        ((int64_t)h * w > 1 << 16 || (int64_t)(h - kh + 1) * (w - kw + 1) * kh * kw > 1 << 20))
         return 0; /* valid but too big to run many times a second */
     const size_t nx = valid ? (size_t)h * w : 4, nk = valid ? (size_t)kh * kw : 4;
     const size_t ny = valid ? (size_t)(h - kh + 1) * (size_t)(w - kw + 1) : 4;
@@ -28,14 +28,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     blasconv_context *ctx = NULL;
     if (fuzz_byte(&in) & 1 && blasconv_context_create(&ctx) != BLASCONV_OK)
         abort();
-    blasconv_status st = blasconv_corr2d(ctx, null_choice == 0 ? NULL : x, h, w,
-                                         null_choice == 1 ? NULL : k, kh, kw,
-                                         null_choice == 2 ? NULL : y);
+    blasconv_status st =
+        blasconv_corr2d(ctx, null_choice == 0 ? NULL : x, h, w, null_choice == 1 ? NULL : k, kh,
+                        kw, null_choice == 2 ? NULL : y);
     if (st != want)
         fuzz_fail("corr2d %dx%d kernel %dx%d returned %d, rules say %d", h, w, kh, kw, st, want);
     if (valid) {
-        const blasconv_conv2d d = {.batch = 1, .in_channels = 1, .in_height = h, .in_width = w,
-                                   .out_channels = 1, .kernel_height = kh, .kernel_width = kw};
+        const blasconv_conv2d d = {.batch = 1,
+                                   .in_channels = 1,
+                                   .in_height = h,
+                                   .in_width = w,
+                                   .out_channels = 1,
+                                   .kernel_height = kh,
+                                   .kernel_width = kw};
         if (blasconv_reference_conv2d_forward(NULL, &d, x, k, NULL, ref) != BLASCONV_OK)
             fuzz_fail("reference refused corr2d's problem %dx%d kernel %dx%d", h, w, kh, kw);
         fuzz_compare("corr2d", y, ref, ny, fuzz_tolerance((double)kh * kw));

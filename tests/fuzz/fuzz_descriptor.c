@@ -50,11 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const blasconv_status want = null_choice < 5 ? BLASCONV_ERR_NULL_POINTER : e.status;
 
     int oh = -7, ow = -7;
-    blasconv_status st = blasconv_conv2d_output_size(null_choice == 0 ? NULL : &d,
-                                                     null_choice == 1 ? NULL : &oh,
-                                                     null_choice == 2 ? NULL : &ow);
-    check_status("conv2d_output_size", st,
-                 null_choice < 3 ? BLASCONV_ERR_NULL_POINTER : e.status, &d);
+    blasconv_status st =
+        blasconv_conv2d_output_size(null_choice == 0 ? NULL : &d, null_choice == 1 ? NULL : &oh,
+                                    null_choice == 2 ? NULL : &ow);
+    check_status("conv2d_output_size", st, null_choice < 3 ? BLASCONV_ERR_NULL_POINTER : e.status,
+                 &d);
     if (st == BLASCONV_OK && (oh != e.oh || ow != e.ow))
         fuzz_fail("output_size %dx%d, rules say %lldx%lld", oh, ow, (long long)e.oh,
                   (long long)e.ow);
@@ -62,10 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("output_size wrote its outputs on status %d", st);
 
     size_t ws[3] = {7, 7, 7};
-    st = blasconv_conv2d_workspace_size(null_choice == 0 ? NULL : &d,
-                                        null_choice == 1 ? NULL : &ws[0],
-                                        null_choice == 2 ? NULL : &ws[1],
-                                        null_choice == 3 ? NULL : &ws[2]);
+    st = blasconv_conv2d_workspace_size(
+        null_choice == 0 ? NULL : &d, null_choice == 1 ? NULL : &ws[0],
+        null_choice == 2 ? NULL : &ws[1], null_choice == 3 ? NULL : &ws[2]);
     check_status("conv2d_workspace_size", st,
                  null_choice < 4 ? BLASCONV_ERR_NULL_POINTER : e.status, &d);
     /* NCHW: each pass needs the untiled im2col buffer, or nothing where its path

@@ -36,9 +36,9 @@ static inline int fuzz_int(fuzz_input *in, int lo, int hi)
  * (zero, negatives, INT_MAX, values whose products pass 2^31 or 2^63, raw bits). */
 static inline int fuzz_wild_int(fuzz_input *in, int lo, int hi)
 {
-    static const int edges[] = {0,         -1,          1,          2,       INT_MAX,
-                                INT_MIN,   INT_MAX - 1, 1 << 15,    1 << 16, 46341,
-                                1 << 20,   1 << 30,     -(1 << 30), 65535,   32768};
+    static const int edges[] = {0,       -1,          1,          2,       INT_MAX,
+                                INT_MIN, INT_MAX - 1, 1 << 15,    1 << 16, 46341,
+                                1 << 20, 1 << 30,     -(1 << 30), 65535,   32768};
     unsigned selector = fuzz_byte(in);
     if (selector % 8 != 0)
         return lo + (int)((selector / 8) % (unsigned)(hi - lo + 1));
@@ -93,7 +93,8 @@ static inline int fuzz_canary_intact(const float *a, size_t n)
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), noreturn))
 #endif
-static void fuzz_fail(const char *fmt, ...)
+static void
+fuzz_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -25,8 +25,8 @@ typedef struct pool_expect {
 static __int128 pool_extent(int64_t in, int64_t pad_before, int64_t pad_after, int64_t window,
                             int64_t stride, int64_t dilation, int ceil_mode)
 {
-    const __int128 span = (__int128)in + pad_before + pad_after -
-                          (__int128)dilation * (window - 1) - 1;
+    const __int128 span =
+        (__int128)in + pad_before + pad_after - (__int128)dilation * (window - 1) - 1;
     const __int128 num = span + (ceil_mode ? stride - 1 : 0);
     __int128 out = num / stride;
     if (num % stride != 0 && num < 0)
@@ -58,7 +58,8 @@ static pool_expect pool_rules(const blasconv_pool2d *d)
         d->pad_left < 0 || d->pad_right < 0 || d->dilation_height < 0 || d->dilation_width < 0)
         return e;
     /* pad <= window/2 on the undilated window */
-    if (2 * (int64_t)d->pad_top > d->window_height || 2 * (int64_t)d->pad_bottom > d->window_height ||
+    if (2 * (int64_t)d->pad_top > d->window_height ||
+        2 * (int64_t)d->pad_bottom > d->window_height ||
         2 * (int64_t)d->pad_left > d->window_width || 2 * (int64_t)d->pad_right > d->window_width)
         return e;
     const int64_t sh = d->stride_height ? d->stride_height : d->window_height;
@@ -168,9 +169,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     int oh = -7, ow = -7;
-    blasconv_status st = blasconv_pool2d_output_size(null_choice == 0 ? NULL : &d,
-                                                     null_choice == 1 ? NULL : &oh,
-                                                     null_choice == 2 ? NULL : &ow);
+    blasconv_status st =
+        blasconv_pool2d_output_size(null_choice == 0 ? NULL : &d, null_choice == 1 ? NULL : &oh,
+                                    null_choice == 2 ? NULL : &ow);
     check_status("pool2d_output_size", st, null_choice < 3 ? BLASCONV_ERR_NULL_POINTER : e.status,
                  &d, NULL);
     if (st == BLASCONV_OK && (oh != e.oh || ow != e.ow))
