@@ -6,6 +6,7 @@
  * tight workspace limits and caller buffers give identical results, allocate
  * nothing (this suite wraps the allocator like test_workspace) and fail cleanly
  * below one output row. */
+#include "alloc_count.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -13,32 +14,6 @@
 #include <string.h>
 
 #define RANDOM_CASES 300
-
-static long allocations;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n)
-{
-    allocations++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t a, size_t b)
-{
-    allocations++;
-    return __real_calloc(a, b);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations++;
-    return __real_realloc(p, n);
-}
-void *__wrap_aligned_alloc(size_t a, size_t n)
-{
-    allocations++;
-    return __real_aligned_alloc(a, n);
-}
 
 /* dst[n][h][w][c] = src[n][c][h][w]; also permutes weights (n = K, c = C/g,
  * h, w = the kernel) and outputs (c = K). */

@@ -13,36 +13,11 @@
  *   buffer is used without any allocation (malloc is wrapped, as in test_workspace);
  * - the transformed filter is kept only when the caller promises constant weights.
  */
+#include "alloc_count.h"
 #include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static long allocations;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n)
-{
-    allocations++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t a, size_t b)
-{
-    allocations++;
-    return __real_calloc(a, b);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations++;
-    return __real_realloc(p, n);
-}
-void *__wrap_aligned_alloc(size_t a, size_t n)
-{
-    allocations++;
-    return __real_aligned_alloc(a, n);
-}
 
 /* A random 3x3 stride-1 descriptor FAST takes: odd sizes, pads 0-2 per side. */
 static blasconv_conv2d random_eligible(test_rng *r, int min_channels)

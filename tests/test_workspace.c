@@ -9,37 +9,12 @@
  * float tolerance. Backward filter sums positions across tiles, so it is bitwise
  * only while the limit holds the default tile. Linked against the static library with malloc and
  * friends wrapped, so allocations made by blasconv's code are counted. */
+#include "alloc_count.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static long allocations;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n)
-{
-    allocations++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t a, size_t b)
-{
-    allocations++;
-    return __real_calloc(a, b);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations++;
-    return __real_realloc(p, n);
-}
-void *__wrap_aligned_alloc(size_t a, size_t n)
-{
-    allocations++;
-    return __real_aligned_alloc(a, n);
-}
 
 typedef struct pass_result {
     float *y, *dx, *dw, *db;
