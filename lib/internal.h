@@ -130,10 +130,13 @@ typedef struct bc_named_int {
     int value;
 } bc_named_int;
 
-/* BAD_SHAPE naming the first field below `minimum` (1: "must be positive",
- * 0: "is negative"). */
-blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn, const bc_named_int *fields,
-                                size_t count, int minimum);
+#define BC_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* BAD_SHAPE naming the first field that is not positive, then the first of the
+ * others that is negative, in the order given. */
+blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn,
+                                const bc_named_int *positive, size_t positive_count,
+                                const bc_named_int *non_negative, size_t non_negative_count);
 
 /* *out = a*b*c*d; false when the product reaches BLASCONV_MAX_ELEMENTS. */
 int bc_count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t d);

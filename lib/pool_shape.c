@@ -53,11 +53,8 @@ blasconv_status bc_pool_shape(blasconv_context *ctx, const char *fn, const blasc
         {"dilation_height", d->dilation_height},
         {"dilation_width", d->dilation_width},
     };
-    blasconv_status st =
-        bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
-    if (st == BLASCONV_OK)
-        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0],
-                             0);
+    blasconv_status st = bc_check_fields(ctx, fn, positive, BC_COUNT(positive), non_negative,
+                                         BC_COUNT(non_negative));
     if (st != BLASCONV_OK)
         return st;
     if ((st = check_pad(ctx, fn, "pad_top", d->pad_top, "window_height", d->window_height)) ||

@@ -37,14 +37,18 @@ int bc_count_elements(int64_t *out, int64_t a, int64_t b, int64_t c, int64_t d)
     return 1;
 }
 
-blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn, const bc_named_int *fields,
-                                size_t count, int minimum)
+blasconv_status bc_check_fields(blasconv_context *ctx, const char *fn,
+                                const bc_named_int *positive, size_t positive_count,
+                                const bc_named_int *non_negative, size_t non_negative_count)
 {
-    for (size_t i = 0; i < count; i++)
-        if (fields[i].value < minimum)
-            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn,
-                           minimum > 0 ? "%s=%d must be positive" : "%s=%d is negative",
-                           fields[i].name, fields[i].value);
+    for (size_t i = 0; i < positive_count; i++)
+        if (positive[i].value <= 0)
+            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d must be positive",
+                           positive[i].name, positive[i].value);
+    for (size_t i = 0; i < non_negative_count; i++)
+        if (non_negative[i].value < 0)
+            return bc_fail(ctx, BLASCONV_ERR_BAD_SHAPE, fn, "%s=%d is negative",
+                           non_negative[i].name, non_negative[i].value);
     return BLASCONV_OK;
 }
 
@@ -74,11 +78,8 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
         {"dilation_width", d->dilation_width},
         {"groups", d->groups},
     };
-    blasconv_status st =
-        bc_check_fields(ctx, fn, positive, sizeof positive / sizeof positive[0], 1);
-    if (st == BLASCONV_OK)
-        st = bc_check_fields(ctx, fn, non_negative, sizeof non_negative / sizeof non_negative[0],
-                             0);
+    blasconv_status st = bc_check_fields(ctx, fn, positive, BC_COUNT(positive), non_negative,
+                                         BC_COUNT(non_negative));
     if (st != BLASCONV_OK)
         return st;
 
