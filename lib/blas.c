@@ -410,20 +410,32 @@ void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int 
     sgemm(CBLAS_ROW_MAJOR, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void bc_blas_use_threads(const blasconv_context *ctx, int want)
+{
+    if (ctx->user_sgemm || want <= 0)
+        return;
+    const struct bc_blas *b = context_blas(ctx);
+    if (b->openblas_set_threads && b->openblas_get_threads() != want)
+        b->openblas_set_threads(want);
+    else if (b->blis_set_threads && b->blis_get_threads() != want)
+        b->blis_set_threads(want);
+}
+
 void bc_blas_apply_threads(const blasconv_context *ctx)
 {
     /* A BLAS's thread count is global to its library: set it to what this context asks
      * for (0 = what the library chose when it loaded) before its GEMMs run. */
     if (ctx->user_sgemm)
         return;
+    bc_blas_use_threads(ctx, ctx->threads ? ctx->threads : context_blas(ctx)->default_threads);
+}
+
+int bc_blas_parallel_callable(const blasconv_context *ctx)
+{
+    if (ctx->user_sgemm)
+        return 0;
     const struct bc_blas *b = context_blas(ctx);
-    int want = ctx->threads ? ctx->threads : b->default_threads;
-    if (want <= 0)
-        return;
-    if (b->openblas_set_threads && b->openblas_get_threads() != want)
-        b->openblas_set_threads(want);
-    else if (b->blis_set_threads && b->blis_get_threads() != want)
-        b->blis_set_threads(want);
+    return b->openblas_set_threads != NULL || b->blis_set_threads != NULL;
 }
 
 const char *blasconv_context_blas_info(const blasconv_context *ctx)

@@ -17,15 +17,16 @@ static void fill_bias(float *y_group, const float *bias_group, int k_count, size
     }
 }
 
+/* Images [n_begin, n_end) of an NCHW forward pass, lowering into `col`. */
 static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
                          const float *w, const float *bias, float *y, float *col,
-                         int rows_per_tile)
+                         int rows_per_tile, int n_begin, int n_end)
 {
     const int cg = s->c_per_group, kg = s->k_per_group;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const size_t plane = (size_t)s->h * s->w;
     const float beta = bias ? 1.0f : 0.0f;
-    for (int n = 0; n < s->n; n++) {
+    for (int n = n_begin; n < n_end; n++) {
         for (int g = 0; g < s->groups; g++) {
             const float *x_group = x + ((size_t)n * s->c + (size_t)g * cg) * plane;
             const float *w_group = w + (size_t)g * kg * s->col_rows;
@@ -92,6 +93,20 @@ static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const 
     }
 }
 
+struct forward_job {
+    const blasconv_context *ctx;
+    const conv_plan *plan;
+    const float *x, *w, *bias;
+    float *y;
+};
+
+static void forward_images(void *arg, float *col, int n_begin, int n_end)
+{
+    const struct forward_job *j = arg;
+    forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile,
+                 n_begin, n_end);
+}
+
 blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,
                                         const float *x, const float *w, const float *bias,
                                         float *y)
@@ -114,7 +129,7 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
         else if (p.s.layout == BLASCONV_NHWC)
             forward_nhwc(c, &p, x, w, bias, y);
         else
-            forward_nchw(c, &p.s, x, w, bias, y, p.col, p.rows_per_tile);
+            bc_for_image_slots(&p, forward_images, &(struct forward_job){c, &p, x, w, bias, y});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

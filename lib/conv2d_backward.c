@@ -4,13 +4,15 @@
 
 #include <string.h>
 
+/* Images [n_begin, n_end) of an NCHW backward-data pass, through `col`. */
 static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s, const float *dy,
-                               const float *w, float *dx, float *col, int rows_per_tile)
+                               const float *w, float *dx, float *col, int rows_per_tile,
+                               int n_begin, int n_end)
 {
     const int cg = s->c_per_group, kg = s->k_per_group;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const size_t plane = (size_t)s->h * s->w;
-    for (int n = 0; n < s->n; n++) {
+    for (int n = n_begin; n < n_end; n++) {
         for (int g = 0; g < s->groups; g++) {
             const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
             const float *w_group = w + (size_t)g * kg * s->col_rows;
@@ -31,6 +33,20 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s,
             }
         }
     }
+}
+
+struct backward_data_job {
+    const blasconv_context *ctx;
+    const conv_plan *plan;
+    const float *dy, *w;
+    float *dx;
+};
+
+static void backward_data_images(void *arg, float *col, int n_begin, int n_end)
+{
+    const struct backward_data_job *j = arg;
+    backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->dx, col, j->plan->rows_per_tile,
+                       n_begin, n_end);
 }
 
 static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
@@ -170,7 +186,8 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
         if (p.s.layout == BLASCONV_NHWC)
             backward_data_nhwc(c, &p, dy, w, dx);
         else
-            backward_data_nchw(c, &p.s, dy, w, dx, p.col, p.rows_per_tile);
+            bc_for_image_slots(&p, backward_data_images,
+                               &(struct backward_data_job){c, &p, dy, w, dx});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

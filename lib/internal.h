@@ -97,6 +97,12 @@ void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int 
               int ldc);
 /* Applies the context's thread count to its BLAS before a call's GEMMs. */
 void bc_blas_apply_threads(const blasconv_context *ctx);
+/* Sets the BLAS behind ctx to `threads` (when it has a thread setter). */
+void bc_blas_use_threads(const blasconv_context *ctx, int threads);
+/* Whether blasconv may call this context's GEMM from several threads at once, each
+ * with a one-thread BLAS: not a user's function, and only a BLAS whose thread count
+ * blasconv can set (or the BLAS threads would multiply). */
+int bc_blas_parallel_callable(const blasconv_context *ctx);
 /* A BLAS loaded by path in its own link-map namespace, shared (refcounted) by every
  * context that loads the same file. On failure, err says why (BLASCONV_ERR_BLAS). */
 blasconv_status bc_blas_acquire(const char *path, struct bc_blas **out, char *err,
@@ -236,7 +242,17 @@ typedef struct conv_plan {
     int rows_per_tile;      /* output rows lowered per tile */
     int tiled_rows;         /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
+    int image_slots;        /* images run in this many parallel slots, each with its own
+                               tile of scratch and a one-thread BLAS (NCHW forward and
+                               backward data with 2+ threads and a batch); 1 = serial */
+    size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
+
+/* What a pass does for images [n_begin, n_end) with one slot's tile of scratch. */
+typedef void (*bc_images_fn)(void *arg, float *col, int n_begin, int n_end);
+
+/* Runs fn over the batch: in one call, or spread over p->image_slots threads. */
+void bc_for_image_slots(const conv_plan *p, bc_images_fn fn, void *arg);
 
 /* End of the tile that starts at output row `begin`. */
 static inline int bc_tile_end(const conv_plan *p, int begin)

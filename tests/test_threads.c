@@ -1,0 +1,122 @@
+/* Contexts with several threads: NCHW forward and backward data spread a batch over
+ * parallel image slots, each with its own tile and a one-thread BLAS. Unlimited, the
+ * results must be bitwise those of one thread (each image runs the same GEMMs); under
+ * a workspace limit they must agree with it; they match the oracle; and a user's
+ * sgemm is never called from another thread. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Big enough (about 6e7 flops) for the library to spread its images. */
+static const blasconv_conv2d batch_layer = {.batch = 4,
+                                            .in_channels = 16,
+                                            .in_height = 40,
+                                            .in_width = 40,
+                                            .out_channels = 32,
+                                            .kernel_height = 3,
+                                            .kernel_width = 3,
+                                            .pad_top = 1,
+                                            .pad_bottom = 1,
+                                            .pad_left = 1,
+                                            .pad_right = 1};
+
+typedef struct passes {
+    float *y, *dx;
+} passes;
+
+static passes run(int threads, size_t workspace_limit, const float *x, const float *w,
+                  const float *bias, const float *dy)
+{
+    const blasconv_conv2d *d = &batch_layer;
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    passes out = {test_alloc_poisoned(test_conv_y_elems(d)),
+                  test_alloc_poisoned(test_conv_x_elems(d))};
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, bias, out.y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, d, dy, w, out.dx), BLASCONV_OK);
+    blasconv_context_destroy(ctx);
+    return out;
+}
+
+START_TEST(two_threads_match_one_bitwise_and_the_oracle)
+{
+    const blasconv_conv2d *d = &batch_layer;
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(91);
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *bias = test_alloc_random(&r, (size_t)d->out_channels), *dy = test_alloc_random(&r, ny);
+    /* one row of lowering is 16*9*40 floats: limits of 2.5 rows give each of two
+     * slots one row; 1.5 rows leave room for one slot only (serial) */
+    const size_t row = (size_t)16 * 9 * 40 * sizeof(float);
+    const size_t limits[] = {0, row * 5 / 2, row * 3 / 2};
+    passes one = run(1, 0, x, w, bias, dy);
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        passes two = run(2, limits[i], x, w, bias, dy);
+        if (limits[i] == 0) { /* the same tiles as one thread: bitwise */
+            ck_assert_msg(memcmp(one.y, two.y, ny * sizeof(float)) == 0, "forward");
+            ck_assert_msg(memcmp(one.dx, two.dx, nx * sizeof(float)) == 0, "backward data");
+        } else { /* narrower tiles: the BLAS may pick other edge kernels */
+            test_assert_conv_agree(one.y, two.y, ny, d, BLASCONV_PASS_FORWARD, "forward");
+            test_assert_conv_agree(one.dx, two.dx, nx, d, BLASCONV_PASS_BACKWARD_DATA,
+                                   "backward data");
+        }
+        free(two.y), free(two.dx);
+    }
+    float *want_y = test_alloc_poisoned(ny), *want_dx = test_alloc_poisoned(nx);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, x, w, bias, want_y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want_dx),
+                     BLASCONV_OK);
+    test_assert_conv_close(one.y, want_y, ny, d, BLASCONV_PASS_FORWARD, "forward");
+    test_assert_conv_close(one.dx, want_dx, nx, d, BLASCONV_PASS_BACKWARD_DATA, "backward data");
+    free(one.y), free(one.dx), free(want_y), free(want_dx);
+    free(x), free(w), free(bias), free(dy);
+}
+END_TEST
+
+static pthread_t caller;
+static int foreign_calls;
+static void same_thread_sgemm(int layout, int ta, int tb, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb, float beta,
+                              float *c, int ldc)
+{
+    if (!pthread_equal(pthread_self(), caller))
+        __atomic_add_fetch(&foreign_calls, 1, __ATOMIC_RELAXED);
+    test_naive_sgemm(layout, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+START_TEST(a_user_sgemm_stays_on_the_calling_thread)
+{
+    const blasconv_conv2d *d = &batch_layer;
+    test_rng r = test_rng_seeded(92);
+    float *x = test_alloc_random(&r, test_conv_x_elems(d));
+    float *w = test_alloc_random(&r, test_conv_w_elems(d));
+    float *y = test_alloc_poisoned(test_conv_y_elems(d));
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
+    caller = pthread_self();
+    foreign_calls = 0;
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, NULL, y), BLASCONV_OK);
+    ck_assert_int_gt(test_naive_sgemm_calls, 0);
+    ck_assert_int_eq(foreign_calls, 0);
+    blasconv_context_destroy(ctx);
+    free(x), free(w), free(y);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("threads");
+    TCase *tc = tcase_create("image slots");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
+    tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
