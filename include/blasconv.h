@@ -141,7 +141,11 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
 /** Threads for this context's own loops and its BLAS calls. 0 = the defaults: all
  *  available cores for blasconv's own loops, and the BLAS's own choice at load time
  *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
- *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With the linked OpenBLAS the BLAS thread count is
+ *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With 2+ threads, large NCHW
+ *  forward and backward-data calls on a batch run whole images in parallel, each thread
+ *  with its own tile of scratch and a one-thread BLAS (results bitwise those of one
+ *  thread when no workspace limit applies); a function given to set_sgemm is still
+ *  only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
  *  process-wide: each call sets it before its GEMMs, so contexts asking for
  *  different counts at the same time may run with each other's count (results
  *  are unaffected). */
