@@ -382,13 +382,6 @@ END_TEST
 
 /* --- workspaces below the minimum ----------------------------------------- */
 
-static size_t one_row_bytes(const blasconv_conv2d *d)
-{
-    int oh, ow, g = d->groups ? d->groups : 1;
-    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
-    return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
-}
-
 /* The fast passes return WORKSPACE below one output row; the oracle needs no scratch
  * and must succeed under the same context. */
 static void expect_under_workspace(blasconv_context *ctx, const char *label)
@@ -417,7 +410,7 @@ static void expect_under_workspace(blasconv_context *ctx, const char *label)
 
 START_TEST(every_workspace_below_the_minimum)
 {
-    const size_t row = one_row_bytes(&base);
+    const size_t row = test_conv_row_bytes(&base);
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     const size_t limits[] = {1, 4, row / 2, row - 4, row - 1};

@@ -82,27 +82,6 @@ static void assert_fast_close(const float *got, const float *want, size_t n,
     test_assert_close(got, want, n, atol + fast_extra(d, 1.0, 1.0), rtol, what);
 }
 
-typedef struct problem {
-    blasconv_conv2d d;
-    size_t nx, nw, ny;
-    float *x, *w, *bias;
-} problem;
-
-static problem problem_make(test_rng *r, blasconv_conv2d d)
-{
-    problem p = {.d = d};
-    p.nx = test_conv_x_elems(&d), p.nw = test_conv_w_elems(&d), p.ny = test_conv_y_elems(&d);
-    p.x = test_alloc_random(r, p.nx);
-    p.w = test_alloc_random(r, p.nw);
-    p.bias = test_alloc_random(r, (size_t)d.out_channels);
-    return p;
-}
-
-static void problem_free(problem *p)
-{
-    free(p->x), free(p->w), free(p->bias);
-}
-
 static blasconv_context *fast_context(void)
 {
     blasconv_context *ctx;
@@ -121,7 +100,7 @@ START_TEST(fast_matches_oracle)
         /* F(2x2)'s filter plus 8 tiles stays below F(4x4)'s filter plus one tile
          * once C and K are at least 10. */
         blasconv_conv2d d = random_eligible(&r, force_m2 ? 10 : 1);
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         if (force_m2) {
             size_t limit = limit_for(&d, 2, 8);
             ck_assert_uint_lt(limit, limit_for(&d, 4, 1) - 192);
@@ -150,7 +129,7 @@ START_TEST(fast_matches_oracle)
                                    test_conv_describe(&d));
         else
             assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
-        free(y), free(want), problem_free(&p);
+        free(y), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
 }
@@ -165,7 +144,7 @@ START_TEST(error_scales_with_magnitude)
     const float scales[] = {1e-3f, 1.0f, 1e3f};
     for (int t = 0; t < 60; t++) {
         blasconv_conv2d d = random_eligible(&r, 1);
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         const float sx = scales[t % 3], sw = scales[(t / 3) % 3];
         for (size_t i = 0; i < p.nx; i++)
             p.x[i] *= sx;
@@ -176,15 +155,15 @@ START_TEST(error_scales_with_magnitude)
         ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, NULL, want),
                          BLASCONV_OK);
         test_assert_close(y, want, p.ny, fast_extra(&d, sx, sw), 1e-6, test_conv_describe(&d));
-        free(y), free(want), problem_free(&p);
+        free(y), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
 }
 END_TEST
 
 /* Runs forward, backward data and backward filter; returns the first error. */
-static blasconv_status all_passes(blasconv_context *ctx, const problem *p, const float *dy,
-                                  float *y, float *dx, float *dw, float *db)
+static blasconv_status all_passes(blasconv_context *ctx, const test_conv_problem *p,
+                                  const float *dy, float *y, float *dx, float *dw, float *db)
 {
     blasconv_status st = blasconv_conv2d_forward(ctx, &p->d, p->x, p->w, p->bias, y);
     if (st == BLASCONV_OK)
@@ -204,7 +183,7 @@ START_TEST(everything_else_is_gemm)
         blasconv_conv2d d = t % 3 ? test_random_conv(&r) : random_eligible(&r, 1);
         if (t % 3)
             d.layout = test_rng_int(&r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         float *dy = test_alloc_random(&r, p.ny);
         float *out[2][4];
         for (int c = 0; c < 2; c++) {
@@ -228,7 +207,7 @@ START_TEST(everything_else_is_gemm)
         for (int c = 0; c < 2; c++)
             for (int i = 0; i < 4; i++)
                 free(out[c][i]);
-        free(dy), problem_free(&p);
+        free(dy), test_conv_problem_free(&p);
     }
     ck_assert_int_ge(fallbacks, 150);
     blasconv_context_destroy(fast);
@@ -244,7 +223,7 @@ START_TEST(tight_limits_are_bitwise_identical)
     blasconv_context_set_sgemm(tight, test_naive_sgemm);
     for (int t = 0; t < 120; t++) {
         blasconv_conv2d d = random_eligible(&r, 1);
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         /* F(4x4) with 1, 3 or 17 tiles a batch (or F(2x2) if that is the choice) */
         const int tiles[] = {1, 3, 17};
         blasconv_context_set_workspace_limit(tight, limit_for(&d, 4, tiles[t % 3]));
@@ -252,7 +231,7 @@ START_TEST(tight_limits_are_bitwise_identical)
         ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, a), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, b), BLASCONV_OK);
         ck_assert_msg(!memcmp(a, b, p.ny * sizeof(float)), "%s", test_conv_describe(&d));
-        free(a), free(b), problem_free(&p);
+        free(a), free(b), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(unlimited);
     blasconv_context_destroy(tight);
@@ -275,7 +254,7 @@ START_TEST(below_minimum_falls_back_then_fails)
                          .pad_bottom = 1,
                          .pad_left = 1,
                          .pad_right = 1};
-    problem p = problem_make(&r, d);
+    test_conv_problem p = test_conv_problem_make(&r, d);
     const size_t gemm_row = (size_t)8 * 9 * 11 * sizeof(float); /* one output row's im2col */
     ck_assert_uint_lt(gemm_row * 2, limit_for(&d, 2, 1));
     blasconv_context *fast = fast_context(), *gemm;
@@ -292,7 +271,7 @@ START_TEST(below_minimum_falls_back_then_fails)
                      BLASCONV_ERR_WORKSPACE);
     for (size_t i = 0; i < p.ny; i++)
         ck_assert(a[i] != a[i]); /* untouched: still NaN */
-    free(a), free(b), problem_free(&p);
+    free(a), free(b), test_conv_problem_free(&p);
     blasconv_context_destroy(fast);
     blasconv_context_destroy(gemm);
 }
@@ -308,7 +287,7 @@ START_TEST(caller_buffer_never_allocates)
     blasconv_context_set_weights_constant(mine, 1);
     for (int t = 0; t < 60; t++) {
         blasconv_conv2d d = random_eligible(&r, 1);
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         size_t bytes = limit_for(&d, 4, 1 + t % 20) + (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
         ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + t % 2, bytes), BLASCONV_OK);
@@ -320,7 +299,7 @@ START_TEST(caller_buffer_never_allocates)
         ck_assert_int_eq(allocated, 0);
         ck_assert_int_eq(st, BLASCONV_OK);
         ck_assert_msg(!memcmp(a, b, p.ny * sizeof(float)), "%s", test_conv_describe(&d));
-        free(a), free(b), free(buffer), problem_free(&p);
+        free(a), free(b), free(buffer), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(mine);
     blasconv_context_destroy(lib);
@@ -346,7 +325,7 @@ START_TEST(weights_cache_only_when_promised)
                          .pad_left = 0,
                          .pad_right = 1,
                          .layout = (blasconv_layout)_i};
-    problem p = problem_make(&r, d);
+    test_conv_problem p = test_conv_problem_make(&r, d);
     float *w2 = test_alloc_random(&r, p.nw);
     float *first = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
     float *want = test_alloc_poisoned(p.ny);
@@ -376,7 +355,7 @@ START_TEST(weights_cache_only_when_promised)
         blasconv_context_destroy(ctx);
     }
     ck_assert_int_eq(blasconv_context_set_weights_constant(NULL, 1), BLASCONV_ERR_NULL_POINTER);
-    free(w2), free(first), free(y), free(want), problem_free(&p);
+    free(w2), free(first), free(y), free(want), test_conv_problem_free(&p);
 }
 END_TEST
 

@@ -20,32 +20,9 @@ typedef struct pass_result {
     float *y, *dx, *dw, *db;
 } pass_result;
 
-typedef struct problem {
-    blasconv_conv2d d;
-    size_t nx, nw, ny;
-    float *x, *w, *bias, *dy;
-} problem;
-
-static problem problem_make(test_rng *r, blasconv_conv2d d)
-{
-    problem p = {.d = d};
-    p.nx = test_conv_x_elems(&d);
-    p.nw = test_conv_w_elems(&d);
-    p.ny = test_conv_y_elems(&d);
-    p.x = test_alloc_random(r, p.nx);
-    p.w = test_alloc_random(r, p.nw);
-    p.bias = test_alloc_random(r, (size_t)d.out_channels);
-    p.dy = test_alloc_random(r, p.ny);
-    return p;
-}
-
-static void problem_free(problem *p)
-{
-    free(p->x), free(p->w), free(p->bias), free(p->dy);
-}
-
 /* Runs all three passes; returns the first non-OK status. */
-static blasconv_status run_passes(blasconv_context *ctx, const problem *p, pass_result *out)
+static blasconv_status run_passes(blasconv_context *ctx, const test_conv_problem *p,
+                                  pass_result *out)
 {
     out->y = test_alloc_poisoned(p->ny);
     out->dx = test_alloc_poisoned(p->nx);
@@ -64,14 +41,8 @@ static void result_free(pass_result *r)
     free(r->y), free(r->dx), free(r->dw), free(r->db);
 }
 
-static size_t one_row_bytes(const blasconv_conv2d *d)
-{
-    int oh, ow, g = d->groups ? d->groups : 1;
-    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
-    return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
-}
-
-static void assert_same(const pass_result *a, const pass_result *b, const problem *p, int bitwise)
+static void assert_same(const pass_result *a, const pass_result *b, const test_conv_problem *p,
+                        int bitwise)
 {
     const char *what = test_conv_describe(&p->d);
     if (bitwise) {
@@ -102,8 +73,8 @@ START_TEST(tight_limits_give_identical_results)
     for (int t = 0; t < 200; t++) {
         blasconv_conv2d d = test_random_conv(&r);
         d.in_height += 8; /* enough output rows for several tiles */
-        problem p = problem_make(&r, d);
-        size_t row = one_row_bytes(&d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
+        size_t row = test_conv_row_bytes(&d);
         /* one row, a row and a half, and three rows per tile */
         size_t limit = t % 3 == 0 ? row : t % 3 == 1 ? row * 3 / 2 : row * 3;
         ck_assert_int_eq(blasconv_context_set_workspace_limit(tight, limit), BLASCONV_OK);
@@ -111,7 +82,7 @@ START_TEST(tight_limits_give_identical_results)
         ck_assert_int_eq(run_passes(unlimited, &p, &a), BLASCONV_OK);
         ck_assert_int_eq(run_passes(tight, &p, &b), BLASCONV_OK);
         assert_same(&a, &b, &p, bitwise);
-        result_free(&a), result_free(&b), problem_free(&p);
+        result_free(&a), result_free(&b), test_conv_problem_free(&p);
         checked++;
     }
     ck_assert_int_eq(checked, 200);
@@ -130,9 +101,9 @@ START_TEST(caller_buffer_never_allocates)
     blasconv_context_set_sgemm(lib, test_naive_sgemm);
     for (int t = 0; t < 100; t++) {
         blasconv_conv2d d = test_random_conv(&r);
-        problem p = problem_make(&r, d);
+        test_conv_problem p = test_conv_problem_make(&r, d);
         /* odd sizes, and misaligned by one byte (3 more bytes make up for the skew) */
-        size_t bytes = one_row_bytes(&d) * (size_t)(1 + t % 4) + (size_t)(t % 2) * 3;
+        size_t bytes = test_conv_row_bytes(&d) * (size_t)(1 + t % 4) + (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
         ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes),
                          BLASCONV_OK);
@@ -152,7 +123,7 @@ START_TEST(caller_buffer_never_allocates)
         ck_assert_int_eq(allocated, 0);
         ck_assert_int_eq(st, BLASCONV_OK);
         assert_same(&a, &b, &p, 1);
-        result_free(&a), result_free(&b), problem_free(&p);
+        result_free(&a), result_free(&b), test_conv_problem_free(&p);
         free(buffer);
     }
     blasconv_context_destroy(mine);
@@ -174,8 +145,8 @@ START_TEST(below_one_row_is_workspace_error)
                          .pad_bottom = 1,
                          .pad_left = 1,
                          .pad_right = 1};
-    problem p = problem_make(&r, d);
-    size_t row = one_row_bytes(&d);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    size_t row = test_conv_row_bytes(&d);
     size_t ws[3];
     ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
     ck_assert_uint_eq(ws[0], row * 9); /* untiled: every output row */
@@ -223,12 +194,12 @@ START_TEST(below_one_row_is_workspace_error)
                            .out_channels = 2,
                            .kernel_height = 1,
                            .kernel_width = 1};
-    problem q = problem_make(&r, one);
+    test_conv_problem q = test_conv_problem_make(&r, one);
     ck_assert_int_eq(blasconv_context_set_workspace(ctx, buffer, 0), BLASCONV_OK);
     ck_assert_int_eq(run_passes(ctx, &q, &res), BLASCONV_OK);
     result_free(&res);
-    problem_free(&q);
-    problem_free(&p);
+    test_conv_problem_free(&q);
+    test_conv_problem_free(&p);
     free(buffer);
     blasconv_context_destroy(ctx);
 }
@@ -245,7 +216,7 @@ START_TEST(scratch_is_kept_between_calls)
                          .out_channels = 4,
                          .kernel_height = 3,
                          .kernel_width = 3};
-    problem p = problem_make(&r, d);
+    test_conv_problem p = test_conv_problem_make(&r, d);
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     float *y = test_alloc_poisoned(p.ny);
@@ -256,7 +227,7 @@ START_TEST(scratch_is_kept_between_calls)
     ck_assert_int_eq(st, BLASCONV_OK);
     ck_assert_int_eq(allocated, 0);
     free(y);
-    problem_free(&p);
+    test_conv_problem_free(&p);
     blasconv_context_destroy(ctx);
 }
 END_TEST

@@ -122,6 +122,31 @@ blasconv_conv2d test_random_conv(test_rng *r)
     }
 }
 
+test_conv_problem test_conv_problem_make(test_rng *r, blasconv_conv2d d)
+{
+    test_conv_problem p = {.d = d};
+    p.nx = test_conv_x_elems(&d);
+    p.nw = test_conv_w_elems(&d);
+    p.ny = test_conv_y_elems(&d);
+    p.x = test_alloc_random(r, p.nx);
+    p.w = test_alloc_random(r, p.nw);
+    p.bias = test_alloc_random(r, (size_t)d.out_channels);
+    p.dy = test_alloc_random(r, p.ny);
+    return p;
+}
+
+void test_conv_problem_free(test_conv_problem *p)
+{
+    free(p->x), free(p->w), free(p->bias), free(p->dy);
+}
+
+size_t test_conv_row_bytes(const blasconv_conv2d *d)
+{
+    int oh, ow, g = d->groups ? d->groups : 1;
+    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
+    return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
+}
+
 const char *test_conv_describe(const blasconv_conv2d *d)
 {
     static char text[256];

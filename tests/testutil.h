@@ -35,6 +35,19 @@ size_t test_conv_y_elems(const blasconv_conv2d *d);
  * dilation, strides, asymmetric pads, non-square shapes, kernels larger than the
  * input with enough padding, batch > 1; every few calls a 1x1 direct case. */
 blasconv_conv2d test_random_conv(test_rng *r);
+/* Random inputs for one descriptor: x, w, bias[K] and dy, each in [-1, 1). */
+typedef struct test_conv_problem {
+    blasconv_conv2d d;
+    size_t nx, nw, ny;
+    float *x, *w, *bias, *dy;
+} test_conv_problem;
+test_conv_problem test_conv_problem_make(test_rng *r, blasconv_conv2d d);
+void test_conv_problem_free(test_conv_problem *p);
+
+/* Bytes of one output row of im2col (NCHW or NHWC): the smallest workspace a
+ * lowered call of d accepts. */
+size_t test_conv_row_bytes(const blasconv_conv2d *d);
+
 /* "N=2 C=3 ..." for failure messages (static buffer). */
 const char *test_conv_describe(const blasconv_conv2d *d);
 
