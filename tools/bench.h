@@ -14,6 +14,9 @@ typedef struct bench_layer {
     blasconv_conv2d d;
 } bench_layer;
 
+/* The tool name bench_suite.c's messages start with (default "blasconv-bench"). */
+extern const char *bench_program;
+
 /* bench_suite.c: reads a suite CSV (header of blasconv_conv2d field names) and keeps
  * the layers named in a comma list. Errors are printed; 0 on error, 1 on success. */
 int bench_read_suite(const char *path, bench_layer *layers, int *count);

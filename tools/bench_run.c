@@ -2,6 +2,7 @@
  * pass next to its same-shape sgemm, and the oneDNN rows. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "bench.h"
+#include "bench_clock.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -11,13 +12,6 @@
 
 /* ---- timing ------------------------------------------------------------------ */
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Calls per timed sample so that a sample lasts about a millisecond. */
 static int inner_calls(double one_call_seconds)
 {
@@ -25,12 +19,6 @@ static int inner_calls(double one_call_seconds)
         return 1;
     double calls = ceil(1e-3 / (one_call_seconds > 1e-8 ? one_call_seconds : 1e-8));
     return calls > 10000 ? 10000 : (int)calls;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Seconds of timed samples after which a row stops taking more (0 = no limit). */
@@ -48,9 +36,9 @@ static void time_interleaved(int count, void (*const fns[])(void *), void *const
     for (int i = 0; i < count; i++) {
         double t = warm[i];
         if (t <= 0) {
-            double t0 = now_seconds();
+            double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
             fns[i](args[i]);
-            t = now_seconds() - t0;
+            t = bench_clock_seconds(CLOCK_MONOTONIC) - t0;
         }
         inner[i] = inner_calls(t);
     }
@@ -59,23 +47,24 @@ static void time_interleaved(int count, void (*const fns[])(void *), void *const
             medians[i] = NAN;
         return;
     }
-    const double start = now_seconds();
+    const double start = bench_clock_seconds(CLOCK_MONOTONIC);
     int taken = 0;
     while (taken < reps) {
         for (int i = 0; i < count; i++) {
-            double t0 = now_seconds();
+            double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
             for (int c = 0; c < inner[i]; c++)
                 fns[i](args[i]);
-            samples[(size_t)i * reps + taken] = (now_seconds() - t0) / inner[i];
+            samples[(size_t)i * reps + taken] =
+                (bench_clock_seconds(CLOCK_MONOTONIC) - t0) / inner[i];
         }
         taken++;
-        if (bench_row_budget_seconds > 0 && now_seconds() - start > bench_row_budget_seconds)
+        if (bench_row_budget_seconds > 0 &&
+            bench_clock_seconds(CLOCK_MONOTONIC) - start > bench_row_budget_seconds)
             break;
     }
     for (int i = 0; i < count; i++) { /* fn i's samples start at i * reps */
         double *s = samples + (size_t)i * reps;
-        qsort(s, (size_t)taken, sizeof *s, compare_doubles);
-        medians[i] = taken % 2 ? s[taken / 2] : 0.5 * (s[taken / 2 - 1] + s[taken / 2]);
+        medians[i] = bench_median(s, taken);
     }
     free(samples);
 }
@@ -347,9 +336,9 @@ void bench_run_row(blasconv_context *ctx, bench_layer_data *ld, blasconv_layout 
                       .dy = nhwc ? ld->dy_t : ld->dy,
                       .out = out,
                       .out_db = out_db};
-    double t0 = now_seconds();
+    double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
     run_pass(&call); /* the checked run, and the warm-up */
-    double first = now_seconds() - t0;
+    double first = bench_clock_seconds(CLOCK_MONOTONIC) - t0;
     if (call.status == BLASCONV_ERR_UNSUPPORTED) {
         row->status = "unsupported";
     } else if (call.status != BLASCONV_OK) {

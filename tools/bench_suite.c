@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *bench_program = "blasconv-bench";
+
 /* Splits a comma list into at most max tokens of at most 63 characters. */
 int bench_split_list(const char *text, char tokens[][64], int max)
 {
@@ -66,13 +68,13 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "blasconv-bench: cannot open suite '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: cannot open suite '%s': %s\n", bench_program, path, strerror(errno));
         return 0;
     }
     char line[1024];
     int map[SUITE_COLUMNS + 8], columns = 0, line_no = 1, ok = 1;
     if (!fgets(line, sizeof line, f)) {
-        fprintf(stderr, "blasconv-bench: %s: empty file, expected a header line\n", path);
+        fprintf(stderr, "%s: %s: empty file, expected a header line\n", bench_program, path);
         fclose(f);
         return 0;
     }
@@ -83,7 +85,7 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
         while (c < SUITE_COLUMNS && strcmp(tok, suite_columns[c]))
             c++;
         if (c == SUITE_COLUMNS || columns == SUITE_COLUMNS + 8) {
-            fprintf(stderr, "blasconv-bench: %s:1: unknown column '%s'\n", path, tok);
+            fprintf(stderr, "%s: %s:1: unknown column '%s'\n", bench_program, path, tok);
             fclose(f);
             return 0;
         }
@@ -92,7 +94,7 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
     }
     for (int c = 0; c < SUITE_REQUIRED; c++)
         if (!seen[c]) {
-            fprintf(stderr, "blasconv-bench: %s:1: the header lacks column '%s'\n", path,
+            fprintf(stderr, "%s: %s:1: the header lacks column '%s'\n", bench_program, path,
                     suite_columns[c]);
             fclose(f);
             return 0;
@@ -104,7 +106,8 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
         if (!line[0] || line[0] == '#')
             continue;
         if (*count == BENCH_MAX_LAYERS) {
-            fprintf(stderr, "blasconv-bench: %s: more than %d layers\n", path, BENCH_MAX_LAYERS);
+            fprintf(stderr, "%s: %s: more than %d layers\n", bench_program, path,
+                    BENCH_MAX_LAYERS);
             ok = 0;
             break;
         }
@@ -125,24 +128,24 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
             char *end;
             long v = strtol(tok, &end, 10);
             if (end == tok || *end || v < INT_MIN || v > INT_MAX) {
-                fprintf(stderr, "blasconv-bench: %s:%d: %s='%s' is not an integer\n", path,
+                fprintf(stderr, "%s: %s:%d: %s='%s' is not an integer\n", bench_program, path,
                         line_no, suite_columns[c], tok);
                 ok = 0;
             }
             *suite_field(&l->d, c) = (int)v;
         }
         if (ok && fields != columns) {
-            fprintf(stderr, "blasconv-bench: %s:%d: %d fields, the header has %d\n", path, line_no,
-                    fields, columns);
+            fprintf(stderr, "%s: %s:%d: %d fields, the header has %d\n", bench_program, path,
+                    line_no, fields, columns);
             ok = 0;
         }
         int oh, ow;
         if (ok && blasconv_conv2d_output_size(&l->d, &oh, &ow) != BLASCONV_OK) {
             fprintf(stderr,
-                    "blasconv-bench: %s:%d: layer '%s' is not a valid convolution (a "
+                    "%s: %s:%d: layer '%s' is not a valid convolution (a "
                     "size is zero or negative, groups do not divide the channels, or the "
                     "output would be empty)\n",
-                    path, line_no, l->name);
+                    bench_program, path, line_no, l->name);
             ok = 0;
         }
         if (ok)
@@ -150,7 +153,7 @@ int bench_read_suite(const char *path, bench_layer *layers, int *count)
     }
     fclose(f);
     if (ok && *count == 0) {
-        fprintf(stderr, "blasconv-bench: %s: no layers\n", path);
+        fprintf(stderr, "%s: %s: no layers\n", bench_program, path);
         ok = 0;
     }
     return ok;
@@ -161,12 +164,12 @@ int bench_filter_layers(const char *filter, bench_layer *layers, int *count)
     char names[BENCH_MAX_LAYERS][64];
     int n = bench_split_list(filter, names, BENCH_MAX_LAYERS);
     if (n <= 0) {
-        fprintf(stderr, "blasconv-bench: --layers '%s' is not a list of layer names\n", filter);
+        fprintf(stderr, "%s: --layers '%s' is not a list of layer names\n", bench_program, filter);
         return 0;
     }
     bench_layer *kept = malloc(sizeof *kept * (size_t)n);
     if (!kept) {
-        fprintf(stderr, "blasconv-bench: out of memory\n");
+        fprintf(stderr, "%s: out of memory\n", bench_program);
         return 0;
     }
     for (int i = 0; i < n; i++) {
@@ -174,7 +177,7 @@ int bench_filter_layers(const char *filter, bench_layer *layers, int *count)
         while (j < *count && strcmp(layers[j].name, names[i]))
             j++;
         if (j == *count) {
-            fprintf(stderr, "blasconv-bench: --layers: no layer '%s' in the suite\n", names[i]);
+            fprintf(stderr, "%s: --layers: no layer '%s' in the suite\n", bench_program, names[i]);
             free(kept);
             return 0;
         }

@@ -3,7 +3,8 @@
  * time (the machine is shared: another process's load does not count) and wall
  * time; medians. Also the error of FAST relative to the lowering's result. */
 #define _POSIX_C_SOURCE 200809L
-#include "blasconv.h"
+#include "bench.h"
+#include "bench_clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,13 +16,7 @@
 #ifndef FASTBENCH_DEFAULT_SUITE
 #define FASTBENCH_DEFAULT_SUITE "tools/suites/layers.csv"
 #endif
-#define MAX_ROWS 64
 #define MAX_REPS 101
-
-typedef struct row {
-    char name[64];
-    blasconv_conv2d d;
-} row;
 
 static void usage(FILE *out)
 {
@@ -40,64 +35,6 @@ static void usage(FILE *out)
             "  --scale S      x and w uniform in [-S, S) (default 1)\n"
             "  --constant     FAST context promises constant weights (filter transform kept)\n",
             FASTBENCH_DEFAULT_SUITE, MAX_REPS);
-}
-
-static double seconds(clockid_t clock)
-{
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int read_suite(const char *path, row *rows, int capacity)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "blasconv-fastbench: cannot open suite '%s': %s\n", path, strerror(errno));
-        return -1;
-    }
-    char line[512];
-    int count = 0, line_no = 0;
-    while (fgets(line, sizeof line, f)) {
-        line_no++;
-        if (line_no == 1 || line[0] == '#' || line[0] == '\n')
-            continue;
-        if (count == capacity) {
-            fprintf(stderr, "blasconv-fastbench: %s: more than %d rows\n", path, capacity);
-            fclose(f);
-            return -1;
-        }
-        blasconv_conv2d d = {0};
-        row *r = &rows[count];
-        int fields = sscanf(line, "%63[^,],%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
-                            r->name, &d.batch, &d.in_channels, &d.in_height, &d.in_width,
-                            &d.out_channels, &d.kernel_height, &d.kernel_width, &d.stride_height,
-                            &d.stride_width, &d.pad_top, &d.pad_bottom, &d.pad_left, &d.pad_right,
-                            &d.dilation_height, &d.dilation_width, &d.groups);
-        int oh, ow;
-        if (fields != 17 || blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK) {
-            fprintf(stderr, "blasconv-fastbench: %s:%d: expected 17 fields of a valid layer\n",
-                    path, line_no);
-            fclose(f);
-            return -1;
-        }
-        r->d = d;
-        count++;
-    }
-    fclose(f);
-    return count;
 }
 
 static int winograd_shape(const blasconv_conv2d *d)
@@ -120,19 +57,20 @@ static float *random_array(size_t n, float scale, unsigned *seed)
 }
 
 /* One timed call: thread CPU and wall seconds. */
-static int timed_forward(blasconv_context *ctx, const row *r, const float *x, const float *w,
-                         const float *bias, float *y, double *cpu, double *wall)
+static int timed_forward(blasconv_context *ctx, const bench_layer *r, const float *x,
+                         const float *w, const float *bias, float *y, double *cpu, double *wall)
 {
-    double c0 = seconds(CLOCK_THREAD_CPUTIME_ID), w0 = seconds(CLOCK_MONOTONIC);
+    double c0 = bench_clock_seconds(CLOCK_THREAD_CPUTIME_ID),
+           w0 = bench_clock_seconds(CLOCK_MONOTONIC);
     blasconv_status st = blasconv_conv2d_forward(ctx, &r->d, x, w, bias, y);
-    *cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
-    *wall = seconds(CLOCK_MONOTONIC) - w0;
+    *cpu = bench_clock_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
+    *wall = bench_clock_seconds(CLOCK_MONOTONIC) - w0;
     if (st != BLASCONV_OK)
         fprintf(stderr, "blasconv-fastbench: %s: %s\n", r->name, blasconv_context_last_error(ctx));
     return st == BLASCONV_OK ? 0 : -1;
 }
 
-static int bench_row(const row *r, int reps, int threads, float scale, int constant)
+static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant)
 {
     blasconv_context *ctx[2];
     size_t nx = (size_t)r->d.batch * r->d.in_channels * r->d.in_height * r->d.in_width;
@@ -166,8 +104,8 @@ static int bench_row(const row *r, int reps, int threads, float scale, int const
             max_out = fmax(max_out, fabs(y[0][i]));
             max_err = fmax(max_err, fabs((double)y[1][i] - y[0][i]));
         }
-        double gemm_cpu = median(cpu[0], reps), fast_cpu = median(cpu[1], reps);
-        double gemm_wall = median(wall[0], reps), fast_wall = median(wall[1], reps);
+        double gemm_cpu = bench_median(cpu[0], reps), fast_cpu = bench_median(cpu[1], reps);
+        double gemm_wall = bench_median(wall[0], reps), fast_wall = bench_median(wall[1], reps);
         printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.2e | %.2e |\n", r->name,
                1e3 * gemm_cpu, 1e3 * fast_cpu, 1e3 * gemm_wall, 1e3 * fast_wall,
                gemm_cpu / fast_cpu, gemm_wall / fast_wall, max_err,
@@ -226,9 +164,10 @@ int main(int argc, char **argv)
                 MAX_REPS);
         return 2;
     }
-    row rows[MAX_ROWS];
-    int count = read_suite(suite, rows, MAX_ROWS);
-    if (count < 0)
+    static bench_layer rows[BENCH_MAX_LAYERS];
+    bench_program = "blasconv-fastbench";
+    int count = 0;
+    if (!bench_read_suite(suite, rows, &count)) /* says what is wrong */
         return 1;
     printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s\n",
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
@@ -242,7 +181,7 @@ int main(int argc, char **argv)
             continue;
         rows[i].d.layout = layout;
         fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
-        if (bench_row(&rows[i], reps, threads, scale, constant) != 0)
+        if (time_layer(&rows[i], reps, threads, scale, constant) != 0)
             return 1;
         ran++;
     }

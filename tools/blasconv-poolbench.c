@@ -2,6 +2,7 @@
  * same number of bytes, measured in the same run, per suite row, layout and
  * thread count. Medians of repetitions. */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_clock.h"
 #include "blasconv.h"
 
 #include <errno.h>
@@ -36,25 +37,6 @@ static void usage(FILE *out)
             "  --layout L      nchw, nhwc or both (default both)\n"
             "  --backward      time the backward pass (bytes: x + dy read, dx written)\n",
             POOLBENCH_DEFAULT_SUITE);
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* name,mode,batch,channels,in_height,in_width,window_height,window_width,
@@ -248,12 +230,12 @@ int main(int argc, char **argv)
                         d.layout == BLASCONV_NCHW ? "nchw" : "nhwc", threads[t]);
                 /* Pool and memcpy alternate, so both see the same machine noise. */
                 for (int k = -2; k < reps && status == 0; k++) { /* two warm-up rounds */
-                    double t0 = now_seconds();
+                    double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
                     blasconv_status st = backward ? blasconv_pool2d_backward(ctx, &d, x, y, dx)
                                                   : blasconv_pool2d_forward(ctx, &d, x, y);
-                    double t1 = now_seconds();
+                    double t1 = bench_clock_seconds(CLOCK_MONOTONIC);
                     parallel_memcpy(copy_dst, copy_src, bytes, threads[t]);
-                    double t2 = now_seconds();
+                    double t2 = bench_clock_seconds(CLOCK_MONOTONIC);
                     if (st != BLASCONV_OK) {
                         fprintf(stderr, "blasconv-poolbench: %s: %s (%s)\n", rows[r].name,
                                 blasconv_status_string(st), blasconv_context_last_error(ctx));
@@ -265,7 +247,8 @@ int main(int argc, char **argv)
                 }
                 if (status)
                     break;
-                double pool_s = median(samples, reps), copy_s = median(copy_samples, reps);
+                double pool_s = bench_median(samples, reps),
+                       copy_s = bench_median(copy_samples, reps);
                 double pool_gbs = (double)bytes / pool_s * 1e-9;
                 double copy_gbs = (double)bytes / copy_s * 1e-9;
                 printf("%-16s %-4s %-6s %3d %8.2f %10.2f %10.2f %6.2f\n", rows[r].name,
