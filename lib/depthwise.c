@@ -346,8 +346,8 @@ BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, con
     }
 }
 
-void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y)
+static void forward_nhwc(const conv_shape *s, const float *x, const float *w, const float *bias,
+                         float *y)
 {
     float w_by_tap[NHWC_MAX_WEIGHTS];
     const int taps = s->kh * s->kw;
@@ -357,8 +357,8 @@ void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float 
     depthwise_nhwc(s, x, w_by_tap, bias, y);
 }
 
-void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y)
+static void forward_nchw(const conv_shape *s, const float *x, const float *w, const float *bias,
+                         float *y)
 {
     const size_t plane = (size_t)s->h * s->w;
     const size_t taps = (size_t)s->kh * s->kw;
@@ -372,4 +372,13 @@ void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float 
             depthwise_plane(s, &columns, x_plane, w_k, bias ? bias[k] : 0.0f, y_plane);
         }
     }
+}
+
+void bc_depthwise_forward(const conv_shape *s, const float *x, const float *w, const float *bias,
+                          float *y)
+{
+    if (s->layout == BLASCONV_NCHW)
+        forward_nchw(s, x, w, bias, y);
+    else
+        forward_nhwc(s, x, w, bias, y);
 }

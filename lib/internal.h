@@ -170,10 +170,9 @@ void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_
 /* --- depthwise.c: the direct path for one input channel per group -------- */
 
 int bc_depthwise_applies(const conv_shape *s);
-void bc_depthwise_forward_nchw(const conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y);
-void bc_depthwise_forward_nhwc(const conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y);
+/* Forward on the direct path, either layout (bc_depthwise_applies must hold). */
+void bc_depthwise_forward(const conv_shape *s, const float *x, const float *w, const float *bias,
+                          float *y);
 
 /* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
 
