@@ -17,30 +17,37 @@ static void fill_bias(float *y_group, const float *bias_group, int k_count, size
     }
 }
 
-/* Images [n_begin, n_end) of an NCHW forward pass, lowering into `col`. */
+/* One slot's share of an NCHW forward pass (all of it when serial): its output rows
+ * and channels, lowering into `col` in tiles that stay inside one image. */
 static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
                          const float *w, const float *bias, float *y, float *col,
-                         int rows_per_tile, int n_begin, int n_end)
+                         int rows_per_tile, slot_range r)
 {
-    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int cg = s->c_per_group, kg = r.k_end - r.k_begin;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const size_t plane = (size_t)s->h * s->w;
     const float beta = bias ? 1.0f : 0.0f;
-    for (int n = n_begin; n < n_end; n++) {
+    for (int row = r.row_begin; row < r.row_end;) {
+        const int n = row / s->oh, oh_begin = row % s->oh;
+        const int oh_stop = r.row_end - n * s->oh < s->oh ? r.row_end - n * s->oh : s->oh;
+        row = n * s->oh + oh_stop;
         for (int g = 0; g < s->groups; g++) {
+            const int k0 = g * s->k_per_group + r.k_begin; /* first output channel */
             const float *x_group = x + ((size_t)n * s->c + (size_t)g * cg) * plane;
-            const float *w_group = w + (size_t)g * kg * s->col_rows;
-            float *y_group = y + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
-            const float *b_group = bias ? bias + (size_t)g * kg : NULL;
-            if (s->direct_1x1) {
+            const float *w_group = w + (size_t)k0 * s->col_rows;
+            float *y_group = y + ((size_t)n * s->k + (size_t)k0) * s->positions;
+            const float *b_group = bias ? bias + k0 : NULL;
+            if (s->direct_1x1) { /* the rows' positions are contiguous columns of x */
+                size_t first = (size_t)oh_begin * s->ow;
+                int cols = (oh_stop - oh_begin) * s->ow;
                 if (b_group)
-                    fill_bias(y_group, b_group, kg, s->positions, 0, s->positions);
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, positions, cg, 1.0f, w_group, cg,
-                         x_group, positions, beta, y_group, positions);
+                    fill_bias(y_group, b_group, kg, s->positions, first, (size_t)cols);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, cols, cg, 1.0f, w_group, cg,
+                         x_group + first, positions, beta, y_group + first, positions);
                 continue;
             }
-            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
-                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+            for (int oh = oh_begin; oh < oh_stop; oh += rows_per_tile) {
+                int oh_end = oh + rows_per_tile < oh_stop ? oh + rows_per_tile : oh_stop;
                 int tile_cols = (oh_end - oh) * s->ow;
                 size_t first = (size_t)oh * s->ow;
                 bc_im2col_nchw(s, x_group, oh, oh_end, col);
@@ -100,11 +107,10 @@ struct forward_job {
     float *y;
 };
 
-static void forward_images(void *arg, float *col, int n_begin, int n_end)
+static void forward_share(void *arg, float *col, slot_range r)
 {
     const struct forward_job *j = arg;
-    forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile,
-                 n_begin, n_end);
+    forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile, r);
 }
 
 blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,
@@ -127,7 +133,7 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
         else if (p.s.layout == BLASCONV_NHWC)
             forward_nhwc(c, &p, x, w, bias, y);
         else
-            bc_for_image_slots(&p, forward_images, &(struct forward_job){c, &p, x, w, bias, y});
+            bc_for_slots(c, &p, forward_share, &(struct forward_job){c, &p, x, w, bias, y});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

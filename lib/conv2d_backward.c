@@ -42,11 +42,13 @@ struct backward_data_job {
     float *dx;
 };
 
-static void backward_data_images(void *arg, float *col, int n_begin, int n_end)
+/* Backward data's slots always split whole images (see plan.c). */
+static void backward_data_images(void *arg, float *col, slot_range r)
 {
     const struct backward_data_job *j = arg;
+    const int oh = j->plan->s.oh;
     backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->dx, col, j->plan->rows_per_tile,
-                       n_begin, n_end);
+                       r.row_begin / oh, r.row_end / oh);
 }
 
 static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
@@ -186,8 +188,8 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
         if (p.s.layout == BLASCONV_NHWC)
             backward_data_nhwc(c, &p, dy, w, dx);
         else
-            bc_for_image_slots(&p, backward_data_images,
-                               &(struct backward_data_job){c, &p, dy, w, dx});
+            bc_for_slots(c, &p, backward_data_images,
+                         &(struct backward_data_job){c, &p, dy, w, dx});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

@@ -61,6 +61,8 @@ struct blasconv_context {
         int m, k, c;
         blasconv_layout layout;
     } winograd_cache;
+    int keeps_threads;    /* a context the user created (not a call's stand-in) */
+    struct bc_team *team; /* parallel.c: worker threads kept between calls; NULL = none */
     char last_error[BLASCONV_ERROR_CAPACITY];
 };
 
@@ -234,6 +236,13 @@ typedef enum conv_pass {
     PASS_BACKWARD_FILTER
 } conv_pass;
 
+/* How parallel slots share a pass (plan.c says when each applies). */
+typedef enum slot_split {
+    SPLIT_IMAGES,  /* whole images */
+    SPLIT_ROWS,    /* output rows of the batch */
+    SPLIT_CHANNELS /* output channels of each group, every slot over all rows */
+} slot_split;
+
 typedef struct conv_plan {
     conv_shape s;
     int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
@@ -241,17 +250,25 @@ typedef struct conv_plan {
     int rows_per_tile;      /* output rows lowered per tile */
     int tiled_rows;         /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
-    int image_slots;        /* images run in this many parallel slots, each with its own
-                               tile of scratch and a one-thread BLAS (NCHW forward and
-                               backward data with 2+ threads and a batch); 1 = serial */
+    int slots;              /* parallel slots, each with its own tile of scratch and a
+                               one-thread BLAS (NCHW forward and backward data with 2+
+                               threads); 1 = serial */
+    slot_split split;       /* how the slots share the work */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
 
-/* What a pass does for images [n_begin, n_end) with one slot's tile of scratch. */
-typedef void (*bc_images_fn)(void *arg, float *col, int n_begin, int n_end);
+/* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
+ * is image n's row oh) and output channels [k_begin, k_end) of every group. */
+typedef struct slot_range {
+    int row_begin, row_end;
+    int k_begin, k_end;
+} slot_range;
 
-/* Runs fn over the batch: in one call, or spread over p->image_slots threads. */
-void bc_for_image_slots(const conv_plan *p, bc_images_fn fn, void *arg);
+/* What a pass does for its share, with one slot's tile of scratch. */
+typedef void (*bc_slot_fn)(void *arg, float *col, slot_range r);
+
+/* Runs fn over the whole pass: in one call, or spread over p->slots threads. */
+void bc_for_slots(blasconv_context *ctx, const conv_plan *p, bc_slot_fn fn, void *arg);
 
 /* End of the tile that starts at output row `begin`. */
 static inline int bc_tile_end(const conv_plan *p, int begin)
@@ -301,8 +318,13 @@ typedef void (*bc_parallel_fn)(void *arg, int64_t begin, int64_t end);
 int bc_thread_count(const blasconv_context *ctx);
 
 /* Splits [0, count) into at most `threads` contiguous chunks of at least `grain`
- * items and runs them on that many threads (the caller's among them), then joins.
- * Falls back to fewer threads, down to the caller alone, when threads cannot start. */
-void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg);
+ * items and runs them on that many threads (the caller's among them), then joins:
+ * on ctx's team of kept workers (started on first use) when ctx is a context the
+ * user created, else on threads started for the call. Chunks whose thread cannot
+ * start run on the caller. */
+void bc_parallel_for(blasconv_context *ctx, int threads, int64_t count, int64_t grain,
+                     bc_parallel_fn fn, void *arg);
+/* Stops and joins ctx's workers (none started: nothing to do). */
+void bc_team_destroy(blasconv_context *ctx);
 
 #endif

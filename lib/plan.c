@@ -22,7 +22,7 @@ static int tile_height(const conv_shape *s, size_t bytes)
     return rows > (size_t)tiled_rows(s) ? tiled_rows(s) : (int)rows;
 }
 
-/* Sizes the tiles and gets their scratch: one tile per image slot (p->image_slots,
+/* Sizes the tiles and gets their scratch: one tile per parallel slot (p->slots,
  * dropped to 1 when the capacity cannot give every slot an output row). */
 static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, conv_plan *p)
 {
@@ -33,14 +33,14 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,
                        "workspace of %zu bytes is below the %zu bytes one output row needs",
                        capacity, row_bytes);
-    if (capacity / (size_t)p->image_slots < row_bytes)
-        p->image_slots = 1;
-    capacity /= (size_t)p->image_slots;
+    if (capacity / (size_t)p->slots < row_bytes)
+        p->slots = 1;
+    capacity /= (size_t)p->slots;
     /* With several BLAS threads on one GEMM each gets a slice of the tile's columns:
      * grow the tile with them (measured: 2 threads run r50_3x3_14_b8 ~15% faster with
      * 4 MiB than with 1 MiB tiles), up to 4 threads' worth. Slots run one-thread
      * GEMMs and keep the one-thread tile. */
-    int threads = p->image_slots > 1 ? 1 : bc_thread_count(ctx);
+    int threads = p->slots > 1 ? 1 : bc_thread_count(ctx);
     size_t tile_bytes = BLASCONV_DEFAULT_TILE_BYTES;
     if (threads > 1)
         tile_bytes *= 2 * (size_t)(threads < 4 ? threads : 4);
@@ -55,35 +55,77 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         target = capacity;
     int rows = tile_height(s, target);
     size_t slot_bytes = (size_t)rows * row_bytes; /* <= capacity / slots: no overflow */
-    float *buffer = bc_scratch(ctx, slot_bytes * (size_t)p->image_slots);
+    float *buffer = bc_scratch(ctx, slot_bytes * (size_t)p->slots);
     if (!buffer)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
-                       slot_bytes * (size_t)p->image_slots);
+                       slot_bytes * (size_t)p->slots);
     p->col = buffer;
     p->rows_per_tile = rows;
     p->slot_floats = slot_bytes / sizeof(float);
     return BLASCONV_OK;
 }
 
-/* Parallel slots over the batch pay for starting threads (tens of microseconds) and
- * then run one-thread GEMMs on whole images, which scale better than several BLAS
- * threads sharing each tile's small GEMM. */
-static int image_slots(const blasconv_context *ctx, const conv_shape *s, conv_pass pass)
+/* Parallel slots run one-thread GEMMs on the context's kept workers (parallel.c),
+ * each lowering its own tiles. The BLAS's own threads would share each tile's small
+ * GEMM while the lowering stays serial, and OpenBLAS's idle workers spin for about
+ * 0.1 s after each threaded call, taking a core from whatever runs next (measured:
+ * two one-thread sgemms on two threads then ran no faster than one after the other).
+ * So a large call splits its work itself:
+ * - a batch of at least one image per slot into whole images;
+ * - a smaller forward batch into output rows, if every slot keeps SLOT_MIN_POSITIONS
+ *   GEMM columns (fewer, and each slot's GEMM reads the whole filter for little work);
+ * - or into output channels, each slot lowering the same tiles (cheap next to the
+ *   GEMM of a layer with many channels), if every slot keeps SLOT_MIN_CHANNELS GEMM
+ *   rows; preferred when there are at least as many channels as a slot's positions.
+ * Backward data cannot split an image: col2im adds into input rows that neighbouring
+ * tiles share. */
+enum {
+    SLOT_MIN_FLOPS = 50000000,
+    SLOT_MIN_POSITIONS = 256,
+    SLOT_MIN_CHANNELS = 64
+};
+
+static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv_pass pass,
+                          slot_split *split)
 {
+    *split = SPLIT_IMAGES;
     if (pass == PASS_BACKWARD_FILTER) /* sums over the batch: order must not change */
         return 1;
-    if (s->layout != BLASCONV_NCHW || s->n < 2 || !bc_blas_parallel_callable(ctx))
+    if (s->layout != BLASCONV_NCHW || !bc_blas_parallel_callable(ctx))
         return 1;
-    int threads = bc_thread_count(ctx);
-    double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
-    if (threads < 2 || flops < 5e7)
+    const int threads = bc_thread_count(ctx);
+    const double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
+    if (threads < 2 || flops < SLOT_MIN_FLOPS)
         return 1;
-    return threads < s->n ? threads : s->n;
+    if (s->n >= threads)
+        return threads;
+    if (pass != PASS_FORWARD)
+        return s->n;
+    const int64_t positions = (int64_t)s->n * s->positions;
+    const int64_t rows = (int64_t)s->n * s->oh;
+    int64_t by_rows = threads < rows ? threads : rows;
+    if (by_rows > positions / SLOT_MIN_POSITIONS)
+        by_rows = positions / SLOT_MIN_POSITIONS;
+    int64_t by_channels = threads;
+    if (by_channels > s->k_per_group / SLOT_MIN_CHANNELS)
+        by_channels = s->k_per_group / SLOT_MIN_CHANNELS;
+    /* Measured at 2 threads: r50_1x1_s2 (512 channels, 392 positions a slot) runs
+     * 1.8x faster split by channels, r50_3x3_28 (128, 392) 1.3x faster by rows. */
+    const int channels_first = by_channels >= threads && s->k_per_group >= positions / threads;
+    if (by_rows >= 2 && !channels_first) {
+        *split = SPLIT_ROWS;
+        return (int)by_rows;
+    }
+    if (by_channels >= 2) {
+        *split = SPLIT_CHANNELS;
+        return (int)by_channels;
+    }
+    return s->n;
 }
 
 struct slot_job {
     const conv_plan *plan;
-    bc_images_fn fn;
+    bc_slot_fn fn;
     void *arg;
 };
 
@@ -91,22 +133,29 @@ static void run_slots(void *arg, int64_t begin, int64_t end)
 {
     const struct slot_job *job = arg;
     const conv_plan *p = job->plan;
+    const int64_t n = p->s.n, oh = p->s.oh, kg = p->s.k_per_group, slots = p->slots;
     for (int64_t slot = begin; slot < end; slot++) {
-        int n_begin = (int)((int64_t)p->s.n * slot / p->image_slots);
-        int n_end = (int)((int64_t)p->s.n * (slot + 1) / p->image_slots);
-        float *col = p->col ? p->col + (size_t)slot * p->slot_floats : NULL;
-        job->fn(job->arg, col, n_begin, n_end);
+        slot_range r = {0, (int)(n * oh), 0, (int)kg};
+        if (p->split == SPLIT_IMAGES)
+            r.row_begin = (int)(n * slot / slots * oh),
+            r.row_end = (int)(n * (slot + 1) / slots * oh);
+        else if (p->split == SPLIT_ROWS)
+            r.row_begin = (int)(n * oh * slot / slots),
+            r.row_end = (int)(n * oh * (slot + 1) / slots);
+        else
+            r.k_begin = (int)(kg * slot / slots), r.k_end = (int)(kg * (slot + 1) / slots);
+        job->fn(job->arg, p->col ? p->col + (size_t)slot * p->slot_floats : NULL, r);
     }
 }
 
-void bc_for_image_slots(const conv_plan *p, bc_images_fn fn, void *arg)
+void bc_for_slots(blasconv_context *ctx, const conv_plan *p, bc_slot_fn fn, void *arg)
 {
-    if (p->image_slots <= 1) {
-        fn(arg, p->col, 0, p->s.n);
+    if (p->slots <= 1) { /* n*OH < y_elems < 2^31 */
+        fn(arg, p->col, (slot_range){0, p->s.n * p->s.oh, 0, p->s.k_per_group});
         return;
     }
     struct slot_job job = {p, fn, arg};
-    bc_parallel_for(p->image_slots, p->image_slots, 1, run_slots, &job);
+    bc_parallel_for(ctx, p->slots, p->slots, 1, run_slots, &job);
 }
 
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
@@ -115,7 +164,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->col = NULL;
     p->rows_per_tile = 0;
     p->depthwise = 0;
-    p->image_slots = 1;
+    p->slots = 1;
+    p->split = SPLIT_IMAGES;
     p->slot_floats = 0;
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
@@ -126,10 +176,10 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (pass == PASS_FORWARD && !p->depthwise)
         st = bc_winograd_plan(ctx, fn, &p->s, &p->winograd);
     if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
-        p->image_slots = image_slots(ctx, &p->s, pass);
+        p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, p);
-    if (st == BLASCONV_OK && p->image_slots > 1)
+    if (st == BLASCONV_OK && p->slots > 1)
         bc_blas_use_threads(ctx, 1);
     else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

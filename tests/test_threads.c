@@ -1,8 +1,9 @@
 /* Contexts with several threads: NCHW forward and backward data spread a batch over
- * parallel image slots, each with its own tile and a one-thread BLAS. Unlimited, the
- * results must be bitwise those of one thread (each image runs the same GEMMs); under
- * a workspace limit they must agree with it; they match the oracle; and a user's
- * sgemm is never called from another thread. */
+ * parallel slots, each with its own tile and a one-thread BLAS. Split into whole
+ * images and unlimited, the results must be bitwise those of one thread (each image
+ * runs the same GEMMs); under a workspace limit, or when a forward pass on one image
+ * is split by output rows or channels, they must agree with it; they match the
+ * oracle; and a user's sgemm is never called from another thread. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -77,6 +78,96 @@ START_TEST(two_threads_match_one_bitwise_and_the_oracle)
 }
 END_TEST
 
+/* Single images big enough to be split (plan.c's rules, 2 threads): by output rows
+ * (3x3, and direct 1x1), and by output channels when the map is too small for rows
+ * (also with groups, where each slot takes a share of every group's channels). */
+static const blasconv_conv2d single_images[] = {
+    {.batch = 1,
+     .in_channels = 32,
+     .in_height = 64,
+     .in_width = 61,
+     .out_channels = 32,
+     .kernel_height = 3,
+     .kernel_width = 3,
+     .pad_top = 1,
+     .pad_bottom = 1,
+     .pad_left = 1,
+     .pad_right = 1},
+    {.batch = 1,
+     .in_channels = 128,
+     .in_height = 40,
+     .in_width = 40,
+     .out_channels = 128,
+     .kernel_height = 1,
+     .kernel_width = 1},
+    {.batch = 1,
+     .in_channels = 512,
+     .in_height = 7,
+     .in_width = 7,
+     .out_channels = 130,
+     .kernel_height = 3,
+     .kernel_width = 3,
+     .pad_top = 1,
+     .pad_bottom = 1,
+     .pad_left = 1,
+     .pad_right = 1},
+    {.batch = 1,
+     .in_channels = 512,
+     .in_height = 7,
+     .in_width = 7,
+     .out_channels = 256,
+     .kernel_height = 3,
+     .kernel_width = 3,
+     .pad_top = 1,
+     .pad_bottom = 1,
+     .pad_left = 1,
+     .pad_right = 1,
+     .groups = 2},
+};
+
+static float *forward_with(int threads, size_t workspace_limit, const blasconv_conv2d *d,
+                           const float *x, const float *w, const float *bias)
+{
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    float *y = test_alloc_poisoned(test_conv_y_elems(d));
+    for (int call = 0; call < 2; call++) /* the second call runs on the kept workers */
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, bias, y), BLASCONV_OK);
+    blasconv_context_destroy(ctx);
+    return y;
+}
+
+START_TEST(one_image_split_by_rows_or_channels_agrees)
+{
+    const blasconv_conv2d *d = &single_images[_i];
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(93 + (uint64_t)_i);
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *bias = test_alloc_random(&r, (size_t)d->out_channels);
+    float *want = test_alloc_poisoned(ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, x, w, bias, want), BLASCONV_OK);
+    float *one = forward_with(1, 0, d, x, w, bias);
+    test_assert_conv_close(one, want, ny, d, BLASCONV_PASS_FORWARD, "one thread");
+    const size_t limits[] = {0, (size_t)1 << 18};
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            float *two = forward_with(2, limits[l], d, x, w, with_bias ? bias : NULL);
+            if (with_bias) {
+                test_assert_conv_agree(one, two, ny, d, BLASCONV_PASS_FORWARD, "two threads");
+                test_assert_conv_close(two, want, ny, d, BLASCONV_PASS_FORWARD, "oracle");
+            } else {
+                for (size_t i = 0; i < ny; i++) /* add the bias back to compare */
+                    two[i] += bias[i / (ny / (size_t)d->out_channels) % d->out_channels];
+                test_assert_conv_close(two, want, ny, d, BLASCONV_PASS_FORWARD, "no bias");
+            }
+            free(two);
+        }
+    free(one), free(want), free(x), free(w), free(bias);
+}
+END_TEST
+
 static pthread_t caller;
 static int foreign_calls;
 static void same_thread_sgemm(int layout, int ta, int tb, int m, int n, int k, float alpha,
@@ -113,10 +204,12 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("threads");
-    TCase *tc = tcase_create("image slots");
+    TCase *tc = tcase_create("parallel slots");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
+    tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
+                        (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -59,6 +59,9 @@ double bench_median_seconds(void (*fn)(void *), void *arg, int reps);
 /* A row stops taking samples (keeping at least one) after this many seconds of
  * them; 0 = no limit. */
 extern double bench_row_budget_seconds;
+/* > 0: a row's timed fns take their samples one after the other (not in turns), each
+ * after a pause of this many seconds; for thread counts above 1 (see bench_run.c). */
+extern double bench_settle_seconds;
 
 /* bench_run.c: a layer's random inputs (NCHW, and NHWC copies made on first use)
  * and its reference outputs, computed once per pass on first use and kept. */

@@ -24,9 +24,22 @@ static int inner_calls(double one_call_seconds)
 /* Seconds of timed samples after which a row stops taking more (0 = no limit). */
 double bench_row_budget_seconds = 2.0;
 
+double bench_settle_seconds = 0.0;
+
+static void settle(void)
+{
+    if (bench_settle_seconds > 0) {
+        double whole = floor(bench_settle_seconds);
+        struct timespec t = {(time_t)whole, (long)((bench_settle_seconds - whole) * 1e9)};
+        nanosleep(&t, NULL);
+    }
+}
+
 /* Medians of reps samples of each fn, the fns taking turns so that all of them see
  * the same machine load; fewer samples (at least one) once the row's time budget is
- * spent. warm[i] > 0 is the duration of a call already made (the warm-up);
+ * spent. With bench_settle_seconds > 0 each fn takes all its samples in turn instead,
+ * after that pause: a threaded BLAS's idle workers spin for a while after each call and
+ * would take a core from the fn timed next. warm[i] > 0 is the duration of a call already made (the warm-up);
  * otherwise one warm-up call is made and timed here. */
 static void time_interleaved(int count, void (*const fns[])(void *), void *const args[],
                              const double warm[], int reps, double medians[])
@@ -47,20 +60,27 @@ static void time_interleaved(int count, void (*const fns[])(void *), void *const
             medians[i] = NAN;
         return;
     }
-    const double start = bench_clock_seconds(CLOCK_MONOTONIC);
+    const int blocks = bench_settle_seconds > 0 ? count : 1;
+    const int per_block = count / blocks;
+    const double budget = bench_row_budget_seconds / blocks;
     int taken = 0;
-    while (taken < reps) {
-        for (int i = 0; i < count; i++) {
-            double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
-            for (int c = 0; c < inner[i]; c++)
-                fns[i](args[i]);
-            samples[(size_t)i * reps + taken] =
-                (bench_clock_seconds(CLOCK_MONOTONIC) - t0) / inner[i];
+    for (int b = 0; b < blocks; b++) {
+        settle();
+        const double start = bench_clock_seconds(CLOCK_MONOTONIC);
+        const int want = b == 0 ? reps : taken; /* every block as many as the first */
+        taken = 0;
+        while (taken < want) {
+            for (int i = b * per_block; i < (b + 1) * per_block; i++) {
+                double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
+                for (int c = 0; c < inner[i]; c++)
+                    fns[i](args[i]);
+                samples[(size_t)i * reps + taken] =
+                    (bench_clock_seconds(CLOCK_MONOTONIC) - t0) / inner[i];
+            }
+            taken++;
+            if (b == 0 && budget > 0 && bench_clock_seconds(CLOCK_MONOTONIC) - start > budget)
+                break;
         }
-        taken++;
-        if (bench_row_budget_seconds > 0 &&
-            bench_clock_seconds(CLOCK_MONOTONIC) - start > bench_row_budget_seconds)
-            break;
     }
     for (int i = 0; i < count; i++) { /* fn i's samples start at i * reps */
         double *s = samples + (size_t)i * reps;
