@@ -142,9 +142,13 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  available cores for blasconv's own loops, and the BLAS's own choice at load time
  *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
  *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With 2+ threads, large NCHW
- *  forward and backward-data calls on a batch run whole images in parallel, each thread
- *  with its own tile of scratch and a one-thread BLAS (results bitwise those of one
- *  thread when no workspace limit applies); a function given to set_sgemm is still
+ *  forward and backward-data calls run in parallel slots, each thread with its own
+ *  tile of scratch and a one-thread BLAS: whole images of a batch (results bitwise
+ *  those of one thread when no workspace limit applies), or, for a forward pass on
+ *  fewer images than threads, output rows or output channels (results agree with one
+ *  thread within the forward tolerance). The context keeps its worker threads
+ *  between calls (they spin 1 ms after a job, then sleep) until it is destroyed; a call with
+ *  a NULL context starts and joins its own. A function given to set_sgemm is still
  *  only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
  *  process-wide: each call sets it before its GEMMs, so contexts asking for
  *  different counts at the same time may run with each other's count (results

@@ -1,22 +1,25 @@
 /* A small fork-join parallel for on pthreads: split a range, run the chunks, join.
  *
  * A context keeps a team of worker threads between calls: starting and joining a
- * thread costs about 70 us on the machines we measure (a VM must wake an idle vCPU),
- * a tenth of a 2-thread call on a mid-sized layer. After a job, workers spin for
- * TEAM_SPIN_NS so that back-to-back calls (the layers of a network) find them
- * awake, then sleep on a condition variable: a short spin, unlike OpenBLAS's
- * ~0.1 s, leaves the cores to whatever runs next. A call without a context
- * (ctx NULL) starts and joins its threads itself. */
-#define _POSIX_C_SOURCE 200809L
+ * thread costs about 70 us on the machines we measure, a tenth of a 2-thread call on
+ * a mid-sized layer. After a job, workers (and a caller waiting for them) spin for
+ * TEAM_SPIN_NS before they sleep on a condition variable: a core that went idle is
+ * slow to wake in a VM (measured: a 1 ms two-thread call took 3 ms when its worker,
+ * done 0.3 ms before the caller, had gone to sleep; with a 1 ms spin back-to-back
+ * calls held 230-260 GFLOP/s instead of dropping to 80-130). One millisecond of spinning
+ * after a call, unlike OpenBLAS's ~0.1 s, leaves the cores to whatever runs next. A
+ * call without a context (ctx NULL) starts and joins its threads itself. */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 64
-#define TEAM_SPIN_NS 100000
+#define TEAM_SPIN_NS 1000000 /* 1 ms */
 
 struct chunk {
     bc_parallel_fn fn;
@@ -33,8 +36,9 @@ struct bc_team {
     pthread_cond_t done; /* caller: the last busy worker finished */
     unsigned job;        /* bumped per job (under lock; read atomically while spinning) */
     int quit;
-    int active;  /* workers with a chunk in the current job */
-    int pending; /* of those, still running */
+    int active;     /* workers with a chunk in the current job */
+    int caller_cpu; /* where the caller ran when it posted the job; -1 = unknown */
+    int pending;    /* of those, still running */
     struct chunk chunks[MAX_THREADS];
 };
 
@@ -77,12 +81,30 @@ static int spin_while_equal(const unsigned *word, unsigned value)
     }
 }
 
+/* A worker woken by the caller may be woken on the caller's CPU: without cache
+ * topology (as in our VMs) Linux's wake-up placement looks no further, and the two
+ * chunks then share one core while another idles (measured: 2-thread calls fell to
+ * one-thread speed after the workers had slept). Such a worker moves itself to the
+ * CPUs it may use other than the caller's. */
+static void leave_cpu(int caller_cpu, const cpu_set_t *allowed)
+{
+    if (caller_cpu < 0 || sched_getcpu() != caller_cpu || !CPU_ISSET(caller_cpu, allowed))
+        return;
+    cpu_set_t others = *allowed;
+    CPU_CLR(caller_cpu, &others);
+    if (CPU_COUNT(&others) > 0)
+        sched_setaffinity(0, sizeof others, &others);
+}
+
 static void *worker_main(void *p)
 {
     struct worker_start start = *(struct worker_start *)p;
     free(p);
     struct bc_team *t = start.team;
     unsigned seen = start.seen;
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        CPU_ZERO(&allowed);
     for (;;) {
         spin_while_equal(&t->job, seen);
         pthread_mutex_lock(&t->lock);
@@ -94,10 +116,12 @@ static void *worker_main(void *p)
         }
         seen = t->job;
         const int mine = start.index < t->active;
+        const int caller_cpu = t->caller_cpu;
         struct chunk c = t->chunks[start.index + 1];
         pthread_mutex_unlock(&t->lock);
         if (!mine)
             continue;
+        leave_cpu(caller_cpu, &allowed);
         run_chunk(&c);
         if (__atomic_sub_fetch(&t->pending, 1, __ATOMIC_ACQ_REL) == 0) {
             pthread_mutex_lock(&t->lock);
@@ -165,6 +189,7 @@ static void run_on_team(struct bc_team *t, const struct chunk *chunks, int n)
     for (int i = 1; i < n; i++)
         t->chunks[i] = chunks[i];
     t->active = n - 1;
+    t->caller_cpu = sched_getcpu();
     __atomic_store_n(&t->pending, n - 1, __ATOMIC_RELEASE);
     __atomic_store_n(&t->job, t->job + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&t->wake);
