@@ -129,7 +129,7 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
         if (p.winograd.m)
             bc_winograd_forward(c, &p.s, &p.winograd, x, w, bias, y);
         else if (p.depthwise)
-            bc_depthwise_forward(&p.s, x, w, bias, y);
+            bc_depthwise_forward(c, &p.s, x, w, bias, y);
         else if (p.s.layout == BLASCONV_NHWC)
             forward_nhwc(c, &p, x, w, bias, y);
         else

@@ -302,83 +302,106 @@ static inline __attribute__((always_inline)) void nhwc_pixel_block(
  * tap inside the input adds its weight vector times the input pixel, in the same
  * tap order as the NCHW path. Channels go 32 and 16 at a time in registers (the
  * last block may overlap the one before); fewer than 16 take the scalar loop. */
+/* Output rows [row_begin, row_end) of the batch (row n*OH + oh). */
 BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
-                                        const float *bias, float *y)
+                                        const float *bias, float *y, int64_t row_begin,
+                                        int64_t row_end)
 {
     const int k_count = s->k;
-    for (int n = 0; n < s->n; n++) {
+    for (int64_t row = row_begin; row < row_end; row++) {
+        const int n = (int)(row / s->oh), oh = (int)(row % s->oh);
         const float *x_image = x + (size_t)n * s->h * s->w * k_count;
-        for (int oh = 0; oh < s->oh; oh++)
-            for (int ow = 0; ow < s->ow; ow++) {
-                float *restrict out = y + (((size_t)n * s->oh + oh) * s->ow + ow) * k_count;
-                const int64_t ih0 = (int64_t)oh * s->stride_h - s->pad_t;
-                const int64_t iw0 = (int64_t)ow * s->stride_w - s->pad_l;
-                if (k_count >= 16) {
-                    int k0 = 0;
-                    for (; k0 + 32 <= k_count; k0 += 32)
-                        nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 2, out);
-                    for (; k0 < k_count; k0 += 16) {
-                        if (k0 + 16 > k_count)
-                            k0 = k_count - 16;
-                        nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 1, out);
-                    }
-                    continue;
+        for (int ow = 0; ow < s->ow; ow++) {
+            float *restrict out = y + (((size_t)n * s->oh + oh) * s->ow + ow) * k_count;
+            const int64_t ih0 = (int64_t)oh * s->stride_h - s->pad_t;
+            const int64_t iw0 = (int64_t)ow * s->stride_w - s->pad_l;
+            if (k_count >= 16) {
+                int k0 = 0;
+                for (; k0 + 32 <= k_count; k0 += 32)
+                    nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 2, out);
+                for (; k0 < k_count; k0 += 16) {
+                    if (k0 + 16 > k_count)
+                        k0 = k_count - 16;
+                    nhwc_pixel_block(s, x_image, w_by_tap, bias, ih0, iw0, k0, 1, out);
                 }
-                for (int k = 0; k < k_count; k++)
-                    out[k] = bias ? bias[k] : 0.0f;
-                for (int ki = 0; ki < s->kh; ki++) {
-                    int64_t ih = ih0 + (int64_t)ki * s->dil_h;
-                    if ((uint64_t)ih >= (uint64_t)s->h)
+                continue;
+            }
+            for (int k = 0; k < k_count; k++)
+                out[k] = bias ? bias[k] : 0.0f;
+            for (int ki = 0; ki < s->kh; ki++) {
+                int64_t ih = ih0 + (int64_t)ki * s->dil_h;
+                if ((uint64_t)ih >= (uint64_t)s->h)
+                    continue;
+                for (int kj = 0; kj < s->kw; kj++) {
+                    int64_t iw = iw0 + (int64_t)kj * s->dil_w;
+                    if ((uint64_t)iw >= (uint64_t)s->w)
                         continue;
-                    for (int kj = 0; kj < s->kw; kj++) {
-                        int64_t iw = iw0 + (int64_t)kj * s->dil_w;
-                        if ((uint64_t)iw >= (uint64_t)s->w)
-                            continue;
-                        const float *restrict in =
-                            x_image + ((size_t)ih * s->w + (size_t)iw) * k_count;
-                        const float *restrict weights =
-                            w_by_tap + ((size_t)ki * s->kw + kj) * k_count;
-                        for (int k = 0; k < k_count; k++)
-                            out[k] += weights[k] * in[k];
-                    }
+                    const float *restrict in =
+                        x_image + ((size_t)ih * s->w + (size_t)iw) * k_count;
+                    const float *restrict weights = w_by_tap + ((size_t)ki * s->kw + kj) * k_count;
+                    for (int k = 0; k < k_count; k++)
+                        out[k] += weights[k] * in[k];
                 }
             }
-    }
-}
-
-static void forward_nhwc(const conv_shape *s, const float *x, const float *w, const float *bias,
-                         float *y)
-{
-    float w_by_tap[NHWC_MAX_WEIGHTS];
-    const int taps = s->kh * s->kw;
-    for (int k = 0; k < s->k; k++)
-        for (int t = 0; t < taps; t++)
-            w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + t];
-    depthwise_nhwc(s, x, w_by_tap, bias, y);
-}
-
-static void forward_nchw(const conv_shape *s, const float *x, const float *w, const float *bias,
-                         float *y)
-{
-    const size_t plane = (size_t)s->h * s->w;
-    const size_t taps = (size_t)s->kh * s->kw;
-    tap_columns columns;
-    tap_columns_init(s, &columns);
-    for (int n = 0; n < s->n; n++) {
-        for (int k = 0; k < s->k; k++) {
-            const float *x_plane = x + ((size_t)n * s->c + (size_t)(k / s->k_per_group)) * plane;
-            const float *w_k = w + (size_t)k * taps;
-            float *y_plane = y + ((size_t)n * s->k + k) * s->positions;
-            depthwise_plane(s, &columns, x_plane, w_k, bias ? bias[k] : 0.0f, y_plane);
         }
     }
 }
 
-void bc_depthwise_forward(const conv_shape *s, const float *x, const float *w, const float *bias,
-                          float *y)
+/* One call's arguments, for the parallel loops over planes (NCHW) or rows (NHWC). */
+struct depthwise_job {
+    const conv_shape *s;
+    const tap_columns *columns; /* NCHW */
+    const float *x, *w, *bias;  /* w: [K][taps] (NCHW), [taps][K] (NHWC) */
+    float *y;
+};
+
+static void nhwc_rows(void *arg, int64_t begin, int64_t end)
 {
-    if (s->layout == BLASCONV_NCHW)
-        forward_nchw(s, x, w, bias, y);
-    else
-        forward_nhwc(s, x, w, bias, y);
+    const struct depthwise_job *j = arg;
+    depthwise_nhwc(j->s, j->x, j->w, j->bias, j->y, begin, end);
+}
+
+/* Planes [begin, end) of the batch (plane n*K + k). */
+static void nchw_planes(void *arg, int64_t begin, int64_t end)
+{
+    const struct depthwise_job *j = arg;
+    const conv_shape *s = j->s;
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t taps = (size_t)s->kh * s->kw;
+    for (int64_t p = begin; p < end; p++) {
+        const int n = (int)(p / s->k), k = (int)(p % s->k);
+        const float *x_plane = j->x + ((size_t)n * s->c + (size_t)(k / s->k_per_group)) * plane;
+        float *y_plane = j->y + (size_t)p * s->positions;
+        depthwise_plane(s, j->columns, x_plane, j->w + (size_t)k * taps,
+                        j->bias ? j->bias[k] : 0.0f, y_plane);
+    }
+}
+
+/* A chunk of a parallel loop gets at least this many multiply-adds: the context's
+ * kept workers take a job in microseconds, a thread started for a NULL context in
+ * tens of them. */
+#define PARALLEL_GRAIN_MACS 65536
+
+void bc_depthwise_forward(blasconv_context *ctx, const conv_shape *s, const float *x,
+                          const float *w, const float *bias, float *y)
+{
+    const int threads = bc_thread_count(ctx);
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    if (s->layout == BLASCONV_NCHW) {
+        tap_columns columns;
+        tap_columns_init(s, &columns);
+        struct depthwise_job job = {s, &columns, x, w, bias, y};
+        const int64_t per_plane = s->positions * taps;
+        bc_parallel_for(ctx, threads, (int64_t)s->n * s->k, PARALLEL_GRAIN_MACS / per_plane + 1,
+                        nchw_planes, &job);
+        return;
+    }
+    float w_by_tap[NHWC_MAX_WEIGHTS];
+    for (int k = 0; k < s->k; k++)
+        for (int64_t t = 0; t < taps; t++)
+            w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + t];
+    struct depthwise_job job = {s, NULL, x, w_by_tap, bias, y};
+    const int64_t per_row = (int64_t)s->ow * s->k * taps;
+    bc_parallel_for(ctx, threads, (int64_t)s->n * s->oh, PARALLEL_GRAIN_MACS / per_row + 1,
+                    nhwc_rows, &job);
 }

@@ -172,9 +172,10 @@ void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_
 /* --- depthwise.c: the direct path for one input channel per group -------- */
 
 int bc_depthwise_applies(const conv_shape *s);
-/* Forward on the direct path, either layout (bc_depthwise_applies must hold). */
-void bc_depthwise_forward(const conv_shape *s, const float *x, const float *w, const float *bias,
-                          float *y);
+/* Forward on the direct path, either layout (bc_depthwise_applies must hold), over
+ * the context's threads. */
+void bc_depthwise_forward(blasconv_context *ctx, const conv_shape *s, const float *x,
+                          const float *w, const float *bias, float *y);
 
 /* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
 

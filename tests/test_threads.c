@@ -168,6 +168,36 @@ START_TEST(one_image_split_by_rows_or_channels_agrees)
 }
 END_TEST
 
+/* Depthwise layers run their planes (NCHW) or output rows (NHWC) on the context's
+ * threads; every output is computed the same way on any thread: bitwise equal. */
+START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
+{
+    blasconv_conv2d d = {.batch = 2,
+                         .in_channels = 24,
+                         .in_height = 57,
+                         .in_width = 45,
+                         .out_channels = 24,
+                         .kernel_height = 3,
+                         .kernel_width = 3,
+                         .stride_height = 1 + _i / 2,
+                         .stride_width = 1 + _i / 2,
+                         .pad_top = 1,
+                         .pad_bottom = 1,
+                         .pad_left = 1,
+                         .pad_right = 1,
+                         .groups = 24,
+                         .layout = _i % 2 ? BLASCONV_NHWC : BLASCONV_NCHW};
+    size_t nx = test_conv_x_elems(&d), ny = test_conv_y_elems(&d), nw = test_conv_w_elems(&d);
+    test_rng r = test_rng_seeded(97 + (uint64_t)_i);
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+    float *one = forward_with(1, 0, &d, x, w, bias), *two = forward_with(2, 0, &d, x, w, bias);
+    ck_assert_msg(memcmp(one, two, ny * sizeof(float)) == 0, "depthwise, layout %d",
+                  (int)d.layout);
+    free(one), free(two), free(x), free(w), free(bias);
+}
+END_TEST
+
 static pthread_t caller;
 static int foreign_calls;
 static void same_thread_sgemm(int layout, int ta, int tb, int m, int n, int k, float alpha,
@@ -208,6 +238,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
+    tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
