@@ -4,32 +4,39 @@
 
 #include <string.h>
 
-/* Images [n_begin, n_end) of an NCHW backward-data pass, through `col`. */
+/* Images [n_begin, n_end) of an NCHW backward-data pass, through `col`, for input
+ * channels [c_begin, c_end) of every group: their rows of the column matrix and
+ * their planes of dx. */
 static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s, const float *dy,
                                const float *w, float *dx, float *col, int rows_per_tile,
-                               int n_begin, int n_end)
+                               int n_begin, int n_end, int c_begin, int c_end)
 {
-    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int kg = s->k_per_group, taps = s->kh * s->kw;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const int share_rows = (c_end - c_begin) * taps; /* of the column matrix */
     const size_t plane = (size_t)s->h * s->w;
+    conv_shape share = *s; /* col2im of the share's channels only */
+    share.c_per_group = c_end - c_begin;
     for (int n = n_begin; n < n_end; n++) {
         for (int g = 0; g < s->groups; g++) {
             const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
-            const float *w_group = w + (size_t)g * kg * s->col_rows;
-            float *dx_group = dx + ((size_t)n * s->c + (size_t)g * cg) * plane;
+            const float *w_share = w + (size_t)g * kg * s->col_rows + (size_t)c_begin * taps;
+            float *dx_share =
+                dx + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
             if (s->direct_1x1) {
                 /* dx_g[cg][HW] = W_g^T dy_g: written whole, no col2im. */
-                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, cg, positions, kg, 1.0f, w_group, cg,
-                         dy_group, positions, 0.0f, dx_group, positions);
+                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, positions, kg, 1.0f,
+                         w_share, col_rows, dy_group, positions, 0.0f, dx_share, positions);
                 continue;
             }
-            memset(dx_group, 0, (size_t)cg * plane * sizeof(float));
+            memset(dx_share, 0, (size_t)(c_end - c_begin) * plane * sizeof(float));
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
                 int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
                 int tile_cols = (oh_end - oh) * s->ow;
-                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, col_rows, tile_cols, kg, 1.0f, w_group,
-                         col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
-                bc_col2im_nchw(s, col, oh, oh_end, dx_group);
+                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f,
+                         w_share, col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col,
+                         tile_cols);
+                bc_col2im_nchw(&share, col, oh, oh_end, dx_share);
             }
         }
     }
@@ -42,13 +49,13 @@ struct backward_data_job {
     float *dx;
 };
 
-/* Backward data's slots always split whole images (see plan.c). */
-static void backward_data_images(void *arg, float *col, slot_range r)
+/* Backward data's slots split whole images or input channels (see plan.c). */
+static void backward_data_share(void *arg, float *col, slot_range r)
 {
     const struct backward_data_job *j = arg;
     const int oh = j->plan->s.oh;
     backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->dx, col, j->plan->rows_per_tile,
-                       r.row_begin / oh, r.row_end / oh);
+                       r.row_begin / oh, r.row_end / oh, r.k_begin, r.k_end);
 }
 
 static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
@@ -188,7 +195,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
         if (p.s.layout == BLASCONV_NHWC)
             backward_data_nhwc(c, &p, dy, w, dx);
         else
-            bc_for_slots(c, &p, backward_data_images,
+            bc_for_slots(c, &p, backward_data_share,
                          &(struct backward_data_job){c, &p, dy, w, dx});
         bc_clear_error(c);
     }

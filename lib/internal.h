@@ -241,7 +241,8 @@ typedef enum conv_pass {
 typedef enum slot_split {
     SPLIT_IMAGES,  /* whole images */
     SPLIT_ROWS,    /* output rows of the batch */
-    SPLIT_CHANNELS /* output channels of each group, every slot over all rows */
+    SPLIT_CHANNELS /* channels of each group (output channels forward, input channels
+                      backward data), every slot over all rows */
 } slot_split;
 
 typedef struct conv_plan {
@@ -255,11 +256,14 @@ typedef struct conv_plan {
                                one-thread BLAS (NCHW forward and backward data with 2+
                                threads); 1 = serial */
     slot_split split;       /* how the slots share the work */
+    int channels;           /* per group, the channels SPLIT_CHANNELS shares: K/g
+                               forward, C/g backward data */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
 
 /* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
- * is image n's row oh) and output channels [k_begin, k_end) of every group. */
+ * is image n's row oh) and channels [k_begin, k_end) of every group (conv_plan's
+ * `channels`: output channels forward, input channels backward data). */
 typedef struct slot_range {
     int row_begin, row_end;
     int k_begin, k_end;

@@ -77,8 +77,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * - or into output channels, each slot lowering the same tiles (cheap next to the
  *   GEMM of a layer with many channels), if every slot keeps SLOT_MIN_CHANNELS GEMM
  *   rows; preferred when there are at least as many channels as a slot's positions.
- * Backward data cannot split an image: col2im adds into input rows that neighbouring
- * tiles share. */
+ * Backward data on fewer images than slots splits input channels: col2im adds into
+ * input rows that neighbouring tiles share, but each channel's planes belong to one
+ * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS). */
 enum {
     SLOT_MIN_FLOPS = 50000000,
     SLOT_MIN_POSITIONS = 256,
@@ -99,8 +100,19 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
         return 1;
     if (s->n >= threads)
         return threads;
-    if (pass != PASS_FORWARD)
+    if (pass == PASS_BACKWARD_DATA) { /* input channels: each slot owns its dx planes */
+        const int64_t taps = (int64_t)s->kh * s->kw;
+        int64_t slots = threads;
+        if (slots > s->c_per_group * taps / SLOT_MIN_CHANNELS)
+            slots = s->c_per_group * taps / SLOT_MIN_CHANNELS;
+        if (slots > s->c_per_group)
+            slots = s->c_per_group;
+        if (slots >= 2) {
+            *split = SPLIT_CHANNELS;
+            return (int)slots;
+        }
         return s->n;
+    }
     const int64_t positions = (int64_t)s->n * s->positions;
     const int64_t rows = (int64_t)s->n * s->oh;
     int64_t by_rows = threads < rows ? threads : rows;
@@ -133,17 +145,18 @@ static void run_slots(void *arg, int64_t begin, int64_t end)
 {
     const struct slot_job *job = arg;
     const conv_plan *p = job->plan;
-    const int64_t n = p->s.n, oh = p->s.oh, kg = p->s.k_per_group, slots = p->slots;
+    const int64_t n = p->s.n, oh = p->s.oh, slots = p->slots;
+    const int64_t ks = p->channels; /* what SPLIT_CHANNELS splits */
     for (int64_t slot = begin; slot < end; slot++) {
-        slot_range r = {0, (int)(n * oh), 0, (int)kg};
+        slot_range r = {0, (int)(n * oh), 0, (int)ks};
         if (p->split == SPLIT_IMAGES)
             r.row_begin = (int)(n * slot / slots * oh),
             r.row_end = (int)(n * (slot + 1) / slots * oh);
         else if (p->split == SPLIT_ROWS)
             r.row_begin = (int)(n * oh * slot / slots),
             r.row_end = (int)(n * oh * (slot + 1) / slots);
-        else
-            r.k_begin = (int)(kg * slot / slots), r.k_end = (int)(kg * (slot + 1) / slots);
+        else /* output channels forward, input channels backward */
+            r.k_begin = (int)(ks * slot / slots), r.k_end = (int)(ks * (slot + 1) / slots);
         job->fn(job->arg, p->col ? p->col + (size_t)slot * p->slot_floats : NULL, r);
     }
 }
@@ -151,7 +164,7 @@ static void run_slots(void *arg, int64_t begin, int64_t end)
 void bc_for_slots(blasconv_context *ctx, const conv_plan *p, bc_slot_fn fn, void *arg)
 {
     if (p->slots <= 1) { /* n*OH < y_elems < 2^31 */
-        fn(arg, p->col, (slot_range){0, p->s.n * p->s.oh, 0, p->s.k_per_group});
+        fn(arg, p->col, (slot_range){0, p->s.n * p->s.oh, 0, p->channels});
         return;
     }
     struct slot_job job = {p, fn, arg};
@@ -166,11 +179,13 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->depthwise = 0;
     p->slots = 1;
     p->split = SPLIT_IMAGES;
+    p->channels = 0;
     p->slot_floats = 0;
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
         return st;
     p->tiled_rows = tiled_rows(&p->s);
+    p->channels = pass == PASS_BACKWARD_DATA ? p->s.c_per_group : p->s.k_per_group;
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
     p->winograd.m = 0;
     if (pass == PASS_FORWARD && !p->depthwise)

@@ -168,6 +168,41 @@ START_TEST(one_image_split_by_rows_or_channels_agrees)
 }
 END_TEST
 
+static float *backward_data_with(int threads, size_t workspace_limit, const blasconv_conv2d *d,
+                                 const float *dy, const float *w)
+{
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    float *dx = test_alloc_poisoned(test_conv_x_elems(d));
+    ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, d, dy, w, dx), BLASCONV_OK);
+    blasconv_context_destroy(ctx);
+    return dx;
+}
+
+/* Backward data on one image splits its input channels over the slots (each slot's
+ * col2im writes only its own planes of dx). */
+START_TEST(one_image_backward_data_split_by_input_channels_agrees)
+{
+    const blasconv_conv2d *d = &single_images[_i];
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(101 + (uint64_t)_i);
+    float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+    float *want = test_alloc_poisoned(nx);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want), BLASCONV_OK);
+    float *one = backward_data_with(1, 0, d, dy, w);
+    const size_t limits[] = {0, (size_t)1 << 18};
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+        float *two = backward_data_with(2, limits[l], d, dy, w);
+        test_assert_conv_agree(one, two, nx, d, BLASCONV_PASS_BACKWARD_DATA, "two threads");
+        test_assert_conv_close(two, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "oracle");
+        free(two);
+    }
+    free(one), free(want), free(dy), free(w);
+}
+END_TEST
+
 /* Depthwise layers run their planes (NCHW) or output rows (NHWC) on the context's
  * threads; every output is computed the same way on any thread: bitwise equal. */
 START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
@@ -239,6 +274,8 @@ int main(void)
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
+    tcase_add_loop_test(tc, one_image_backward_data_split_by_input_channels_agrees, 0,
+                        (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
