@@ -58,35 +58,57 @@ static void backward_data_share(void *arg, float *col, slot_range r)
                        r.row_begin / oh, r.row_end / oh, r.k_begin, r.k_end);
 }
 
+/* dw columns of input channels [c_begin, c_end) of every group (their taps), summed
+ * over the whole batch and its tiles in one order, lowering only those channels. */
 static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
-                                 const float *dy, float *dw, float *col, int rows_per_tile)
+                                 const float *dy, float *dw, float *col, int rows_per_tile,
+                                 int c_begin, int c_end)
 {
-    const int cg = s->c_per_group, kg = s->k_per_group;
+    const int kg = s->k_per_group, taps = s->kh * s->kw;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const int share_rows = (c_end - c_begin) * taps; /* of the column matrix */
     const size_t plane = (size_t)s->h * s->w;
+    conv_shape share = *s; /* im2col of the share's channels only */
+    share.c_per_group = c_end - c_begin;
     for (int g = 0; g < s->groups; g++) {
-        float *dw_group = dw + (size_t)g * kg * s->col_rows;
+        float *dw_share = dw + (size_t)g * kg * s->col_rows + (size_t)c_begin * taps;
         float beta = 0.0f; /* the first GEMM overwrites dw, the rest accumulate */
         for (int n = 0; n < s->n; n++) {
-            const float *x_group = x + ((size_t)n * s->c + (size_t)g * cg) * plane;
+            const float *x_share =
+                x + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
             const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
             if (s->direct_1x1) {
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, cg, positions, 1.0f, dy_group,
-                         positions, x_group, positions, beta, dw_group, cg);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, positions, 1.0f,
+                         dy_group, positions, x_share, positions, beta, dw_share, col_rows);
                 beta = 1.0f;
                 continue;
             }
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
                 int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
                 int tile_cols = (oh_end - oh) * s->ow;
-                bc_im2col_nchw(s, x_group, oh, oh_end, col);
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, col_rows, tile_cols, 1.0f,
-                         dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_group,
+                bc_im2col_nchw(&share, x_share, oh, oh_end, col);
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, tile_cols, 1.0f,
+                         dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_share,
                          col_rows);
                 beta = 1.0f;
             }
         }
     }
+}
+
+struct backward_filter_job {
+    const blasconv_context *ctx;
+    const conv_plan *plan;
+    const float *x, *dy;
+    float *dw;
+};
+
+/* Backward filter's slots split input channels (see plan.c). */
+static void backward_filter_share(void *arg, float *col, slot_range r)
+{
+    const struct backward_filter_job *j = arg;
+    backward_filter_nchw(j->ctx, &j->plan->s, j->x, j->dy, j->dw, col, j->plan->rows_per_tile,
+                         r.k_begin, r.k_end);
 }
 
 /* dbias[k] = sum of dy over the batch and positions, accumulated in double. */
@@ -221,7 +243,8 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
             if (dbias)
                 bias_gradient_nhwc(&p.s, dy, dbias);
         } else {
-            backward_filter_nchw(c, &p.s, x, dy, dw, p.col, p.rows_per_tile);
+            bc_for_slots(c, &p, backward_filter_share,
+                         &(struct backward_filter_job){c, &p, x, dy, dw});
             if (dbias)
                 bias_gradient_nchw(&p.s, dy, dbias);
         }

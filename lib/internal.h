@@ -242,7 +242,7 @@ typedef enum slot_split {
     SPLIT_IMAGES,  /* whole images */
     SPLIT_ROWS,    /* output rows of the batch */
     SPLIT_CHANNELS /* channels of each group (output channels forward, input channels
-                      backward data), every slot over all rows */
+                      backward), every slot over all rows */
 } slot_split;
 
 typedef struct conv_plan {
@@ -253,17 +253,17 @@ typedef struct conv_plan {
     int tiled_rows;         /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a
-                               one-thread BLAS (NCHW forward and backward data with 2+
+                               one-thread BLAS (NCHW passes with 2+
                                threads); 1 = serial */
     slot_split split;       /* how the slots share the work */
     int channels;           /* per group, the channels SPLIT_CHANNELS shares: K/g
-                               forward, C/g backward data */
+                               forward, C/g backward */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
 
 /* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
  * is image n's row oh) and channels [k_begin, k_end) of every group (conv_plan's
- * `channels`: output channels forward, input channels backward data). */
+ * `channels`: output channels forward, input channels backward). */
 typedef struct slot_range {
     int row_begin, row_end;
     int k_begin, k_end;

@@ -79,7 +79,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  *   rows; preferred when there are at least as many channels as a slot's positions.
  * Backward data on fewer images than slots splits input channels: col2im adds into
  * input rows that neighbouring tiles share, but each channel's planes belong to one
- * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS). */
+ * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS).
+ * Backward filter always splits input channels: its sums over the batch keep their
+ * order, each slot lowering only its channels for its columns of dw. */
 enum {
     SLOT_MIN_FLOPS = 50000000,
     SLOT_MIN_POSITIONS = 256,
@@ -90,17 +92,16 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
                           slot_split *split)
 {
     *split = SPLIT_IMAGES;
-    if (pass == PASS_BACKWARD_FILTER) /* sums over the batch: order must not change */
-        return 1;
     if (s->layout != BLASCONV_NCHW || !bc_blas_parallel_callable(ctx))
         return 1;
     const int threads = bc_thread_count(ctx);
     const double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
     if (threads < 2 || flops < SLOT_MIN_FLOPS)
         return 1;
-    if (s->n >= threads)
+    if (s->n >= threads && pass != PASS_BACKWARD_FILTER)
         return threads;
-    if (pass == PASS_BACKWARD_DATA) { /* input channels: each slot owns its dx planes */
+    if (pass != PASS_FORWARD) { /* input channels: each slot owns its dx planes or dw
+                                   columns, and sums over the batch in one order */
         const int64_t taps = (int64_t)s->kh * s->kw;
         int64_t slots = threads;
         if (slots > s->c_per_group * taps / SLOT_MIN_CHANNELS)
@@ -111,7 +112,7 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
             *split = SPLIT_CHANNELS;
             return (int)slots;
         }
-        return s->n;
+        return pass == PASS_BACKWARD_DATA ? s->n : 1;
     }
     const int64_t positions = (int64_t)s->n * s->positions;
     const int64_t rows = (int64_t)s->n * s->oh;
@@ -185,7 +186,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st != BLASCONV_OK)
         return st;
     p->tiled_rows = tiled_rows(&p->s);
-    p->channels = pass == PASS_BACKWARD_DATA ? p->s.c_per_group : p->s.k_per_group;
+    p->channels = pass == PASS_FORWARD ? p->s.k_per_group : p->s.c_per_group;
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
     p->winograd.m = 0;
     if (pass == PASS_FORWARD && !p->depthwise)

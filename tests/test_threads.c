@@ -203,6 +203,32 @@ START_TEST(one_image_backward_data_split_by_input_channels_agrees)
 }
 END_TEST
 
+/* Backward filter splits input channels over the slots, any batch (each slot owns
+ * its columns of dw and sums the batch in the one-thread order). */
+START_TEST(backward_filter_split_by_input_channels_agrees)
+{
+    const blasconv_conv2d *d = _i == 0 ? &batch_layer : &single_images[_i - 1];
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(107 + (uint64_t)_i);
+    float *x = test_alloc_random(&r, nx), *dy = test_alloc_random(&r, ny);
+    float *want = test_alloc_poisoned(nw), *got[2];
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, x, dy, want, NULL),
+                     BLASCONV_OK);
+    for (int t = 0; t < 2; t++) {
+        blasconv_context *ctx;
+        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, t + 1), BLASCONV_OK);
+        got[t] = test_alloc_poisoned(nw);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, x, dy, got[t], NULL),
+                         BLASCONV_OK);
+        blasconv_context_destroy(ctx);
+    }
+    test_assert_conv_agree(got[0], got[1], nw, d, BLASCONV_PASS_BACKWARD_FILTER, "two threads");
+    test_assert_conv_close(got[1], want, nw, d, BLASCONV_PASS_BACKWARD_FILTER, "oracle");
+    free(got[0]), free(got[1]), free(want), free(x), free(dy);
+}
+END_TEST
+
 /* Depthwise layers run their planes (NCHW) or output rows (NHWC) on the context's
  * threads; every output is computed the same way on any thread: bitwise equal. */
 START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
@@ -274,6 +300,8 @@ int main(void)
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
+    tcase_add_loop_test(tc, backward_filter_split_by_input_channels_agrees, 0,
+                        1 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, one_image_backward_data_split_by_input_channels_agrees, 0,
                         (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
