@@ -142,11 +142,12 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  available cores for blasconv's own loops, and the BLAS's own choice at load time
  *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
  *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With 2+ threads, large NCHW
- *  forward and backward-data calls run in parallel slots, each thread with its own
- *  tile of scratch and a one-thread BLAS: whole images of a batch (results bitwise
- *  those of one thread when no workspace limit applies), or, for a forward pass on
- *  fewer images than threads, output rows or output channels (results agree with one
- *  thread within the forward tolerance). The context keeps its worker threads
+ *  calls run in parallel slots, each thread with its own tile of scratch and a
+ *  one-thread BLAS: forward and backward data over whole images of a batch (results
+ *  bitwise those of one thread when no workspace limit applies); on fewer images than
+ *  threads, forward over output rows or output channels and backward data over input
+ *  channels; backward filter always over input channels. Those splits agree with one
+ *  thread within the pass's tolerance; depthwise layers are bitwise the same. The context keeps its worker threads
  *  between calls (they spin 1 ms after a job, then sleep) until it is destroyed; a call with
  *  a NULL context starts and joins its own. A function given to set_sgemm is still
  *  only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
