@@ -147,10 +147,11 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  bitwise those of one thread when no workspace limit applies); on fewer images than
  *  threads, forward over output rows or output channels and backward data over input
  *  channels; backward filter always over input channels. Those splits agree with one
- *  thread within the pass's tolerance; depthwise layers are bitwise the same. The context keeps its worker threads
- *  between calls (they spin 1 ms after a job, then sleep) until it is destroyed; a call with
- *  a NULL context starts and joins its own. A function given to set_sgemm is still
- *  only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
+ *  thread within the pass's tolerance; FAST and depthwise layers are bitwise the same.
+ *  The library keeps one set of worker threads for the process, shared by all
+ *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
+ *  that finds them busy with another thread's call starts and joins its own. A
+ *  function given to set_sgemm is still only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
  *  process-wide: each call sets it before its GEMMs, so contexts asking for
  *  different counts at the same time may run with each other's count (results
  *  are unaffected). */

@@ -21,7 +21,6 @@ blasconv_status blasconv_context_create(blasconv_context **out)
     if (!ctx)
         return BLASCONV_ERR_NO_MEMORY;
     context_defaults(ctx);
-    ctx->keeps_threads = 1;
     *out = ctx;
     return BLASCONV_OK;
 }
@@ -30,7 +29,6 @@ void blasconv_context_destroy(blasconv_context *ctx)
 {
     if (!ctx)
         return;
-    bc_team_destroy(ctx);
     free(ctx->scratch);
     bc_winograd_cache_clear(ctx);
     bc_blas_release(ctx->loaded_blas);

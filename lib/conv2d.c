@@ -133,7 +133,7 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
         else if (p.s.layout == BLASCONV_NHWC)
             forward_nhwc(c, &p, x, w, bias, y);
         else
-            bc_for_slots(c, &p, forward_share, &(struct forward_job){c, &p, x, w, bias, y});
+            bc_for_slots(&p, forward_share, &(struct forward_job){c, &p, x, w, bias, y});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

@@ -217,8 +217,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
         if (p.s.layout == BLASCONV_NHWC)
             backward_data_nhwc(c, &p, dy, w, dx);
         else
-            bc_for_slots(c, &p, backward_data_share,
-                         &(struct backward_data_job){c, &p, dy, w, dx});
+            bc_for_slots(&p, backward_data_share, &(struct backward_data_job){c, &p, dy, w, dx});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -243,7 +242,7 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
             if (dbias)
                 bias_gradient_nhwc(&p.s, dy, dbias);
         } else {
-            bc_for_slots(c, &p, backward_filter_share,
+            bc_for_slots(&p, backward_filter_share,
                          &(struct backward_filter_job){c, &p, x, dy, dw});
             if (dbias)
                 bias_gradient_nchw(&p.s, dy, dbias);

@@ -61,8 +61,6 @@ struct blasconv_context {
         int m, k, c;
         blasconv_layout layout;
     } winograd_cache;
-    int keeps_threads;    /* a context the user created (not a call's stand-in) */
-    struct bc_team *team; /* parallel.c: worker threads kept between calls; NULL = none */
     char last_error[BLASCONV_ERROR_CAPACITY];
 };
 
@@ -173,8 +171,8 @@ void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_
 
 int bc_depthwise_applies(const conv_shape *s);
 /* Forward on the direct path, either layout (bc_depthwise_applies must hold), over
- * the context's threads. */
-void bc_depthwise_forward(blasconv_context *ctx, const conv_shape *s, const float *x,
+ * the context's thread count. */
+void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
                           const float *w, const float *bias, float *y);
 
 /* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
@@ -215,6 +213,11 @@ typedef struct winograd_plan {
     float *v;            /* transformed input: [a*a][C][T] (NCHW), [a*a][T][C] (NHWC) */
     float *product;      /* U*V: [a*a][K][T] (NCHW), [a*a][T][K] (NHWC) */
     int cached;          /* u is the context's cache */
+    int slots;           /* >1: threads taking whole batches, each in its own V and M
+                            (slot i's start slot_floats after slot i-1's) */
+    size_t slot_floats;
+    int threads; /* >1: each batch's stages split over that many threads; GEMMs
+                            always on a one-thread BLAS when either is >1 */
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m
@@ -273,7 +276,7 @@ typedef struct slot_range {
 typedef void (*bc_slot_fn)(void *arg, float *col, slot_range r);
 
 /* Runs fn over the whole pass: in one call, or spread over p->slots threads. */
-void bc_for_slots(blasconv_context *ctx, const conv_plan *p, bc_slot_fn fn, void *arg);
+void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg);
 
 /* End of the tile that starts at output row `begin`. */
 static inline int bc_tile_end(const conv_plan *p, int begin)
@@ -324,12 +327,9 @@ int bc_thread_count(const blasconv_context *ctx);
 
 /* Splits [0, count) into at most `threads` contiguous chunks of at least `grain`
  * items and runs them on that many threads (the caller's among them), then joins:
- * on ctx's team of kept workers (started on first use) when ctx is a context the
- * user created, else on threads started for the call. Chunks whose thread cannot
- * start run on the caller. */
-void bc_parallel_for(blasconv_context *ctx, int threads, int64_t count, int64_t grain,
-                     bc_parallel_fn fn, void *arg);
-/* Stops and joins ctx's workers (none started: nothing to do). */
-void bc_team_destroy(blasconv_context *ctx);
+ * on the process's team of kept workers, or, while another thread's call holds it,
+ * on threads started for the call. Chunks whose thread cannot start run on the
+ * caller. */
+void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg);
 
 #endif

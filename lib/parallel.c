@@ -1,14 +1,16 @@
 /* A small fork-join parallel for on pthreads: split a range, run the chunks, join.
  *
- * A context keeps a team of worker threads between calls: starting and joining a
+ * The process keeps one team of worker threads between calls: starting and joining a
  * thread costs about 70 us on the machines we measure, a tenth of a 2-thread call on
  * a mid-sized layer. After a job, workers (and a caller waiting for them) spin for
  * TEAM_SPIN_NS before they sleep on a condition variable: a core that went idle is
  * slow to wake in a VM (measured: a 1 ms two-thread call took 3 ms when its worker,
  * done 0.3 ms before the caller, had gone to sleep; with a 1 ms spin back-to-back
- * calls held 230-260 GFLOP/s instead of dropping to 80-130). One millisecond of spinning
- * after a call, unlike OpenBLAS's ~0.1 s, leaves the cores to whatever runs next. A
- * call without a context (ctx NULL) starts and joins its threads itself. */
+ * calls held 230-260 GFLOP/s instead of dropping to 80-130). One millisecond of
+ * spinning after a call, unlike OpenBLAS's ~0.1 s, leaves the cores to whatever runs
+ * next. The team is shared by every context, so two contexts used in turn do not
+ * keep two sets of spinning workers; a call that finds it busy (another thread's
+ * call) starts and joins threads of its own. */
 #define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include "internal.h"
 
@@ -131,14 +133,19 @@ static void *worker_main(void *p)
     }
 }
 
-/* Grows ctx's team to `want` workers (fewer if threads cannot start); NULL when the
- * team cannot exist (no memory) or belongs to the parent of a forked process. */
-static struct bc_team *team_with(blasconv_context *ctx, int want)
+/* The process's team, and the lock its one user at a time holds. */
+static pthread_mutex_t team_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bc_team *team;
+static struct bc_team *parents_team; /* a forked child's copy: its workers are not ours */
+
+/* Grows the team to `want` workers (fewer if threads cannot start); NULL when it
+ * cannot exist (no memory). Called with team_lock held. */
+static struct bc_team *team_with(int want)
 {
-    struct bc_team *t = ctx->team;
+    struct bc_team *t = team;
     if (t && t->pid != getpid()) {
-        ctx->team = NULL; /* the parent's workers are not ours to join; leak the struct */
-        t = NULL;
+        parents_team = t; /* kept reachable, never joined */
+        t = team = NULL;
     }
     if (!t) {
         t = calloc(1, sizeof *t);
@@ -148,7 +155,7 @@ static struct bc_team *team_with(blasconv_context *ctx, int want)
         pthread_mutex_init(&t->lock, NULL);
         pthread_cond_init(&t->wake, NULL);
         pthread_cond_init(&t->done, NULL);
-        ctx->team = t;
+        team = t;
     }
     while (t->workers < want) {
         struct worker_start *s = malloc(sizeof *s);
@@ -164,22 +171,26 @@ static struct bc_team *team_with(blasconv_context *ctx, int want)
     return t;
 }
 
-void bc_team_destroy(blasconv_context *ctx)
+/* At exit or unload: stop and join the workers, so that no thread runs in an
+ * unloaded library and memory checkers see every block freed. */
+__attribute__((destructor)) static void team_destroy(void)
 {
-    struct bc_team *t = ctx->team;
-    if (!t || t->pid != getpid())
-        return;
-    pthread_mutex_lock(&t->lock);
-    t->quit = 1;
-    pthread_cond_broadcast(&t->wake);
-    pthread_mutex_unlock(&t->lock);
-    for (int i = 0; i < t->workers; i++)
-        pthread_join(t->ids[i], NULL);
-    pthread_mutex_destroy(&t->lock);
-    pthread_cond_destroy(&t->wake);
-    pthread_cond_destroy(&t->done);
-    free(t);
-    ctx->team = NULL;
+    pthread_mutex_lock(&team_lock);
+    struct bc_team *t = team;
+    if (t && t->pid == getpid()) {
+        pthread_mutex_lock(&t->lock);
+        t->quit = 1;
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->lock);
+        for (int i = 0; i < t->workers; i++)
+            pthread_join(t->ids[i], NULL);
+        pthread_mutex_destroy(&t->lock);
+        pthread_cond_destroy(&t->wake);
+        pthread_cond_destroy(&t->done);
+        free(t);
+        team = NULL;
+    }
+    pthread_mutex_unlock(&team_lock);
 }
 
 /* Chunks 1..n-1 on the team's workers, chunk 0 here, then waits for the rest. */
@@ -238,8 +249,7 @@ int bc_thread_count(const blasconv_context *ctx)
     return online > 0 ? (int)online : 1;
 }
 
-void bc_parallel_for(blasconv_context *ctx, int threads, int64_t count, int64_t grain,
-                     bc_parallel_fn fn, void *arg)
+void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg)
 {
     if (count <= 0)
         return;
@@ -258,9 +268,14 @@ void bc_parallel_for(blasconv_context *ctx, int threads, int64_t count, int64_t 
         run_chunk(&chunks[0]);
         return;
     }
-    struct bc_team *t = ctx && ctx->keeps_threads ? team_with(ctx, (int)n - 1) : NULL;
-    if (t && t->workers >= n - 1)
-        run_on_team(t, chunks, (int)n);
-    else
-        run_on_new_threads(chunks, (int)n);
+    if (pthread_mutex_trylock(&team_lock) == 0) {
+        struct bc_team *t = team_with((int)n - 1);
+        const int ready = t && t->workers >= n - 1;
+        if (ready)
+            run_on_team(t, chunks, (int)n);
+        pthread_mutex_unlock(&team_lock);
+        if (ready)
+            return;
+    }
+    run_on_new_threads(chunks, (int)n);
 }

@@ -65,7 +65,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
     return BLASCONV_OK;
 }
 
-/* Parallel slots run one-thread GEMMs on the context's kept workers (parallel.c),
+/* Parallel slots run one-thread GEMMs on the library's kept workers (parallel.c),
  * each lowering its own tiles. The BLAS's own threads would share each tile's small
  * GEMM while the lowering stays serial, and OpenBLAS's idle workers spin for about
  * 0.1 s after each threaded call, taking a core from whatever runs next (measured:
@@ -162,14 +162,14 @@ static void run_slots(void *arg, int64_t begin, int64_t end)
     }
 }
 
-void bc_for_slots(blasconv_context *ctx, const conv_plan *p, bc_slot_fn fn, void *arg)
+void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg)
 {
     if (p->slots <= 1) { /* n*OH < y_elems < 2^31 */
         fn(arg, p->col, (slot_range){0, p->s.n * p->s.oh, 0, p->channels});
         return;
     }
     struct slot_job job = {p, fn, arg};
-    bc_parallel_for(ctx, p->slots, p->slots, 1, run_slots, &job);
+    bc_parallel_for(p->slots, p->slots, 1, run_slots, &job);
 }
 
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
@@ -188,14 +188,14 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->tiled_rows = tiled_rows(&p->s);
     p->channels = pass == PASS_FORWARD ? p->s.k_per_group : p->s.c_per_group;
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
-    p->winograd.m = 0;
+    p->winograd = (winograd_plan){0};
     if (pass == PASS_FORWARD && !p->depthwise)
         st = bc_winograd_plan(ctx, fn, &p->s, &p->winograd);
     if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, p);
-    if (st == BLASCONV_OK && p->slots > 1)
+    if (st == BLASCONV_OK && (p->slots > 1 || p->winograd.threads > 1 || p->winograd.slots > 1))
         bc_blas_use_threads(ctx, 1);
     else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

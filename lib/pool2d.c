@@ -447,11 +447,10 @@ blasconv_status blasconv_pool2d_forward(blasconv_context *ctx, const blasconv_po
         const int64_t work = s.x_elems + s.y_elems * s.kh * s.kw;
         if (s.layout == BLASCONV_NCHW) {
             int64_t planes = (int64_t)s.n * s.c;
-            bc_parallel_for(c, threads, planes, grain_for(work / planes), forward_planes_nchw,
-                            &job);
+            bc_parallel_for(threads, planes, grain_for(work / planes), forward_planes_nchw, &job);
         } else {
             int64_t rows = (int64_t)s.n * s.oh;
-            bc_parallel_for(c, threads, rows, grain_for(work / rows), forward_rows_nhwc, &job);
+            bc_parallel_for(threads, rows, grain_for(work / rows), forward_rows_nhwc, &job);
         }
         bc_clear_error(c);
     }
@@ -476,11 +475,10 @@ blasconv_status blasconv_pool2d_backward(blasconv_context *ctx, const blasconv_p
         const int64_t work = 2 * s.x_elems + s.y_elems * s.kh * s.kw;
         if (s.layout == BLASCONV_NCHW) {
             int64_t planes = (int64_t)s.n * s.c;
-            bc_parallel_for(c, threads, planes, grain_for(work / planes), backward_planes_nchw,
-                            &job);
+            bc_parallel_for(threads, planes, grain_for(work / planes), backward_planes_nchw, &job);
         } else {
             /* Windows of one image overlap in dx: images are the unit of parallelism. */
-            bc_parallel_for(c, threads, s.n, grain_for(work / s.n), backward_images_nhwc, &job);
+            bc_parallel_for(threads, s.n, grain_for(work / s.n), backward_images_nhwc, &job);
         }
         bc_clear_error(c);
     }

@@ -39,6 +39,9 @@
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
+/* With several threads, each takes batches of its own when they hold this many
+ * tiles; below that their GEMMs are too thin, and the stages are split instead. */
+#define WINOGRAD_MIN_SLOT_TILES 32
 /* Winograd is taken only when expected at least this much faster than the lowering. */
 #define WINOGRAD_MARGIN 0.85
 /* Below this expected lowering time (ns) the model is not consulted (see the plan). */
@@ -92,6 +95,16 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
     if (fit > most)
         fit = most;
     return fit > (size_t)tiles ? tiles : (int)fit;
+}
+
+/* The capacity to pass batch_tiles for one of `slots` slots: U once, the rest shared. */
+static size_t filter_share(const conv_shape *s, int m, size_t capacity, int slots)
+{
+    const size_t fixed = align64(filter_bytes(s, m)) + 128;
+    if (capacity == SIZE_MAX)
+        return capacity;
+    const size_t aligning = 128 * (size_t)(slots - 1); /* each slot's V and M */
+    return capacity < fixed + aligning ? 0 : fixed + (capacity - fixed - aligning) / (size_t)slots;
 }
 
 /* Expected nanoseconds of one forward call, fitted to measurements on the suite's
@@ -198,6 +211,18 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     if (!m)
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
+    /* With 2+ threads (and a BLAS they may call), each thread takes whole batches
+     * with its own V and M, which then stay in its core's cache; batches shrink to
+     * share the tiles and the workspace. When they cannot, the stages of each batch
+     * are split instead (wp->threads). A user's sgemm only runs on the caller. */
+    const int threads = bc_blas_parallel_callable(ctx) ? bc_thread_count(ctx) : 1;
+    int slots = 1;
+    if (threads > 1) {
+        const int share = (int)(((int64_t)tiles + threads - 1) / threads);
+        const int each = batch_tiles(s, m, filter_share(s, m, capacity, threads), share);
+        if (each >= WINOGRAD_MIN_SLOT_TILES)
+            slots = threads, per_batch = each;
+    }
     const size_t u_bytes = align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
@@ -206,7 +231,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (st != BLASCONV_OK)
             return st;
     }
-    const size_t scratch_bytes = (cached ? 0 : u_bytes) + v_bytes + p_bytes;
+    const size_t scratch_bytes = (cached ? 0 : u_bytes) + (size_t)slots * (v_bytes + p_bytes);
     char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
@@ -217,6 +242,9 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->tiles = tiles;
     wp->tiles_per_batch = per_batch;
     wp->cached = cached;
+    wp->slots = slots;
+    wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
+    wp->threads = slots > 1 ? 1 : threads;
     wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
     wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
     wp->product = (float *)((char *)wp->v + v_bytes);
@@ -393,27 +421,49 @@ static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, 
 }
 
 /* One stage of a batch over a range of its items: the filter transform (over
- * filters), the input transform (over channels in NCHW, tiles in NHWC) and the
- * output transform (over output channels in NCHW, tiles in NHWC).
- * The stages run on the calling thread; the GEMMs between them on the BLAS's
- * threads. Splitting the stages over bc_parallel_for was measured and dropped:
- * OpenBLAS's workers spin for a while after each GEMM, and transform threads
- * competing with them for the 2 cores made 2-thread calls 2-4x slower in wall
- * time (r50_3x3_28: 9.5 ms against 1.9 ms serial). */
+ * filters), the input transform (over channels in NCHW, tiles in NHWC), the GEMMs
+ * (over tap positions xi) and the output transform (over output channels in NCHW,
+ * tiles in NHWC). With 2+ threads each stage is split over the context's kept
+ * workers and every GEMM runs on a one-thread BLAS: each output is computed the same
+ * way whatever the split, so results are bitwise those of one thread. (An earlier
+ * split that left the GEMMs to OpenBLAS's threads ran 2-4x slower in wall time: its
+ * idle workers spin after each GEMM and took the cores from the transforms.) */
 typedef enum stage_kind {
     STAGE_FILTER,
     STAGE_INPUT,
+    STAGE_GEMM,
     STAGE_OUTPUT
 } stage_kind;
 
 typedef struct stage {
     stage_kind kind;
+    const blasconv_context *ctx;
     const conv_shape *s;
     const winograd_plan *wp;
     const float *x, *w, *bias;
     float *y;
+    float *v, *product; /* this batch's buffers (a slot's own with several slots) */
     int first, count;
 } stage;
+
+/* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows) for xi in [begin, end). */
+static void gemms(const stage *st, int begin, int end)
+{
+    const conv_shape *s = st->s;
+    const winograd_plan *wp = st->wp;
+    const size_t kc = (size_t)s->k * s->c;
+    const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
+    for (int xi = begin; xi < end; xi++) {
+        if (s->layout == BLASCONV_NCHW)
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, st->count, s->c, 1.0f,
+                     wp->u + xi * kc, s->c, st->v + xi * v_step, st->count, 0.0f,
+                     st->product + xi * p_step, st->count);
+        else
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, s->k, s->c, 1.0f,
+                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
+                     st->product + xi * p_step, s->k);
+    }
+}
 
 static void run_stage(void *arg, int64_t begin, int64_t end)
 {
@@ -424,55 +474,71 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
     if (st->kind == STAGE_FILTER)
         transform_filter(s, wp->m, st->w, wp->u, begin, end);
     else if (st->kind == STAGE_INPUT && nchw)
-        input_nchw(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
+        input_nchw(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
     else if (st->kind == STAGE_INPUT)
-        input_nhwc(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
+        input_nhwc(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
+    else if (st->kind == STAGE_GEMM)
+        gemms(st, (int)begin, (int)end);
     else if (nchw)
-        output_nchw(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nchw(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
     else
-        output_nhwc(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nhwc(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
 }
 
-static void run_stage_all(stage *st, stage_kind kind, int64_t items)
+static void run_stage_all(const winograd_plan *wp, stage *st, stage_kind kind, int64_t items)
 {
     st->kind = kind;
-    run_stage(st, 0, items);
+    bc_parallel_for(wp->threads, items, 1, run_stage, st);
+}
+
+/* The three stages of the batch of tiles [first, first + count). */
+static void run_batch(const winograd_plan *wp, stage *st, int first)
+{
+    const conv_shape *s = st->s;
+    const int nchw = s->layout == BLASCONV_NCHW, taps = (wp->m + 2) * (wp->m + 2);
+    st->first = first;
+    st->count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
+    run_stage_all(wp, st, STAGE_INPUT, nchw ? s->c : st->count);
+    run_stage_all(wp, st, STAGE_GEMM, taps);
+    run_stage_all(wp, st, STAGE_OUTPUT, nchw ? s->k : st->count);
+}
+
+/* Slots [begin, end): slot i takes batches i, i + slots, ... in its own buffers. */
+static void run_slots(void *arg, int64_t begin, int64_t end)
+{
+    const stage *shared = arg;
+    const winograd_plan *wp = shared->wp;
+    const int batches = (wp->tiles + wp->tiles_per_batch - 1) / wp->tiles_per_batch;
+    for (int64_t slot = begin; slot < end; slot++) {
+        stage st = *shared;
+        st.v = wp->v + (size_t)slot * wp->slot_floats;
+        st.product = wp->product + (size_t)slot * wp->slot_floats;
+        for (int b = (int)slot; b < batches; b += wp->slots)
+            run_batch(wp, &st, b * wp->tiles_per_batch);
+    }
 }
 
 void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
                          const float *x, const float *w, const float *bias, float *y)
 {
-    const int m = wp->m, taps = (m + 2) * (m + 2);
+    const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
-    stage st = {STAGE_FILTER, s, wp, x, w, bias, y, 0, 0};
+    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->k);
+        /* the filter transform uses every thread, slots or not */
+        st.kind = STAGE_FILTER;
+        bc_parallel_for(wp->slots > wp->threads ? wp->slots : wp->threads,
+                        nchw ? (int64_t)s->k * s->c : s->k, 1, run_stage, &st);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
     }
-    const size_t kc = (size_t)s->k * s->c;
-    for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch) {
-        const int count =
-            wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
-        const size_t v_step = (size_t)s->c * count, p_step = (size_t)s->k * count;
-        st.first = first, st.count = count;
-        if (nchw) {
-            run_stage_all(&st, STAGE_INPUT, s->c);
-            for (int xi = 0; xi < taps; xi++)
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, count, s->c, 1.0f,
-                         wp->u + xi * kc, s->c, wp->v + xi * v_step, count, 0.0f,
-                         wp->product + xi * p_step, count);
-            run_stage_all(&st, STAGE_OUTPUT, s->k);
-        } else {
-            run_stage_all(&st, STAGE_INPUT, count);
-            for (int xi = 0; xi < taps; xi++)
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, count, s->k, s->c, 1.0f,
-                         wp->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
-                         wp->product + xi * p_step, s->k);
-            run_stage_all(&st, STAGE_OUTPUT, count);
-        }
+    if (wp->slots > 1) {
+        bc_parallel_for(wp->slots, wp->slots, 1, run_slots, &st);
+        return;
     }
+    for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch)
+        run_batch(wp, &st, first);
 }

@@ -135,6 +135,61 @@ START_TEST(fast_matches_oracle)
 }
 END_TEST
 
+/* With two threads FAST gives each thread whole batches of tiles (a layer with many
+ * tiles) or splits each batch's stages (few tiles): results agree with one thread
+ * and stay within FAST's bound, unlimited and under a limit that shrinks the batches.
+ * A result bitwise equal to the lowering's would mean FAST did not run. */
+START_TEST(two_threads_agree_with_one)
+{
+    const blasconv_conv2d layers[] = {
+        {.batch = 2,
+         .in_channels = 32,
+         .in_height = 40,
+         .in_width = 37,
+         .out_channels = 40,
+         .kernel_height = 3,
+         .kernel_width = 3,
+         .pad_top = 1,
+         .pad_bottom = 1,
+         .pad_left = 1,
+         .pad_right = 1},
+        {.batch = 1,
+         .in_channels = 8,
+         .in_height = 12,
+         .in_width = 11,
+         .out_channels = 8,
+         .kernel_height = 3,
+         .kernel_width = 3},
+    };
+    const blasconv_conv2d d = layers[_i];
+    test_rng r = test_rng_seeded(9800 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = test_alloc_poisoned(p.ny), *lowered = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, lowered), BLASCONV_OK);
+    const size_t limits[] = {0, limit_for(&d, 4, 40)};
+    float *one = NULL;
+    for (size_t l = 0; l < 2; l++)
+        for (int threads = 1; threads <= 2; threads++) {
+            blasconv_context *ctx = fast_context();
+            blasconv_context_set_threads(ctx, threads);
+            blasconv_context_set_workspace_limit(ctx, limits[l]);
+            float *y = test_alloc_poisoned(p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+            blasconv_context_destroy(ctx);
+            ck_assert_msg(memcmp(y, lowered, p.ny * sizeof(float)) != 0,
+                          "FAST did not run (limit %zu, %d threads)", limits[l], threads);
+            assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+            if (one)
+                test_assert_conv_agree(one, y, p.ny, &d, BLASCONV_PASS_FORWARD, "threads");
+            free(one);
+            one = y;
+        }
+    free(one), free(want), free(lowered), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* FAST's error grows with the magnitude of x and w like the lowering's does:
  * relative to max|x| * max|w|, the tolerance holds for any scale. */
 START_TEST(error_scales_with_magnitude)
@@ -366,6 +421,7 @@ static Suite *winograd_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
     tcase_add_test(tc, error_scales_with_magnitude);
+    tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
     tcase_add_test(tc, tight_limits_are_bitwise_identical);
     tcase_add_test(tc, below_minimum_falls_back_then_fails);
