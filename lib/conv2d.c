@@ -68,32 +68,37 @@ static void fill_bias_nhwc(float *y_positions, const float *bias, int k, size_t 
 }
 
 /* NHWC: y[positions][K] comes straight out of col[positions][KH*KW*C/g] times
- * w_g^T, one group's K/g columns at a time (ldc = K). A 1x1 stride-1 unpadded
- * layer is one GEMM per group over the whole batch, straight on x (lda = C). */
+ * w_g^T, one group's K/g columns at a time (ldc = K), for output rows [row_begin,
+ * row_end) of the batch (row n*OH + oh; a tile may cross images). A 1x1 stride-1
+ * unpadded layer is one GEMM per group over those rows' positions, straight on x
+ * (lda = C). */
 static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
-                         const float *w, const float *bias, float *y)
+                         const float *w, const float *bias, float *y, float *col, int row_begin,
+                         int row_end)
 {
     const conv_shape *s = &p->s;
     const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
     const float beta = bias ? 1.0f : 0.0f;
-    if (s->direct_1x1) {
-        const int all_positions = s->n * s->h * s->w; /* < x_elems < 2^31 */
+    if (s->direct_1x1) { /* OH = H, OW = W: rows of y are rows of x */
+        const size_t first = (size_t)row_begin * s->ow;
+        const int positions = (row_end - row_begin) * s->ow; /* < x_elems < 2^31 */
         if (bias)
-            fill_bias_nhwc(y, bias, s->k, (size_t)all_positions);
+            fill_bias_nhwc(y + first * s->k, bias, s->k, (size_t)positions);
         for (int g = 0; g < s->groups; g++)
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, all_positions, kg, cg, 1.0f,
-                     x + (size_t)g * cg, s->c, w + (size_t)g * kg * cg, cg, beta,
-                     y + (size_t)g * kg, s->k);
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, positions, kg, cg, 1.0f,
+                     x + first * s->c + (size_t)g * cg, s->c, w + (size_t)g * kg * cg, cg, beta,
+                     y + first * s->k + (size_t)g * kg, s->k);
         return;
     }
-    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
-        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
+    for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
+        const int end = row + p->rows_per_tile < row_end ? row + p->rows_per_tile : row_end;
+        const int tile_positions = (end - row) * s->ow;
         float *y_tile = y + (size_t)row * s->ow * s->k;
         if (bias)
             fill_bias_nhwc(y_tile, bias, s->k, (size_t)tile_positions);
         for (int g = 0; g < s->groups; g++) {
-            bc_im2col_nhwc(s, x, g, row, bc_tile_end(p, row), p->col);
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f, p->col,
+            bc_im2col_nhwc(s, x, g, row, end, col);
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f, col,
                      col_width, w + (size_t)g * kg * s->col_rows, col_width, beta,
                      y_tile + (size_t)g * kg, s->k);
         }
@@ -110,6 +115,10 @@ struct forward_job {
 static void forward_share(void *arg, float *col, slot_range r)
 {
     const struct forward_job *j = arg;
+    if (j->plan->s.layout == BLASCONV_NHWC) { /* slots split rows only */
+        forward_nhwc(j->ctx, j->plan, j->x, j->w, j->bias, j->y, col, r.row_begin, r.row_end);
+        return;
+    }
     forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile, r);
 }
 
@@ -130,8 +139,6 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
             bc_winograd_forward(c, &p.s, &p.winograd, x, w, bias, y);
         else if (p.depthwise)
             bc_depthwise_forward(c, &p.s, x, w, bias, y);
-        else if (p.s.layout == BLASCONV_NHWC)
-            forward_nhwc(c, &p, x, w, bias, y);
         else
             bc_for_slots(&p, forward_share, &(struct forward_job){c, &p, x, w, bias, y});
         bc_clear_error(c);

@@ -81,7 +81,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * input rows that neighbouring tiles share, but each channel's planes belong to one
  * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS).
  * Backward filter always splits input channels: its sums over the batch keep their
- * order, each slot lowering only its channels for its columns of dw. */
+ * order, each slot lowering only its channels for its columns of dw.
+ * NHWC forward splits the batch's output rows (its tiles cross images anyway); NHWC
+ * backward passes leave the threads to the BLAS. */
 enum {
     SLOT_MIN_FLOPS = 50000000,
     SLOT_MIN_POSITIONS = 256,
@@ -92,12 +94,20 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
                           slot_split *split)
 {
     *split = SPLIT_IMAGES;
-    if (s->layout != BLASCONV_NCHW || !bc_blas_parallel_callable(ctx))
+    if (!bc_blas_parallel_callable(ctx) || (s->layout == BLASCONV_NHWC && pass != PASS_FORWARD))
         return 1;
     const int threads = bc_thread_count(ctx);
     const double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
     if (threads < 2 || flops < SLOT_MIN_FLOPS)
         return 1;
+    if (s->layout == BLASCONV_NHWC) { /* rows of the batch, tiles may cross images */
+        const int64_t rows = (int64_t)s->n * s->oh;
+        int64_t slots = threads < rows ? threads : rows;
+        if (slots > (int64_t)s->n * s->positions / SLOT_MIN_POSITIONS)
+            slots = (int64_t)s->n * s->positions / SLOT_MIN_POSITIONS;
+        *split = SPLIT_ROWS;
+        return slots >= 2 ? (int)slots : 1;
+    }
     if (s->n >= threads && pass != PASS_BACKWARD_FILTER)
         return threads;
     if (pass != PASS_FORWARD) { /* input channels: each slot owns its dx planes or dw
