@@ -42,19 +42,20 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s,
     }
 }
 
-struct backward_data_job {
+/* One backward call's arguments, for its slots: out is dx (data) or dw (filter). */
+struct backward_job {
     const blasconv_context *ctx;
     const conv_plan *plan;
-    const float *dy, *w;
-    float *dx;
+    const float *x, *w, *dy;
+    float *out;
 };
 
 /* Backward data's slots split whole images or input channels (see plan.c). */
 static void backward_data_share(void *arg, float *col, slot_range r)
 {
-    const struct backward_data_job *j = arg;
+    const struct backward_job *j = arg;
     const int oh = j->plan->s.oh;
-    backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->dx, col, j->plan->rows_per_tile,
+    backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->out, col, j->plan->rows_per_tile,
                        r.row_begin / oh, r.row_end / oh, r.k_begin, r.k_end);
 }
 
@@ -96,18 +97,11 @@ static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *
     }
 }
 
-struct backward_filter_job {
-    const blasconv_context *ctx;
-    const conv_plan *plan;
-    const float *x, *dy;
-    float *dw;
-};
-
 /* Backward filter's slots split input channels (see plan.c). */
 static void backward_filter_share(void *arg, float *col, slot_range r)
 {
-    const struct backward_filter_job *j = arg;
-    backward_filter_nchw(j->ctx, &j->plan->s, j->x, j->dy, j->dw, col, j->plan->rows_per_tile,
+    const struct backward_job *j = arg;
+    backward_filter_nchw(j->ctx, &j->plan->s, j->x, j->dy, j->out, col, j->plan->rows_per_tile,
                          r.k_begin, r.k_end);
 }
 
@@ -217,7 +211,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
         if (p.s.layout == BLASCONV_NHWC)
             backward_data_nhwc(c, &p, dy, w, dx);
         else
-            bc_for_slots(&p, backward_data_share, &(struct backward_data_job){c, &p, dy, w, dx});
+            bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -243,7 +237,7 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
                 bias_gradient_nhwc(&p.s, dy, dbias);
         } else {
             bc_for_slots(&p, backward_filter_share,
-                         &(struct backward_filter_job){c, &p, x, dy, dw});
+                         &(struct backward_job){c, &p, x, NULL, dy, dw});
             if (dbias)
                 bias_gradient_nchw(&p.s, dy, dbias);
         }
