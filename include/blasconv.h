@@ -141,20 +141,24 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
 /** Threads for this context's own loops and its BLAS calls. 0 = the defaults: all
  *  available cores for blasconv's own loops, and the BLAS's own choice at load time
  *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
- *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE. With 2+ threads, large NCHW
- *  calls run in parallel slots, each thread with its own tile of scratch and a
- *  one-thread BLAS: forward and backward data over whole images of a batch (results
- *  bitwise those of one thread when no workspace limit applies); on fewer images than
- *  threads, forward over output rows or output channels and backward data over input
- *  channels; backward filter always over input channels. Those splits agree with one
- *  thread within the pass's tolerance; FAST and depthwise layers are bitwise the same.
+ *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE.
+ *  With 2+ threads, large calls run in parallel slots, each thread with its own tile
+ *  of scratch and a one-thread BLAS. NCHW forward and backward data take whole images
+ *  of a batch (results bitwise those of one thread when no workspace limit applies);
+ *  on fewer images than threads, forward takes output rows or output channels and
+ *  backward data input channels; backward filter always takes input channels; NHWC
+ *  forward takes output rows; FAST takes batches of tiles or splits their stages.
+ *  Those splits agree with one thread within the pass's tolerance (FAST: within its
+ *  bound). Depthwise layers split planes or rows, bitwise as one thread. Smaller
+ *  calls and NHWC backward passes let the BLAS's own threads split each GEMM.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A
- *  function given to set_sgemm is still only called from the calling thread. With the linked OpenBLAS the BLAS thread count is
- *  process-wide: each call sets it before its GEMMs, so contexts asking for
- *  different counts at the same time may run with each other's count (results
- *  are unaffected). */
+ *  function given to set_sgemm is only called from the calling thread (such a
+ *  context runs its GEMMs serially). With the linked OpenBLAS the BLAS thread count
+ *  is process-wide: each call sets it before its GEMMs, so contexts asking for
+ *  different counts at the same time may run with each other's count (results are
+ *  unaffected). */
 BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx, int threads);
 
 /** Which lowering this context may use. GEMM (the default) is im2col/col2im + sgemm

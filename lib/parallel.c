@@ -39,8 +39,8 @@ struct bc_team {
     unsigned job;        /* bumped per job (under lock; read atomically while spinning) */
     int quit;
     int active;     /* workers with a chunk in the current job */
-    int caller_cpu; /* where the caller ran when it posted the job; -1 = unknown */
     int pending;    /* of those, still running */
+    int caller_cpu; /* where the caller ran when it posted the job; -1 = unknown */
     struct chunk chunks[MAX_THREADS];
 };
 
@@ -70,24 +70,23 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Spins until *word != value or TEAM_SPIN_NS pass; returns whether it changed. */
-static int spin_while_equal(const unsigned *word, unsigned value)
+/* Spins until *word != value or TEAM_SPIN_NS pass. */
+static void spin_while_equal(const unsigned *word, unsigned value)
 {
     const int64_t deadline = now_ns() + TEAM_SPIN_NS;
-    for (unsigned i = 1;; i++) {
-        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value)
-            return 1;
+    for (unsigned i = 1; __atomic_load_n(word, __ATOMIC_ACQUIRE) == value; i++) {
         cpu_relax();
         if (i % 256 == 0 && now_ns() > deadline)
-            return 0;
+            return;
     }
 }
 
 /* A worker woken by the caller may be woken on the caller's CPU: without cache
  * topology (as in our VMs) Linux's wake-up placement looks no further, and the two
- * chunks then share one core while another idles (measured: 2-thread calls fell to
- * one-thread speed after the workers had slept). Such a worker moves itself to the
- * CPUs it may use other than the caller's. */
+ * chunks then share one core while another idles (seen: workers that woke on the
+ * caller's CPU; moving them raised the lower quartile of back-to-back 2-thread
+ * r50_3x3_56 calls from 191-217 to 226-229 GFLOP/s). Such a worker moves itself to
+ * the CPUs it may use other than the caller's. */
 static void leave_cpu(int caller_cpu, const cpu_set_t *allowed)
 {
     if (caller_cpu < 0 || sched_getcpu() != caller_cpu || !CPU_ISSET(caller_cpu, allowed))
