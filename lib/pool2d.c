@@ -106,6 +106,22 @@ static void row_max3x3_stride2(float *acc, const float *r0, const float *r1, con
         max3x3_stride2_span(acc + q, r0 + 2 * q, r1 + 2 * q, r2 + 2 * q, 17);
 }
 
+/* Whole 2x2 stride-2 windows in one pass over rows r0, r1, taps in window order (the
+ * same sums and maxima as the row passes, which made four passes over acc). */
+BC_MULTI_ISA static void row_max2x2_stride2(float *restrict acc, const float *restrict r0,
+                                            const float *restrict r1, int count)
+{
+    for (int q = 0; q < count; q++)
+        acc[q] = max_step(max_step(max_step(r0[2 * q], r0[2 * q + 1]), r1[2 * q]), r1[2 * q + 1]);
+}
+
+BC_MULTI_ISA static void row_avg2x2_stride2(float *restrict acc, const float *restrict r0,
+                                            const float *restrict r1, int count, float divisor)
+{
+    for (int q = 0; q < count; q++)
+        acc[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) / divisor;
+}
+
 /* Sum of a contiguous span in eight independent lanes (vectorisable without
  * reassociating a single float chain): global average pooling's inner loop. */
 BC_MULTI_ISA static float span_sum(const float *restrict src, int64_t count)
@@ -198,6 +214,7 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
     const int use_rows = count >= 4;
     const int max3x3_stride2 = s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 &&
                                s->stride_w == 2 && s->dil_w == 1;
+    const int window2x2_stride2 = s->kh == 2 && s->kw == 2 && s->stride_w == 2 && s->dil_w == 1;
     for (int oh = 0; oh < s->oh; oh++) {
         float *y_row = y + (int64_t)oh * s->ow;
         int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
@@ -237,6 +254,15 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
             const int64_t row_stride = (int64_t)s->dil_h * s->w;
             const float *r0 = x + (h_start + (int64_t)i0 * s->dil_h) * s->w + col0;
             row_max3x3_stride2(acc, r0, r0 + row_stride, r0 + 2 * row_stride, hi - lo);
+            continue;
+        }
+        if (window2x2_stride2 && i1 - i0 == 2) {
+            const float *r0 = x + (h_start + (int64_t)i0 * s->dil_h) * s->w + col0;
+            const float *r1 = r0 + (int64_t)s->dil_h * s->w;
+            if (s->mode == BLASCONV_POOL_MAX)
+                row_max2x2_stride2(acc, r0, r1, hi - lo);
+            else
+                row_avg2x2_stride2(acc, r0, r1, hi - lo, (float)bc_pool_divisor(s, h_start, col0));
             continue;
         }
         int first = 1;

@@ -201,6 +201,42 @@ START_TEST(max_3x3_stride2_every_width)
 }
 END_TEST
 
+/* The fused 2x2 stride-2 rows, MAX and AVG (both divisors), on every width from 1 to
+ * 200, pads 0 and 1, vertical dilation 1 and 2 (MAX): MAX bit for bit, AVG within the
+ * tolerance, of the reference. */
+START_TEST(window_2x2_stride2_every_width)
+{
+    test_rng r = test_rng_seeded(6200 + (uint64_t)_i);
+    const int avg = _i == 1;
+    for (int w = 1; w <= 200; w++) {
+        blasconv_pool2d d = {.mode = avg ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
+                             .batch = 1,
+                             .channels = 2,
+                             .in_height = 6,
+                             .in_width = w,
+                             .window_height = 2,
+                             .window_width = 2,
+                             .stride_height = 2,
+                             .stride_width = 2,
+                             .pad_top = w % 2,
+                             .pad_left = w % 2,
+                             .dilation_height = avg ? 1 : 1 + w % 3 / 2,
+                             .ceil_mode = w % 5 == 0,
+                             .exclude_pad = w % 4 == 1};
+        int oh, ow;
+        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
+        assert_pool_equal(y, want, ny, !avg, &d, "2x2 stride-2 forward");
+        free(x), free(y), free(want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool_random");
@@ -209,6 +245,7 @@ int main(void)
     tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
     tcase_add_test(tc, threads_do_not_change_results);
     tcase_add_test(tc, max_3x3_stride2_every_width);
+    tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     suite_add_tcase(s, tc);
     return test_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
