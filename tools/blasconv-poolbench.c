@@ -88,41 +88,82 @@ static int read_suite(const char *path, row *rows, int capacity)
     return count;
 }
 
-/* memcpy split over threads, as the library splits pooling. */
-struct copy_part {
+/* memcpy split over threads, as the library splits pooling: the reference copy runs
+ * on helper threads that stay awake (spinning) through its block of samples, so that
+ * neither thread starts nor sleeping cores are counted against it; the library's own
+ * workers spin for a millisecond after a call and are not counted against it either. */
+struct copy_team {
     char *dst;
     const char *src;
     size_t bytes;
+    int threads;
+    unsigned round; /* bumped per copy; ~0u tells the helpers to leave */
+    int busy;       /* helpers still copying this round */
 };
 
-static void *copy_part_run(void *p)
+static void copy_part(const struct copy_team *c, int t)
 {
-    struct copy_part *c = p;
-    memcpy(c->dst, c->src, c->bytes);
-    return NULL;
+    size_t begin = c->bytes * (size_t)t / (size_t)c->threads;
+    size_t end = c->bytes * (size_t)(t + 1) / (size_t)c->threads;
+    memcpy(c->dst + begin, c->src + begin, end - begin);
 }
 
-static void parallel_memcpy(char *dst, const char *src, size_t bytes, int threads)
+struct copy_helper {
+    struct copy_team *team;
+    int index;
+};
+
+static void *copy_helper_run(void *p)
 {
-    struct copy_part parts[16];
-    pthread_t ids[16];
+    struct copy_helper *h = p;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned round;
+        while ((round = __atomic_load_n(&h->team->round, __ATOMIC_ACQUIRE)) == seen)
+            ;
+        if (round == ~0u)
+            return NULL;
+        seen = round;
+        copy_part(h->team, h->index);
+        __atomic_sub_fetch(&h->team->busy, 1, __ATOMIC_ACQ_REL);
+    }
+}
+
+static void team_copy(struct copy_team *c)
+{
+    __atomic_store_n(&c->busy, c->threads - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->round, c->round + 1, __ATOMIC_RELEASE);
+    copy_part(c, 0);
+    while (__atomic_load_n(&c->busy, __ATOMIC_ACQUIRE) > 0)
+        ;
+}
+
+/* Median seconds of reps copies of `bytes` on `threads` threads (the caller's among
+ * them); a helper that cannot start leaves its part to the caller. */
+static double median_copy_seconds(char *dst, const char *src, size_t bytes, int threads, int reps,
+                                  double *samples)
+{
     if (threads > 16)
         threads = 16;
-    for (int t = 0; t < threads; t++) {
-        size_t begin = bytes * (size_t)t / (size_t)threads;
-        size_t end = bytes * (size_t)(t + 1) / (size_t)threads;
-        parts[t] = (struct copy_part){dst + begin, src + begin, end - begin};
-    }
-    int started[16] = {0};
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&ids[t], NULL, copy_part_run, &parts[t]) == 0;
-    copy_part_run(&parts[0]);
+    struct copy_team c = {dst, src, bytes, 1, 0, 0};
+    struct copy_helper helpers[16];
+    pthread_t ids[16];
     for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(ids[t], NULL);
-        else
-            copy_part_run(&parts[t]);
+        helpers[t] = (struct copy_helper){&c, t};
+        if (pthread_create(&ids[t], NULL, copy_helper_run, &helpers[t]) != 0)
+            break;
+        c.threads = t + 1;
     }
+    for (int k = -2; k < reps; k++) { /* two warm-up copies */
+        double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
+        team_copy(&c);
+        if (k >= 0)
+            samples[k] = bench_clock_seconds(CLOCK_MONOTONIC) - t0;
+    }
+    __atomic_store_n(&c.round, ~0u, __ATOMIC_RELEASE);
+    for (int t = 1; t < c.threads; t++)
+        pthread_join(ids[t], NULL);
+    return bench_median(samples, reps);
 }
 
 static int parse_threads(const char *text, int *threads, int capacity)
@@ -195,7 +236,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "blasconv-poolbench: cannot create a context\n");
         return 1;
     }
-    static double samples[MAX_REPS], copy_samples[MAX_REPS];
+    static double samples[MAX_REPS];
     printf("# blasconv %s pool %s, %d reps, medians; GB/s = 1e9 bytes/s\n", blasconv_version(),
            backward ? "backward" : "forward", reps);
     printf("%-16s %-4s %-6s %3s %8s %10s %10s %6s\n", "name", "mode", "layout", "thr", "MB",
@@ -228,27 +269,25 @@ int main(int argc, char **argv)
                 blasconv_context_set_threads(ctx, threads[t]);
                 fprintf(stderr, "poolbench: %s %s %d thread(s)\n", rows[r].name,
                         d.layout == BLASCONV_NCHW ? "nchw" : "nhwc", threads[t]);
-                /* Pool and memcpy alternate, so both see the same machine noise. */
+                /* The pool's samples, then the copy's (see median_copy_seconds). */
                 for (int k = -2; k < reps && status == 0; k++) { /* two warm-up rounds */
                     double t0 = bench_clock_seconds(CLOCK_MONOTONIC);
                     blasconv_status st = backward ? blasconv_pool2d_backward(ctx, &d, x, y, dx)
                                                   : blasconv_pool2d_forward(ctx, &d, x, y);
                     double t1 = bench_clock_seconds(CLOCK_MONOTONIC);
-                    parallel_memcpy(copy_dst, copy_src, bytes, threads[t]);
-                    double t2 = bench_clock_seconds(CLOCK_MONOTONIC);
                     if (st != BLASCONV_OK) {
                         fprintf(stderr, "blasconv-poolbench: %s: %s (%s)\n", rows[r].name,
                                 blasconv_status_string(st), blasconv_context_last_error(ctx));
                         status = 1;
                     } else if (k >= 0) {
                         samples[k] = t1 - t0;
-                        copy_samples[k] = t2 - t1;
                     }
                 }
                 if (status)
                     break;
-                double pool_s = bench_median(samples, reps),
-                       copy_s = bench_median(copy_samples, reps);
+                double pool_s = bench_median(samples, reps);
+                double copy_s =
+                    median_copy_seconds(copy_dst, copy_src, bytes, threads[t], reps, samples);
                 double pool_gbs = (double)bytes / pool_s * 1e-9;
                 double copy_gbs = (double)bytes / copy_s * 1e-9;
                 printf("%-16s %-4s %-6s %3d %8.2f %10.2f %10.2f %6.2f\n", rows[r].name,
