@@ -237,6 +237,44 @@ START_TEST(window_2x2_stride2_every_width)
 }
 END_TEST
 
+/* The row passes (interiors of 4+ outputs) on widths the random descriptors (up to
+ * 13) seldom reach: windows 1-4 wide, strides 1-3, pads, dilation (MAX), both AVG
+ * divisors, widths 1-90. MAX bit for bit, AVG within the tolerance. */
+START_TEST(row_paths_every_width)
+{
+    test_rng r = test_rng_seeded(6300 + (uint64_t)_i);
+    const int avg = _i == 1;
+    for (int w = 1; w <= 90; w++) {
+        const int kw = 1 + w % 4, kh = 1 + w / 4 % 3, stride = 1 + w / 12 % 3;
+        blasconv_pool2d d = {.mode = avg ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
+                             .batch = 1,
+                             .channels = 2,
+                             .in_height = 5 + w % 3,
+                             .in_width = w,
+                             .window_height = kh,
+                             .window_width = kw,
+                             .stride_height = stride,
+                             .stride_width = stride,
+                             .pad_top = kh / 2 * (w % 2),
+                             .pad_left = kw / 2 * (w / 2 % 2),
+                             .pad_right = kw / 2 * (w / 3 % 2),
+                             .dilation_width = avg ? 1 : 1 + w / 5 % 2,
+                             .ceil_mode = w % 7 == 0,
+                             .exclude_pad = w % 4 == 1};
+        int oh, ow;
+        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+        float *x = pool_random_input(&r, nx);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
+        assert_pool_equal(y, want, ny, !avg, &d, "row path forward");
+        free(x), free(y), free(want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool_random");
@@ -246,6 +284,7 @@ int main(void)
     tcase_add_test(tc, threads_do_not_change_results);
     tcase_add_test(tc, max_3x3_stride2_every_width);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
+    tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
     return test_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
