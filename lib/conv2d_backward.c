@@ -42,6 +42,40 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s,
     }
 }
 
+/* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
+ * then col2im, for output rows [row_begin, row_end) of the batch: whole images (a
+ * tile's col2im adds into every input row it read), or any rows of a 1x1 stride-1
+ * unpadded layer, which is one GEMM per group straight into dx. */
+static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *dy,
+                               const float *w, float *dx, float *col, int row_begin, int row_end)
+{
+    const conv_shape *s = &p->s;
+    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
+    if (s->direct_1x1) { /* OH = H, OW = W: rows of dy are rows of dx */
+        const size_t first = (size_t)row_begin * s->ow;
+        const int positions = (row_end - row_begin) * s->ow;
+        for (int g = 0; g < s->groups; g++)
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, positions, cg, kg, 1.0f,
+                     dy + first * s->k + (size_t)g * kg, s->k, w + (size_t)g * kg * cg, cg, 0.0f,
+                     dx + first * s->c + (size_t)g * cg, s->c);
+        return;
+    }
+    const size_t image = (size_t)s->h * s->w * s->c;
+    memset(dx + (size_t)(row_begin / s->oh) * image, 0,
+           (size_t)((row_end - row_begin) / s->oh) * image * sizeof(float));
+    for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
+        const int end = row + p->rows_per_tile < row_end ? row + p->rows_per_tile : row_end;
+        const int tile_positions = (end - row) * s->ow;
+        const float *dy_tile = dy + (size_t)row * s->ow * s->k;
+        for (int g = 0; g < s->groups; g++) {
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, tile_positions, col_width, kg, 1.0f,
+                     dy_tile + (size_t)g * kg, s->k, w + (size_t)g * kg * s->col_rows, col_width,
+                     0.0f, col, col_width);
+            bc_col2im_nhwc(s, col, g, row, end, dx);
+        }
+    }
+}
+
 /* One backward call's arguments, for its slots: out is dx (data) or dw (filter). */
 struct backward_job {
     const blasconv_context *ctx;
@@ -50,11 +84,16 @@ struct backward_job {
     float *out;
 };
 
-/* Backward data's slots split whole images or input channels (see plan.c). */
+/* Backward data's slots split whole images or input channels (see plan.c); NHWC
+ * whole images, or rows of a direct 1x1 layer. */
 static void backward_data_share(void *arg, float *col, slot_range r)
 {
     const struct backward_job *j = arg;
     const int oh = j->plan->s.oh;
+    if (j->plan->s.layout == BLASCONV_NHWC) {
+        backward_data_nhwc(j->ctx, j->plan, j->dy, j->w, j->out, col, r.row_begin, r.row_end);
+        return;
+    }
     backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->out, col, j->plan->rows_per_tile,
                        r.row_begin / oh, r.row_end / oh, r.k_begin, r.k_end);
 }
@@ -119,34 +158,6 @@ static void bias_gradient_nchw(const conv_shape *s, const float *dy, float *dbia
     }
 }
 
-/* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
- * then col2im; a 1x1 stride-1 unpadded layer is one GEMM per group straight into dx. */
-static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *dy,
-                               const float *w, float *dx)
-{
-    const conv_shape *s = &p->s;
-    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
-    if (s->direct_1x1) {
-        const int all_positions = s->n * s->h * s->w;
-        for (int g = 0; g < s->groups; g++)
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, all_positions, cg, kg, 1.0f,
-                     dy + (size_t)g * kg, s->k, w + (size_t)g * kg * cg, cg, 0.0f,
-                     dx + (size_t)g * cg, s->c);
-        return;
-    }
-    memset(dx, 0, (size_t)s->x_elems * sizeof(float));
-    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
-        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
-        const float *dy_tile = dy + (size_t)row * s->ow * s->k;
-        for (int g = 0; g < s->groups; g++) {
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, tile_positions, col_width, kg, 1.0f,
-                     dy_tile + (size_t)g * kg, s->k, w + (size_t)g * kg * s->col_rows, col_width,
-                     0.0f, p->col, col_width);
-            bc_col2im_nhwc(s, p->col, g, row, bc_tile_end(p, row), dx);
-        }
-    }
-}
-
 /* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col; a 1x1 stride-1
  * unpadded layer is one GEMM per group over the whole batch, straight on x. */
 static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
@@ -208,10 +219,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
-        if (p.s.layout == BLASCONV_NHWC)
-            backward_data_nhwc(c, &p, dy, w, dx);
-        else
-            bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
+        bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

@@ -82,8 +82,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS).
  * Backward filter always splits input channels: its sums over the batch keep their
  * order, each slot lowering only its channels for its columns of dw.
- * NHWC forward splits the batch's output rows (its tiles cross images anyway); NHWC
- * backward passes leave the threads to the BLAS. */
+ * NHWC forward splits the batch's output rows (its tiles cross images anyway), and so
+ * does NHWC backward data on a 1x1 layer (no col2im); other NHWC backward data splits
+ * whole images; NHWC backward filter leaves the threads to the BLAS. */
 enum {
     SLOT_MIN_FLOPS = 50000000,
     SLOT_MIN_POSITIONS = 256,
@@ -94,13 +95,16 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
                           slot_split *split)
 {
     *split = SPLIT_IMAGES;
-    if (!bc_blas_parallel_callable(ctx) || (s->layout == BLASCONV_NHWC && pass != PASS_FORWARD))
+    if (!bc_blas_parallel_callable(ctx) ||
+        (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_FILTER))
         return 1;
     const int threads = bc_thread_count(ctx);
     const double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
     if (threads < 2 || flops < SLOT_MIN_FLOPS)
         return 1;
-    if (s->layout == BLASCONV_NHWC) { /* rows of the batch, tiles may cross images */
+    if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_DATA && !s->direct_1x1)
+        return s->n < threads ? s->n : threads; /* whole images: col2im stays inside */
+    if (s->layout == BLASCONV_NHWC) {           /* rows of the batch, tiles may cross images */
         const int64_t rows = (int64_t)s->n * s->oh;
         int64_t slots = threads < rows ? threads : rows;
         if (slots > (int64_t)s->n * s->positions / SLOT_MIN_POSITIONS)

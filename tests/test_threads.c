@@ -187,10 +187,16 @@ static float *backward_data_with(int threads, size_t workspace_limit, const blas
 }
 
 /* Backward data on one image splits its input channels over the slots (each slot's
- * col2im writes only its own planes of dx). */
-START_TEST(one_image_backward_data_split_by_input_channels_agrees)
+ * col2im writes only its own planes of dx); _i past the table: NHWC, which splits a
+ * batch into whole images (the batch layer) and a 1x1 layer into rows. */
+START_TEST(backward_data_split_agrees)
 {
-    const blasconv_conv2d *d = &single_images[_i];
+    const int count = (int)(sizeof single_images / sizeof single_images[0]);
+    blasconv_conv2d layer = _i < count    ? single_images[_i]
+                            : _i == count ? batch_layer
+                                          : single_images[1];
+    layer.layout = _i < count ? BLASCONV_NCHW : BLASCONV_NHWC;
+    const blasconv_conv2d *d = &layer;
     size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
     test_rng r = test_rng_seeded(101 + (uint64_t)_i);
     float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
@@ -307,8 +313,8 @@ int main(void)
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
     tcase_add_loop_test(tc, backward_filter_split_by_input_channels_agrees, 0,
                         1 + (int)(sizeof single_images / sizeof single_images[0]));
-    tcase_add_loop_test(tc, one_image_backward_data_split_by_input_channels_agrees, 0,
-                        (int)(sizeof single_images / sizeof single_images[0]));
+    tcase_add_loop_test(tc, backward_data_split_agrees, 0,
+                        2 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         2 * (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
