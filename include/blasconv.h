@@ -147,10 +147,12 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  of a batch (results bitwise those of one thread when no workspace limit applies);
  *  on fewer images than threads, forward takes output rows or output channels and
  *  backward data input channels; backward filter always takes input channels; NHWC
- *  forward takes output rows; FAST takes batches of tiles or splits their stages.
- *  Those splits agree with one thread within the pass's tolerance (FAST: within its
- *  bound). Depthwise layers split planes or rows, bitwise as one thread. Smaller
- *  calls and NHWC backward passes let the BLAS's own threads split each GEMM.
+ *  forward takes output rows and NHWC backward data whole images (rows of a 1x1
+ *  layer); FAST takes batches of tiles or splits their stages. Those splits agree
+ *  with one thread within the pass's tolerance (FAST: within its bound). Depthwise
+ *  layers split planes or rows, bitwise as one thread. Smaller calls, NHWC backward
+ *  filter and NHWC backward data on one image let the BLAS's own threads split each
+ *  GEMM.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A
