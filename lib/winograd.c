@@ -423,11 +423,12 @@ static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, 
 /* One stage of a batch over a range of its items: the filter transform (over
  * filters), the input transform (over channels in NCHW, tiles in NHWC), the GEMMs
  * (over tap positions xi) and the output transform (over output channels in NCHW,
- * tiles in NHWC). With 2+ threads each stage is split over the context's kept
- * workers and every GEMM runs on a one-thread BLAS: each output is computed the same
- * way whatever the split, so results are bitwise those of one thread. (An earlier
- * split that left the GEMMs to OpenBLAS's threads ran 2-4x slower in wall time: its
- * idle workers spin after each GEMM and took the cores from the transforms.) */
+ * tiles in NHWC). With 2+ threads either each thread takes whole batches in its own
+ * V and M (run_slots), or each batch's stages are split over the library's kept
+ * workers (the same outputs as one thread with the same batches); every GEMM runs on
+ * a one-thread BLAS. (An earlier split that left the GEMMs to OpenBLAS's threads ran
+ * 2-4x slower in wall time: its idle workers spin after each GEMM and took the cores
+ * from the transforms.) */
 typedef enum stage_kind {
     STAGE_FILTER,
     STAGE_INPUT,
