@@ -150,9 +150,9 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  forward takes output rows and NHWC backward data whole images (rows of a 1x1
  *  layer); FAST takes batches of tiles or splits their stages. Those splits agree
  *  with one thread within the pass's tolerance (FAST: within its bound). Depthwise
- *  layers split planes or rows, bitwise as one thread. Smaller calls, NHWC backward
- *  filter and NHWC backward data on one image let the BLAS's own threads split each
- *  GEMM.
+ *  layers split planes or rows, bitwise as one thread. Calls under 2e6 flops run on
+ *  one thread, BLAS included; NHWC backward filter and NHWC backward data on one image
+ *  let the BLAS's own threads split each GEMM.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A

@@ -86,10 +86,18 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * does NHWC backward data on a 1x1 layer (no col2im); other NHWC backward data splits
  * whole images; NHWC backward filter leaves the threads to the BLAS. */
 enum {
-    SLOT_MIN_FLOPS = 50000000,
-    SLOT_MIN_POSITIONS = 256,
-    SLOT_MIN_CHANNELS = 64
+    SLOT_MIN_FLOPS = 2000000,
+    SLOT_MIN_POSITIONS = 96,
+    SLOT_MIN_CHANNELS = 32
 };
+
+/* Below SLOT_MIN_FLOPS a call runs on one thread, BLAS included: OpenBLAS's threads
+ * made such calls slower than one thread (3.6e6 flops: 38-46 against 82-86 GFLOP/s;
+ * 1.4e7: 85 against 126), where slots down to this size gave 1.3-1.9x. */
+static double pass_flops(const conv_shape *s)
+{
+    return 2.0 * (double)s->y_elems * (double)s->col_rows;
+}
 
 static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv_pass pass,
                           slot_split *split)
@@ -99,8 +107,7 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
         (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_FILTER))
         return 1;
     const int threads = bc_thread_count(ctx);
-    const double flops = 2.0 * (double)s->y_elems * (double)s->col_rows;
-    if (threads < 2 || flops < SLOT_MIN_FLOPS)
+    if (threads < 2 || pass_flops(s) < SLOT_MIN_FLOPS)
         return 1;
     if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_DATA && !s->direct_1x1)
         return s->n < threads ? s->n : threads; /* whole images: col2im stays inside */
@@ -209,7 +216,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, p);
-    if (st == BLASCONV_OK && (p->slots > 1 || p->winograd.threads > 1 || p->winograd.slots > 1))
+    if (st == BLASCONV_OK && (p->slots > 1 || p->winograd.threads > 1 || p->winograd.slots > 1 ||
+                              pass_flops(&p->s) < SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
     else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

@@ -79,9 +79,21 @@ START_TEST(two_threads_match_one_bitwise_and_the_oracle)
 END_TEST
 
 /* Single images big enough to be split (plan.c's rules, 2 threads): by output rows
- * (3x3, and direct 1x1), and by output channels when the map is too small for rows
- * (also with groups, where each slot takes a share of every group's channels). */
+ * (3x3, and direct 1x1; the last one a small layer of 4e6 flops), and by output
+ * channels when the map is too small for rows (also with groups, where each slot
+ * takes a share of every group's channels). */
 static const blasconv_conv2d single_images[] = {
+    {.batch = 1,
+     .in_channels = 24,
+     .in_height = 20,
+     .in_width = 20,
+     .out_channels = 24,
+     .kernel_height = 3,
+     .kernel_width = 3,
+     .pad_top = 1,
+     .pad_bottom = 1,
+     .pad_left = 1,
+     .pad_right = 1},
     {.batch = 1,
      .in_channels = 32,
      .in_height = 64,
@@ -194,7 +206,7 @@ START_TEST(backward_data_split_agrees)
     const int count = (int)(sizeof single_images / sizeof single_images[0]);
     blasconv_conv2d layer = _i < count    ? single_images[_i]
                             : _i == count ? batch_layer
-                                          : single_images[1];
+                                          : single_images[2];
     layer.layout = _i < count ? BLASCONV_NCHW : BLASCONV_NHWC;
     const blasconv_conv2d *d = &layer;
     size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
