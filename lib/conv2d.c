@@ -47,7 +47,7 @@ static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const
                 continue;
             }
             for (int oh = oh_begin; oh < oh_stop; oh += rows_per_tile) {
-                int oh_end = oh + rows_per_tile < oh_stop ? oh + rows_per_tile : oh_stop;
+                const int oh_end = bc_tile_end(oh, rows_per_tile, oh_stop);
                 int tile_cols = (oh_end - oh) * s->ow;
                 size_t first = (size_t)oh * s->ow;
                 bc_im2col_nchw(s, x_group, oh, oh_end, col);
@@ -91,7 +91,7 @@ static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const 
         return;
     }
     for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
-        const int end = row + p->rows_per_tile < row_end ? row + p->rows_per_tile : row_end;
+        const int end = bc_tile_end(row, p->rows_per_tile, row_end);
         const int tile_positions = (end - row) * s->ow;
         float *y_tile = y + (size_t)row * s->ow * s->k;
         if (bias)

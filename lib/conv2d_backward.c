@@ -31,7 +31,7 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s,
             }
             memset(dx_share, 0, (size_t)(c_end - c_begin) * plane * sizeof(float));
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
-                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+                const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
                 bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f,
                          w_share, col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col,
@@ -64,7 +64,7 @@ static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, 
     memset(dx + (size_t)(row_begin / s->oh) * image, 0,
            (size_t)((row_end - row_begin) / s->oh) * image * sizeof(float));
     for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
-        const int end = row + p->rows_per_tile < row_end ? row + p->rows_per_tile : row_end;
+        const int end = bc_tile_end(row, p->rows_per_tile, row_end);
         const int tile_positions = (end - row) * s->ow;
         const float *dy_tile = dy + (size_t)row * s->ow * s->k;
         for (int g = 0; g < s->groups; g++) {
@@ -124,7 +124,7 @@ static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *
                 continue;
             }
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
-                int oh_end = oh + rows_per_tile < s->oh ? oh + rows_per_tile : s->oh;
+                const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
                 bc_im2col_nchw(&share, x_share, oh, oh_end, col);
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, tile_cols, 1.0f,
@@ -173,12 +173,14 @@ static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p
                      dw + (size_t)g * kg * cg, cg);
         return;
     }
-    for (int row = 0; row < p->tiled_rows; row = bc_tile_end(p, row)) {
-        const int tile_positions = (bc_tile_end(p, row) - row) * s->ow;
+    const int rows = s->n * s->oh; /* NHWC tiles may cross images */
+    for (int row = 0; row < rows; row += p->rows_per_tile) {
+        const int end = bc_tile_end(row, p->rows_per_tile, rows);
+        const int tile_positions = (end - row) * s->ow;
         const float *dy_tile = dy + (size_t)row * s->ow * s->k;
         const float beta = row == 0 ? 0.0f : 1.0f; /* the first tile overwrites dw */
         for (int g = 0; g < s->groups; g++) {
-            bc_im2col_nhwc(s, x, g, row, bc_tile_end(p, row), p->col);
+            bc_im2col_nhwc(s, x, g, row, end, p->col);
             bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, col_width, tile_positions, 1.0f,
                      dy_tile + (size_t)g * kg, s->k, p->col, col_width, beta,
                      dw + (size_t)g * kg * s->col_rows, col_width);

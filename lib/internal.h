@@ -253,7 +253,6 @@ typedef struct conv_plan {
     int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
     float *col;             /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile;      /* output rows lowered per tile */
-    int tiled_rows;         /* rows the tiles cover: OH per image (NCHW), N*OH (NHWC) */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a
                                one-thread BLAS (NCHW passes with 2+
@@ -278,10 +277,11 @@ typedef void (*bc_slot_fn)(void *arg, float *col, slot_range r);
 /* Runs fn over the whole pass: in one call, or spread over p->slots threads. */
 void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg);
 
-/* End of the tile that starts at output row `begin`. */
-static inline int bc_tile_end(const conv_plan *p, int begin)
+/* End of the tile of rows_per_tile output rows that starts at `begin`, clipped at
+ * `limit` (the end of the image, or of a slot's rows). */
+static inline int bc_tile_end(int begin, int rows_per_tile, int limit)
 {
-    return begin + p->rows_per_tile < p->tiled_rows ? begin + p->rows_per_tile : p->tiled_rows;
+    return begin + rows_per_tile < limit ? begin + rows_per_tile : limit;
 }
 
 /* Everything a pass needs before it may write an output: validation, the path,

@@ -206,7 +206,6 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
         return st;
-    p->tiled_rows = tiled_rows(&p->s);
     p->channels = pass == PASS_FORWARD ? p->s.k_per_group : p->s.c_per_group;
     p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
     p->winograd = (winograd_plan){0};
