@@ -377,11 +377,6 @@ static void nchw_planes(void *arg, int64_t begin, int64_t end)
     }
 }
 
-/* A chunk of a parallel loop gets at least this many multiply-adds: the library's
- * kept workers take a job in microseconds, a thread started for the call (when
- * they are busy) in tens of them. */
-#define PARALLEL_GRAIN_MACS 65536
-
 void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
                           const float *w, const float *bias, float *y)
 {
@@ -392,8 +387,8 @@ void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, cons
         tap_columns_init(s, &columns);
         struct depthwise_job job = {s, &columns, x, w, bias, y};
         const int64_t per_plane = s->positions * taps;
-        bc_parallel_for(threads, (int64_t)s->n * s->k, PARALLEL_GRAIN_MACS / per_plane + 1,
-                        nchw_planes, &job);
+        bc_parallel_for(threads, (int64_t)s->n * s->k, bc_parallel_grain(per_plane), nchw_planes,
+                        &job);
         return;
     }
     float w_by_tap[NHWC_MAX_WEIGHTS];
@@ -402,6 +397,5 @@ void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, cons
             w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + t];
     struct depthwise_job job = {s, NULL, x, w_by_tap, bias, y};
     const int64_t per_row = (int64_t)s->ow * s->k * taps;
-    bc_parallel_for(threads, (int64_t)s->n * s->oh, PARALLEL_GRAIN_MACS / per_row + 1, nhwc_rows,
-                    &job);
+    bc_parallel_for(threads, (int64_t)s->n * s->oh, bc_parallel_grain(per_row), nhwc_rows, &job);
 }

@@ -322,6 +322,10 @@ int64_t bc_pool_divisor(const pool_shape *s, int64_t h_start, int64_t w_start);
 /* Runs fn(arg, begin, end) over disjoint chunks covering [0, count). */
 typedef void (*bc_parallel_fn)(void *arg, int64_t begin, int64_t end);
 
+/* Items per chunk of bc_parallel_for so that a chunk holds at least 65536 units of
+ * work (elements, multiply-adds), given the work of one item. */
+int64_t bc_parallel_grain(int64_t work_per_item);
+
 /* Threads a call of ctx may use: ctx->threads, or every online core when 0. */
 int bc_thread_count(const blasconv_context *ctx);
 

@@ -22,6 +22,8 @@
 
 #define MAX_THREADS 64
 #define TEAM_SPIN_NS 1000000 /* 1 ms */
+/* Elements (or multiply-adds) of work below which a chunk is not worth a thread. */
+#define PARALLEL_GRAIN_WORK 65536
 
 struct chunk {
     bc_parallel_fn fn;
@@ -238,6 +240,12 @@ static void run_on_new_threads(const struct chunk *chunks, int n)
         else /* a chunk whose thread cannot start runs here */
             run_chunk(&chunks[i]);
     }
+}
+
+int64_t bc_parallel_grain(int64_t work_per_item)
+{
+    const int64_t grain = PARALLEL_GRAIN_WORK / (work_per_item > 0 ? work_per_item : 1);
+    return grain > 1 ? grain : 1;
 }
 
 int bc_thread_count(const blasconv_context *ctx)

@@ -12,8 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this many elements of x (or of work) a thread is not worth starting. */
-#define PARALLEL_GRAIN_ELEMENTS 65536
 /* Channels NHWC backward keeps in its stack arrays at a time. */
 #define CHANNEL_CHUNK 256
 
@@ -477,15 +475,6 @@ static void backward_images_nhwc(void *arg, int64_t begin, int64_t end)
         backward_image_nhwc(s, job->x + n * x_image, job->dy + n * y_image, job->dx + n * x_image);
 }
 
-/* Items per thread so that each thread gets at least PARALLEL_GRAIN_ELEMENTS of work. */
-static int64_t grain_for(int64_t elements_per_item)
-{
-    if (elements_per_item < 1)
-        elements_per_item = 1;
-    int64_t grain = PARALLEL_GRAIN_ELEMENTS / elements_per_item;
-    return grain < 1 ? 1 : grain;
-}
-
 blasconv_status blasconv_pool2d_forward(blasconv_context *ctx, const blasconv_pool2d *d,
                                         const float *x, float *y)
 {
@@ -503,10 +492,12 @@ blasconv_status blasconv_pool2d_forward(blasconv_context *ctx, const blasconv_po
         const int64_t work = s.x_elems + s.y_elems * s.kh * s.kw;
         if (s.layout == BLASCONV_NCHW) {
             int64_t planes = (int64_t)s.n * s.c;
-            bc_parallel_for(threads, planes, grain_for(work / planes), forward_planes_nchw, &job);
+            bc_parallel_for(threads, planes, bc_parallel_grain(work / planes), forward_planes_nchw,
+                            &job);
         } else {
             int64_t rows = (int64_t)s.n * s.oh;
-            bc_parallel_for(threads, rows, grain_for(work / rows), forward_rows_nhwc, &job);
+            bc_parallel_for(threads, rows, bc_parallel_grain(work / rows), forward_rows_nhwc,
+                            &job);
         }
         bc_clear_error(c);
     }
@@ -531,10 +522,12 @@ blasconv_status blasconv_pool2d_backward(blasconv_context *ctx, const blasconv_p
         const int64_t work = 2 * s.x_elems + s.y_elems * s.kh * s.kw;
         if (s.layout == BLASCONV_NCHW) {
             int64_t planes = (int64_t)s.n * s.c;
-            bc_parallel_for(threads, planes, grain_for(work / planes), backward_planes_nchw, &job);
+            bc_parallel_for(threads, planes, bc_parallel_grain(work / planes),
+                            backward_planes_nchw, &job);
         } else {
             /* Windows of one image overlap in dx: images are the unit of parallelism. */
-            bc_parallel_for(threads, s.n, grain_for(work / s.n), backward_images_nhwc, &job);
+            bc_parallel_for(threads, s.n, bc_parallel_grain(work / s.n), backward_images_nhwc,
+                            &job);
         }
         bc_clear_error(c);
     }
