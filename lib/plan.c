@@ -215,8 +215,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, p);
-    if (st == BLASCONV_OK && (p->slots > 1 || p->winograd.threads > 1 || p->winograd.slots > 1 ||
-                              pass_flops(&p->s) < SLOT_MIN_FLOPS))
+    if (st == BLASCONV_OK &&
+        (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
     else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);

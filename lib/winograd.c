@@ -244,7 +244,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->cached = cached;
     wp->slots = slots;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
-    wp->threads = slots > 1 ? 1 : threads;
+    wp->threads = threads;
     wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
     wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
     wp->product = (float *)((char *)wp->v + v_bytes);
@@ -488,10 +488,12 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
                     (int)end);
 }
 
+/* One stage over all its items: split over the threads, unless each thread already
+ * runs batches of its own (slots). */
 static void run_stage_all(const winograd_plan *wp, stage *st, stage_kind kind, int64_t items)
 {
     st->kind = kind;
-    bc_parallel_for(wp->threads, items, 1, run_stage, st);
+    bc_parallel_for(wp->slots > 1 ? 1 : wp->threads, items, 1, run_stage, st);
 }
 
 /* The three stages of the batch of tiles [first, first + count). */
@@ -528,10 +530,8 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        /* the filter transform uses every thread, slots or not */
-        st.kind = STAGE_FILTER;
-        bc_parallel_for(wp->slots > wp->threads ? wp->slots : wp->threads,
-                        nchw ? (int64_t)s->k * s->c : s->k, 1, run_stage, &st);
+        st.kind = STAGE_FILTER; /* on every thread, slots or not */
+        bc_parallel_for(wp->threads, nchw ? (int64_t)s->k * s->c : s->k, 1, run_stage, &st);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
