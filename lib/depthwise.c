@@ -301,8 +301,8 @@ static inline __attribute__((always_inline)) void nhwc_pixel_block(
 /* Every output pixel is a vector of K channels: it starts at the bias and each
  * tap inside the input adds its weight vector times the input pixel, in the same
  * tap order as the NCHW path. Channels go 32 and 16 at a time in registers (the
- * last block may overlap the one before); fewer than 16 take the scalar loop. */
-/* Output rows [row_begin, row_end) of the batch (row n*OH + oh). */
+ * last block may overlap the one before); fewer than 16 take the scalar loop. This
+ * runs output rows [row_begin, row_end) of the batch (row n*OH + oh). */
 BC_MULTI_ISA static void depthwise_nhwc(const conv_shape *s, const float *x, const float *w_by_tap,
                                         const float *bias, float *y, int64_t row_begin,
                                         int64_t row_end)

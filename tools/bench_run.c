@@ -38,9 +38,9 @@ static void settle(void)
 /* Medians of reps samples of each fn, the fns taking turns so that all of them see
  * the same machine load; fewer samples (at least one) once the row's time budget is
  * spent. With bench_settle_seconds > 0 each fn takes all its samples in turn instead,
- * after that pause: a threaded BLAS's idle workers spin for a while after each call and
- * would take a core from the fn timed next. warm[i] > 0 is the duration of a call already made (the warm-up);
- * otherwise one warm-up call is made and timed here. */
+ * after that pause: a threaded BLAS's idle workers spin for a while after each call
+ * and would take a core from the fn timed next. warm[i] > 0 is the duration of a call
+ * already made (the warm-up); otherwise one warm-up call is made and timed here. */
 static void time_interleaved(int count, void (*const fns[])(void *), void *const args[],
                              const double warm[], int reps, double medians[])
 {
