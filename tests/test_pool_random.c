@@ -165,6 +165,23 @@ START_TEST(threads_do_not_change_results)
 }
 END_TEST
 
+/* Forward of d on random input (ties, signed zeros, NaN) against the reference: bit for
+ * bit when exact, else within the tolerance. Descriptors without an output are skipped. */
+static void forward_matches_reference(test_rng *r, const blasconv_pool2d *d, int exact,
+                                      const char *what)
+{
+    int oh, ow;
+    if (blasconv_pool2d_output_size(d, &oh, &ow) != BLASCONV_OK)
+        return;
+    size_t nx = pool_x_elems(d), ny = pool_y_elems(d);
+    float *x = pool_random_input(r, nx);
+    float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+    ck_assert_int_eq(blasconv_pool2d_forward(NULL, d, x, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, d, x, want), BLASCONV_OK);
+    assert_pool_equal(y, want, ny, exact, d, what);
+    free(x), free(y), free(want);
+}
+
 /* The fused 3x3 stride-2 MAX row (ResNet's stem pooling) on every width from 1 to 200,
  * pads 0 and 1, vertical dilation 1 and 2, on data with ties, signed zeros and NaN:
  * bit for bit the reference. */
@@ -187,16 +204,7 @@ START_TEST(max_3x3_stride2_every_width)
                              .pad_right = w % 2,
                              .dilation_height = 1 + w % 3 / 2,
                              .ceil_mode = w % 5 == 0};
-        int oh, ow;
-        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
-            continue;
-        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
-        float *x = pool_random_input(&r, nx);
-        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
-        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
-        assert_pool_equal(y, want, ny, 1, &d, "3x3 stride-2 forward");
-        free(x), free(y), free(want);
+        forward_matches_reference(&r, &d, 1, "3x3 stride-2 forward");
     }
 }
 END_TEST
@@ -223,16 +231,7 @@ START_TEST(window_2x2_stride2_every_width)
                              .dilation_height = avg ? 1 : 1 + w % 3 / 2,
                              .ceil_mode = w % 5 == 0,
                              .exclude_pad = w % 4 == 1};
-        int oh, ow;
-        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
-            continue;
-        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
-        float *x = pool_random_input(&r, nx);
-        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
-        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
-        assert_pool_equal(y, want, ny, !avg, &d, "2x2 stride-2 forward");
-        free(x), free(y), free(want);
+        forward_matches_reference(&r, &d, !avg, "2x2 stride-2 forward");
     }
 }
 END_TEST
@@ -261,16 +260,7 @@ START_TEST(row_paths_every_width)
                              .dilation_width = avg ? 1 : 1 + w / 5 % 2,
                              .ceil_mode = w % 7 == 0,
                              .exclude_pad = w % 4 == 1};
-        int oh, ow;
-        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
-            continue;
-        size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
-        float *x = pool_random_input(&r, nx);
-        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
-        ck_assert_int_eq(blasconv_pool2d_forward(NULL, &d, x, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
-        assert_pool_equal(y, want, ny, !avg, &d, "row path forward");
-        free(x), free(y), free(want);
+        forward_matches_reference(&r, &d, !avg, "row path forward");
     }
 }
 END_TEST
