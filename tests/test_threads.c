@@ -27,14 +27,21 @@ typedef struct passes {
     float *y, *dx;
 } passes;
 
-static passes run(int threads, size_t workspace_limit, const float *x, const float *w,
-                  const float *bias, const float *dy)
+/* A context with these threads and this workspace limit (0: none). */
+static blasconv_context *context_with(int threads, size_t workspace_limit)
 {
-    const blasconv_conv2d *d = &batch_layer;
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    return ctx;
+}
+
+static passes run(int threads, size_t workspace_limit, const float *x, const float *w,
+                  const float *bias, const float *dy)
+{
+    const blasconv_conv2d *d = &batch_layer;
+    blasconv_context *ctx = context_with(threads, workspace_limit);
     passes out = {test_alloc_poisoned(test_conv_y_elems(d)),
                   test_alloc_poisoned(test_conv_x_elems(d))};
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, bias, out.y), BLASCONV_OK);
@@ -140,10 +147,7 @@ static const blasconv_conv2d single_images[] = {
 static float *forward_with(int threads, size_t workspace_limit, const blasconv_conv2d *d,
                            const float *x, const float *w, const float *bias)
 {
-    blasconv_context *ctx;
-    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    blasconv_context *ctx = context_with(threads, workspace_limit);
     float *y = test_alloc_poisoned(test_conv_y_elems(d));
     for (int call = 0; call < 2; call++) /* the second call runs on the kept workers */
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, bias, y), BLASCONV_OK);
@@ -188,10 +192,7 @@ END_TEST
 static float *backward_data_with(int threads, size_t workspace_limit, const blasconv_conv2d *d,
                                  const float *dy, const float *w)
 {
-    blasconv_context *ctx;
-    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, workspace_limit), BLASCONV_OK);
+    blasconv_context *ctx = context_with(threads, workspace_limit);
     float *dx = test_alloc_poisoned(test_conv_x_elems(d));
     ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, d, dy, w, dx), BLASCONV_OK);
     blasconv_context_destroy(ctx);
@@ -238,9 +239,7 @@ START_TEST(backward_filter_split_by_input_channels_agrees)
     ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, x, dy, want, NULL),
                      BLASCONV_OK);
     for (int t = 0; t < 2; t++) {
-        blasconv_context *ctx;
-        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_context_set_threads(ctx, t + 1), BLASCONV_OK);
+        blasconv_context *ctx = context_with(t + 1, 0);
         got[t] = test_alloc_poisoned(nw);
         ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, x, dy, got[t], NULL),
                          BLASCONV_OK);
@@ -300,9 +299,7 @@ START_TEST(a_user_sgemm_stays_on_the_calling_thread)
     float *x = test_alloc_random(&r, test_conv_x_elems(d));
     float *w = test_alloc_random(&r, test_conv_w_elems(d));
     float *y = test_alloc_poisoned(test_conv_y_elems(d));
-    blasconv_context *ctx;
-    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
+    blasconv_context *ctx = context_with(2, 0);
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
     caller = pthread_self();
     foreign_calls = 0;
