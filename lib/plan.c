@@ -91,9 +91,11 @@ enum {
     SLOT_MIN_CHANNELS = 32
 };
 
-/* Below SLOT_MIN_FLOPS a call runs on one thread, BLAS included: OpenBLAS's threads
- * made such calls slower than one thread (3.6e6 flops: 38-46 against 82-86 GFLOP/s;
- * 1.4e7: 85 against 126), where slots down to this size gave 1.3-1.9x. */
+/* Below SLOT_MIN_FLOPS a call runs on one thread, BLAS included. OpenBLAS's threads
+ * made small calls slower than one thread, and slots pay off well below 5e7 flops
+ * (3x3 layers on 14x14 maps, GFLOP/s of the median of 2001 calls, three runs: 32
+ * channels, 3.6e6 flops: one thread 94-95, OpenBLAS's two 48-49, two slots 177-182;
+ * 64 channels, 1.4e7 flops: 136, 91-93, 205-208). */
 static double pass_flops(const conv_shape *s)
 {
     return 2.0 * (double)s->y_elems * (double)s->col_rows;
