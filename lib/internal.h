@@ -317,6 +317,29 @@ void bc_pool_taps(int64_t start, int taps, int dilation, int extent, int *first,
  * exclude_pad counts only its in-input elements. */
 int64_t bc_pool_divisor(const pool_shape *s, int64_t h_start, int64_t w_start);
 
+/* Output columns [*lo, *hi) whose whole window lies inside the input. */
+void bc_pool_interior_columns(const pool_shape *s, int *lo, int *hi);
+
+/* PyTorch's MAX step: v replaces best when greater or NaN (ties keep the first).
+ * The result of a chain is the last NaN, else the first maximum: any grouping that
+ * keeps the elements' order gives the same bits. */
+static inline float bc_max_step(float best, float v)
+{
+    /* A max (maxss/maxps: exactly "v > best ? v : best") and a NaN select: no branch
+     * on the data's order, which scalar code mispredicted at borders. */
+    const float larger = v > best ? v : best;
+    return v != v ? v : larger;
+}
+
+/* --- pool_max3x3.c: separable 3x3 stride-2 MAX pooling of NCHW planes ---- */
+
+/* MAX with a 3x3 window, stride 2 and dilation 1 across (any stride and dilation
+ * down): what bc_pool_max3x3_stride2_plane computes. */
+int bc_pool_max3x3_stride2_applies(const pool_shape *s);
+
+/* y (OH x OW) from one plane x (H x W) of such a descriptor. */
+void bc_pool_max3x3_stride2_plane(const pool_shape *s, const float *x, float *y);
+
 /* --- parallel.c: a small fork-join parallel for ------------------------- */
 
 /* Runs fn(arg, begin, end) over disjoint chunks covering [0, count). */

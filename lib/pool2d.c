@@ -15,13 +15,6 @@
 /* Channels NHWC backward keeps in its stack arrays at a time. */
 #define CHANNEL_CHUNK 256
 
-/* PyTorch's MAX step: v replaces best when greater or NaN (ties keep the first). */
-static inline float max_step(float best, float v)
-{
-    /* Both comparisons always evaluated (| not ||): a select the vectoriser accepts. */
-    return ((v > best) | (v != v)) ? v : best;
-}
-
 /* --- row kernels: acc[q] op= src[q * stride], q < count ---------------- */
 
 BC_MULTI_ISA static void row_copy(float *restrict acc, const float *restrict src, int count,
@@ -42,13 +35,13 @@ BC_MULTI_ISA static void row_max(float *restrict acc, const float *restrict src,
 {
     if (stride == 1)
         for (int q = 0; q < count; q++)
-            acc[q] = max_step(acc[q], src[q]);
+            acc[q] = bc_max_step(acc[q], src[q]);
     else if (stride == 2)
         for (int q = 0; q < count; q++)
-            acc[q] = max_step(acc[q], src[2 * q]);
+            acc[q] = bc_max_step(acc[q], src[2 * q]);
     else
         for (int q = 0; q < count; q++)
-            acc[q] = max_step(acc[q], src[(size_t)q * stride]);
+            acc[q] = bc_max_step(acc[q], src[(size_t)q * stride]);
 }
 
 BC_MULTI_ISA static void row_add(float *restrict acc, const float *restrict src, int count,
@@ -71,47 +64,14 @@ BC_MULTI_ISA static void row_divide(float *restrict acc, int count, float diviso
         acc[q] /= divisor;
 }
 
-/* A whole 3x3 stride-2 window in one pass over rows r0, r1, r2 (ResNet's stem
- * pooling): nine taps in row-major order with acc written once, where nine row_max
- * passes would load and store acc nine times (0.64 -> 0.9 of memcpy). */
-BC_MULTI_ISA static void max3x3_stride2_span(float *restrict acc, const float *restrict r0,
-                                             const float *restrict r1, const float *restrict r2,
-                                             int count)
-{
-    for (int q = 0; q < count; q++) {
-        float b = max_step(max_step(r0[2 * q], r0[2 * q + 1]), r0[2 * q + 2]);
-        b = max_step(max_step(max_step(b, r1[2 * q]), r1[2 * q + 1]), r1[2 * q + 2]);
-        acc[q] = max_step(max_step(max_step(b, r2[2 * q]), r2[2 * q + 1]), r2[2 * q + 2]);
-    }
-}
-
-/* GCC vectorises the span for all but its last (count - 1) % 16 + 1 outputs (16 lanes
- * or a divisor of 16: a whole last vector would read r[2q + 3], one float past the
- * window), and that scalar remainder's branches are mispredicted on real data: on
- * ResNet's 55-output rows it took most of the time. So the span runs on 16k + 1
- * outputs, then on the last 17 (overlapping, rewriting the same values): one scalar
- * output each. With the left border below: 64x112x112 random planes, 1 thread,
- * median of 1001 calls 721-845 -> 312-316 us over five alternating runs. */
-static void row_max3x3_stride2(float *acc, const float *r0, const float *r1, const float *r2,
-                               int count)
-{
-    if (count <= 17) {
-        max3x3_stride2_span(acc, r0, r1, r2, count);
-        return;
-    }
-    const int head = (count - 1) / 16 * 16 + 1, q = count - 17;
-    max3x3_stride2_span(acc, r0, r1, r2, head);
-    if (head < count)
-        max3x3_stride2_span(acc + q, r0 + 2 * q, r1 + 2 * q, r2 + 2 * q, 17);
-}
-
 /* Whole 2x2 stride-2 windows in one pass over rows r0, r1, taps in window order (the
  * same sums and maxima as the row passes, which made four passes over acc). */
 BC_MULTI_ISA static void row_max2x2_stride2(float *restrict acc, const float *restrict r0,
                                             const float *restrict r1, int count)
 {
     for (int q = 0; q < count; q++)
-        acc[q] = max_step(max_step(max_step(r0[2 * q], r0[2 * q + 1]), r1[2 * q]), r1[2 * q + 1]);
+        acc[q] = bc_max_step(bc_max_step(bc_max_step(r0[2 * q], r0[2 * q + 1]), r1[2 * q]),
+                             r1[2 * q + 1]);
 }
 
 BC_MULTI_ISA static void row_avg2x2_stride2(float *restrict acc, const float *restrict r0,
@@ -186,33 +146,16 @@ static float window_value(const pool_shape *s, const float *plane, int64_t row_s
 
 /* --- NCHW ---------------------------------------------------------------- */
 
-/* Output columns [*lo, *hi) whose whole window lies inside the input. */
-static void interior_columns(const pool_shape *s, int *lo, int *hi)
-{
-    int64_t first =
-        ((int64_t)s->pad_l + s->stride_w - 1) / s->stride_w; /* stride may be INT_MAX */
-    int64_t last_start = (int64_t)s->w - 1 - (int64_t)(s->kw - 1) * s->dil_w + s->pad_l;
-    int64_t end = last_start < 0 ? 0 : last_start / s->stride_w + 1;
-    if (end > s->ow)
-        end = s->ow;
-    if (first > end)
-        first = end;
-    *lo = (int)first;
-    *hi = (int)end;
-}
-
 static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
 {
     int col_lo, col_hi;
-    interior_columns(s, &col_lo, &col_hi);
+    bc_pool_interior_columns(s, &col_lo, &col_hi);
     const int count = col_hi - col_lo;
     /* A window that spans whole contiguous rows (global pooling) sums as one span. */
     const int whole_rows =
         s->mode == BLASCONV_POOL_AVG && s->ow == 1 && count == 1 && s->kw == s->w && s->pad_l == 0;
     /* Passes over a very narrow interior cost more than the scalar window. */
     const int use_rows = count >= 4;
-    const int max3x3_stride2 = s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 &&
-                               s->stride_w == 2 && s->dil_w == 1;
     const int window2x2_stride2 = s->kh == 2 && s->kw == 2 && s->stride_w == 2 && s->dil_w == 1;
     for (int oh = 0; oh < s->oh; oh++) {
         float *y_row = y + (int64_t)oh * s->ow;
@@ -230,18 +173,7 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
             continue;
         }
         int lo = use_rows ? col_lo : s->ow, hi = use_rows ? col_hi : s->ow;
-        int ow = 0;
-        if (max3x3_stride2 && i1 - i0 == 3 && lo == 1 && s->pad_l == 1 && s->w >= 2) {
-            /* the left border's window, columns 0 and 1 of three rows, in window order
-             * (the generic window_value took a fifth of the time of ResNet's pooling) */
-            const float *r = x + (h_start + (int64_t)i0 * s->dil_h) * s->w;
-            const int64_t step = (int64_t)s->dil_h * s->w;
-            float b = max_step(r[0], r[1]);
-            b = max_step(max_step(b, r[step]), r[step + 1]);
-            y_row[0] = max_step(max_step(b, r[2 * step]), r[2 * step + 1]);
-            ow = 1;
-        }
-        for (; ow < lo; ow++)
+        for (int ow = 0; ow < lo; ow++)
             y_row[ow] = window_value(s, x, s->w, 1, oh, ow, NULL);
         for (int ow = hi; ow < s->ow; ow++)
             y_row[ow] = window_value(s, x, s->w, 1, oh, ow, NULL);
@@ -249,12 +181,6 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
             continue;
         float *acc = y_row + lo;
         const int64_t col0 = (int64_t)lo * s->stride_w - s->pad_l;
-        if (max3x3_stride2 && i1 - i0 == 3) {
-            const int64_t row_stride = (int64_t)s->dil_h * s->w;
-            const float *r0 = x + (h_start + (int64_t)i0 * s->dil_h) * s->w + col0;
-            row_max3x3_stride2(acc, r0, r0 + row_stride, r0 + 2 * row_stride, hi - lo);
-            continue;
-        }
         if (window2x2_stride2 && i1 - i0 == 2) {
             const float *r0 = x + (h_start + (int64_t)i0 * s->dil_h) * s->w + col0;
             const float *r1 = r0 + (int64_t)s->dil_h * s->w;
@@ -315,7 +241,7 @@ static void backward_plane_nchw(const pool_shape *s, const float *x, const float
 BC_MULTI_ISA static void channels_max(float *restrict acc, const float *restrict src, int c)
 {
     for (int q = 0; q < c; q++)
-        acc[q] = max_step(acc[q], src[q]);
+        acc[q] = bc_max_step(acc[q], src[q]);
 }
 
 /* One output row (n, oh) of NHWC forward: every pixel reduces C-vectors tap by tap. */
@@ -443,8 +369,15 @@ static void forward_planes_nchw(void *arg, int64_t begin, int64_t end)
                     (float)bc_pool_divisor(s, 0, 0));
         return;
     }
-    for (int64_t p = begin; p < end; p++)
-        forward_plane_nchw(s, job->x + p * s->h * s->w, job->y + p * s->oh * s->ow);
+    const int max3x3_stride2 = bc_pool_max3x3_stride2_applies(s);
+    for (int64_t p = begin; p < end; p++) {
+        const float *x = job->x + p * s->h * s->w;
+        float *y = job->y + p * s->oh * s->ow;
+        if (max3x3_stride2)
+            bc_pool_max3x3_stride2_plane(s, x, y);
+        else
+            forward_plane_nchw(s, x, y);
+    }
 }
 
 static void forward_rows_nhwc(void *arg, int64_t begin, int64_t end)

@@ -165,3 +165,17 @@ blasconv_status blasconv_pool2d_output_size(const blasconv_pool2d *d, int *out_h
     *out_width = s.ow;
     return BLASCONV_OK;
 }
+
+void bc_pool_interior_columns(const pool_shape *s, int *lo, int *hi)
+{
+    int64_t first =
+        ((int64_t)s->pad_l + s->stride_w - 1) / s->stride_w; /* stride may be INT_MAX */
+    int64_t last_start = (int64_t)s->w - 1 - (int64_t)(s->kw - 1) * s->dil_w + s->pad_l;
+    int64_t end = last_start < 0 ? 0 : last_start / s->stride_w + 1;
+    if (end > s->ow)
+        end = s->ow;
+    if (first > end)
+        first = end;
+    *lo = (int)first;
+    *hi = (int)end;
+}

@@ -182,13 +182,16 @@ static void forward_matches_reference(test_rng *r, const blasconv_pool2d *d, int
     free(x), free(y), free(want);
 }
 
-/* The fused 3x3 stride-2 MAX row (ResNet's stem pooling) on every width from 1 to 200,
- * pads 0 and 1, vertical dilation 1 and 2, on data with ties, signed zeros and NaN:
- * bit for bit the reference. */
+/* The separable 3x3 stride-2 MAX path (ResNet's stem pooling) on every width from 1
+ * to 200 and on widths past its 512-column strips, pads 0 and 1, vertical stride 1 to
+ * 3 and dilation 1 and 2 (input rows shared by windows, or not), on data with ties,
+ * signed zeros and NaN: bit for bit the reference. */
 START_TEST(max_3x3_stride2_every_width)
 {
     test_rng r = test_rng_seeded(6100);
-    for (int w = 1; w <= 200; w++) {
+    static const int wide[] = {1023, 1024, 1025, 1026, 2050, 2051};
+    for (int i = 0; i < 200 + (int)(sizeof wide / sizeof wide[0]); i++) {
+        const int w = i < 200 ? i + 1 : wide[i - 200];
         blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
                              .batch = 1,
                              .channels = 1,
@@ -196,7 +199,7 @@ START_TEST(max_3x3_stride2_every_width)
                              .in_width = w,
                              .window_height = 3,
                              .window_width = 3,
-                             .stride_height = 2,
+                             .stride_height = 1 + w / 3 % 3,
                              .stride_width = 2,
                              .pad_top = w % 2,
                              .pad_bottom = w % 2,

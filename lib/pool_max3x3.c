@@ -1,0 +1,135 @@
+/* 3-wide, stride-2 MAX pooling of NCHW planes (ResNet's 3x3 stride-2 stem pooling),
+ * separably: each input row's 3-wide maxima are computed once, then every output
+ * row takes the maximum of its rows' maxima in row order. The window kernel read
+ * every input row for each of the (up to) two output rows that share it, and chained
+ * nine dependent steps per output.
+ *
+ * MAX's step keeps the first maximum and the last NaN. Any grouping that keeps the
+ * row-major order of the elements gives the same answer, so the result is bit for
+ * bit that of the window in row-major order (ties and NaN payloads included). */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Output columns per strip: the rows' maxima of one strip sit on the stack. */
+#define STRIP 512
+
+/* h[q] = max of r[2q], r[2q+1], r[2q+2], in that order. */
+BC_MULTI_ISA static void row_max3_stride2_span(float *restrict h, const float *restrict r,
+                                               int count)
+{
+    for (int q = 0; q < count; q++)
+        h[q] = bc_max_step(bc_max_step(r[2 * q], r[2 * q + 1]), r[2 * q + 2]);
+}
+
+/* GCC vectorises the span for all but its last (count - 1) % 16 + 1 outputs (a whole
+ * last vector would read r[2q + 3], one float past the window), and that scalar
+ * remainder's branches are mispredicted on real data. So the span runs on 16k + 1
+ * outputs, then on the last 17 (overlapping, rewriting the same values). */
+static void row_max3_stride2(float *h, const float *r, int count)
+{
+    if (count <= 17) {
+        row_max3_stride2_span(h, r, count);
+        return;
+    }
+    const int head = (count - 1) / 16 * 16 + 1, q = count - 17;
+    row_max3_stride2_span(h, r, head);
+    if (head < count)
+        row_max3_stride2_span(h + q, r + 2 * q, 17);
+}
+
+BC_MULTI_ISA static void columns_max2(float *restrict y, const float *restrict a,
+                                      const float *restrict b, int count)
+{
+    for (int q = 0; q < count; q++)
+        y[q] = bc_max_step(a[q], b[q]);
+}
+
+BC_MULTI_ISA static void columns_max3(float *restrict y, const float *restrict a,
+                                      const float *restrict b, const float *restrict c, int count)
+{
+    for (int q = 0; q < count; q++)
+        y[q] = bc_max_step(bc_max_step(a[q], b[q]), c[q]);
+}
+
+/* One border column: the in-input taps of its 3-wide window (-inf when there are
+ * none, which the step treats like an empty window). */
+static float border_max(const pool_shape *s, const float *x_row, int ow)
+{
+    const int64_t w_start = (int64_t)ow * 2 - s->pad_l;
+    const int64_t first = w_start < 0 ? -w_start : 0;
+    const int64_t last = s->w - w_start < 3 ? s->w - w_start : 3;
+    float best = -INFINITY;
+    for (int64_t j = first; j < last; j++)
+        best = j == first ? x_row[w_start + j] : bc_max_step(best, x_row[w_start + j]);
+    return best;
+}
+
+/* The 3-wide maxima of input row x_row for output columns [ow0, ow1) into h; the
+ * columns [lo, hi) have their whole window inside the row. */
+static void row_maxima(const pool_shape *s, const float *x_row, int ow0, int ow1, int lo, int hi,
+                       float *h)
+{
+    const int vec_lo = lo > ow0 ? lo : ow0, vec_hi = hi < ow1 ? hi : ow1;
+    int ow = ow0;
+    for (; ow < vec_lo && ow < ow1; ow++)
+        h[ow - ow0] = border_max(s, x_row, ow);
+    if (vec_hi > vec_lo) {
+        row_max3_stride2(h + (vec_lo - ow0), x_row + (int64_t)vec_lo * 2 - s->pad_l,
+                         vec_hi - vec_lo);
+        ow = vec_hi;
+    }
+    for (; ow < ow1; ow++)
+        h[ow - ow0] = border_max(s, x_row, ow);
+}
+
+int bc_pool_max3x3_stride2_applies(const pool_shape *s)
+{
+    return s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 && s->stride_w == 2 &&
+           s->dil_w == 1;
+}
+
+void bc_pool_max3x3_stride2_plane(const pool_shape *s, const float *x, float *y)
+{
+    float maxima[3][STRIP];
+    int lo, hi;
+    bc_pool_interior_columns(s, &lo, &hi);
+    for (int ow0 = 0; ow0 < s->ow; ow0 += STRIP) {
+        const int ow1 = s->ow - ow0 < STRIP ? s->ow : ow0 + STRIP, width = ow1 - ow0;
+        int64_t held[3] = {-1, -1, -1}; /* the input row each buffer holds the maxima of */
+        for (int oh = 0; oh < s->oh; oh++) {
+            float *y_row = y + (int64_t)oh * s->ow + ow0;
+            const int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
+            int i0, i1;
+            bc_pool_taps(h_start, 3, s->dil_h, s->h, &i0, &i1);
+            const float *rows[3];
+            int used = 0, taken[3] = {0, 0, 0};
+            for (int i = i0; i < i1; i++) {
+                const int64_t ih = h_start + (int64_t)i * s->dil_h;
+                int b = 0;
+                while (b < 3 && held[b] != ih)
+                    b++;
+                if (b == 3) { /* compute into the free buffer holding the oldest row */
+                    b = -1;
+                    for (int k = 0; k < 3; k++)
+                        if (!taken[k] && (b < 0 || held[k] < held[b]))
+                            b = k;
+                    row_maxima(s, x + ih * s->w, ow0, ow1, lo, hi, maxima[b]);
+                    held[b] = ih;
+                }
+                taken[b] = 1;
+                rows[used++] = maxima[b];
+            }
+            if (used == 3)
+                columns_max3(y_row, rows[0], rows[1], rows[2], width);
+            else if (used == 2)
+                columns_max2(y_row, rows[0], rows[1], width);
+            else if (used == 1)
+                memcpy(y_row, rows[0], (size_t)width * sizeof *y_row);
+            else /* only with dilation: every window of this row is padding */
+                for (int q = 0; q < width; q++)
+                    y_row[q] = -INFINITY;
+        }
+    }
+}
