@@ -331,14 +331,16 @@ static inline float bc_max_step(float best, float v)
     return v != v ? v : larger;
 }
 
-/* --- pool_max3x3.c: separable 3x3 stride-2 MAX pooling of NCHW planes ---- */
+/* --- pool_max3x3.c: separable 3x3 stride-2 MAX pooling ------------------ */
 
 /* MAX with a 3x3 window, stride 2 and dilation 1 across (any stride and dilation
- * down): what bc_pool_max3x3_stride2_plane computes. */
+ * down; NHWC up to 1024 channels): what bc_pool_max3x3_stride2_rows computes. */
 int bc_pool_max3x3_stride2_applies(const pool_shape *s);
 
-/* y (OH x OW) from one plane x (H x W) of such a descriptor. */
-void bc_pool_max3x3_stride2_plane(const pool_shape *s, const float *x, float *y);
+/* Output rows [oh_begin, oh_end) of y from x: one plane (OH x OW from H x W) in
+ * NCHW, one image (OH x OW x C from H x W x C) in NHWC. */
+void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, int oh_begin,
+                                 int oh_end);
 
 /* --- parallel.c: a small fork-join parallel for ------------------------- */
 

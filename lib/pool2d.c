@@ -374,7 +374,7 @@ static void forward_planes_nchw(void *arg, int64_t begin, int64_t end)
         const float *x = job->x + p * s->h * s->w;
         float *y = job->y + p * s->oh * s->ow;
         if (max3x3_stride2)
-            bc_pool_max3x3_stride2_plane(s, x, y);
+            bc_pool_max3x3_stride2_rows(s, x, y, 0, s->oh);
         else
             forward_plane_nchw(s, x, y);
     }
@@ -384,6 +384,17 @@ static void forward_rows_nhwc(void *arg, int64_t begin, int64_t end)
 {
     const struct pool_job *job = arg;
     const pool_shape *s = job->s;
+    if (bc_pool_max3x3_stride2_applies(s)) { /* the rows of each image in turn */
+        for (int64_t r = begin; r < end;) {
+            const int64_t n = r / s->oh, image_end = (n + 1) * s->oh;
+            const int64_t stop = end < image_end ? end : image_end;
+            bc_pool_max3x3_stride2_rows(s, job->x + n * s->h * s->w * s->c,
+                                        job->y + n * s->oh * s->ow * s->c, (int)(r - n * s->oh),
+                                        (int)(stop - n * s->oh));
+            r = stop;
+        }
+        return;
+    }
     for (int64_t r = begin; r < end; r++) {
         int64_t n = r / s->oh;
         forward_row_nhwc(s, job->x + n * s->h * s->w * s->c, (int)(r % s->oh),

@@ -1,8 +1,8 @@
-/* 3-wide, stride-2 MAX pooling of NCHW planes (ResNet's 3x3 stride-2 stem pooling),
- * separably: each input row's 3-wide maxima are computed once, then every output
- * row takes the maximum of its rows' maxima in row order. The window kernel read
- * every input row for each of the (up to) two output rows that share it, and chained
- * nine dependent steps per output.
+/* 3-wide, stride-2 MAX pooling (ResNet's 3x3 stride-2 stem pooling), NCHW planes or
+ * NHWC images, separably: each input row's 3-wide maxima are computed once, then
+ * every output row takes the maximum of its rows' maxima in row order. Window by
+ * window, every input row was read for each of the (up to) two output rows that
+ * share it, with nine dependent steps per output (and, in NHWC, a call per tap).
  *
  * MAX's step keeps the first maximum and the last NaN. Any grouping that keeps the
  * row-major order of the elements gives the same answer, so the result is bit for
@@ -12,10 +12,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Output columns per strip: the rows' maxima of one strip sit on the stack. */
-#define STRIP 512
+/* Floats of one row's maxima a strip holds: the rows' maxima of one strip of output
+ * columns sit on the stack. */
+#define STRIP 1024
 
-/* h[q] = max of r[2q], r[2q+1], r[2q+2], in that order. */
+/* h[q] = max of r[2q], r[2q+1], r[2q+2], in that order (one channel). */
 BC_MULTI_ISA static void row_max3_stride2_span(float *restrict h, const float *restrict r,
                                                int count)
 {
@@ -39,6 +40,19 @@ static void row_max3_stride2(float *h, const float *r, int count)
         row_max3_stride2_span(h + q, r + 2 * q, 17);
 }
 
+/* The same for `count` pixels of c channels (NHWC): h[p][q] = max of the pixels
+ * 2p, 2p+1, 2p+2 of r, channel q. */
+BC_MULTI_ISA static void pixels_max3_stride2(float *restrict h, const float *restrict r, int count,
+                                             int c)
+{
+    for (int p = 0; p < count; p++) {
+        const float *t = r + (int64_t)p * 2 * c;
+        float *out = h + (int64_t)p * c;
+        for (int q = 0; q < c; q++)
+            out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
+    }
+}
+
 BC_MULTI_ISA static void columns_max2(float *restrict y, const float *restrict a,
                                       const float *restrict b, int count)
 {
@@ -53,53 +67,88 @@ BC_MULTI_ISA static void columns_max3(float *restrict y, const float *restrict a
         y[q] = bc_max_step(bc_max_step(a[q], b[q]), c[q]);
 }
 
-/* One border column: the in-input taps of its 3-wide window (-inf when there are
- * none, which the step treats like an empty window). */
-static float border_max(const pool_shape *s, const float *x_row, int ow)
+/* The in-input taps [*first, *last) of border column ow's 3-wide window. */
+static int64_t border_taps(const pool_shape *s, int ow, int64_t *first, int64_t *last)
 {
     const int64_t w_start = (int64_t)ow * 2 - s->pad_l;
-    const int64_t first = w_start < 0 ? -w_start : 0;
-    const int64_t last = s->w - w_start < 3 ? s->w - w_start : 3;
+    *first = w_start < 0 ? -w_start : 0;
+    *last = s->w - w_start < 3 ? s->w - w_start : 3;
+    return w_start;
+}
+
+/* One border column of one channel. Starting from -inf is starting from an empty
+ * window: the step takes the first element over it (or keeps the same -inf). */
+static float border_max(const pool_shape *s, const float *x_row, int ow)
+{
+    int64_t first, last;
+    const int64_t w_start = border_taps(s, ow, &first, &last);
     float best = -INFINITY;
     for (int64_t j = first; j < last; j++)
-        best = j == first ? x_row[w_start + j] : bc_max_step(best, x_row[w_start + j]);
+        best = bc_max_step(best, x_row[w_start + j]);
     return best;
 }
 
-/* The 3-wide maxima of input row x_row for output columns [ow0, ow1) into h; the
- * columns [lo, hi) have their whole window inside the row. */
-static void row_maxima(const pool_shape *s, const float *x_row, int ow0, int ow1, int lo, int hi,
-                       float *h)
+/* The same for one pixel of c channels. */
+static void border_max_pixel(const pool_shape *s, const float *x_row, int ow, int c, float *h)
+{
+    int64_t first, last;
+    const int64_t w_start = border_taps(s, ow, &first, &last);
+    for (int q = 0; q < c; q++)
+        h[q] = -INFINITY;
+    for (int64_t j = first; j < last; j++) {
+        const float *tap = x_row + (w_start + j) * c;
+        for (int q = 0; q < c; q++)
+            h[q] = bc_max_step(h[q], tap[q]);
+    }
+}
+
+/* The 3-wide maxima of input row x_row (pixels of c channels) for output columns
+ * [ow0, ow1) into h; the columns [lo, hi) have their whole window inside the row. */
+static void row_maxima(const pool_shape *s, const float *x_row, int c, int ow0, int ow1, int lo,
+                       int hi, float *h)
 {
     const int vec_lo = lo > ow0 ? lo : ow0, vec_hi = hi < ow1 ? hi : ow1;
-    int ow = ow0;
-    for (; ow < vec_lo && ow < ow1; ow++)
-        h[ow - ow0] = border_max(s, x_row, ow);
-    if (vec_hi > vec_lo) {
-        row_max3_stride2(h + (vec_lo - ow0), x_row + (int64_t)vec_lo * 2 - s->pad_l,
-                         vec_hi - vec_lo);
-        ow = vec_hi;
+    const int border_end = vec_lo < ow1 ? vec_lo : ow1,
+              right = vec_hi > vec_lo ? vec_hi : border_end;
+    if (c == 1) {
+        for (int ow = ow0; ow < border_end; ow++)
+            h[ow - ow0] = border_max(s, x_row, ow);
+        if (vec_hi > vec_lo)
+            row_max3_stride2(h + (vec_lo - ow0), x_row + (int64_t)vec_lo * 2 - s->pad_l,
+                             vec_hi - vec_lo);
+        for (int ow = right; ow < ow1; ow++)
+            h[ow - ow0] = border_max(s, x_row, ow);
+        return;
     }
-    for (; ow < ow1; ow++)
-        h[ow - ow0] = border_max(s, x_row, ow);
+    for (int ow = ow0; ow < border_end; ow++)
+        border_max_pixel(s, x_row, ow, c, h + (int64_t)(ow - ow0) * c);
+    if (vec_hi > vec_lo)
+        pixels_max3_stride2(h + (int64_t)(vec_lo - ow0) * c,
+                            x_row + ((int64_t)vec_lo * 2 - s->pad_l) * c, vec_hi - vec_lo, c);
+    for (int ow = right; ow < ow1; ow++)
+        border_max_pixel(s, x_row, ow, c, h + (int64_t)(ow - ow0) * c);
 }
 
 int bc_pool_max3x3_stride2_applies(const pool_shape *s)
 {
     return s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 && s->stride_w == 2 &&
-           s->dil_w == 1;
+           s->dil_w == 1 && (s->layout == BLASCONV_NCHW || s->c <= STRIP);
 }
 
-void bc_pool_max3x3_stride2_plane(const pool_shape *s, const float *x, float *y)
+void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, int oh_begin,
+                                 int oh_end)
 {
     float maxima[3][STRIP];
+    const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
+    const int64_t x_row_elems = (int64_t)s->w * c, y_row_elems = (int64_t)s->ow * c;
     int lo, hi;
     bc_pool_interior_columns(s, &lo, &hi);
-    for (int ow0 = 0; ow0 < s->ow; ow0 += STRIP) {
-        const int ow1 = s->ow - ow0 < STRIP ? s->ow : ow0 + STRIP, width = ow1 - ow0;
+    for (int ow0 = 0; ow0 < s->ow; ow0 += strip) {
+        const int ow1 = s->ow - ow0 < strip ? s->ow : ow0 + strip;
+        const int width = (ow1 - ow0) * c;
         int64_t held[3] = {-1, -1, -1}; /* the input row each buffer holds the maxima of */
-        for (int oh = 0; oh < s->oh; oh++) {
-            float *y_row = y + (int64_t)oh * s->ow + ow0;
+        for (int oh = oh_begin; oh < oh_end; oh++) {
+            float *y_row = y + oh * y_row_elems + (int64_t)ow0 * c;
             const int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
             int i0, i1;
             bc_pool_taps(h_start, 3, s->dil_h, s->h, &i0, &i1);
@@ -115,7 +164,7 @@ void bc_pool_max3x3_stride2_plane(const pool_shape *s, const float *x, float *y)
                     for (int k = 0; k < 3; k++)
                         if (!taken[k] && (b < 0 || held[k] < held[b]))
                             b = k;
-                    row_maxima(s, x + ih * s->w, ow0, ow1, lo, hi, maxima[b]);
+                    row_maxima(s, x + ih * x_row_elems, c, ow0, ow1, lo, hi, maxima[b]);
                     held[b] = ih;
                 }
                 taken[b] = 1;

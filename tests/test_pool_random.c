@@ -120,7 +120,8 @@ START_TEST(nhwc_is_permuted_nchw)
 }
 END_TEST
 
-/* Sizes where the work is split over threads: 1 and 2 threads give the same bits. */
+/* Sizes where the work is split over threads (batch 1: inside an image): 1 and 2
+ * threads give the same bits. */
 START_TEST(threads_do_not_change_results)
 {
     test_rng r = test_rng_seeded(6000);
@@ -131,7 +132,7 @@ START_TEST(threads_do_not_change_results)
     ck_assert_int_eq(blasconv_context_set_threads(two, 2), BLASCONV_OK);
     for (int t = 0; t < 8; t++) {
         blasconv_pool2d d = {.mode = t % 2 ? BLASCONV_POOL_AVG : BLASCONV_POOL_MAX,
-                             .batch = 2,
+                             .batch = t % 3 == 0 ? 1 : 2,
                              .channels = 24,
                              .in_height = 57,
                              .in_width = 61,
@@ -183,18 +184,25 @@ static void forward_matches_reference(test_rng *r, const blasconv_pool2d *d, int
 }
 
 /* The separable 3x3 stride-2 MAX path (ResNet's stem pooling) on every width from 1
- * to 200 and on widths past its 512-column strips, pads 0 and 1, vertical stride 1 to
+ * to 200 and on widths past its 1024-float strips, pads 0 and 1, vertical stride 1 to
  * 3 and dilation 1 and 2 (input rows shared by windows, or not), on data with ties,
- * signed zeros and NaN: bit for bit the reference. */
+ * signed zeros and NaN: bit for bit the reference. Loop 0: NCHW planes; loop 1: two
+ * NHWC images of 1-7 channels, then of 300 (3-pixel strips) and 1025 (past the
+ * path's limit). */
 START_TEST(max_3x3_stride2_every_width)
 {
-    test_rng r = test_rng_seeded(6100);
-    static const int wide[] = {1023, 1024, 1025, 1026, 2050, 2051};
-    for (int i = 0; i < 200 + (int)(sizeof wide / sizeof wide[0]); i++) {
-        const int w = i < 200 ? i + 1 : wide[i - 200];
+    test_rng r = test_rng_seeded(6100 + (unsigned)_i);
+    static const int wide[] = {2047, 2048, 2049, 2050, 4097, 4100};
+    static const int many_channels[] = {300, 1025};
+    const int extra = _i == 0 ? 6 : 8;
+    for (int i = 0; i < 200 + extra; i++) {
+        const int w = i < 200 ? i + 1 : i < 206 ? wide[i - 200] : 9 + i % 2;
+        int channels = _i == 0 ? 1 : 1 + w % 7;
+        if (i >= 206)
+            channels = many_channels[i - 206];
         blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
-                             .batch = 1,
-                             .channels = 1,
+                             .batch = 1 + _i,
+                             .channels = channels,
                              .in_height = 7,
                              .in_width = w,
                              .window_height = 3,
@@ -206,7 +214,8 @@ START_TEST(max_3x3_stride2_every_width)
                              .pad_left = w % 2,
                              .pad_right = w % 2,
                              .dilation_height = 1 + w % 3 / 2,
-                             .ceil_mode = w % 5 == 0};
+                             .ceil_mode = w % 5 == 0,
+                             .layout = _i == 0 ? BLASCONV_NCHW : BLASCONV_NHWC};
         forward_matches_reference(&r, &d, 1, "3x3 stride-2 forward");
     }
 }
@@ -275,7 +284,7 @@ int main(void)
     tcase_add_loop_test(tc, fast_matches_reference, 0, 2);
     tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
     tcase_add_test(tc, threads_do_not_change_results);
-    tcase_add_test(tc, max_3x3_stride2_every_width);
+    tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
