@@ -154,9 +154,14 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
                     bc_valid_columns(s, col_offset, &lo, &hi);
                 const float *src = col_at_row + row * tile_cols + lo;
                 float *out = dst + (int64_t)lo * stride + col_offset;
+                /* Stride 2 has its own loop: a constant stride vectorises, a variable
+                 * one does not (r50_conv1's backward data ran 1.15x faster). */
                 if (stride == 1)
                     for (int o = 0; o < hi - lo; o++)
                         out[o] += src[o];
+                else if (stride == 2)
+                    for (int o = 0; o < hi - lo; o++)
+                        out[(size_t)o * 2] += src[o];
                 else
                     for (int o = 0; o < hi - lo; o++)
                         out[(size_t)o * stride] += src[o];
