@@ -127,7 +127,11 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  that call returns BLASCONV_ERR_WORKSPACE. Forward and backward-data results are
  *  bitwise identical under any cap; backward-filter results are bitwise identical
  *  when the cap holds the default tile and otherwise differ only by float32
- *  rounding of the sum over positions. */
+ *  rounding of the sum over positions. (Bitwise given an sgemm whose elements do not
+ *  depend on the GEMM's width: a vendor BLAS may sum edge columns in another order.)
+ *  NCHW forward on maps of under 192 positions with several images lowers whole
+ *  images side by side into one tile, up to 8 MiB of scratch per thread, for wider
+ *  GEMMs; a cap makes it group fewer. */
 BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this
@@ -235,8 +239,9 @@ typedef struct blasconv_conv2d {
  *  are required. */
 BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d, int *out_height,
                                                          int *out_width);
-/** Scratch bytes an untiled call of each pass needs (0 where none is needed, e.g.
- *  1x1 stride-1 unpadded NCHW). All three out-pointers are required. */
+/** Scratch bytes an untiled call of each pass needs, one image at a time (0 where
+ *  none is needed, e.g. 1x1 stride-1 unpadded NCHW). All three out-pointers are
+ *  required. */
 BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,
                                                             size_t *forward_bytes,
                                                             size_t *backward_data_bytes,

@@ -50,12 +50,47 @@ static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const
                 const int oh_end = bc_tile_end(oh, rows_per_tile, oh_stop);
                 int tile_cols = (oh_end - oh) * s->ow;
                 size_t first = (size_t)oh * s->ow;
-                bc_im2col_nchw(s, x_group, oh, oh_end, col);
+                bc_im2col_nchw(s, x_group, oh, oh_end, col, (size_t)tile_cols);
                 if (b_group)
                     fill_bias(y_group, b_group, kg, s->positions, first, (size_t)tile_cols);
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, tile_cols, col_rows, 1.0f,
                          w_group, col_rows, col, tile_cols, beta, y_group + first, positions);
             }
+        }
+    }
+}
+
+/* NCHW forward on a small map (plan.c): the slot's whole images, images_per_tile at a
+ * time, lowered side by side into col (image j's columns at j*OH*OW), one GEMM per
+ * group into `product` after them, which starts as the bias like y does (so each
+ * output gets the same sums as on the per-image path), then copied out per image. */
+static void forward_nchw_images(const blasconv_context *ctx, const conv_plan *p, const float *x,
+                                const float *w, const float *bias, float *y, float *col,
+                                slot_range r)
+{
+    const conv_shape *s = &p->s;
+    const int cg = s->c_per_group, kg = r.k_end - r.k_begin, col_rows = (int)s->col_rows;
+    const size_t positions = (size_t)s->positions, plane = (size_t)s->h * s->w;
+    float *product = col + (size_t)p->images_per_tile * (size_t)s->col_elems;
+    const int n_end = r.row_end / s->oh;
+    for (int n0 = r.row_begin / s->oh; n0 < n_end; n0 += p->images_per_tile) {
+        const int count = n_end - n0 < p->images_per_tile ? n_end - n0 : p->images_per_tile;
+        const size_t cols = (size_t)count * positions;
+        for (int g = 0; g < s->groups; g++) {
+            const int k0 = g * s->k_per_group + r.k_begin;
+            for (int j = 0; j < count; j++)
+                bc_im2col_nchw(s, x + ((size_t)(n0 + j) * s->c + (size_t)g * cg) * plane, 0, s->oh,
+                               col + (size_t)j * positions, cols);
+            if (bias)
+                fill_bias(product, bias + k0, kg, cols, 0, cols);
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, (int)cols, col_rows, 1.0f,
+                     w + (size_t)k0 * s->col_rows, col_rows, col, (int)cols, bias ? 1.0f : 0.0f,
+                     product, (int)cols);
+            for (int j = 0; j < count; j++)
+                for (int k = 0; k < kg; k++)
+                    memcpy(y + ((size_t)(n0 + j) * s->k + (size_t)(k0 + k)) * positions,
+                           product + (size_t)k * cols + (size_t)j * positions,
+                           positions * sizeof(float));
         }
     }
 }
@@ -119,7 +154,11 @@ static void forward_share(void *arg, float *col, slot_range r)
         forward_nhwc(j->ctx, j->plan, j->x, j->w, j->bias, j->y, col, r.row_begin, r.row_end);
         return;
     }
-    forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile, r);
+    if (j->plan->images_per_tile > 1)
+        forward_nchw_images(j->ctx, j->plan, j->x, j->w, j->bias, j->y, col, r);
+    else
+        forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile,
+                     r);
 }
 
 blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,

@@ -126,7 +126,7 @@ static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
                 const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
-                bc_im2col_nchw(&share, x_share, oh, oh_end, col);
+                bc_im2col_nchw(&share, x_share, oh, oh_end, col, (size_t)tile_cols);
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, tile_cols, 1.0f,
                          dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_share,
                          col_rows);

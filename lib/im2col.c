@@ -79,11 +79,10 @@ static void im2col_tap_span(const conv_shape *s, const float *x_plane, int ki, i
 }
 
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
-                    float *col)
+                    float *col, size_t ld)
 {
     const int spans = s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w;
     const int ow = s->ow;
-    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
     const size_t plane = (size_t)s->h * s->w;
     size_t row = 0;
     for (int c = 0; c < s->c_per_group; c++) {
@@ -93,7 +92,7 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
                 bc_valid_columns(s, col_offset, &lo, &hi);
-                float *dst = col + row * tile_cols;
+                float *dst = col + row * ld;
                 if (spans) {
                     im2col_tap_span(s, x_plane, ki, col_offset, lo, hi, oh_begin, oh_end, dst);
                     continue;

@@ -157,10 +157,11 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
  * [0, W) (offset = kj*dilation_w - pad_left); the rest of the row reads padding. */
 void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi);
 
-/* col[col_rows][(oh_end-oh_begin)*OW] for one image and group:
+/* col[col_rows][(oh_end-oh_begin)*OW] for one image and group, rows ld floats apart
+ * (ld > the row's length leaves room for other images' columns beside it):
  * x_group points at channel (group * C/g) of the image. */
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
-                    float *col);
+                    float *col, size_t ld);
 /* Adds col (the layout bc_im2col_nchw writes) back into dx_group (col2im).
  * Iterates output rows outermost, so the order of the sums a dx element receives
  * does not depend on how the rows are tiled. */
@@ -253,6 +254,8 @@ typedef struct conv_plan {
     int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
     float *col;             /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile;      /* output rows lowered per tile */
+    int images_per_tile;    /* NCHW forward on small maps: whole images lowered side by
+                               side into one tile (then rows_per_tile = OH); else 1 */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a
                                one-thread BLAS (NCHW passes with 2+

@@ -22,9 +22,41 @@ static int tile_height(const conv_shape *s, size_t bytes)
     return rows > (size_t)tiled_rows(s) ? tiled_rows(s) : (int)rows;
 }
 
+/* NCHW forward on maps of fewer positions than this lowers several whole images side
+ * by side into one tile, so that each GEMM has about this many columns: OpenBLAS
+ * packs the whole filter for every GEMM, which a thin one cannot amortise (a
+ * 512x4608 filter: 147 GFLOP/s at 49 columns, 182 at 196, medians of 15). */
+#define GROUP_COLUMNS 192
+/* A tile of grouped images (their lowering and their GEMM's output) stays under this. */
+#define GROUP_MAX_BYTES ((size_t)8 << 20)
+
+/* Images one tile lowers side by side, given a slot's capacity: 1 unless the pass is
+ * NCHW forward with im2col on a small map and a slot has several whole images. */
+static int images_per_tile(const conv_plan *p, conv_pass pass, size_t capacity)
+{
+    const conv_shape *s = &p->s;
+    if (pass != PASS_FORWARD || s->layout != BLASCONV_NCHW || s->direct_1x1 ||
+        s->positions >= GROUP_COLUMNS || p->split == SPLIT_ROWS)
+        return 1;
+    int64_t want = (GROUP_COLUMNS + s->positions - 1) / s->positions;
+    const int64_t per_slot = p->split == SPLIT_IMAGES ? (s->n + p->slots - 1) / p->slots : s->n;
+    if (want > per_slot)
+        want = per_slot;
+    /* one image's lowering and GEMM output: each under 2^31 elements */
+    const size_t image_bytes =
+        ((size_t)s->col_elems + (size_t)s->k_per_group * (size_t)s->positions) * sizeof(float);
+    const size_t room = capacity < GROUP_MAX_BYTES ? capacity : GROUP_MAX_BYTES;
+    if (want > (int64_t)(room / image_bytes))
+        want = (int64_t)(room / image_bytes);
+    if (want > (BLASCONV_MAX_ELEMENTS - 1) / s->col_elems)
+        want = (BLASCONV_MAX_ELEMENTS - 1) / s->col_elems;
+    return want > 1 ? (int)want : 1;
+}
+
 /* Sizes the tiles and gets their scratch: one tile per parallel slot (p->slots,
  * dropped to 1 when the capacity cannot give every slot an output row). */
-static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, conv_plan *p)
+static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, conv_pass pass,
+                                      conv_plan *p)
 {
     const conv_shape *s = &p->s;
     const size_t row_bytes = (size_t)s->col_rows * (size_t)s->ow * sizeof(float);
@@ -55,6 +87,13 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         target = capacity;
     int rows = tile_height(s, target);
     size_t slot_bytes = (size_t)rows * row_bytes; /* <= capacity / slots: no overflow */
+    p->images_per_tile = images_per_tile(p, pass, capacity);
+    if (p->images_per_tile > 1) { /* whole images, and their GEMM's output */
+        rows = s->oh;
+        slot_bytes = (size_t)p->images_per_tile *
+                     ((size_t)s->col_elems + (size_t)s->k_per_group * (size_t)s->positions) *
+                     sizeof(float); /* <= capacity / slots */
+    }
     float *buffer = bc_scratch(ctx, slot_bytes * (size_t)p->slots);
     if (!buffer)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
@@ -200,6 +239,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
 {
     p->col = NULL;
     p->rows_per_tile = 0;
+    p->images_per_tile = 1;
     p->depthwise = 0;
     p->slots = 1;
     p->split = SPLIT_IMAGES;
@@ -216,7 +256,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
-        st = plan_col_tiles(ctx, fn, p);
+        st = plan_col_tiles(ctx, fn, pass, p);
     if (st == BLASCONV_OK &&
         (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
