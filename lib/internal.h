@@ -127,6 +127,22 @@ typedef struct conv_shape {
     int direct_1x1;    /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
 } conv_shape;
 
+/* NCHW forward on maps of fewer positions than this lowers several whole images side
+ * by side into one tile, so that each GEMM has about this many columns: OpenBLAS
+ * packs the whole filter for every GEMM, which a thin one cannot amortise (a
+ * 512x4608 filter: 147 GFLOP/s at 49 columns, 182 at 196, medians of 15). */
+#define BLASCONV_GROUP_COLUMNS 192
+
+/* Images that NCHW forward would like per GEMM on s's map (before the batch, the
+ * slots and the workspace have their say): 1 on maps of BLASCONV_GROUP_COLUMNS
+ * positions or more. */
+static inline int64_t bc_images_per_gemm(const conv_shape *s)
+{
+    return s->positions < BLASCONV_GROUP_COLUMNS
+               ? (BLASCONV_GROUP_COLUMNS + s->positions - 1) / s->positions
+               : 1;
+}
+
 /* floor(num / den) for den > 0, also for negative num (PyTorch's div_rtn). */
 int64_t bc_floor_div(int64_t num, int64_t den);
 

@@ -22,11 +22,6 @@ static int tile_height(const conv_shape *s, size_t bytes)
     return rows > (size_t)tiled_rows(s) ? tiled_rows(s) : (int)rows;
 }
 
-/* NCHW forward on maps of fewer positions than this lowers several whole images side
- * by side into one tile, so that each GEMM has about this many columns: OpenBLAS
- * packs the whole filter for every GEMM, which a thin one cannot amortise (a
- * 512x4608 filter: 147 GFLOP/s at 49 columns, 182 at 196, medians of 15). */
-#define GROUP_COLUMNS 192
 /* A tile of grouped images (their lowering and their GEMM's output) stays under this. */
 #define GROUP_MAX_BYTES ((size_t)8 << 20)
 
@@ -36,9 +31,9 @@ static int images_per_tile(const conv_plan *p, conv_pass pass, size_t capacity)
 {
     const conv_shape *s = &p->s;
     if (pass != PASS_FORWARD || s->layout != BLASCONV_NCHW || s->direct_1x1 ||
-        s->positions >= GROUP_COLUMNS || p->split == SPLIT_ROWS)
+        p->split == SPLIT_ROWS)
         return 1;
-    int64_t want = (GROUP_COLUMNS + s->positions - 1) / s->positions;
+    int64_t want = bc_images_per_gemm(s);
     const int64_t per_slot = p->split == SPLIT_IMAGES ? (s->n + p->slots - 1) / p->slots : s->n;
     if (want > per_slot)
         want = per_slot;

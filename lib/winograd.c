@@ -124,10 +124,14 @@ static size_t filter_share(const conv_shape *s, int m, size_t capacity, int slot
 #define NS_PER_FILTER_FLOAT 0.22
 static double lowering_ns(const conv_shape *s)
 {
-    /* NCHW runs a GEMM per image (N = OH*OW), NHWC one over the batch's positions
-     * with a deep K, which OpenBLAS runs faster (~140 against ~110 GFLOP/s). */
-    const double columns =
-        s->layout == BLASCONV_NCHW ? (double)s->positions : (double)s->n * (double)s->positions;
+    /* NCHW runs a GEMM per image (N = OH*OW), or per group of images on small maps
+     * (plan.c), NHWC one over the batch's positions with a deep K, which OpenBLAS
+     * runs faster (~140 against ~110 GFLOP/s). */
+    double columns = (double)s->n * (double)s->positions;
+    if (s->layout == BLASCONV_NCHW) {
+        const int64_t grouped = bc_images_per_gemm(s);
+        columns = (double)s->positions * (double)(grouped < s->n ? grouped : s->n);
+    }
     const double ns_per_flop = s->layout == BLASCONV_NCHW ? NS_PER_FLOP : NS_PER_FLOP_NHWC;
     return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * ns_per_flop *
            (columns + TILE_EFFICIENCY_HALF) / columns;
