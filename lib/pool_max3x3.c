@@ -129,6 +129,63 @@ static void row_maxima(const pool_shape *s, const float *x_row, int c, int ow0, 
         border_max_pixel(s, x_row, ow, c, h + (int64_t)(ow - ow0) * c);
 }
 
+/* One output row from the maxima of its window's in-input rows (NULL-free, in order). */
+static void combine_rows(const float *const *rows, int used, float *y_row, int width)
+{
+    if (used == 3)
+        columns_max3(y_row, rows[0], rows[1], rows[2], width);
+    else if (used == 2)
+        columns_max2(y_row, rows[0], rows[1], width);
+    else if (used == 1)
+        memcpy(y_row, rows[0], (size_t)width * sizeof *y_row);
+    else /* only with dilation: every window of this row is padding */
+        for (int q = 0; q < width; q++)
+            y_row[q] = -INFINITY;
+}
+
+/* An NCHW plane twice as wide as its output (W = 2 OW: ResNet's 112 -> 56), windows
+ * two rows apart: input element 2k - pad_l starts the window of output column k of
+ * the flattened rows, so a run of rows takes one span call (and its border columns,
+ * whose windows would cross rows, a fix each), where per-row calls cost more than
+ * the vector work on such short rows. `maxima` holds `capacity` floats. */
+static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int oh_begin,
+                            int oh_end, float *maxima, int capacity)
+{
+    const int ow = s->ow, group = (capacity / ow - 1) / 2; /* output rows per run */
+    const int64_t first_k = (s->pad_l + 1) / 2;            /* windows inside the plane */
+    const int64_t end_k = ((int64_t)s->h * s->w - 3 + s->pad_l) / 2 + 1;
+    int lo, hi;
+    bc_pool_interior_columns(s, &lo, &hi);
+    for (int oh0 = oh_begin; oh0 < oh_end; oh0 += group) {
+        const int oh1 = oh_end - oh0 < group ? oh_end : oh0 + group;
+        int64_t ra = (int64_t)oh0 * 2 - s->pad_t, rb = (int64_t)(oh1 - 1) * 2 - s->pad_t + 3;
+        ra = ra < 0 ? 0 : ra;
+        rb = rb > s->h ? s->h : rb;
+        if (rb > ra) {
+            const int64_t k0 = ra * ow > first_k ? ra * ow : first_k;
+            const int64_t k1 = rb * ow < end_k ? rb * ow : end_k;
+            if (k1 > k0)
+                row_max3_stride2(maxima + (k0 - ra * ow), x + 2 * k0 - s->pad_l, (int)(k1 - k0));
+            for (int64_t r = ra; r < rb; r++) {
+                float *h = maxima + (r - ra) * ow;
+                for (int col = 0; col < lo && col < ow; col++)
+                    h[col] = border_max(s, x + r * s->w, col);
+                for (int col = hi > lo ? hi : lo; col < ow; col++)
+                    h[col] = border_max(s, x + r * s->w, col);
+            }
+        }
+        for (int oh = oh0; oh < oh1; oh++) {
+            const int64_t h_start = (int64_t)oh * 2 - s->pad_t;
+            int i0, i1;
+            bc_pool_taps(h_start, 3, 1, s->h, &i0, &i1);
+            const float *rows[3];
+            for (int i = i0; i < i1; i++)
+                rows[i - i0] = maxima + (h_start + i - ra) * ow;
+            combine_rows(rows, i1 - i0, y + (int64_t)oh * ow, ow);
+        }
+    }
+}
+
 int bc_pool_max3x3_stride2_applies(const pool_shape *s)
 {
     return s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 && s->stride_w == 2 &&
@@ -140,6 +197,11 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
 {
     float maxima[3][STRIP];
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
+    if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
+        3 * STRIP / s->ow >= 5) {
+        plane_rows_flat(s, x, y, oh_begin, oh_end, maxima[0], 3 * STRIP);
+        return;
+    }
     const int64_t x_row_elems = (int64_t)s->w * c, y_row_elems = (int64_t)s->ow * c;
     int lo, hi;
     bc_pool_interior_columns(s, &lo, &hi);
@@ -170,15 +232,7 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
                 taken[b] = 1;
                 rows[used++] = maxima[b];
             }
-            if (used == 3)
-                columns_max3(y_row, rows[0], rows[1], rows[2], width);
-            else if (used == 2)
-                columns_max2(y_row, rows[0], rows[1], width);
-            else if (used == 1)
-                memcpy(y_row, rows[0], (size_t)width * sizeof *y_row);
-            else /* only with dilation: every window of this row is padding */
-                for (int q = 0; q < width; q++)
-                    y_row[q] = -INFINITY;
+            combine_rows(rows, used, y_row, width);
         }
     }
 }

@@ -185,10 +185,10 @@ static void forward_matches_reference(test_rng *r, const blasconv_pool2d *d, int
 
 /* The separable 3x3 stride-2 MAX path (ResNet's stem pooling) on every width from 1
  * to 200 and on widths past its 1024-float strips, pads 0 and 1, vertical stride 1 to
- * 3 and dilation 1 and 2 (input rows shared by windows, or not), on data with ties,
- * signed zeros and NaN: bit for bit the reference. Loop 0: NCHW planes; loop 1: two
- * NHWC images of 1-7 channels, then of 300 (3-pixel strips) and 1025 (past the
- * path's limit). */
+ * 3 and dilation 1 and 2 (input rows shared by windows, or not), 7 or 57 rows (the
+ * flat path's runs of rows), on data with ties, signed zeros and NaN: bit for bit
+ * the reference. Loop 0: NCHW planes; loop 1: two NHWC images of 1-7 channels, then
+ * of 300 (3-pixel strips) and 1025 (past the path's limit). */
 START_TEST(max_3x3_stride2_every_width)
 {
     test_rng r = test_rng_seeded(6100 + (unsigned)_i);
@@ -203,16 +203,16 @@ START_TEST(max_3x3_stride2_every_width)
         blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
                              .batch = 1 + _i,
                              .channels = channels,
-                             .in_height = 7,
+                             .in_height = w % 4 == 0 ? 57 : 7,
                              .in_width = w,
                              .window_height = 3,
                              .window_width = 3,
                              .stride_height = 1 + w / 3 % 3,
                              .stride_width = 2,
-                             .pad_top = w % 2,
-                             .pad_bottom = w % 2,
-                             .pad_left = w % 2,
-                             .pad_right = w % 2,
+                             .pad_top = w / 2 % 2,
+                             .pad_bottom = w / 2 % 2,
+                             .pad_left = w / 2 % 2,
+                             .pad_right = w / 2 % 2,
                              .dilation_height = 1 + w % 3 / 2,
                              .ceil_mode = w % 5 == 0,
                              .layout = _i == 0 ? BLASCONV_NCHW : BLASCONV_NHWC};
