@@ -143,31 +143,41 @@ static void combine_rows(const float *const *rows, int used, float *y_row, int w
             y_row[q] = -INFINITY;
 }
 
+/* Output rows per run of the flat path below. Longer runs make fewer calls, but
+ * ran slower once the planes came from memory: 64x112x112 planes, 1 thread, medians
+ * of alternating runs (us): batch 1 (in cache) 165 before the flat path, 129 with
+ * runs of 2, 122 of 3, 104-147 of 27; batch 8 (from memory) 2015, 1715, 2166,
+ * 2611. */
+#define FLAT_RUN 2
+
 /* An NCHW plane twice as wide as its output (W = 2 OW: ResNet's 112 -> 56), windows
  * two rows apart: input element 2k - pad_l starts the window of output column k of
- * the flattened rows, so a run of rows takes one span call (and its border columns,
- * whose windows would cross rows, a fix each), where per-row calls cost more than
- * the vector work on such short rows. `maxima` holds `capacity` floats. */
+ * the flattened rows, so the rows new to a run of `group` output rows take one span
+ * call (border columns, whose windows would cross rows, are redone per row) and the
+ * run's last row is kept for the next run. Per-row calls had cost more than the
+ * vector work on such short rows. `maxima` holds (2 group + 1) OW floats. */
 static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int oh_begin,
-                            int oh_end, float *maxima, int capacity)
+                            int oh_end, float *maxima, int group)
 {
-    const int ow = s->ow, group = (capacity / ow - 1) / 2; /* output rows per run */
-    const int64_t first_k = (s->pad_l + 1) / 2;            /* windows inside the plane */
+    const int ow = s->ow;
+    const int64_t first_k = (s->pad_l + 1) / 2; /* windows inside the plane */
     const int64_t end_k = ((int64_t)s->h * s->w - 3 + s->pad_l) / 2 + 1;
     int lo, hi;
     bc_pool_interior_columns(s, &lo, &hi);
+    int64_t held = -1; /* the input row whose maxima sit in maxima's first row */
     for (int oh0 = oh_begin; oh0 < oh_end; oh0 += group) {
         const int oh1 = oh_end - oh0 < group ? oh_end : oh0 + group;
-        int64_t ra = (int64_t)oh0 * 2 - s->pad_t, rb = (int64_t)(oh1 - 1) * 2 - s->pad_t + 3;
-        ra = ra < 0 ? 0 : ra;
-        rb = rb > s->h ? s->h : rb;
-        if (rb > ra) {
-            const int64_t k0 = ra * ow > first_k ? ra * ow : first_k;
-            const int64_t k1 = rb * ow < end_k ? rb * ow : end_k;
+        int64_t base = (int64_t)oh0 * 2 - s->pad_t, last = (int64_t)(oh1 - 1) * 2 - s->pad_t + 2;
+        base = base < 0 ? 0 : base;
+        last = last >= s->h ? s->h - 1 : last;
+        const int64_t first_new = held == base ? base + 1 : base; /* rows [.., last] */
+        if (last >= first_new) {
+            float *h = maxima + (first_new - base) * ow;
+            const int64_t k0 = first_new * ow > first_k ? first_new * ow : first_k;
+            const int64_t k1 = (last + 1) * ow < end_k ? (last + 1) * ow : end_k;
             if (k1 > k0)
-                row_max3_stride2(maxima + (k0 - ra * ow), x + 2 * k0 - s->pad_l, (int)(k1 - k0));
-            for (int64_t r = ra; r < rb; r++) {
-                float *h = maxima + (r - ra) * ow;
+                row_max3_stride2(h + (k0 - first_new * ow), x + 2 * k0 - s->pad_l, (int)(k1 - k0));
+            for (int64_t r = first_new; r <= last; r++, h += ow) {
                 for (int col = 0; col < lo && col < ow; col++)
                     h[col] = border_max(s, x + r * s->w, col);
                 for (int col = hi > lo ? hi : lo; col < ow; col++)
@@ -180,9 +190,12 @@ static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int o
             bc_pool_taps(h_start, 3, 1, s->h, &i0, &i1);
             const float *rows[3];
             for (int i = i0; i < i1; i++)
-                rows[i - i0] = maxima + (h_start + i - ra) * ow;
+                rows[i - i0] = maxima + (h_start + i - base) * ow;
             combine_rows(rows, i1 - i0, y + (int64_t)oh * ow, ow);
         }
+        if (last > base) /* keep the last row for the next run */
+            memcpy(maxima, maxima + (last - base) * ow, (size_t)ow * sizeof *maxima);
+        held = last;
     }
 }
 
@@ -198,8 +211,8 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
     float maxima[3][STRIP];
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
     if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
-        3 * STRIP / s->ow >= 5) {
-        plane_rows_flat(s, x, y, oh_begin, oh_end, maxima[0], 3 * STRIP);
+        3 * STRIP >= (2 * FLAT_RUN + 1) * s->ow) {
+        plane_rows_flat(s, x, y, oh_begin, oh_end, maxima[0], FLAT_RUN);
         return;
     }
     const int64_t x_row_elems = (int64_t)s->w * c, y_row_elems = (int64_t)s->ow * c;
