@@ -1,4 +1,4 @@
-/* Pooling: strided window reductions, no im2col, no GEMM, no scratch.
+/* Pooling: strided window reductions, no im2col, no GEMM, no heap scratch.
  *
  * NCHW: each output row is built in place in y by one pass per window tap over the
  * interior columns (whose whole window lies inside the input): acc[q] = op(acc[q],
@@ -6,6 +6,7 @@
  * window order, so every output sees its elements in PyTorch's order (ties and NaN
  * exactly as the reference). Border columns take the scalar window loop.
  * NHWC: each output pixel reduces whole channel vectors, tap by tap.
+ * 3x3 stride-2 MAX (ResNet's) goes to pool_max3x3.c in both layouts.
  * Backward recomputes the MAX argmax from x and accumulates dy into dx. */
 #include "internal.h"
 
