@@ -129,7 +129,7 @@ static void row_maxima(const pool_shape *s, const float *x_row, int c, int ow0, 
         border_max_pixel(s, x_row, ow, c, h + (int64_t)(ow - ow0) * c);
 }
 
-/* One output row from the maxima of its window's in-input rows (NULL-free, in order). */
+/* One output row from the maxima of its window's in-input rows, in row order. */
 static void combine_rows(const float *const *rows, int used, float *y_row, int width)
 {
     if (used == 3)
@@ -146,7 +146,7 @@ static void combine_rows(const float *const *rows, int used, float *y_row, int w
 /* Output rows per run of the flat path below. Longer runs make fewer calls, but
  * ran slower once the planes came from memory: 64x112x112 planes, 1 thread, medians
  * of alternating runs (us): batch 1 (in cache) 165 before the flat path, 129 with
- * runs of 2, 122 of 3, 104-147 of 27; batch 8 (from memory) 2015, 1715, 2166,
+ * runs of 2, 122 of 3, 104-147 of 26; batch 8 (from memory) 2015, 1715, 2166,
  * 2611. */
 #define FLAT_RUN 2
 
@@ -208,11 +208,11 @@ int bc_pool_max3x3_stride2_applies(const pool_shape *s)
 void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, int oh_begin,
                                  int oh_end)
 {
-    float maxima[3][STRIP];
+    float maxima[3 * STRIP]; /* three rows' maxima, or the flat path's run */
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
     if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
         3 * STRIP >= (2 * FLAT_RUN + 1) * s->ow) {
-        plane_rows_flat(s, x, y, oh_begin, oh_end, maxima[0], FLAT_RUN);
+        plane_rows_flat(s, x, y, oh_begin, oh_end, maxima, FLAT_RUN);
         return;
     }
     const int64_t x_row_elems = (int64_t)s->w * c, y_row_elems = (int64_t)s->ow * c;
@@ -239,11 +239,11 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
                     for (int k = 0; k < 3; k++)
                         if (!taken[k] && (b < 0 || held[k] < held[b]))
                             b = k;
-                    row_maxima(s, x + ih * x_row_elems, c, ow0, ow1, lo, hi, maxima[b]);
+                    row_maxima(s, x + ih * x_row_elems, c, ow0, ow1, lo, hi, maxima + b * STRIP);
                     held[b] = ih;
                 }
                 taken[b] = 1;
-                rows[used++] = maxima[b];
+                rows[used++] = maxima + b * STRIP;
             }
             combine_rows(rows, used, y_row, width);
         }
