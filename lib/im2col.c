@@ -39,6 +39,19 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
     *hi = (int)last;
 }
 
+/* Stride 1 and OW = W: the output rows [*first, *last) of [oh_begin, oh_end) whose
+ * kernel row ki reads an input row, ih = oh + *shift. */
+static void tap_rows(const conv_shape *s, int ki, int oh_begin, int oh_end, int64_t *first,
+                     int64_t *last, int64_t *shift)
+{
+    *shift = (int64_t)ki * s->dil_h - s->pad_t;
+    int64_t f = -*shift, l = (int64_t)s->h - *shift;
+    f = f < oh_begin ? oh_begin : f > oh_end ? oh_end : f;
+    l = l > oh_end ? oh_end : l;
+    *first = f;
+    *last = l < f ? f : l;
+}
+
 /* One im2col row (a kernel tap) over output rows [oh_begin, oh_end) when stride
  * is 1 and the output is as wide as the input: consecutive output rows then read
  * consecutive input rows at the same shift, so the valid rows are ONE copy, and
@@ -47,17 +60,8 @@ static void im2col_tap_span(const conv_shape *s, const float *x_plane, int ki, i
                             int lo, int hi, int oh_begin, int oh_end, float *dst)
 {
     const int ow = s->ow;
-    /* ih = oh - pad_t + ki*dil_h is inside [0, H) for oh in [first, last). */
-    int64_t shift = (int64_t)ki * s->dil_h - s->pad_t;
-    int64_t first = -shift, last = (int64_t)s->h - shift;
-    if (first < oh_begin)
-        first = oh_begin;
-    if (first > oh_end)
-        first = oh_end;
-    if (last > oh_end)
-        last = oh_end;
-    if (last < first)
-        last = first;
+    int64_t first, last, shift;
+    tap_rows(s, ki, oh_begin, oh_end, &first, &last, &shift);
     float *valid = dst + (size_t)(first - oh_begin) * ow;
     memset(dst, 0, (size_t)(first - oh_begin) * ow * sizeof(float));
     memset(dst + (size_t)(last - oh_begin) * ow, 0, (size_t)(oh_end - last) * ow * sizeof(float));
@@ -169,9 +173,57 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
     }
 }
 
-void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
-                    float *dx_group)
+BC_MULTI_ISA static void add_span(float *restrict dst, const float *restrict src, size_t count)
 {
+    for (size_t i = 0; i < count; i++)
+        dst[i] += src[i];
+}
+
+/* col2im when stride is 1 and OW = W, the inverse of im2col_tap_span: each tap's
+ * valid rows add into dx as one span. The tap's entries that read padding are zeroed
+ * first, as the span lays them on a neighbouring row's edge, where adding +0 changes
+ * nothing (dx starts at +0 and so never holds -0). Taps go ki descending (output rows
+ * ascending, for any one dx element) and kj ascending: each dx element gets its
+ * sums in col2im_row's order, whatever the tiles. Short rows (14 or 28 wide) made
+ * col2im_row's per-row loops cost a fifth of backward data. */
+static void col2im_spans(const conv_shape *s, float *col, int oh_begin, int oh_end,
+                         float *dx_group)
+{
+    const int ow = s->ow;
+    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
+    const size_t plane = (size_t)s->h * s->w;
+    for (int c = 0; c < s->c_per_group; c++) {
+        float *dx_plane = dx_group + (size_t)c * plane;
+        for (int ki = s->kh - 1; ki >= 0; ki--) {
+            int64_t first, last, shift;
+            tap_rows(s, ki, oh_begin, oh_end, &first, &last, &shift);
+            for (int kj = 0; kj < s->kw; kj++) {
+                const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
+                int lo, hi;
+                bc_valid_columns(s, col_offset, &lo, &hi);
+                float *src = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * tile_cols +
+                             (size_t)(first - oh_begin) * ow;
+                if (hi <= lo || last == first)
+                    continue;
+                for (int64_t r = 0; r < last - first; r++) {
+                    for (int o = 0; o < lo; o++)
+                        src[r * ow + o] = 0.0f;
+                    for (int o = hi; o < ow; o++)
+                        src[r * ow + o] = 0.0f;
+                }
+                add_span(dx_plane + (size_t)(first + shift) * s->w + col_offset + lo, src + lo,
+                         (size_t)(last - first - 1) * ow + (size_t)(hi - lo));
+            }
+        }
+    }
+}
+
+void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group)
+{
+    if (s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w) {
+        col2im_spans(s, col, oh_begin, oh_end, dx_group);
+        return;
+    }
     const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)s->ow;
     int lo_of[COL2IM_COLUMN_CACHE], hi_of[COL2IM_COLUMN_CACHE];
     for (int kj = 0; kj < s->kw && kj < COL2IM_COLUMN_CACHE; kj++)

@@ -178,11 +178,10 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi);
  * x_group points at channel (group * C/g) of the image. */
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                     float *col, size_t ld);
-/* Adds col (the layout bc_im2col_nchw writes) back into dx_group (col2im).
- * Iterates output rows outermost, so the order of the sums a dx element receives
- * does not depend on how the rows are tiled. */
-void bc_col2im_nchw(const conv_shape *s, const float *col, int oh_begin, int oh_end,
-                    float *dx_group);
+/* Adds col (the layout bc_im2col_nchw writes) back into dx_group (col2im). Each dx
+ * element gets its sums in output-row order, so the result does not depend on how
+ * the rows are tiled. May zero col's entries that read padding. */
+void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group);
 
 /* --- depthwise.c: the direct path for one input channel per group -------- */
 
