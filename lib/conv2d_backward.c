@@ -144,20 +144,6 @@ static void backward_filter_share(void *arg, float *col, slot_range r)
                          r.k_begin, r.k_end);
 }
 
-/* dbias[k] = sum of dy over the batch and positions, accumulated in double. */
-static void bias_gradient_nchw(const conv_shape *s, const float *dy, float *dbias)
-{
-    for (int k = 0; k < s->k; k++) {
-        double sum = 0.0;
-        for (int n = 0; n < s->n; n++) {
-            const float *plane = dy + ((size_t)n * s->k + (size_t)k) * s->positions;
-            for (int64_t i = 0; i < s->positions; i++)
-                sum += plane[i];
-        }
-        dbias[k] = (float)sum;
-    }
-}
-
 /* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col; a 1x1 stride-1
  * unpadded layer is one GEMM per group over the whole batch, straight on x. */
 static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
@@ -185,27 +171,6 @@ static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p
                      dy_tile + (size_t)g * kg, s->k, p->col, col_width, beta,
                      dw + (size_t)g * kg * s->col_rows, col_width);
         }
-    }
-}
-
-/* NHWC dbias: the same sums in the same order as NCHW (batch, then positions), in
- * double; channels go in blocks so each pass reads dy rows contiguously. */
-static void bias_gradient_nhwc(const conv_shape *s, const float *dy, float *dbias)
-{
-    enum {
-        BLOCK = 64
-    };
-    const int64_t all_positions = (int64_t)s->n * s->positions;
-    for (int k0 = 0; k0 < s->k; k0 += BLOCK) {
-        const int count = s->k - k0 < BLOCK ? s->k - k0 : BLOCK;
-        double sums[BLOCK] = {0};
-        for (int64_t i = 0; i < all_positions; i++) {
-            const float *channels = dy + (size_t)i * s->k + k0;
-            for (int j = 0; j < count; j++)
-                sums[j] += channels[j];
-        }
-        for (int j = 0; j < count; j++)
-            dbias[k0 + j] = (float)sums[j];
     }
 }
 
@@ -244,12 +209,12 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
         if (p.s.layout == BLASCONV_NHWC) {
             backward_filter_nhwc(c, &p, x, dy, dw);
             if (dbias)
-                bias_gradient_nhwc(&p.s, dy, dbias);
+                bc_bias_gradient(&p.s, dy, dbias);
         } else {
             bc_for_slots(&p, backward_filter_share,
                          &(struct backward_job){c, &p, x, NULL, dy, dw});
             if (dbias)
-                bias_gradient_nchw(&p.s, dy, dbias);
+                bc_bias_gradient(&p.s, dy, dbias);
         }
         bc_clear_error(c);
     }
