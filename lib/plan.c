@@ -72,12 +72,13 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
     if (threads > 1)
         tile_bytes *= 2 * (size_t)(threads < 4 ? threads : 4);
     size_t target = tile_bytes > row_bytes ? tile_bytes : row_bytes;
-    if (s->layout == BLASCONV_NHWC) {
-        size_t min_rows =
-            ((size_t)BLASCONV_NHWC_MIN_TILE_POSITIONS + (size_t)s->ow - 1) / (size_t)s->ow;
-        if (target / row_bytes < min_rows)
-            target = min_rows * row_bytes; /* min_rows <= 512: no overflow */
-    }
+    /* Enough positions that the tile's GEMM amortises packing the weights: a deep
+     * lowering (C/g*KH*KW in the thousands) fills 1 MiB with a hundred columns. */
+    const size_t min_positions =
+        s->layout == BLASCONV_NHWC ? BLASCONV_NHWC_MIN_TILE_POSITIONS : BLASCONV_GROUP_COLUMNS;
+    const size_t min_rows = (min_positions + (size_t)s->ow - 1) / (size_t)s->ow;
+    if (target / row_bytes < min_rows)
+        target = min_rows * row_bytes; /* min_rows <= 512: no overflow */
     if (target > capacity)
         target = capacity;
     int rows = tile_height(s, target);
