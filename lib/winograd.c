@@ -42,6 +42,11 @@
 /* With several threads, each takes batches of its own when they hold this many
  * tiles; below that their GEMMs are too thin, and the stages are split instead. */
 #define WINOGRAD_MIN_SLOT_TILES 32
+/* With threads but too few tiles for batches of their own, FAST splits each stage
+ * over the threads and loses against the lowering's slots: r50_3x3_14 (49 tiles) ran
+ * FAST/GEMM 0.87 at one thread and 1.11 at two (blasconv-fastbench --reps 9, medians),
+ * so the model charges the split this factor. */
+#define WINOGRAD_STAGE_SPLIT_COST 1.3
 /* Winograd is taken only when expected at least this much faster than the lowering. */
 #define WINOGRAD_MARGIN 0.85
 /* Below this expected lowering time (ns) the model is not consulted (see the plan). */
@@ -184,6 +189,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
      * fit, then the other m, then the lowering. Small layers take Winograd
      * whatever the model says: microseconds are at stake, and FAST's results then
      * do not switch algorithm with the layer size. */
+    const int threads = bc_blas_parallel_callable(ctx) ? bc_thread_count(ctx) : 1;
     const double lowering = lowering_ns(s);
     const double bound_ns = lowering < WINOGRAD_ALWAYS_NS ? HUGE_VAL : lowering * WINOGRAD_MARGIN;
     int sides[2] = {0, 0}, tiles_of[5] = {0}; /* the candidates, faster first */
@@ -197,6 +203,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (unlimited <= 0)
             continue;
         double ns = winograd_ns(s, side, (int)all, unlimited, cached);
+        if (threads > 1 && all / threads < WINOGRAD_MIN_SLOT_TILES)
+            ns *= WINOGRAD_STAGE_SPLIT_COST; /* see the run_stage comment */
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
@@ -219,7 +227,6 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
      * with its own V and M, which then stay in its core's cache; batches shrink to
      * share the tiles and the workspace. When they cannot, the stages of each batch
      * are split instead (wp->threads). A user's sgemm only runs on the caller. */
-    const int threads = bc_blas_parallel_callable(ctx) ? bc_thread_count(ctx) : 1;
     int slots = 1;
     if (threads > 1) {
         const int share = (int)(((int64_t)tiles + threads - 1) / threads);
