@@ -229,11 +229,8 @@ typedef struct winograd_plan {
     float *v;            /* transformed input: [a*a][C][T] (NCHW), [a*a][T][C] (NHWC) */
     float *product;      /* U*V: [a*a][K][T] (NCHW), [a*a][T][K] (NHWC) */
     int cached;          /* u is the context's cache */
-    int threads;         /* the call's threads; >1: GEMMs on a one-thread BLAS */
-    int slots;           /* >1: that many threads take whole batches, each in its own V
-                            and M (slot i's start slot_floats after slot i-1's); 1: each
-                            batch's stages are split over the threads */
-    size_t slot_floats;
+    int threads;         /* the call's threads, splitting each stage; >1: GEMMs on a
+                            one-thread BLAS */
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m

@@ -39,14 +39,12 @@
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
-/* With several threads, each takes batches of its own when they hold this many
- * tiles; below that their GEMMs are too thin, and the stages are split instead. */
-#define WINOGRAD_MIN_SLOT_TILES 32
-/* With threads but too few tiles for batches of their own, FAST splits each stage
- * over the threads and loses against the lowering's slots: r50_3x3_14 (49 tiles) ran
- * FAST/GEMM 0.87 at one thread and 1.11 at two (blasconv-fastbench --reps 9, medians),
- * so the model charges the split this factor. */
-#define WINOGRAD_STAGE_SPLIT_COST 1.3
+/* With threads and fewer tiles than this per thread, FAST's split stages scale worse
+ * than the lowering's slots: r50_3x3_14 (49 tiles) ran FAST/GEMM 0.87 at one thread
+ * and 1.11 at two (blasconv-fastbench --reps 9, medians), so the model charges such
+ * a call this factor. */
+#define WINOGRAD_MIN_THREAD_TILES 32
+#define WINOGRAD_FEW_TILES_COST 1.3
 /* Winograd is taken only when expected at least this much faster than the lowering. */
 #define WINOGRAD_MARGIN 0.85
 /* Below this expected lowering time (ns) the model is not consulted (see the plan). */
@@ -100,16 +98,6 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
     if (fit > most)
         fit = most;
     return fit > (size_t)tiles ? tiles : (int)fit;
-}
-
-/* The capacity to pass batch_tiles for one of `slots` slots: U once, the rest shared. */
-static size_t filter_share(const conv_shape *s, int m, size_t capacity, int slots)
-{
-    const size_t fixed = align64(filter_bytes(s, m)) + 128;
-    if (capacity == SIZE_MAX)
-        return capacity;
-    const size_t aligning = 128 * (size_t)(slots - 1); /* each slot's V and M */
-    return capacity < fixed + aligning ? 0 : fixed + (capacity - fixed - aligning) / (size_t)slots;
 }
 
 /* Expected nanoseconds of one forward call, fitted to measurements on the suite's
@@ -203,8 +191,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (unlimited <= 0)
             continue;
         double ns = winograd_ns(s, side, (int)all, unlimited, cached);
-        if (threads > 1 && all / threads < WINOGRAD_MIN_SLOT_TILES)
-            ns *= WINOGRAD_STAGE_SPLIT_COST; /* see the run_stage comment */
+        if (threads > 1 && all / threads < WINOGRAD_MIN_THREAD_TILES)
+            ns *= WINOGRAD_FEW_TILES_COST;
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
@@ -223,17 +211,6 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     if (!m)
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
-    /* With 2+ threads (and a BLAS they may call), each thread takes whole batches
-     * with its own V and M, which then stay in its core's cache; batches shrink to
-     * share the tiles and the workspace. When they cannot, the stages of each batch
-     * are split instead (wp->threads). A user's sgemm only runs on the caller. */
-    int slots = 1;
-    if (threads > 1) {
-        const int share = (int)(((int64_t)tiles + threads - 1) / threads);
-        const int each = batch_tiles(s, m, filter_share(s, m, capacity, threads), share);
-        if (each >= WINOGRAD_MIN_SLOT_TILES)
-            slots = threads, per_batch = each;
-    }
     const size_t u_bytes = align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
@@ -242,7 +219,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (st != BLASCONV_OK)
             return st;
     }
-    const size_t scratch_bytes = (cached ? 0 : u_bytes) + (size_t)slots * (v_bytes + p_bytes);
+    const size_t scratch_bytes = (cached ? 0 : u_bytes) + v_bytes + p_bytes;
     char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
@@ -253,9 +230,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->tiles = tiles;
     wp->tiles_per_batch = per_batch;
     wp->cached = cached;
-    wp->slots = slots;
-    wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
-    wp->threads = threads;
+    wp->threads = threads; /* a user's sgemm only runs on the caller */
     wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
     wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
     wp->product = (float *)((char *)wp->v + v_bytes);
@@ -434,12 +409,14 @@ static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, 
 /* One stage of a batch over a range of its items: the filter transform (over
  * filters), the input transform (over channels in NCHW, tiles in NHWC), the GEMMs
  * (over tap positions xi) and the output transform (over output channels in NCHW,
- * tiles in NHWC). With 2+ threads either each thread takes whole batches in its own
- * V and M (run_slots), or each batch's stages are split over the library's kept
- * workers (the same outputs as one thread with the same batches); every GEMM runs on
- * a one-thread BLAS. (An earlier split that left the GEMMs to OpenBLAS's threads ran
- * 2-4x slower in wall time: its idle workers spin after each GEMM and took the cores
- * from the transforms.) */
+ * tiles in NHWC). With 2+ threads each stage is split over the library's kept
+ * workers (the same outputs as one thread); every GEMM runs on a one-thread BLAS.
+ * (Whole batches per thread, each in its own V and M, ran 0.93-1.0x of the split on
+ * r50_3x3_56, 0.80-0.88x on r50_3x3_56_b8 and 0.76-0.91x on r50_3x3_14_b8 in NCHW,
+ * three alternating runs of blasconv-fastbench --threads 2, and no better in NHWC.
+ * An earlier split that left the GEMMs to OpenBLAS's threads ran 2-4x slower in wall
+ * time: its idle workers spin after each GEMM and took the cores from the
+ * transforms.) */
 typedef enum stage_kind {
     STAGE_FILTER,
     STAGE_INPUT,
@@ -454,7 +431,7 @@ typedef struct stage {
     const winograd_plan *wp;
     const float *x, *w, *bias;
     float *y;
-    float *v, *product; /* this batch's buffers (a slot's own with several slots) */
+    float *v, *product; /* the batch's buffers */
     int first, count;
 } stage;
 
@@ -499,12 +476,11 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
                     (int)end);
 }
 
-/* One stage over all its items: split over the threads, unless each thread already
- * runs batches of its own (slots). */
+/* One stage over all its items, split over the threads. */
 static void run_stage_all(const winograd_plan *wp, stage *st, stage_kind kind, int64_t items)
 {
     st->kind = kind;
-    bc_parallel_for(wp->slots > 1 ? 1 : wp->threads, items, 1, run_stage, st);
+    bc_parallel_for(wp->threads, items, 1, run_stage, st);
 }
 
 /* The three stages of the batch of tiles [first, first + count). */
@@ -519,21 +495,6 @@ static void run_batch(const winograd_plan *wp, stage *st, int first)
     run_stage_all(wp, st, STAGE_OUTPUT, nchw ? s->k : st->count);
 }
 
-/* Slots [begin, end): slot i takes batches i, i + slots, ... in its own buffers. */
-static void run_slots(void *arg, int64_t begin, int64_t end)
-{
-    const stage *shared = arg;
-    const winograd_plan *wp = shared->wp;
-    const int batches = (wp->tiles + wp->tiles_per_batch - 1) / wp->tiles_per_batch;
-    for (int64_t slot = begin; slot < end; slot++) {
-        stage st = *shared;
-        st.v = wp->v + (size_t)slot * wp->slot_floats;
-        st.product = wp->product + (size_t)slot * wp->slot_floats;
-        for (int b = (int)slot; b < batches; b += wp->slots)
-            run_batch(wp, &st, b * wp->tiles_per_batch);
-    }
-}
-
 void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
                          const float *x, const float *w, const float *bias, float *y)
 {
@@ -541,15 +502,11 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        st.kind = STAGE_FILTER; /* on every thread, slots or not */
+        st.kind = STAGE_FILTER;
         bc_parallel_for(wp->threads, nchw ? (int64_t)s->k * s->c : s->k, 1, run_stage, &st);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
-    }
-    if (wp->slots > 1) {
-        bc_parallel_for(wp->slots, wp->slots, 1, run_slots, &st);
-        return;
     }
     for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch)
         run_batch(wp, &st, first);
