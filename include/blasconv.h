@@ -152,9 +152,9 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  on fewer images than threads, forward takes output rows or output channels and
  *  backward data input channels; backward filter always takes input channels; NHWC
  *  forward takes output rows and NHWC backward data whole images (rows of a 1x1
- *  layer); FAST takes batches of tiles or splits their stages. Those splits agree
- *  with one thread within the pass's tolerance (FAST: within its bound). Depthwise
- *  layers split planes or rows, bitwise as one thread. Calls under 2e6 flops run on
+ *  layer). Those splits agree with one thread within the pass's tolerance. FAST
+ *  splits each batch's transforms and GEMMs, and depthwise layers split planes or
+ *  rows, both bitwise as one thread. Calls under 2e6 flops run on
  *  one thread, BLAS included; NHWC backward filter and NHWC backward data on one image
  *  let the BLAS's own threads split each GEMM.
  *  The library keeps one set of worker threads for the process, shared by all
