@@ -40,9 +40,9 @@ struct bc_team {
     pthread_cond_t done; /* caller: the last busy worker finished */
     unsigned job;        /* bumped per job (under lock; read atomically while spinning) */
     int quit;
-    int active;     /* workers with a chunk in the current job */
-    int pending;    /* of those, still running */
-    int caller_cpu; /* where the caller ran when it posted the job; -1 = unknown */
+    int active;       /* workers with a chunk in the current job */
+    unsigned pending; /* of those, still running */
+    int caller_cpu;   /* where the caller ran when it posted the job; -1 = unknown */
     struct chunk chunks[MAX_THREADS];
 };
 
@@ -72,15 +72,15 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Spins until *word != value or TEAM_SPIN_NS pass. */
-static void spin_while_equal(const unsigned *word, unsigned value)
+/* Spins while *word == value, until the deadline (now_ns()); whether *word changed. */
+static int spin_while_equal(const unsigned *word, unsigned value, int64_t deadline)
 {
-    const int64_t deadline = now_ns() + TEAM_SPIN_NS;
     for (unsigned i = 1; __atomic_load_n(word, __ATOMIC_ACQUIRE) == value; i++) {
         cpu_relax();
         if (i % 256 == 0 && now_ns() > deadline)
-            return;
+            return 0;
     }
+    return 1;
 }
 
 /* A worker woken by the caller may be woken on the caller's CPU: without cache
@@ -109,7 +109,7 @@ static void *worker_main(void *p)
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         CPU_ZERO(&allowed);
     for (;;) {
-        spin_while_equal(&t->job, seen);
+        spin_while_equal(&t->job, seen, now_ns() + TEAM_SPIN_NS);
         pthread_mutex_lock(&t->lock);
         while (t->job == seen && !t->quit)
             pthread_cond_wait(&t->wake, &t->lock);
@@ -202,21 +202,21 @@ static void run_on_team(struct bc_team *t, const struct chunk *chunks, int n)
         t->chunks[i] = chunks[i];
     t->active = n - 1;
     t->caller_cpu = sched_getcpu();
-    __atomic_store_n(&t->pending, n - 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->pending, (unsigned)(n - 1), __ATOMIC_RELEASE);
     __atomic_store_n(&t->job, t->job + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&t->wake);
     pthread_mutex_unlock(&t->lock);
     run_chunk(&chunks[0]);
+    /* pending only falls: each time it leaves the value seen, look again */
     const int64_t deadline = now_ns() + TEAM_SPIN_NS;
-    for (unsigned i = 1; __atomic_load_n(&t->pending, __ATOMIC_ACQUIRE) > 0; i++) {
-        cpu_relax();
-        if (i % 256 == 0 && now_ns() > deadline) {
-            pthread_mutex_lock(&t->lock);
-            while (__atomic_load_n(&t->pending, __ATOMIC_ACQUIRE) > 0)
-                pthread_cond_wait(&t->done, &t->lock);
-            pthread_mutex_unlock(&t->lock);
-            break;
-        }
+    unsigned left;
+    while ((left = __atomic_load_n(&t->pending, __ATOMIC_ACQUIRE)) > 0) {
+        if (spin_while_equal(&t->pending, left, deadline))
+            continue;
+        pthread_mutex_lock(&t->lock);
+        while (__atomic_load_n(&t->pending, __ATOMIC_ACQUIRE) > 0)
+            pthread_cond_wait(&t->done, &t->lock);
+        pthread_mutex_unlock(&t->lock);
     }
 }
 
