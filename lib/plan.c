@@ -25,6 +25,13 @@ static int tile_height(const conv_shape *s, size_t bytes)
 /* A tile of grouped images (their lowering and their GEMM's output) stays under this. */
 #define GROUP_MAX_BYTES ((size_t)8 << 20)
 
+/* Scratch bytes of one grouped image: its lowering and its rows of the GEMM's output
+ * (each under 2^31 elements). */
+static size_t grouped_image_bytes(const conv_shape *s)
+{
+    return ((size_t)s->col_elems + (size_t)s->k_per_group * (size_t)s->positions) * sizeof(float);
+}
+
 /* Images one tile lowers side by side, given a slot's capacity: 1 unless the pass is
  * NCHW forward with im2col on a small map and a slot has several whole images. */
 static int images_per_tile(const conv_plan *p, conv_pass pass, size_t capacity)
@@ -37,12 +44,9 @@ static int images_per_tile(const conv_plan *p, conv_pass pass, size_t capacity)
     const int64_t per_slot = p->split == SPLIT_IMAGES ? (s->n + p->slots - 1) / p->slots : s->n;
     if (want > per_slot)
         want = per_slot;
-    /* one image's lowering and GEMM output: each under 2^31 elements */
-    const size_t image_bytes =
-        ((size_t)s->col_elems + (size_t)s->k_per_group * (size_t)s->positions) * sizeof(float);
     const size_t room = capacity < GROUP_MAX_BYTES ? capacity : GROUP_MAX_BYTES;
-    if (want > (int64_t)(room / image_bytes))
-        want = (int64_t)(room / image_bytes);
+    if (want > (int64_t)(room / grouped_image_bytes(s)))
+        want = (int64_t)(room / grouped_image_bytes(s));
     if (want > (BLASCONV_MAX_ELEMENTS - 1) / s->col_elems)
         want = (BLASCONV_MAX_ELEMENTS - 1) / s->col_elems;
     return want > 1 ? (int)want : 1;
@@ -86,9 +90,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
     p->images_per_tile = images_per_tile(p, pass, capacity);
     if (p->images_per_tile > 1) { /* whole images, and their GEMM's output */
         rows = s->oh;
-        slot_bytes = (size_t)p->images_per_tile *
-                     ((size_t)s->col_elems + (size_t)s->k_per_group * (size_t)s->positions) *
-                     sizeof(float); /* <= capacity / slots */
+        slot_bytes = (size_t)p->images_per_tile * grouped_image_bytes(s); /* <= capacity */
     }
     float *buffer = bc_scratch(ctx, slot_bytes * (size_t)p->slots);
     if (!buffer)
