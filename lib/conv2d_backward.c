@@ -206,16 +206,13 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_FILTER, &p);
     if (st == BLASCONV_OK) {
-        if (p.s.layout == BLASCONV_NHWC) {
+        if (p.s.layout == BLASCONV_NHWC)
             backward_filter_nhwc(c, &p, x, dy, dw);
-            if (dbias)
-                bc_bias_gradient(&p.s, dy, dbias);
-        } else {
+        else
             bc_for_slots(&p, backward_filter_share,
                          &(struct backward_job){c, &p, x, NULL, dy, dw});
-            if (dbias)
-                bc_bias_gradient(&p.s, dy, dbias);
-        }
+        if (dbias)
+            bc_bias_gradient(&p.s, dy, dbias);
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
