@@ -431,7 +431,6 @@ typedef struct stage {
     const winograd_plan *wp;
     const float *x, *w, *bias;
     float *y;
-    float *v, *product; /* the batch's buffers */
     int first, count;
 } stage;
 
@@ -445,12 +444,12 @@ static void gemms(const stage *st, int begin, int end)
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
             bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, st->count, s->c, 1.0f,
-                     wp->u + xi * kc, s->c, st->v + xi * v_step, st->count, 0.0f,
-                     st->product + xi * p_step, st->count);
+                     wp->u + xi * kc, s->c, wp->v + xi * v_step, st->count, 0.0f,
+                     wp->product + xi * p_step, st->count);
         else
             bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, s->k, s->c, 1.0f,
-                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
-                     st->product + xi * p_step, s->k);
+                     wp->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
+                     wp->product + xi * p_step, s->k);
     }
 }
 
@@ -463,36 +462,37 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
     if (st->kind == STAGE_FILTER)
         transform_filter(s, wp->m, st->w, wp->u, begin, end);
     else if (st->kind == STAGE_INPUT && nchw)
-        input_nchw(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
+        input_nchw(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
     else if (st->kind == STAGE_INPUT)
-        input_nhwc(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
+        input_nhwc(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
     else if (st->kind == STAGE_GEMM)
         gemms(st, (int)begin, (int)end);
     else if (nchw)
-        output_nchw(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nchw(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
     else
-        output_nhwc(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nhwc(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
 }
 
 /* One stage over all its items, split over the threads. */
-static void run_stage_all(const winograd_plan *wp, stage *st, stage_kind kind, int64_t items)
+static void run_stage_all(stage *st, stage_kind kind, int64_t items)
 {
     st->kind = kind;
-    bc_parallel_for(wp->threads, items, 1, run_stage, st);
+    bc_parallel_for(st->wp->threads, items, 1, run_stage, st);
 }
 
 /* The three stages of the batch of tiles [first, first + count). */
-static void run_batch(const winograd_plan *wp, stage *st, int first)
+static void run_batch(stage *st, int first)
 {
     const conv_shape *s = st->s;
+    const winograd_plan *wp = st->wp;
     const int nchw = s->layout == BLASCONV_NCHW, taps = (wp->m + 2) * (wp->m + 2);
     st->first = first;
     st->count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
-    run_stage_all(wp, st, STAGE_INPUT, nchw ? s->c : st->count);
-    run_stage_all(wp, st, STAGE_GEMM, taps);
-    run_stage_all(wp, st, STAGE_OUTPUT, nchw ? s->k : st->count);
+    run_stage_all(st, STAGE_INPUT, nchw ? s->c : st->count);
+    run_stage_all(st, STAGE_GEMM, taps);
+    run_stage_all(st, STAGE_OUTPUT, nchw ? s->k : st->count);
 }
 
 void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
@@ -500,14 +500,13 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
 {
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
-    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
+    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, 0, 0};
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        st.kind = STAGE_FILTER;
-        bc_parallel_for(wp->threads, nchw ? (int64_t)s->k * s->c : s->k, 1, run_stage, &st);
+        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->k);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
     }
     for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch)
-        run_batch(wp, &st, first);
+        run_batch(&st, first);
 }
