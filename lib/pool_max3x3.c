@@ -88,7 +88,9 @@ static float border_max(const pool_shape *s, const float *x_row, int ow)
     return best;
 }
 
-/* The same for one pixel of c channels. */
+/* The same for one pixel of c channels. (NCHW keeps the scalar one above: this one
+ * with c = 1 made 113-wide planes, whose rows go through the row cache, 15% slower,
+ * medians of 1001 calls on 64 planes, four alternating runs.) */
 static void border_max_pixel(const pool_shape *s, const float *x_row, int ow, int c, float *h)
 {
     int64_t first, last;
