@@ -11,17 +11,7 @@
 #include <string.h>
 
 /* Big enough (about 6e7 flops) for the library to spread its images. */
-static const blasconv_conv2d batch_layer = {.batch = 4,
-                                            .in_channels = 16,
-                                            .in_height = 40,
-                                            .in_width = 40,
-                                            .out_channels = 32,
-                                            .kernel_height = 3,
-                                            .kernel_width = 3,
-                                            .pad_top = 1,
-                                            .pad_bottom = 1,
-                                            .pad_left = 1,
-                                            .pad_right = 1};
+static const blasconv_conv2d batch_layer = TEST_CONV_3X3_SAME(4, 16, 40, 40, 32);
 
 typedef struct passes {
     float *y, *dx;
@@ -90,28 +80,8 @@ END_TEST
  * channels when the map is too small for rows (also with groups, where each slot
  * takes a share of every group's channels). */
 static const blasconv_conv2d single_images[] = {
-    {.batch = 1,
-     .in_channels = 24,
-     .in_height = 20,
-     .in_width = 20,
-     .out_channels = 24,
-     .kernel_height = 3,
-     .kernel_width = 3,
-     .pad_top = 1,
-     .pad_bottom = 1,
-     .pad_left = 1,
-     .pad_right = 1},
-    {.batch = 1,
-     .in_channels = 32,
-     .in_height = 64,
-     .in_width = 61,
-     .out_channels = 32,
-     .kernel_height = 3,
-     .kernel_width = 3,
-     .pad_top = 1,
-     .pad_bottom = 1,
-     .pad_left = 1,
-     .pad_right = 1},
+    TEST_CONV_3X3_SAME(1, 24, 20, 20, 24),
+    TEST_CONV_3X3_SAME(1, 32, 64, 61, 32),
     {.batch = 1,
      .in_channels = 128,
      .in_height = 40,
@@ -119,17 +89,7 @@ static const blasconv_conv2d single_images[] = {
      .out_channels = 128,
      .kernel_height = 1,
      .kernel_width = 1},
-    {.batch = 1,
-     .in_channels = 512,
-     .in_height = 7,
-     .in_width = 7,
-     .out_channels = 130,
-     .kernel_height = 3,
-     .kernel_width = 3,
-     .pad_top = 1,
-     .pad_bottom = 1,
-     .pad_left = 1,
-     .pad_right = 1},
+    TEST_CONV_3X3_SAME(1, 512, 7, 7, 130),
     {.batch = 1,
      .in_channels = 512,
      .in_height = 7,

@@ -143,17 +143,7 @@ END_TEST
 START_TEST(two_threads_agree_with_one)
 {
     const blasconv_conv2d layers[] = {
-        {.batch = 2,
-         .in_channels = 32,
-         .in_height = 40,
-         .in_width = 37,
-         .out_channels = 40,
-         .kernel_height = 3,
-         .kernel_width = 3,
-         .pad_top = 1,
-         .pad_bottom = 1,
-         .pad_left = 1,
-         .pad_right = 1},
+        TEST_CONV_3X3_SAME(2, 32, 40, 37, 40),
         {.batch = 1,
          .in_channels = 8,
          .in_height = 12,

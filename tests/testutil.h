@@ -35,6 +35,15 @@ size_t test_conv_y_elems(const blasconv_conv2d *d);
  * dilation, strides, asymmetric pads, non-square shapes, kernels larger than the
  * input with enough padding, batch > 1; every few calls a 1x1 direct case. */
 blasconv_conv2d test_random_conv(test_rng *r);
+
+/* A 3x3 convolution with stride 1 and padding 1 (output as large as the input), as
+ * an initializer: usable in static tables. */
+#define TEST_CONV_3X3_SAME(n, c, h, w, k)                                                         \
+    {                                                                                             \
+        .batch = (n), .in_channels = (c), .in_height = (h), .in_width = (w), .out_channels = (k), \
+        .kernel_height = 3, .kernel_width = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,      \
+        .pad_right = 1                                                                            \
+    }
 /* Random inputs for one descriptor: x, w, bias[K] and dy, each in [-1, 1). */
 typedef struct test_conv_problem {
     blasconv_conv2d d;
