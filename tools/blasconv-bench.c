@@ -395,8 +395,9 @@ int main(int argc, char **argv)
             blasconv_context *ctx = vendor_context(ven, o.threads[t], o.workspace_limit);
             if (!ctx)
                 return 1;
-            /* OpenBLAS's idle workers spin for up to ~0.3 s after a threaded sgemm
-             * (measured here); blasconv's own threads must not be timed against them. */
+            /* OpenBLAS's idle workers spin for about 0.13 s after a threaded sgemm
+             * (measured here); a 0.3 s pause keeps blasconv's own threads from being
+             * timed against them. */
             bench_settle_seconds = o.threads[t] > 1 ? 0.3 : 0.0;
             for (int l = 0; l < layer_count; l++)
                 for (int a = 0; a < o.layout_count; a++)
