@@ -17,12 +17,31 @@ static void fill_bias(float *y_group, const float *bias_group, int k_count, size
     }
 }
 
+/* Output rows [oh, oh_end) of one image and group, lowered by kernel columns into
+ * `rows` (row_shift.c): kernel row ki's GEMM reads them from input row ki*dh on and
+ * adds onto y_tile (ldy = OH*OW), which holds the bias (beta 1) or nothing yet. */
+static void shifted_tile(const blasconv_context *ctx, const conv_plan *p, const float *x_group,
+                         int k0, int kg, int oh, int oh_end, float beta, float *y_tile,
+                         float *rows)
+{
+    const conv_shape *s = &p->s;
+    const int depth = s->c_per_group * s->kw, cols = (oh_end - oh) * s->ow;
+    const int ldb = bc_row_shift_rows(s, oh_end - oh) * s->ow;
+    bc_row_shift_lower(s, x_group, oh, oh_end, rows);
+    for (int ki = 0; ki < s->kh; ki++)
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, cols, depth, 1.0f,
+                 p->shifted_filter + ((size_t)ki * s->k + (size_t)k0) * (size_t)depth, depth,
+                 rows + (size_t)ki * s->dil_h * s->ow, ldb, ki ? 1.0f : beta, y_tile,
+                 (int)s->positions);
+}
+
 /* One slot's share of an NCHW forward pass (all of it when serial): its output rows
  * and channels, lowering into `col` in tiles that stay inside one image. */
-static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
-                         const float *w, const float *bias, float *y, float *col,
-                         int rows_per_tile, slot_range r)
+static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const float *x,
+                         const float *w, const float *bias, float *y, float *col, slot_range r)
 {
+    const conv_shape *s = &p->s;
+    const int rows_per_tile = p->rows_per_tile;
     const int cg = s->c_per_group, kg = r.k_end - r.k_begin;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const size_t plane = (size_t)s->h * s->w;
@@ -50,9 +69,13 @@ static void forward_nchw(const blasconv_context *ctx, const conv_shape *s, const
                 const int oh_end = bc_tile_end(oh, rows_per_tile, oh_stop);
                 int tile_cols = (oh_end - oh) * s->ow;
                 size_t first = (size_t)oh * s->ow;
-                bc_im2col_nchw(s, x_group, oh, oh_end, col, (size_t)tile_cols);
                 if (b_group)
                     fill_bias(y_group, b_group, kg, s->positions, first, (size_t)tile_cols);
+                if (p->shifted_filter) {
+                    shifted_tile(ctx, p, x_group, k0, kg, oh, oh_end, beta, y_group + first, col);
+                    continue;
+                }
+                bc_im2col_nchw(s, x_group, oh, oh_end, col, (size_t)tile_cols);
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, tile_cols, col_rows, 1.0f,
                          w_group, col_rows, col, tile_cols, beta, y_group + first, positions);
             }
@@ -157,8 +180,7 @@ static void forward_share(void *arg, float *col, slot_range r)
     if (j->plan->images_per_tile > 1)
         forward_nchw_images(j->ctx, j->plan, j->x, j->w, j->bias, j->y, col, r);
     else
-        forward_nchw(j->ctx, &j->plan->s, j->x, j->w, j->bias, j->y, col, j->plan->rows_per_tile,
-                     r);
+        forward_nchw(j->ctx, j->plan, j->x, j->w, j->bias, j->y, col, r);
 }
 
 blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_conv2d *d,
@@ -178,8 +200,11 @@ blasconv_status blasconv_conv2d_forward(blasconv_context *ctx, const blasconv_co
             bc_winograd_forward(c, &p.s, &p.winograd, x, w, bias, y);
         else if (p.depthwise)
             bc_depthwise_forward(c, &p.s, x, w, bias, y);
-        else
+        else {
+            if (p.shifted_filter)
+                bc_row_shift_filter(&p.s, w, p.shifted_filter, bc_thread_count(c));
             bc_for_slots(&p, forward_share, &(struct forward_job){c, &p, x, w, bias, y});
+        }
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -225,6 +250,8 @@ blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t 
         return st;
     size_t col_bytes = s.direct_1x1 ? 0 : (size_t)s.col_elems * sizeof(float);
     *forward_bytes = bc_depthwise_applies(&s) ? 0 : col_bytes;
+    if (bc_row_shift_applies(&s)) /* by kernel columns: the filter copy and every row */
+        *forward_bytes = bc_row_shift_filter_bytes(&s) + bc_row_shift_tile_bytes(&s, s.oh);
     *backward_data_bytes = col_bytes;
     *backward_filter_bytes = col_bytes;
     return BLASCONV_OK;

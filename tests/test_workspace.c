@@ -69,14 +69,21 @@ START_TEST(tight_limits_give_identical_results)
         blasconv_context_set_sgemm(unlimited, test_naive_sgemm);
         blasconv_context_set_sgemm(tight, test_naive_sgemm);
     }
-    int checked = 0;
+    int checked = 0, shifted_problems = 0;
     for (int t = 0; t < 200; t++) {
         blasconv_conv2d d = test_random_conv(&r);
         d.in_height += 8; /* enough output rows for several tiles */
         test_conv_problem p = test_conv_problem_make(&r, d);
-        size_t row = test_conv_row_bytes(&d);
+        size_t row = test_conv_row_bytes(&d), lowered_row;
         /* one row, a row and a half, and three rows per tile */
         size_t limit = t % 3 == 0 ? row : t % 3 == 1 ? row * 3 / 2 : row * 3;
+        /* Forward lowered by kernel columns keeps its sums from its own minimum on. */
+        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
+        if (shifted) {
+            size_t shifted_limit = shifted + (t % 3) * lowered_row / 2;
+            limit = limit > shifted_limit ? limit : shifted_limit;
+            shifted_problems++;
+        }
         ck_assert_int_eq(blasconv_context_set_workspace_limit(tight, limit), BLASCONV_OK);
         pass_result a, b;
         ck_assert_int_eq(run_passes(unlimited, &p, &a), BLASCONV_OK);
@@ -86,6 +93,7 @@ START_TEST(tight_limits_give_identical_results)
         checked++;
     }
     ck_assert_int_eq(checked, 200);
+    ck_assert_int_ge(shifted_problems, 20);
     blasconv_context_destroy(unlimited);
     blasconv_context_destroy(tight);
 }
@@ -103,7 +111,11 @@ START_TEST(caller_buffer_never_allocates)
         blasconv_conv2d d = test_random_conv(&r);
         test_conv_problem p = test_conv_problem_make(&r, d);
         /* odd sizes, and misaligned by one byte (3 more bytes make up for the skew) */
-        size_t bytes = test_conv_row_bytes(&d) * (size_t)(1 + t % 4) + (size_t)(t % 2) * 3;
+        size_t bytes = test_conv_row_bytes(&d) * (size_t)(1 + t % 4), lowered_row;
+        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
+        if (shifted && bytes < shifted + (size_t)(t % 4) * lowered_row)
+            bytes = shifted + (size_t)(t % 4) * lowered_row; /* see tight_limits... */
+        bytes += (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
         ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes),
                          BLASCONV_OK);
@@ -131,6 +143,42 @@ START_TEST(caller_buffer_never_allocates)
 }
 END_TEST
 
+/* Below what forward lowered by kernel columns needs, but at or above one im2col row,
+ * forward still succeeds (on im2col tiles) and agrees within the float tolerance:
+ * its sums are grouped differently, by kernel row. */
+START_TEST(below_row_shift_minimum_uses_im2col_tiles)
+{
+    test_rng r = test_rng_seeded(9);
+    blasconv_context *unlimited, *tight;
+    ck_assert_int_eq(blasconv_context_create(&unlimited), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_create(&tight), BLASCONV_OK);
+    int checked = 0, differed = 0;
+    while (checked < 60) {
+        blasconv_conv2d d = test_random_conv(&r);
+        d.in_height += 8;
+        d.layout = BLASCONV_NCHW;
+        size_t lowered_row, row = test_conv_row_bytes(&d);
+        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
+        if (!shifted || shifted <= row)
+            continue;
+        test_conv_problem p = test_conv_problem_make(&r, d);
+        float *want = test_alloc_poisoned(p.ny), *got = test_alloc_poisoned(p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, want),
+                         BLASCONV_OK);
+        const size_t limit = checked % 2 ? row : shifted - 1;
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(tight, limit), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, got), BLASCONV_OK);
+        test_assert_conv_agree(got, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+        differed += memcmp(got, want, p.ny * sizeof(float)) != 0;
+        free(want), free(got), test_conv_problem_free(&p);
+        checked++;
+    }
+    ck_assert_int_gt(differed, 0); /* the other path ran: its sums round differently */
+    blasconv_context_destroy(unlimited);
+    blasconv_context_destroy(tight);
+}
+END_TEST
+
 START_TEST(below_one_row_is_workspace_error)
 {
     test_rng r = test_rng_seeded(7);
@@ -146,12 +194,20 @@ START_TEST(below_one_row_is_workspace_error)
                          .pad_left = 1,
                          .pad_right = 1};
     test_conv_problem p = test_conv_problem_make(&r, d);
-    size_t row = test_conv_row_bytes(&d);
+    size_t row = test_conv_row_bytes(&d), lowered_row;
     size_t ws[3];
     ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
     ck_assert_uint_eq(ws[0], row * 9); /* untiled: every output row */
     ck_assert_uint_eq(ws[1], ws[0]);
     ck_assert_uint_eq(ws[2], ws[0]);
+    /* One image is lowered by kernel columns: the filter copy and 8 rows more. */
+    blasconv_conv2d single = d;
+    single.batch = 1;
+    const size_t shifted = test_conv_row_shift_bytes(&single, &lowered_row);
+    ck_assert_uint_gt(shifted, 0);
+    ck_assert_int_eq(blasconv_conv2d_workspace_size(&single, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
+    ck_assert_uint_eq(ws[0], shifted + 8 * lowered_row);
+    ck_assert_uint_eq(ws[1], row * 9);
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     float *buffer = malloc(row);
@@ -238,6 +294,7 @@ int main(void)
     TCase *tc = tcase_create("workspace");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, tight_limits_give_identical_results, 0, 2);
+    tcase_add_test(tc, below_row_shift_minimum_uses_im2col_tiles);
     tcase_add_test(tc, caller_buffer_never_allocates);
     tcase_add_test(tc, below_one_row_is_workspace_error);
     tcase_add_test(tc, scratch_is_kept_between_calls);

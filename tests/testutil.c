@@ -147,6 +147,23 @@ size_t test_conv_row_bytes(const blasconv_conv2d *d)
     return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
 }
 
+size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row)
+{
+    int oh, ow, g = d->groups ? d->groups : 1;
+    ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
+    const int cg = d->in_channels / g, kg = d->out_channels / g;
+    const int stride_h = d->stride_height ? d->stride_height : 1;
+    const int dil_h = d->dilation_height ? d->dilation_height : 1;
+    const int depthwise = cg == 1 && kg <= 4;
+    *lowered_row = (size_t)cg * d->kernel_width * ow * sizeof(float);
+    if (d->layout != BLASCONV_NCHW || stride_h != 1 || d->kernel_height < 2 || depthwise ||
+        2 * d->out_channels > d->batch * oh * ow || (d->batch > 1 && oh * ow < 192))
+        return 0;
+    size_t filter =
+        (size_t)d->out_channels * cg * d->kernel_height * d->kernel_width * sizeof(float);
+    return (filter + 63) / 64 * 64 + (size_t)(1 + (d->kernel_height - 1) * dil_h) * *lowered_row;
+}
+
 const char *test_conv_describe(const blasconv_conv2d *d)
 {
     static char text[256];

@@ -1,0 +1,86 @@
+/* NCHW forward with vertical stride 1, lowered by kernel columns only.
+ *
+ * im2col's row (c, ki, kj) over output rows [oh0, oh1) is input rows oh0+ki*dh-pad_t
+ * onward, each shifted by kj: the rows for ki = 1, 2, ... are the rows for ki = 0
+ * moved down by dh input rows. So a tile lowers each (c, kj) once over the
+ * (oh1 - oh0) + (KH-1)*dh input rows it touches, and kernel row ki reads that same
+ * buffer from row ki*dh on: KH GEMMs with K = C/g*KW, accumulating into y, in place
+ * of one GEMM with K = C/g*KH*KW over a KH times larger lowering. Their A operands
+ * are the filter's columns of one kernel row, which need a copy of the filter with
+ * ki outermost, made once per call.
+ *
+ * Measured against im2col tiles (a test program, medians of 21-31 calls, one thread,
+ * OpenBLAS Cooperlake): r50_3x3_56 1.54-1.85 -> 1.41-1.70 ms, r50_3x3_28 1.43-1.54 ->
+ * 1.34-1.46 ms, vgg_3x3_224 26-31 -> 24-27 ms, dil_3x3_28 6.3 -> 5.6 ms; r50_3x3_14
+ * at batch 1 1.38 -> 1.45 ms (its filter is larger than its lowering). */
+#include "internal.h"
+
+int bc_row_shift_applies(const conv_shape *s)
+{
+    /* The filter copy (K*C/g*KH*KW floats) is made once per call: worth it while
+     * it is at most half the batch's im2col lowering (C/g*KH*KW * N*OH*OW). */
+    /* Several images of a small map go to one GEMM instead (plan.c), at any cap. */
+    return s->layout == BLASCONV_NCHW && s->stride_h == 1 && s->kh > 1 &&
+           !bc_depthwise_applies(s) && 2 * (int64_t)s->k <= (int64_t)s->n * s->positions &&
+           (s->n == 1 || bc_images_per_gemm(s) == 1);
+}
+
+/* One tile's lowered rows: the tile's output rows plus the halo the lower kernel
+ * rows reach. */
+int bc_row_shift_rows(const conv_shape *s, int output_rows)
+{
+    return output_rows + (s->kh - 1) * s->dil_h;
+}
+
+size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows)
+{
+    return (size_t)bc_row_shift_rows(s, output_rows) * (size_t)s->c_per_group * (size_t)s->kw *
+           (size_t)s->ow * sizeof(float);
+}
+
+size_t bc_row_shift_filter_bytes(const conv_shape *s)
+{
+    return ((size_t)s->w_elems * sizeof(float) + 63) / 64 * 64; /* keeps tiles aligned */
+}
+
+struct filter_job {
+    const conv_shape *s;
+    const float *w;
+    float *shifted;
+};
+
+/* Output channels [k_begin, k_end) of the filter copy. */
+static void copy_filter_rows(void *arg, int64_t k_begin, int64_t k_end)
+{
+    const struct filter_job *j = arg;
+    const conv_shape *s = j->s;
+    const int cg = s->c_per_group, kw = s->kw, taps = s->kh * s->kw;
+    const size_t depth = (size_t)cg * (size_t)kw;
+    for (int ki = 0; ki < s->kh; ki++)
+        for (int64_t k = k_begin; k < k_end; k++) {
+            float *dst = j->shifted + ((size_t)ki * s->k + (size_t)k) * depth;
+            const float *src = j->w + (size_t)k * (size_t)s->col_rows + (size_t)ki * kw;
+            for (int c = 0; c < cg; c++, dst += kw)
+                for (int kj = 0; kj < kw; kj++)
+                    dst[kj] = src[(size_t)c * taps + kj];
+        }
+}
+
+void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, int threads)
+{
+    struct filter_job job = {s, w, shifted};
+    bc_parallel_for(threads, s->k, bc_parallel_grain(s->col_rows), copy_filter_rows, &job);
+}
+
+void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
+                        float *rows)
+{
+    /* A 1-row kernel over the extended rows is exactly this lowering: rows ih =
+     * oh - pad_t for oh in [oh_begin, oh_end + halo), padding rows zero. */
+    conv_shape one_row = *s;
+    one_row.kh = 1;
+    one_row.dil_h = 1;
+    const int count = bc_row_shift_rows(s, oh_end - oh_begin);
+    bc_im2col_nchw(&one_row, x_group, oh_begin, oh_begin + count, rows,
+                   (size_t)count * (size_t)s->ow);
+}
