@@ -132,14 +132,15 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  NCHW forward on maps of under 192 positions with several images lowers whole
  *  images side by side into one tile, up to 8 MiB of scratch per thread, for wider
  *  GEMMs; a cap makes it group fewer.
- *  Other NCHW forward calls with vertical stride 1, KH > 1, not depthwise and
- *  2*K <= N*OH*OW lower only the kernel's columns (one GEMM per kernel row, see the
- *  README). Besides its tiles, that path keeps a copy of the filter in the scratch:
- *  under a cap below the copy (K*C/g*KH*KW floats, rounded up to 64 bytes) plus one
- *  output row's (1 + (KH-1)*dilation_height) * C/g*KW*OW floats, the call runs im2col
- *  tiles instead, whose results differ from the uncapped call's by float32 rounding
- *  (the sums are grouped by kernel row on one path only); at or above it they are
- *  bitwise the uncapped call's. */
+ *  Forward with vertical stride 1, KH > 1 and not depthwise lowers only the kernel's
+ *  columns (one GEMM per kernel row, see the README): in NCHW where 2*K <= N*OH*OW
+ *  (and not on grouped small maps), in NHWC on maps of 512+ positions. Under a cap
+ *  below that path's minimum, one output row's (1 + (KH-1)*dilation_height) *
+ *  C/g*KW*OW floats plus, in NCHW, the filter copy it keeps in the scratch
+ *  (K*C/g*KH*KW floats, rounded up to 64 bytes), the call runs im2col tiles instead,
+ *  whose results differ from the uncapped call's by float32 rounding (the sums are
+ *  grouped by kernel row on one path only); at or above it they are bitwise the
+ *  uncapped call's. */
 BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this

@@ -71,7 +71,7 @@ static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const 
                 size_t first = (size_t)oh * s->ow;
                 if (b_group)
                     fill_bias(y_group, b_group, kg, s->positions, first, (size_t)tile_cols);
-                if (p->shifted_filter) {
+                if (p->row_shift) {
                     shifted_tile(ctx, p, x_group, k0, kg, oh, oh_end, beta, y_group + first, col);
                     continue;
                 }
@@ -125,6 +125,22 @@ static void fill_bias_nhwc(float *y_positions, const float *bias, int k, size_t 
         memcpy(y_positions + i * (size_t)k, bias, (size_t)k * sizeof(float));
 }
 
+/* NHWC: output rows [oh, oh_end) of image n and group g, lowered by kernel columns
+ * into `rows` (row_shift.c): kernel row ki's GEMM reads the positions ki*dh rows on
+ * and the filters' taps of that kernel row, and adds onto y_tile (ldc = K). */
+static void shifted_tile_nhwc(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                              const float *w, int g, int n, int oh, int oh_end, float beta,
+                              float *y_tile, float *rows)
+{
+    const int depth = s->c_per_group * s->kw, kg = s->k_per_group;
+    bc_row_shift_lower_nhwc(s, x, g, n, oh, oh_end, rows);
+    for (int ki = 0; ki < s->kh; ki++)
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, (oh_end - oh) * s->ow, kg, depth, 1.0f,
+                 rows + (size_t)ki * s->dil_h * s->ow * depth, depth,
+                 w + (size_t)g * kg * s->col_rows + (size_t)ki * depth, (int)s->col_rows,
+                 ki ? 1.0f : beta, y_tile + (size_t)g * kg, s->k);
+}
+
 /* NHWC: y[positions][K] comes straight out of col[positions][KH*KW*C/g] times
  * w_g^T, one group's K/g columns at a time (ldc = K), for output rows [row_begin,
  * row_end) of the batch (row n*OH + oh; a tile may cross images). A 1x1 stride-1
@@ -148,13 +164,21 @@ static void forward_nhwc(const blasconv_context *ctx, const conv_plan *p, const 
                      y + first * s->k + (size_t)g * kg, s->k);
         return;
     }
-    for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
-        const int end = bc_tile_end(row, p->rows_per_tile, row_end);
+    for (int row = row_begin, end; row < row_end; row = end) {
+        end = bc_tile_end(row, p->rows_per_tile, row_end);
+        const int n = row / s->oh, image_end = (n + 1) * s->oh;
+        if (p->row_shift && end > image_end) /* its shifted rows stay in one image */
+            end = image_end;
         const int tile_positions = (end - row) * s->ow;
         float *y_tile = y + (size_t)row * s->ow * s->k;
         if (bias)
             fill_bias_nhwc(y_tile, bias, s->k, (size_t)tile_positions);
         for (int g = 0; g < s->groups; g++) {
+            if (p->row_shift) {
+                shifted_tile_nhwc(ctx, s, x, w, g, n, row - n * s->oh, end - n * s->oh, beta,
+                                  y_tile, col);
+                continue;
+            }
             bc_im2col_nhwc(s, x, g, row, end, col);
             bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, tile_positions, kg, col_width, 1.0f, col,
                      col_width, w + (size_t)g * kg * s->col_rows, col_width, beta,

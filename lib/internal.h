@@ -183,15 +183,15 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
  * the rows are tiled. May zero col's entries that read padding. */
 void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group);
 
-/* --- row_shift.c: NCHW forward lowered by kernel columns (stride_h 1) ------ */
+/* --- row_shift.c: forward lowered by kernel columns (stride_h 1) ---------- */
 
-/* Whether NCHW forward takes this path (plan.c may still fall back to im2col tiles
- * when the workspace cannot hold the filter copy and one output row). */
+/* Whether forward takes this path (plan.c may still fall back to im2col tiles when
+ * the workspace cannot hold the filter copy and one output row). */
 int bc_row_shift_applies(const conv_shape *s);
 /* Input rows lowered for a tile of output_rows output rows. */
 int bc_row_shift_rows(const conv_shape *s, int output_rows);
-/* Scratch of one tile of output_rows output rows, and of the filter copy (a whole
- * number of cache lines, so the tiles after it stay aligned). */
+/* Scratch of one tile of output_rows output rows, and of the filter copy (NCHW
+ * only; a whole number of cache lines, so the tiles after it stay aligned). */
 size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows);
 size_t bc_row_shift_filter_bytes(const conv_shape *s);
 /* shifted[ki][K][C/g*KW] = w[K][C/g][ki][KW]: kernel row ki's filter columns, so that
@@ -203,6 +203,10 @@ void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, in
  * one image and group, x_group as for bc_im2col_nchw. */
 void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                         float *rows);
+/* NHWC: rows[bc_row_shift_rows(oh_end - oh_begin) * OW][KW*C/g] for image n and one
+ * group: output position (oh, ow)'s taps at input row oh - pad_t, from oh_begin on. */
+void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int n, int oh_begin,
+                             int oh_end, float *rows);
 
 /* --- depthwise.c: the direct path for one input channel per group -------- */
 
@@ -294,8 +298,8 @@ typedef struct conv_plan {
     int rows_per_tile;      /* output rows lowered per tile */
     int images_per_tile;    /* NCHW forward on small maps: whole images lowered side by
                                side into one tile (then rows_per_tile = OH); else 1 */
-    float *shifted_filter;  /* NCHW forward lowered by kernel columns (row_shift.c): the
-                               filter's copy, ahead of the slots' tiles; else NULL */
+    int row_shift;          /* forward lowered by kernel columns (row_shift.c) */
+    float *shifted_filter;  /* its NCHW filter copy, ahead of the slots' tiles; else NULL */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a
                                one-thread BLAS (NCHW passes with 2+

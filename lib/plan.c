@@ -126,6 +126,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
             shift_rows = row_shift_tile_rows(s, total, 1, 2 * target, &filter_bytes);
         }
         if (shift_rows > 0) {
+            p->row_shift = 1;
             rows = shift_rows;
             slot_bytes = bc_row_shift_tile_bytes(s, rows);
         } else {
@@ -280,6 +281,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->col = NULL;
     p->rows_per_tile = 0;
     p->images_per_tile = 1;
+    p->row_shift = 0;
     p->shifted_filter = NULL;
     p->depthwise = 0;
     p->slots = 1;

@@ -1,4 +1,4 @@
-/* NCHW forward with vertical stride 1, lowered by kernel columns only.
+/* Forward with vertical stride 1, lowered by kernel columns only (NCHW and NHWC).
  *
  * im2col's row (c, ki, kj) over output rows [oh0, oh1) is input rows oh0+ki*dh-pad_t
  * onward, each shifted by kj: the rows for ki = 1, 2, ... are the rows for ki = 0
@@ -6,8 +6,11 @@
  * (oh1 - oh0) + (KH-1)*dh input rows it touches, and kernel row ki reads that same
  * buffer from row ki*dh on: KH GEMMs with K = C/g*KW, accumulating into y, in place
  * of one GEMM with K = C/g*KH*KW over a KH times larger lowering. Their A operands
- * are the filter's columns of one kernel row, which need a copy of the filter with
- * ki outermost, made once per call.
+ * are the filter's columns of one kernel row, which in NCHW need a copy of the
+ * filter with ki outermost, made once per call. In NHWC a lowered row is one output
+ * position's [KW][C/g] taps at one input row, and a kernel row's taps are already
+ * contiguous in each filter [KH][KW][C/g]: kernel row ki's GEMM reads the positions
+ * ki*dh*OW rows on, and the filter at ki*KW*C/g with its own leading dimension.
  *
  * Measured against im2col tiles (a test program, medians of 21-31 calls, one thread,
  * OpenBLAS Cooperlake): r50_3x3_56 1.54-1.85 -> 1.41-1.70 ms, r50_3x3_28 1.43-1.54 ->
@@ -17,11 +20,17 @@
 
 int bc_row_shift_applies(const conv_shape *s)
 {
+    if (s->stride_h != 1 || s->kh < 2 || bc_depthwise_applies(s))
+        return 0;
+    /* NHWC needs no filter copy (a kernel row's taps are contiguous in each filter),
+     * but its tiles must stay inside an image, where they would otherwise cross
+     * image borders to reach their minimum of positions. */
+    if (s->layout == BLASCONV_NHWC)
+        return s->positions >= BLASCONV_NHWC_MIN_TILE_POSITIONS;
     /* The filter copy (K*C/g*KH*KW floats) is made once per call: worth it while
-     * it is at most half the batch's im2col lowering (C/g*KH*KW * N*OH*OW). */
-    /* Several images of a small map go to one GEMM instead (plan.c), at any cap. */
-    return s->layout == BLASCONV_NCHW && s->stride_h == 1 && s->kh > 1 &&
-           !bc_depthwise_applies(s) && 2 * (int64_t)s->k <= (int64_t)s->n * s->positions &&
+     * it is at most half the batch's im2col lowering (C/g*KH*KW * N*OH*OW).
+     * Several images of a small map go to one GEMM instead (plan.c), at any cap. */
+    return 2 * (int64_t)s->k <= (int64_t)s->n * s->positions &&
            (s->n == 1 || bc_images_per_gemm(s) == 1);
 }
 
@@ -40,6 +49,8 @@ size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows)
 
 size_t bc_row_shift_filter_bytes(const conv_shape *s)
 {
+    if (s->layout == BLASCONV_NHWC)
+        return 0;
     return ((size_t)s->w_elems * sizeof(float) + 63) / 64 * 64; /* keeps tiles aligned */
 }
 
@@ -83,4 +94,19 @@ void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin,
     const int count = bc_row_shift_rows(s, oh_end - oh_begin);
     bc_im2col_nchw(&one_row, x_group, oh_begin, oh_begin + count, rows,
                    (size_t)count * (size_t)s->ow);
+}
+
+void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int n, int oh_begin,
+                             int oh_end, float *rows)
+{
+    /* The same 1-row kernel, on images of OH + halo output rows each, so that
+     * im2col's batch row n*(OH + halo) + oh is image n's extended row oh. */
+    conv_shape one_row = *s;
+    one_row.kh = 1;
+    one_row.dil_h = 1;
+    one_row.oh = bc_row_shift_rows(s, s->oh);
+    one_row.col_rows = (int64_t)s->c_per_group * s->kw;
+    const int first = n * one_row.oh + oh_begin;
+    bc_im2col_nhwc(&one_row, x, group, first, first + bc_row_shift_rows(s, oh_end - oh_begin),
+                   rows);
 }

@@ -154,13 +154,18 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row)
     const int cg = d->in_channels / g, kg = d->out_channels / g;
     const int stride_h = d->stride_height ? d->stride_height : 1;
     const int dil_h = d->dilation_height ? d->dilation_height : 1;
-    const int depthwise = cg == 1 && kg <= 4;
+    const int nhwc = d->layout == BLASCONV_NHWC;
+    const int kernel_weights = d->kernel_height * d->kernel_width * d->out_channels;
+    const int depthwise = cg == 1 && (nhwc ? kg == 1 && kernel_weights <= 4096 : kg <= 4);
     *lowered_row = (size_t)cg * d->kernel_width * ow * sizeof(float);
-    if (d->layout != BLASCONV_NCHW || stride_h != 1 || d->kernel_height < 2 || depthwise ||
-        2 * d->out_channels > d->batch * oh * ow || (d->batch > 1 && oh * ow < 192))
+    if (stride_h != 1 || d->kernel_height < 2 || depthwise)
         return 0;
-    size_t filter =
-        (size_t)d->out_channels * cg * d->kernel_height * d->kernel_width * sizeof(float);
+    if (nhwc ? oh * ow < 512
+             : 2 * d->out_channels > d->batch * oh * ow || (d->batch > 1 && oh * ow < 192))
+        return 0;
+    const size_t filter =
+        nhwc ? 0
+             : (size_t)d->out_channels * cg * d->kernel_height * d->kernel_width * sizeof(float);
     return (filter + 63) / 64 * 64 + (size_t)(1 + (d->kernel_height - 1) * dil_h) * *lowered_row;
 }
 

@@ -56,11 +56,12 @@ void test_conv_problem_free(test_conv_problem *p);
 /* Bytes of one output row of im2col (NCHW or NHWC): the smallest workspace a
  * lowered call of d accepts. */
 size_t test_conv_row_bytes(const blasconv_conv2d *d);
-/* The header's rule for NCHW forward lowered by kernel columns (vertical stride 1,
- * KH > 1, not depthwise, 2K <= N*OH*OW, and one image or OH*OW >= 192): the smallest
- * workspace at which forward keeps that path (its filter copy, cache-line rounded,
- * plus one output row's 1 + (KH-1)*dil_h lowered rows of C/g*KW*OW floats), and
- * in *lowered_row the bytes of one such row; 0 when d does not take the path. */
+/* The header's rule for forward lowered by kernel columns (vertical stride 1, KH > 1,
+ * not depthwise; NCHW: 2K <= N*OH*OW and one image or OH*OW >= 192; NHWC: OH*OW >=
+ * 512): the smallest workspace at which forward keeps that path (NCHW's filter copy,
+ * cache-line rounded, plus one output row's 1 + (KH-1)*dil_h lowered rows of
+ * C/g*KW*OW floats), and in *lowered_row the bytes of one such row; 0 when d does not
+ * take the path. */
 size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row);
 
 /* "N=2 C=3 ..." for failure messages (static buffer). */

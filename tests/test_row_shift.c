@@ -1,0 +1,95 @@
+/* Forward lowered by kernel columns (vertical stride 1, KH > 1): one GEMM per kernel
+ * row on a buffer shifted down by the kernel row, in NCHW (with a filter copy) and
+ * NHWC (maps of 512+ positions, tiles kept inside an image). Checked against the
+ * oracle on layers that take the path in both layouts, untiled, in tiles of a few
+ * rows (tiles crossing no image border, halos at both ends of the map), with and
+ * without bias, on one and two threads. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+/* Each takes the path in both layouts (OH*OW >= 512, 2K <= N*OH*OW, not depthwise),
+ * with over 2e6 flops, so that two threads split it. */
+static const blasconv_conv2d layers[] = {
+    TEST_CONV_3X3_SAME(2, 16, 24, 23, 16),
+    /* dilation (2, 3), uneven pads, horizontal stride 2: 29x22 outputs */
+    {.batch = 1,
+     .in_channels = 16,
+     .in_height = 30,
+     .in_width = 44,
+     .out_channels = 24,
+     .kernel_height = 3,
+     .kernel_width = 2,
+     .stride_width = 2,
+     .pad_top = 2,
+     .pad_bottom = 1,
+     .pad_left = 3,
+     .dilation_height = 2,
+     .dilation_width = 3},
+    /* groups, a 5x3 kernel, pads wider than the kernel's reach at the top */
+    {.batch = 2,
+     .in_channels = 12,
+     .in_height = 26,
+     .in_width = 24,
+     .out_channels = 16,
+     .kernel_height = 5,
+     .kernel_width = 3,
+     .pad_top = 5,
+     .pad_bottom = 1,
+     .pad_left = 1,
+     .pad_right = 1,
+     .groups = 2},
+};
+
+enum {
+    LAYER_COUNT = sizeof layers / sizeof layers[0]
+};
+
+START_TEST(kernel_column_lowering_matches_oracle)
+{
+    blasconv_conv2d d = layers[_i % LAYER_COUNT];
+    d.layout = _i < LAYER_COUNT ? BLASCONV_NCHW : BLASCONV_NHWC;
+    size_t lowered_row;
+    const size_t minimum = test_conv_row_shift_bytes(&d, &lowered_row);
+    ck_assert_msg(minimum > 0, "not on the path: %s", test_conv_describe(&d));
+    test_rng r = test_rng_seeded(300 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    /* untiled; tiles of one and of three output rows (two threads get a tile each) */
+    const size_t limits[] = {0, minimum, minimum + 2 * lowered_row,
+                             minimum + 2 * (minimum + 2 * lowered_row)};
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+        for (int threads = 1; threads <= 2; threads++) {
+            blasconv_context *ctx;
+            ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+            ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+            ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limits[l]), BLASCONV_OK);
+            float *got = test_alloc_poisoned(p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, got), BLASCONV_OK);
+            test_assert_conv_close(got, want, p.ny, &d, BLASCONV_PASS_FORWARD,
+                                   test_conv_describe(&d));
+            /* without bias: the first kernel row's GEMM starts the sum (beta 0) */
+            float *plain = test_alloc_poisoned(p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, NULL, plain), BLASCONV_OK);
+            const size_t k = (size_t)d.out_channels, positions = p.ny / k / (size_t)d.batch;
+            for (size_t i = 0; i < p.ny; i++)
+                plain[i] += p.bias[d.layout == BLASCONV_NHWC ? i % k : i / positions % k];
+            test_assert_conv_close(plain, want, p.ny, &d, BLASCONV_PASS_FORWARD, "no bias");
+            free(got), free(plain);
+            blasconv_context_destroy(ctx);
+        }
+    free(want);
+    test_conv_problem_free(&p);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("row_shift");
+    TCase *tc = tcase_create("row_shift");
+    tcase_add_loop_test(tc, kernel_column_lowering_matches_oracle, 0, 2 * LAYER_COUNT);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
