@@ -124,8 +124,9 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
 /** Cap the scratch memory (im2col/col2im buffers) one call of this context may use,
  *  in bytes. 0 = no cap. Under a cap, lowering is done in tiles of whole output
  *  rows that fit; below the minimum a call needs (the lowering of one output row),
- *  that call returns BLASCONV_ERR_WORKSPACE. Forward (but see the kernel-column path
- *  below) and backward-data results are bitwise identical under any cap; backward-filter results are bitwise identical
+ *  that call returns BLASCONV_ERR_WORKSPACE. Forward and backward-data results are
+ *  bitwise identical under any cap (but see the kernel-column path below);
+ *  backward-filter results are bitwise identical
  *  when the cap holds the default tile and otherwise differ only by float32
  *  rounding of the sum over positions. (Bitwise given an sgemm whose elements do not
  *  depend on the GEMM's width: a vendor BLAS may sum edge columns in another order.)
@@ -134,13 +135,15 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  GEMMs; a cap makes it group fewer.
  *  Forward with vertical stride 1, KH > 1 and not depthwise lowers only the kernel's
  *  columns (one GEMM per kernel row, see the README): in NCHW where 2*K <= N*OH*OW
- *  (and not on grouped small maps), in NHWC on maps of 512+ positions. Under a cap
- *  below that path's minimum, one output row's (1 + (KH-1)*dilation_height) *
- *  C/g*KW*OW floats plus, in NCHW, the filter copy it keeps in the scratch
- *  (K*C/g*KH*KW floats, rounded up to 64 bytes), the call runs im2col tiles instead,
- *  whose results differ from the uncapped call's by float32 rounding (the sums are
- *  grouped by kernel row on one path only); at or above it they are bitwise the
- *  uncapped call's. */
+ *  (and not on grouped small maps), in NHWC on maps of 512+ positions. So does NCHW
+ *  backward data with vertical stride 1, KH > 1, C/g > 1 and 2*K <= N*OH*OW. Under a
+ *  cap below that path's minimum, the call runs im2col tiles instead, whose results
+ *  differ from the uncapped call's by float32 rounding (the sums are grouped by
+ *  kernel row on one path only); at or above it they are bitwise the uncapped call's.
+ *  The minimum is the lowering of one tile row, C/g*KW*OW floats times
+ *  (1 + (KH-1)*dilation_height) for forward's output row and 1 for backward data's
+ *  input row, plus in NCHW the filter copy the path keeps in the scratch
+ *  (K*C/g*KH*KW floats, rounded up to 64 bytes). */
 BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this
@@ -249,7 +252,7 @@ typedef struct blasconv_conv2d {
 BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d, int *out_height,
                                                          int *out_width);
 /** Scratch bytes an untiled call of each pass needs, one image at a time (0 where
- *  none is needed, e.g. 1x1 stride-1 unpadded NCHW; forward lowered by kernel
+ *  none is needed, e.g. 1x1 stride-1 unpadded NCHW; a pass lowered by kernel
  *  columns: its filter copy plus all its lowered rows, see
  *  blasconv_context_set_workspace_limit). All three out-pointers are required. */
 BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,

@@ -277,6 +277,10 @@ blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t 
     if (bc_row_shift_applies(&s)) /* by kernel columns: the filter copy and every row */
         *forward_bytes = bc_row_shift_filter_bytes(&s) + bc_row_shift_tile_bytes(&s, s.oh);
     *backward_data_bytes = col_bytes;
+    if (bc_row_shift_data_applies(&s)) /* the filter copy and every input row's lowering */
+        *backward_data_bytes =
+            bc_row_shift_filter_bytes(&s) +
+            (size_t)s.h * (bc_row_shift_tile_bytes(&s, 1) - bc_row_shift_tile_bytes(&s, 0));
     *backward_filter_bytes = col_bytes;
     return BLASCONV_OK;
 }

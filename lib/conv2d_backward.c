@@ -4,13 +4,48 @@
 
 #include <string.h>
 
+/* dx planes of one image's channels [c_begin, c_end) of group g lowered by kernel
+ * columns (row_shift.c), in tiles of input rows [ih, ih_end): kernel row ki adds the
+ * gradient of input row ih, which comes from dy row ih + pad_t - ki*dh, to the tile's
+ * lowered rows (zeroed first; rows whose dy row is outside dy get nothing), then
+ * col2im adds them into the tile's dx rows only. Each dx row belongs to one tile, and
+ * its sums run in the same order whatever the tile height. */
+static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *p,
+                                  const conv_shape *share, const float *dy_group, int g,
+                                  int c_begin, float *dx_share, float *col)
+{
+    const conv_shape *s = &p->s;
+    const int kg = s->k_per_group, depth = s->c_per_group * s->kw;
+    const int share_depth = share->c_per_group * s->kw;
+    const size_t block = (size_t)s->k * (size_t)depth; /* one kernel row's filter copy */
+    const float *w_share = p->shifted_filter + (size_t)g * kg * depth + (size_t)c_begin * s->kw;
+    for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
+        const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
+        const int tile_cols = (ih_end - ih) * s->ow;
+        memset(col, 0, (size_t)share_depth * (size_t)tile_cols * sizeof(float));
+        for (int ki = 0; ki < s->kh; ki++) {
+            const int shift = s->pad_t - ki * s->dil_h; /* dy row = input row + shift */
+            const int first = ih + shift < 0 ? -shift : ih;
+            const int last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+            if (last <= first)
+                continue;
+            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_depth, (last - first) * s->ow, kg,
+                     1.0f, w_share + ki * block, depth, dy_group + (size_t)(first + shift) * s->ow,
+                     (int)s->positions, 1.0f, col + (size_t)(first - ih) * s->ow, tile_cols);
+        }
+        bc_row_shift_col2im(share, col, ih, ih_end, dx_share);
+    }
+}
+
 /* Images [n_begin, n_end) of an NCHW backward-data pass, through `col`, for input
  * channels [c_begin, c_end) of every group: their rows of the column matrix and
  * their planes of dx. */
-static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s, const float *dy,
-                               const float *w, float *dx, float *col, int rows_per_tile,
-                               int n_begin, int n_end, int c_begin, int c_end)
+static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, const float *dy,
+                               const float *w, float *dx, float *col, int n_begin, int n_end,
+                               int c_begin, int c_end)
 {
+    const conv_shape *s = &p->s;
+    const int rows_per_tile = p->rows_per_tile;
     const int kg = s->k_per_group, taps = s->kh * s->kw;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const int share_rows = (c_end - c_begin) * taps; /* of the column matrix */
@@ -30,6 +65,10 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_shape *s,
                 continue;
             }
             memset(dx_share, 0, (size_t)(c_end - c_begin) * plane * sizeof(float));
+            if (p->row_shift) {
+                backward_data_shifted(ctx, p, &share, dy_group, g, c_begin, dx_share, col);
+                continue;
+            }
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
                 const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
@@ -94,8 +133,8 @@ static void backward_data_share(void *arg, float *col, slot_range r)
         backward_data_nhwc(j->ctx, j->plan, j->dy, j->w, j->out, col, r.row_begin, r.row_end);
         return;
     }
-    backward_data_nchw(j->ctx, &j->plan->s, j->dy, j->w, j->out, col, j->plan->rows_per_tile,
-                       r.row_begin / oh, r.row_end / oh, r.k_begin, r.k_end);
+    backward_data_nchw(j->ctx, j->plan, j->dy, j->w, j->out, col, r.row_begin / oh, r.row_end / oh,
+                       r.k_begin, r.k_end);
 }
 
 /* dw columns of input channels [c_begin, c_end) of every group (their taps), summed
@@ -186,6 +225,8 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
+        if (p.shifted_filter)
+            bc_row_shift_filter(&p.s, w, p.shifted_filter, bc_thread_count(c));
         bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
         bc_clear_error(c);
     }

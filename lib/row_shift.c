@@ -1,4 +1,5 @@
-/* Forward with vertical stride 1, lowered by kernel columns only (NCHW and NHWC).
+/* Forward (NCHW and NHWC) and NCHW backward data with vertical stride 1, lowered by
+ * kernel columns only.
  *
  * im2col's row (c, ki, kj) over output rows [oh0, oh1) is input rows oh0+ki*dh-pad_t
  * onward, each shifted by kj: the rows for ki = 1, 2, ... are the rows for ki = 0
@@ -11,6 +12,9 @@
  * position's [KW][C/g] taps at one input row, and a kernel row's taps are already
  * contiguous in each filter [KH][KW][C/g]: kernel row ki's GEMM reads the positions
  * ki*dh*OW rows on, and the filter at ki*KW*C/g with its own leading dimension.
+ * Backward data runs it the other way round (conv2d_backward.c): tiles of dx rows,
+ * kernel row ki's GEMM reading dy ki*dh rows up into the same lowered rows, then a
+ * col2im by kernel columns.
  *
  * Measured against im2col tiles (a test program, medians of 21-31 calls, one thread,
  * OpenBLAS Cooperlake): r50_3x3_56 1.54-1.85 -> 1.41-1.70 ms, r50_3x3_28 1.43-1.54 ->
@@ -32,6 +36,14 @@ int bc_row_shift_applies(const conv_shape *s)
      * Several images of a small map go to one GEMM instead (plan.c), at any cap. */
     return 2 * (int64_t)s->k <= (int64_t)s->n * s->positions &&
            (s->n == 1 || bc_images_per_gemm(s) == 1);
+}
+
+int bc_row_shift_data_applies(const conv_shape *s)
+{
+    /* The filter copy rule of forward; one input channel per group would leave the
+     * GEMMs KW rows tall. */
+    return s->layout == BLASCONV_NCHW && s->stride_h == 1 && s->kh > 1 && s->c_per_group > 1 &&
+           2 * (int64_t)s->k <= (int64_t)s->n * s->positions;
 }
 
 /* One tile's lowered rows: the tile's output rows plus the halo the lower kernel
@@ -109,4 +121,14 @@ void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int
     const int first = n * one_row.oh + oh_begin;
     bc_im2col_nhwc(&one_row, x, group, first, first + bc_row_shift_rows(s, oh_end - oh_begin),
                    rows);
+}
+
+void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_end,
+                         float *dx_group)
+{
+    /* The 1-row kernel's output row v reads input row v - pad_t. */
+    conv_shape one_row = *s;
+    one_row.kh = 1;
+    one_row.dil_h = 1;
+    bc_col2im_nchw(&one_row, rows, ih_begin + s->pad_t, ih_end + s->pad_t, dx_group);
 }

@@ -58,6 +58,21 @@ static void assert_same(const pass_result *a, const pass_result *b, const test_c
                   "bias gradient differs: %s", what);
 }
 
+/* Where forward or backward data lowers by kernel columns, the largest of their
+ * minimums for that path plus `halves` halves of a lowered row (0 when neither
+ * pass takes it): from there on each keeps its path, and its sums. */
+static size_t row_shift_floor(const blasconv_conv2d *d, size_t halves)
+{
+    const blasconv_conv2d_pass passes[] = {BLASCONV_PASS_FORWARD, BLASCONV_PASS_BACKWARD_DATA};
+    size_t floor = 0, lowered_row;
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+        const size_t minimum = test_conv_row_shift_bytes(d, passes[i], &lowered_row);
+        if (minimum && minimum + halves * lowered_row / 2 > floor)
+            floor = minimum + halves * lowered_row / 2;
+    }
+    return floor;
+}
+
 START_TEST(tight_limits_give_identical_results)
 {
     const int bitwise = _i == 0;
@@ -74,13 +89,11 @@ START_TEST(tight_limits_give_identical_results)
         blasconv_conv2d d = test_random_conv(&r);
         d.in_height += 8; /* enough output rows for several tiles */
         test_conv_problem p = test_conv_problem_make(&r, d);
-        size_t row = test_conv_row_bytes(&d), lowered_row;
+        size_t row = test_conv_row_bytes(&d);
         /* one row, a row and a half, and three rows per tile */
         size_t limit = t % 3 == 0 ? row : t % 3 == 1 ? row * 3 / 2 : row * 3;
-        /* Forward lowered by kernel columns keeps its sums from its own minimum on. */
-        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
-        if (shifted) {
-            size_t shifted_limit = shifted + (t % 3) * lowered_row / 2;
+        const size_t shifted_limit = row_shift_floor(&d, (size_t)(t % 3));
+        if (shifted_limit) {
             limit = limit > shifted_limit ? limit : shifted_limit;
             shifted_problems++;
         }
@@ -111,10 +124,9 @@ START_TEST(caller_buffer_never_allocates)
         blasconv_conv2d d = test_random_conv(&r);
         test_conv_problem p = test_conv_problem_make(&r, d);
         /* odd sizes, and misaligned by one byte (3 more bytes make up for the skew) */
-        size_t bytes = test_conv_row_bytes(&d) * (size_t)(1 + t % 4), lowered_row;
-        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
-        if (shifted && bytes < shifted + (size_t)(t % 4) * lowered_row)
-            bytes = shifted + (size_t)(t % 4) * lowered_row; /* see tight_limits... */
+        size_t bytes = test_conv_row_bytes(&d) * (size_t)(1 + t % 4);
+        const size_t shifted_bytes = row_shift_floor(&d, 2 * (size_t)(t % 4));
+        bytes = bytes > shifted_bytes ? bytes : shifted_bytes; /* see tight_limits... */
         bytes += (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
         ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + (t % 2), bytes),
@@ -143,12 +155,13 @@ START_TEST(caller_buffer_never_allocates)
 }
 END_TEST
 
-/* Below what forward lowered by kernel columns needs, but at or above one im2col row,
- * forward still succeeds (on im2col tiles) and agrees within the float tolerance:
- * its sums are grouped differently, by kernel row. */
+/* Below what forward (_i 0) or backward data (_i 1) lowered by kernel columns needs,
+ * but at or above one im2col row, the pass still succeeds (on im2col tiles) and
+ * agrees within the float tolerance: its sums are grouped differently. */
 START_TEST(below_row_shift_minimum_uses_im2col_tiles)
 {
-    test_rng r = test_rng_seeded(9);
+    const blasconv_conv2d_pass pass = _i ? BLASCONV_PASS_BACKWARD_DATA : BLASCONV_PASS_FORWARD;
+    test_rng r = test_rng_seeded(9 + (uint64_t)_i);
     blasconv_context *unlimited, *tight;
     ck_assert_int_eq(blasconv_context_create(&unlimited), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_create(&tight), BLASCONV_OK);
@@ -158,18 +171,27 @@ START_TEST(below_row_shift_minimum_uses_im2col_tiles)
         d.in_height += 8;
         d.layout = BLASCONV_NCHW;
         size_t lowered_row, row = test_conv_row_bytes(&d);
-        const size_t shifted = test_conv_row_shift_bytes(&d, &lowered_row);
+        const size_t shifted = test_conv_row_shift_bytes(&d, pass, &lowered_row);
         if (!shifted || shifted <= row)
             continue;
         test_conv_problem p = test_conv_problem_make(&r, d);
-        float *want = test_alloc_poisoned(p.ny), *got = test_alloc_poisoned(p.ny);
-        ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, want),
-                         BLASCONV_OK);
+        const size_t n = pass == BLASCONV_PASS_FORWARD ? p.ny : p.nx;
+        float *want = test_alloc_poisoned(n), *got = test_alloc_poisoned(n);
         const size_t limit = checked % 2 ? row : shifted - 1;
         ck_assert_int_eq(blasconv_context_set_workspace_limit(tight, limit), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, got), BLASCONV_OK);
-        test_assert_conv_agree(got, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
-        differed += memcmp(got, want, p.ny * sizeof(float)) != 0;
+        if (pass == BLASCONV_PASS_FORWARD) {
+            ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, want),
+                             BLASCONV_OK);
+            ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, got),
+                             BLASCONV_OK);
+        } else {
+            ck_assert_int_eq(blasconv_conv2d_backward_data(unlimited, &d, p.dy, p.w, want),
+                             BLASCONV_OK);
+            ck_assert_int_eq(blasconv_conv2d_backward_data(tight, &d, p.dy, p.w, got),
+                             BLASCONV_OK);
+        }
+        test_assert_conv_agree(got, want, n, &d, pass, test_conv_describe(&d));
+        differed += memcmp(got, want, n * sizeof(float)) != 0;
         free(want), free(got), test_conv_problem_free(&p);
         checked++;
     }
@@ -195,19 +217,24 @@ START_TEST(below_one_row_is_workspace_error)
                          .pad_right = 1};
     test_conv_problem p = test_conv_problem_make(&r, d);
     size_t row = test_conv_row_bytes(&d), lowered_row;
+    /* Lowered by kernel columns, untiled: the filter copy and every tile row's
+     * lowering, for 9 output rows (forward) or 9 input rows (backward data). Forward
+     * groups the two images of this small map instead; one image takes the path. */
+    const size_t data_shifted =
+        test_conv_row_shift_bytes(&d, BLASCONV_PASS_BACKWARD_DATA, &lowered_row);
+    ck_assert_uint_gt(data_shifted, 0);
     size_t ws[3];
     ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
     ck_assert_uint_eq(ws[0], row * 9); /* untiled: every output row */
-    ck_assert_uint_eq(ws[1], ws[0]);
+    ck_assert_uint_eq(ws[1], data_shifted + 8 * lowered_row);
     ck_assert_uint_eq(ws[2], ws[0]);
-    /* One image is lowered by kernel columns: the filter copy and 8 rows more. */
     blasconv_conv2d single = d;
     single.batch = 1;
-    const size_t shifted = test_conv_row_shift_bytes(&single, &lowered_row);
+    const size_t shifted = test_conv_row_shift_bytes(&single, BLASCONV_PASS_FORWARD, &lowered_row);
     ck_assert_uint_gt(shifted, 0);
     ck_assert_int_eq(blasconv_conv2d_workspace_size(&single, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
     ck_assert_uint_eq(ws[0], shifted + 8 * lowered_row);
-    ck_assert_uint_eq(ws[1], row * 9);
+    ck_assert_uint_eq(ws[1], data_shifted + 8 * lowered_row);
     blasconv_context *ctx;
     ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
     float *buffer = malloc(row);
@@ -294,7 +321,7 @@ int main(void)
     TCase *tc = tcase_create("workspace");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, tight_limits_give_identical_results, 0, 2);
-    tcase_add_test(tc, below_row_shift_minimum_uses_im2col_tiles);
+    tcase_add_loop_test(tc, below_row_shift_minimum_uses_im2col_tiles, 0, 2);
     tcase_add_test(tc, caller_buffer_never_allocates);
     tcase_add_test(tc, below_one_row_is_workspace_error);
     tcase_add_test(tc, scratch_is_kept_between_calls);

@@ -147,7 +147,8 @@ size_t test_conv_row_bytes(const blasconv_conv2d *d)
     return (size_t)(d->in_channels / g) * d->kernel_height * d->kernel_width * ow * sizeof(float);
 }
 
-size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row)
+size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass pass,
+                                 size_t *lowered_row)
 {
     int oh, ow, g = d->groups ? d->groups : 1;
     ck_assert_int_eq(blasconv_conv2d_output_size(d, &oh, &ow), BLASCONV_OK);
@@ -157,15 +158,19 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row)
     const int nhwc = d->layout == BLASCONV_NHWC;
     const int kernel_weights = d->kernel_height * d->kernel_width * d->out_channels;
     const int depthwise = cg == 1 && (nhwc ? kg == 1 && kernel_weights <= 4096 : kg <= 4);
+    const int small_filter = 2 * d->out_channels <= d->batch * oh * ow;
     *lowered_row = (size_t)cg * d->kernel_width * ow * sizeof(float);
-    if (stride_h != 1 || d->kernel_height < 2 || depthwise)
-        return 0;
-    if (nhwc ? oh * ow < 512
-             : 2 * d->out_channels > d->batch * oh * ow || (d->batch > 1 && oh * ow < 192))
+    if (stride_h != 1 || d->kernel_height < 2)
         return 0;
     const size_t filter =
         nhwc ? 0
              : (size_t)d->out_channels * cg * d->kernel_height * d->kernel_width * sizeof(float);
+    if (pass == BLASCONV_PASS_BACKWARD_DATA) /* tiles of input rows: no halo */
+        return !nhwc && cg > 1 && small_filter ? (filter + 63) / 64 * 64 + *lowered_row : 0;
+    if (pass != BLASCONV_PASS_FORWARD || depthwise)
+        return 0;
+    if (nhwc ? oh * ow < 512 : !small_filter || (d->batch > 1 && oh * ow < 192))
+        return 0;
     return (filter + 63) / 64 * 64 + (size_t)(1 + (d->kernel_height - 1) * dil_h) * *lowered_row;
 }
 

@@ -56,13 +56,15 @@ void test_conv_problem_free(test_conv_problem *p);
 /* Bytes of one output row of im2col (NCHW or NHWC): the smallest workspace a
  * lowered call of d accepts. */
 size_t test_conv_row_bytes(const blasconv_conv2d *d);
-/* The header's rule for forward lowered by kernel columns (vertical stride 1, KH > 1,
- * not depthwise; NCHW: 2K <= N*OH*OW and one image or OH*OW >= 192; NHWC: OH*OW >=
- * 512): the smallest workspace at which forward keeps that path (NCHW's filter copy,
- * cache-line rounded, plus one output row's 1 + (KH-1)*dil_h lowered rows of
- * C/g*KW*OW floats), and in *lowered_row the bytes of one such row; 0 when d does not
- * take the path. */
-size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, size_t *lowered_row);
+/* The header's rules for lowering by kernel columns (vertical stride 1, KH > 1).
+ * Forward: not depthwise; NCHW: 2K <= N*OH*OW and one image or OH*OW >= 192; NHWC:
+ * OH*OW >= 512. Backward data: NCHW, C/g > 1, 2K <= N*OH*OW. Returns the smallest
+ * workspace at which the pass keeps that path (NCHW's filter copy, cache-line
+ * rounded, plus one tile row: forward lowers 1 + (KH-1)*dil_h rows of C/g*KW*OW
+ * floats for an output row, backward data one for an input row), and in
+ * *lowered_row the bytes of one lowered row; 0 when the pass does not take it. */
+size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass pass,
+                                 size_t *lowered_row);
 
 /* "N=2 C=3 ..." for failure messages (static buffer). */
 const char *test_conv_describe(const blasconv_conv2d *d);
