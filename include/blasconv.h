@@ -135,8 +135,9 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  GEMMs; a cap makes it group fewer.
  *  Forward with vertical stride 1, KH > 1 and not depthwise lowers only the kernel's
  *  columns (one GEMM per kernel row, see the README): in NCHW where 2*K <= N*OH*OW
- *  (and not on grouped small maps), in NHWC on maps of 512+ positions. So does NCHW
- *  backward data with vertical stride 1, KH > 1, C/g > 1 and 2*K <= N*OH*OW. Under a
+ *  (and not on grouped small maps), in NHWC on maps of 512+ positions. So does
+ *  backward data with vertical stride 1, KH > 1 and C/g > 1 (NCHW: 2*K <= N*OH*OW;
+ *  NHWC: maps of 512+ positions). Under a
  *  cap below that path's minimum, the call runs im2col tiles instead, whose results
  *  differ from the uncapped call's by float32 rounding (the sums are grouped by
  *  kernel row on one path only); at or above it they are bitwise the uncapped call's.

@@ -81,6 +81,35 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, 
     }
 }
 
+/* NHWC: image n's dx for group g lowered by kernel columns (row_shift.c), as
+ * backward_data_shifted does in NCHW: per tile of input rows, kernel row ki adds the
+ * dy positions ki*dh rows up times the filters' taps of that kernel row (ldb =
+ * KH*KW*C/g), then col2im adds the tile's rows by kernel columns. */
+static void backward_data_shifted_nhwc(const blasconv_context *ctx, const conv_plan *p,
+                                       const float *dy, const float *w, int g, int n, float *dx,
+                                       float *col)
+{
+    const conv_shape *s = &p->s;
+    const int kg = s->k_per_group, depth = s->c_per_group * s->kw;
+    const float *dy_image = dy + (size_t)n * s->positions * s->k + (size_t)g * kg;
+    for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
+        const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
+        memset(col, 0, (size_t)(ih_end - ih) * s->ow * depth * sizeof(float));
+        for (int ki = 0; ki < s->kh; ki++) {
+            const int shift = s->pad_t - ki * s->dil_h; /* dy row = input row + shift */
+            const int first = ih + shift < 0 ? -shift : ih;
+            const int last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+            if (last <= first)
+                continue;
+            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (last - first) * s->ow, depth, kg, 1.0f,
+                     dy_image + (size_t)(first + shift) * s->ow * s->k, s->k,
+                     w + (size_t)g * kg * s->col_rows + (size_t)ki * depth, (int)s->col_rows, 1.0f,
+                     col + (size_t)(first - ih) * s->ow * depth, depth);
+        }
+        bc_row_shift_col2im_nhwc(s, col, g, n, ih, ih_end, dx);
+    }
+}
+
 /* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
  * then col2im, for output rows [row_begin, row_end) of the batch: whole images (a
  * tile's col2im adds into every input row it read), or any rows of a 1x1 stride-1
@@ -102,6 +131,12 @@ static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, 
     const size_t image = (size_t)s->h * s->w * s->c;
     memset(dx + (size_t)(row_begin / s->oh) * image, 0,
            (size_t)((row_end - row_begin) / s->oh) * image * sizeof(float));
+    if (p->row_shift) {
+        for (int n = row_begin / s->oh; n < row_end / s->oh; n++)
+            for (int g = 0; g < s->groups; g++)
+                backward_data_shifted_nhwc(ctx, p, dy, w, g, n, dx, col);
+        return;
+    }
     for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
         const int end = bc_tile_end(row, p->rows_per_tile, row_end);
         const int tile_positions = (end - row) * s->ow;

@@ -188,7 +188,7 @@ void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, f
 /* Whether forward takes this path (plan.c may still fall back to im2col tiles when
  * the workspace cannot hold the filter copy and one output row). */
 int bc_row_shift_applies(const conv_shape *s);
-/* Whether NCHW backward data takes it: dx in tiles of input rows, each row's lowered
+/* Whether backward data takes it: dx in tiles of input rows, each row's lowered
  * gradient summed over the kernel rows by KH GEMMs reading dy shifted, then added
  * into dx by kernel columns only. */
 int bc_row_shift_data_applies(const conv_shape *s);
@@ -212,6 +212,10 @@ void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin,
  * that read padding. */
 void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_end,
                          float *dx_group);
+/* NHWC: adds rows[(ih_end - ih_begin) * OW][KW*C/g] (row i: input row ih_begin + i
+ * of image n, the layout bc_row_shift_lower_nhwc writes without its halo) into dx. */
+void bc_row_shift_col2im_nhwc(const conv_shape *s, const float *rows, int group, int n,
+                              int ih_begin, int ih_end, float *dx);
 /* NHWC: rows[bc_row_shift_rows(oh_end - oh_begin) * OW][KW*C/g] for image n and one
  * group: output position (oh, ow)'s taps at input row oh - pad_t, from oh_begin on. */
 void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int n, int oh_begin,

@@ -1,5 +1,5 @@
-/* Forward (NCHW and NHWC) and NCHW backward data with vertical stride 1, lowered by
- * kernel columns only.
+/* Forward and backward data with vertical stride 1 (NCHW and NHWC), lowered by kernel
+ * columns only.
  *
  * im2col's row (c, ki, kj) over output rows [oh0, oh1) is input rows oh0+ki*dh-pad_t
  * onward, each shifted by kj: the rows for ki = 1, 2, ... are the rows for ki = 0
@@ -40,10 +40,14 @@ int bc_row_shift_applies(const conv_shape *s)
 
 int bc_row_shift_data_applies(const conv_shape *s)
 {
-    /* The filter copy rule of forward; one input channel per group would leave the
-     * GEMMs KW rows tall. */
-    return s->layout == BLASCONV_NCHW && s->stride_h == 1 && s->kh > 1 && s->c_per_group > 1 &&
-           2 * (int64_t)s->k <= (int64_t)s->n * s->positions;
+    /* One input channel per group would leave the GEMMs KW rows tall. NCHW: the
+     * filter copy rule of forward; NHWC: no copy, but tiles inside one image, as
+     * forward's. */
+    if (s->stride_h != 1 || s->kh < 2 || s->c_per_group < 2)
+        return 0;
+    if (s->layout == BLASCONV_NHWC)
+        return s->positions >= BLASCONV_NHWC_MIN_TILE_POSITIONS;
+    return 2 * (int64_t)s->k <= (int64_t)s->n * s->positions;
 }
 
 /* One tile's lowered rows: the tile's output rows plus the halo the lower kernel
@@ -131,4 +135,17 @@ void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_
     one_row.kh = 1;
     one_row.dil_h = 1;
     bc_col2im_nchw(&one_row, rows, ih_begin + s->pad_t, ih_end + s->pad_t, dx_group);
+}
+
+void bc_row_shift_col2im_nhwc(const conv_shape *s, const float *rows, int group, int n,
+                              int ih_begin, int ih_end, float *dx)
+{
+    /* The 1-row kernel on images of H + pad_t rows: its output row v of image n is
+     * batch row n*(H + pad_t) + v and reads input row v - pad_t. */
+    conv_shape one_row = *s;
+    one_row.kh = 1;
+    one_row.dil_h = 1;
+    one_row.oh = s->h + s->pad_t;
+    const int first = n * one_row.oh + ih_begin + s->pad_t;
+    bc_col2im_nhwc(&one_row, rows, group, first, first + (ih_end - ih_begin), dx);
 }

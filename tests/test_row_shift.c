@@ -1,7 +1,7 @@
 /* Lowering by kernel columns (vertical stride 1, KH > 1): one GEMM per kernel row on
  * a buffer shifted down by the kernel row. Forward in NCHW (with a filter copy) and
- * NHWC (maps of 512+ positions, tiles kept inside an image), and NCHW backward data
- * (tiles of dx rows, each kernel row's GEMM reading dy shifted). Checked against the
+ * NHWC (maps of 512+ positions, tiles kept inside an image), and backward data in
+ * both (tiles of dx rows, each kernel row's GEMM reading dy shifted). Checked against the
  * oracle on layers that take the path, untiled, in tiles of a few rows (tiles
  * crossing no image border, halos at both ends of the map), with and without bias,
  * on one and two threads. */
@@ -53,6 +53,8 @@ START_TEST(kernel_column_lowering_matches_oracle)
     size_t lowered_row;
     const size_t minimum = test_conv_row_shift_bytes(&d, BLASCONV_PASS_FORWARD, &lowered_row);
     ck_assert_msg(minimum > 0, "not on the path: %s", test_conv_describe(&d));
+    ck_assert_msg(test_conv_row_shift_bytes(&d, BLASCONV_PASS_BACKWARD_DATA, &lowered_row) > 0,
+                  "backward data not on the path: %s", test_conv_describe(&d));
     test_rng r = test_rng_seeded(300 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = test_alloc_poisoned(p.ny);
@@ -82,14 +84,11 @@ START_TEST(kernel_column_lowering_matches_oracle)
             for (size_t i = 0; i < p.ny; i++)
                 plain[i] += p.bias[d.layout == BLASCONV_NHWC ? i % k : i / positions % k];
             test_assert_conv_close(plain, want, p.ny, &d, BLASCONV_PASS_FORWARD, "no bias");
-            if (d.layout == BLASCONV_NCHW) { /* dx: tiles of input rows, dy read shifted */
-                float *dx = test_alloc_poisoned(p.nx);
-                ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx),
-                                 BLASCONV_OK);
-                test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
-                                       test_conv_describe(&d));
-                free(dx);
-            }
+            float *dx = test_alloc_poisoned(p.nx); /* tiles of input rows, dy read shifted */
+            ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx), BLASCONV_OK);
+            test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                                   test_conv_describe(&d));
+            free(dx);
             free(got), free(plain);
             blasconv_context_destroy(ctx);
         }

@@ -166,7 +166,9 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass 
         nhwc ? 0
              : (size_t)d->out_channels * cg * d->kernel_height * d->kernel_width * sizeof(float);
     if (pass == BLASCONV_PASS_BACKWARD_DATA) /* tiles of input rows: no halo */
-        return !nhwc && cg > 1 && small_filter ? (filter + 63) / 64 * 64 + *lowered_row : 0;
+        return cg > 1 && (nhwc ? oh * ow >= 512 : small_filter)
+                   ? (filter + 63) / 64 * 64 + *lowered_row
+                   : 0;
     if (pass != BLASCONV_PASS_FORWARD || depthwise)
         return 0;
     if (nhwc ? oh * ow < 512 : !small_filter || (d->batch > 1 && oh * ow < 192))
