@@ -4,6 +4,16 @@
 
 #include <string.h>
 
+/* The rows [*first, *last) of input rows [ih, ih_end) whose gradient through kernel
+ * row ki comes from a row of dy; returns the shift: dy row = input row + shift. */
+static int dy_reach(const conv_shape *s, int ki, int ih, int ih_end, int *first, int *last)
+{
+    const int shift = s->pad_t - ki * s->dil_h;
+    *first = ih + shift < 0 ? -shift : ih;
+    *last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+    return shift;
+}
+
 /* dx planes of one image's channels [c_begin, c_end) of group g lowered by kernel
  * columns (row_shift.c), in tiles of input rows [ih, ih_end): kernel row ki adds the
  * gradient of input row ih, which comes from dy row ih + pad_t - ki*dh, to the tile's
@@ -24,9 +34,8 @@ static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *
         const int tile_cols = (ih_end - ih) * s->ow;
         memset(col, 0, (size_t)share_depth * (size_t)tile_cols * sizeof(float));
         for (int ki = 0; ki < s->kh; ki++) {
-            const int shift = s->pad_t - ki * s->dil_h; /* dy row = input row + shift */
-            const int first = ih + shift < 0 ? -shift : ih;
-            const int last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+            int first, last;
+            const int shift = dy_reach(s, ki, ih, ih_end, &first, &last);
             if (last <= first)
                 continue;
             bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_depth, (last - first) * s->ow, kg,
@@ -96,9 +105,8 @@ static void backward_data_shifted_nhwc(const blasconv_context *ctx, const conv_p
         const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
         memset(col, 0, (size_t)(ih_end - ih) * s->ow * depth * sizeof(float));
         for (int ki = 0; ki < s->kh; ki++) {
-            const int shift = s->pad_t - ki * s->dil_h; /* dy row = input row + shift */
-            const int first = ih + shift < 0 ? -shift : ih;
-            const int last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+            int first, last;
+            const int shift = dy_reach(s, ki, ih, ih_end, &first, &last);
             if (last <= first)
                 continue;
             bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (last - first) * s->ow, depth, kg, 1.0f,

@@ -308,10 +308,12 @@ typedef struct conv_plan {
     conv_shape s;
     int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
     float *col;             /* scratch for one tile; NULL on the direct 1x1 path */
-    int rows_per_tile;      /* output rows lowered per tile */
+    int rows_per_tile;      /* output rows lowered per tile (backward data lowered by
+                               kernel columns: input rows) */
     int images_per_tile;    /* NCHW forward on small maps: whole images lowered side by
                                side into one tile (then rows_per_tile = OH); else 1 */
-    int row_shift;          /* forward lowered by kernel columns (row_shift.c) */
+    int row_shift;          /* forward or backward data lowered by kernel columns
+                               (row_shift.c) */
     float *shifted_filter;  /* its NCHW filter copy, ahead of the slots' tiles; else NULL */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a

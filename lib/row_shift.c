@@ -99,14 +99,23 @@ void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, in
     bc_parallel_for(threads, s->k, bc_parallel_grain(s->col_rows), copy_filter_rows, &job);
 }
 
-void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
-                        float *rows)
+/* s with a kernel one row tall: its im2col over output rows v reads input rows
+ * v - pad_t, which is what the lowering by kernel columns holds, and its col2im adds
+ * that back. */
+static conv_shape one_kernel_row(const conv_shape *s)
 {
-    /* A 1-row kernel over the extended rows is exactly this lowering: rows ih =
-     * oh - pad_t for oh in [oh_begin, oh_end + halo), padding rows zero. */
     conv_shape one_row = *s;
     one_row.kh = 1;
     one_row.dil_h = 1;
+    one_row.col_rows = (int64_t)s->c_per_group * s->kw;
+    return one_row;
+}
+
+void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
+                        float *rows)
+{
+    /* rows ih = oh - pad_t for oh in [oh_begin, oh_end + halo), padding rows zero */
+    const conv_shape one_row = one_kernel_row(s);
     const int count = bc_row_shift_rows(s, oh_end - oh_begin);
     bc_im2col_nchw(&one_row, x_group, oh_begin, oh_begin + count, rows,
                    (size_t)count * (size_t)s->ow);
@@ -115,13 +124,10 @@ void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin,
 void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int n, int oh_begin,
                              int oh_end, float *rows)
 {
-    /* The same 1-row kernel, on images of OH + halo output rows each, so that
-     * im2col's batch row n*(OH + halo) + oh is image n's extended row oh. */
-    conv_shape one_row = *s;
-    one_row.kh = 1;
-    one_row.dil_h = 1;
+    /* On images of OH + halo output rows each, so that im2col's batch row
+     * n*(OH + halo) + oh is image n's extended row oh. */
+    conv_shape one_row = one_kernel_row(s);
     one_row.oh = bc_row_shift_rows(s, s->oh);
-    one_row.col_rows = (int64_t)s->c_per_group * s->kw;
     const int first = n * one_row.oh + oh_begin;
     bc_im2col_nhwc(&one_row, x, group, first, first + bc_row_shift_rows(s, oh_end - oh_begin),
                    rows);
@@ -130,21 +136,16 @@ void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int
 void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_end,
                          float *dx_group)
 {
-    /* The 1-row kernel's output row v reads input row v - pad_t. */
-    conv_shape one_row = *s;
-    one_row.kh = 1;
-    one_row.dil_h = 1;
+    conv_shape one_row = one_kernel_row(s);
     bc_col2im_nchw(&one_row, rows, ih_begin + s->pad_t, ih_end + s->pad_t, dx_group);
 }
 
 void bc_row_shift_col2im_nhwc(const conv_shape *s, const float *rows, int group, int n,
                               int ih_begin, int ih_end, float *dx)
 {
-    /* The 1-row kernel on images of H + pad_t rows: its output row v of image n is
-     * batch row n*(H + pad_t) + v and reads input row v - pad_t. */
-    conv_shape one_row = *s;
-    one_row.kh = 1;
-    one_row.dil_h = 1;
+    /* On images of H + pad_t rows: output row v of image n is batch row
+     * n*(H + pad_t) + v and reads input row v - pad_t. */
+    conv_shape one_row = one_kernel_row(s);
     one_row.oh = s->h + s->pad_t;
     const int first = n * one_row.oh + ih_begin + s->pad_t;
     bc_col2im_nhwc(&one_row, rows, group, first, first + (ih_end - ih_begin), dx);
