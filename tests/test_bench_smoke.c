@@ -96,6 +96,18 @@ static int csv_split(char *line, char **fields, int max)
     return n;
 }
 
+/* The tool's stdout from the last run_tool. */
+static void read_stdout(char *out, size_t size)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/stdout.txt", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert(f != NULL);
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
 START_TEST(tiny_suite_gives_checked_csv_and_chart)
 {
     int have_netlib = access(netlib, R_OK) == 0;
@@ -117,6 +129,7 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
     line[strcspn(line, "\n")] = '\0';
     ck_assert_str_eq(line, csv_header);
     int rows = 0, ok_rows = 0, fwd_nchw_ok = 0;
+    double grouped_ratio = NAN;
     while (fgets(line, sizeof line, f)) {
         char *fields[CSV_FIELDS + 1];
         ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
@@ -135,8 +148,24 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
         ck_assert_msg(fields[16][0] && err_max <= tol, "row %d: max_abs_err %s > %s", rows,
                       fields[16], fields[17]);
         fwd_nchw_ok += !strcmp(fields[3], "nchw") && !strcmp(fields[4], "fwd");
+        if (!strcmp(fields[0], "small_grouped") && !strcmp(fields[1], "linked") &&
+            !strcmp(fields[3], "nchw") && !strcmp(fields[4], "fwd"))
+            grouped_ratio = atof(fields[15]);
     }
     fclose(f);
+    /* The summary: the edge layer (one output channel) is not dense; the grouped one is
+     * the whole geometric mean. */
+    static const char line_start[] = "linked 1t nchw fwd, 1 dense layers: conv/sgemm geomean ";
+    char out[16384];
+    read_stdout(out, sizeof out);
+    const char *summary = strstr(out, line_start);
+    ck_assert_msg(summary != NULL, "stdout lacks '%s':\n%s", line_start, out);
+    double geomean = atof(summary + strlen(line_start));
+    ck_assert_msg(fabs(geomean - grouped_ratio) < 0.0051, "geomean %g, the row's ratio %g",
+                  geomean, grouped_ratio);
+    const char *lowest = strstr(summary, "(small_grouped)"), *end = strchr(summary, '\n');
+    ck_assert(lowest != NULL && end != NULL && lowest < end);
+    ck_assert(strstr(out, "(seed_edge)") == NULL);
     int vendors = have_netlib ? 2 : 1;
     ck_assert_int_eq(rows, 2 /* layers */ * vendors * 3 /* passes */ * 2 /* layouts */);
     ck_assert_int_ge(ok_rows, 2 * vendors * 3); /* NCHW: every pass runs */
@@ -183,6 +212,9 @@ START_TEST(onednn_rows_are_checked)
     fclose(f);
     ck_assert_int_eq(onednn_rows, 2);
     ck_assert_int_eq(ratio_rows, 2);
+    char out[16384];
+    read_stdout(out, sizeof out);
+    ck_assert_msg(strstr(out, "blasconv/oneDNN geomean") != NULL, "no oneDNN summary:\n%s", out);
 #else
     char err[8192];
     ck_assert_int_eq(run_tool("--blas linked --onednn", err, sizeof err), 2);

@@ -48,6 +48,7 @@ typedef struct bench_row {
     double conv_gflops, sgemm_gflops, conv_over_sgemm;
     double max_abs_err, tolerance;
     double vs_onednn;   /* blasconv GFLOP/s over oneDNN's, same layer, threads and pass */
+    int dense;          /* bench_layer_is_dense: counts in the summary's means */
     const char *status; /* "ok", "unsupported", "WRONG" or "error" */
     char kernels[160];  /* which BLAS build and kernel family ran */
 } bench_row;
@@ -88,6 +89,13 @@ int bench_write_csv(const char *path, const bench_row *rows, size_t count);
 int bench_draw_chart(const char *path, const bench_row *rows, size_t count);
 /* gnuplot's terminal for a chart file name (.png or .svg), or NULL when unusable. */
 const char *bench_chart_terminal(const char *path);
+
+/* bench_summary.c: one line per vendor, threads, layout and pass with the geometric
+ * means of conv/sgemm and blasconv/oneDNN over the dense layers: more than one input
+ * channel per group and more than one output channel (not depthwise, not the
+ * chapter's one-channel edge layer). */
+int bench_layer_is_dense(const blasconv_conv2d *d);
+void bench_print_summary(FILE *out, const bench_row *rows, size_t count);
 
 /* bench_onednn.c: only built when oneDNN (libdnnl-dev) is found. Runs oneDNN's
  * forward convolution on NCHW tensors (reorders to its chosen layout and back

@@ -404,6 +404,7 @@ int main(int argc, char **argv)
                     for (int p = 0; p < o.pass_count; p++) {
                         bench_row *row = &rows[done++];
                         row->layer = layers[l].name;
+                        row->dense = bench_layer_is_dense(&layers[l].d);
                         row->vendor = ven->name;
                         row->threads = o.threads[t];
                         snprintf(row->kernels, sizeof row->kernels, "%s",
@@ -422,6 +423,7 @@ int main(int argc, char **argv)
             for (int l = 0; l < layer_count; l++) {
                 bench_row *row = &rows[done++];
                 row->layer = layers[l].name;
+                row->dense = bench_layer_is_dense(&layers[l].d);
                 row->vendor = "onednn";
                 row->threads = o.threads[t];
                 fprintf(stderr, "[%zu/%zu] %s onednn %dt nchw fwd ...", done, total,
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
     bench_fill_vs_onednn(rows, done);
 
     bench_print_table(stdout, rows, done);
+    bench_print_summary(stdout, rows, done);
     int failed = 0;
     for (size_t i = 0; i < done; i++)
         failed |= strcmp(rows[i].status, "ok") != 0 && strcmp(rows[i].status, "unsupported") != 0;
