@@ -26,7 +26,7 @@ static void shifted_tile(const blasconv_context *ctx, const conv_plan *p, const 
 {
     const conv_shape *s = &p->s;
     const int depth = s->c_per_group * s->kw, cols = (oh_end - oh) * s->ow;
-    const int ldb = bc_row_shift_rows(s, oh_end - oh) * s->ow;
+    const int ldb = (int)bc_row_shift_rows(s, oh_end - oh) * s->ow; /* a tile: < 2^31 */
     bc_row_shift_lower(s, x_group, oh, oh_end, rows);
     for (int ki = 0; ki < s->kh; ki++)
         bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, cols, depth, 1.0f,

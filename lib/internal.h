@@ -193,7 +193,7 @@ int bc_row_shift_applies(const conv_shape *s);
  * into dx by kernel columns only. */
 int bc_row_shift_data_applies(const conv_shape *s);
 /* Input rows lowered for a tile of output_rows output rows. */
-int bc_row_shift_rows(const conv_shape *s, int output_rows);
+int64_t bc_row_shift_rows(const conv_shape *s, int64_t output_rows);
 /* Scratch of one tile of output_rows output rows, and of the filter copy (NCHW
  * only; a whole number of cache lines, so the tiles after it stay aligned). */
 size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows);

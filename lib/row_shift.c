@@ -22,9 +22,19 @@
  * at batch 1 1.38 -> 1.45 ms (its filter is larger than its lowering). */
 #include "internal.h"
 
+/* Whether `rows` lowered rows of one image (C/g*KW*OW floats each) stay under 2^31
+ * elements, like every scratch buffer: then the path's tiles, leading dimensions and
+ * row counts all fit an int (a huge dilation or pad would make them overflow). */
+static int lowering_fits(const conv_shape *s, int64_t rows)
+{
+    const int64_t row = (int64_t)s->c_per_group * s->kw * s->ow; /* < 2^31 (shape.c) */
+    return rows < BLASCONV_MAX_ELEMENTS / row;
+}
+
 int bc_row_shift_applies(const conv_shape *s)
 {
-    if (s->stride_h != 1 || s->kh < 2 || bc_depthwise_applies(s))
+    if (s->stride_h != 1 || s->kh < 2 || bc_depthwise_applies(s) ||
+        !lowering_fits(s, bc_row_shift_rows(s, s->oh)))
         return 0;
     /* NHWC needs no filter copy (a kernel row's taps are contiguous in each filter),
      * but its tiles must stay inside an image, where they would otherwise cross
@@ -43,7 +53,7 @@ int bc_row_shift_data_applies(const conv_shape *s)
     /* One input channel per group would leave the GEMMs KW rows tall. NCHW: the
      * filter copy rule of forward; NHWC: no copy, but tiles inside one image, as
      * forward's. */
-    if (s->stride_h != 1 || s->kh < 2 || s->c_per_group < 2)
+    if (s->stride_h != 1 || s->kh < 2 || s->c_per_group < 2 || !lowering_fits(s, s->h))
         return 0;
     if (s->layout == BLASCONV_NHWC)
         return s->positions >= BLASCONV_NHWC_MIN_TILE_POSITIONS;
@@ -52,9 +62,9 @@ int bc_row_shift_data_applies(const conv_shape *s)
 
 /* One tile's lowered rows: the tile's output rows plus the halo the lower kernel
  * rows reach. */
-int bc_row_shift_rows(const conv_shape *s, int output_rows)
+int64_t bc_row_shift_rows(const conv_shape *s, int64_t output_rows)
 {
-    return output_rows + (s->kh - 1) * s->dil_h;
+    return output_rows + (int64_t)(s->kh - 1) * s->dil_h;
 }
 
 size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows)
@@ -116,7 +126,7 @@ void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin,
 {
     /* rows ih = oh - pad_t for oh in [oh_begin, oh_end + halo), padding rows zero */
     const conv_shape one_row = one_kernel_row(s);
-    const int count = bc_row_shift_rows(s, oh_end - oh_begin);
+    const int count = (int)bc_row_shift_rows(s, oh_end - oh_begin); /* lowering_fits */
     bc_im2col_nchw(&one_row, x_group, oh_begin, oh_begin + count, rows,
                    (size_t)count * (size_t)s->ow);
 }
@@ -127,9 +137,9 @@ void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int
     /* On images of OH + halo output rows each, so that im2col's batch row
      * n*(OH + halo) + oh is image n's extended row oh. */
     conv_shape one_row = one_kernel_row(s);
-    one_row.oh = bc_row_shift_rows(s, s->oh);
+    one_row.oh = (int)bc_row_shift_rows(s, s->oh); /* lowering_fits */
     const int first = n * one_row.oh + oh_begin;
-    bc_im2col_nhwc(&one_row, x, group, first, first + bc_row_shift_rows(s, oh_end - oh_begin),
+    bc_im2col_nhwc(&one_row, x, group, first, first + (int)bc_row_shift_rows(s, oh_end - oh_begin),
                    rows);
 }
 

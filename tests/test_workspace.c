@@ -12,6 +12,7 @@
 #include "alloc_count.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,50 @@ START_TEST(below_one_row_is_workspace_error)
 }
 END_TEST
 
+/* A kernel row reach of 2^31 - 2 input rows (dilation INT_MAX - 1, pads of 2^30 - 1):
+ * forward's lowering by kernel columns would span 17 + 2^31 - 2 rows (an int
+ * overflow, which a fuzzed descriptor once hit), so forward stays on im2col and
+ * workspace_size says so; backward data's tiles are input rows (17), so it takes the
+ * path. Both passes match the oracle. */
+START_TEST(huge_kernel_reach_keeps_sizes_exact)
+{
+    test_rng r = test_rng_seeded(10);
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 2,
+                               .in_height = 17,
+                               .in_width = 8,
+                               .out_channels = 2,
+                               .kernel_height = 2,
+                               .kernel_width = 1,
+                               .pad_top = (1 << 30) - 1,
+                               .pad_bottom = (1 << 30) - 1,
+                               .dilation_height = INT_MAX - 1};
+    int oh, ow;
+    ck_assert_int_eq(blasconv_conv2d_output_size(&d, &oh, &ow), BLASCONV_OK);
+    ck_assert_int_eq(oh, 17);
+    size_t ws[3], lowered_row;
+    ck_assert_int_eq(blasconv_conv2d_workspace_size(&d, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
+    ck_assert_uint_eq(ws[0], 17 * test_conv_row_bytes(&d)); /* im2col, untiled */
+    const size_t data_minimum =
+        test_conv_row_shift_bytes(&d, BLASCONV_PASS_BACKWARD_DATA, &lowered_row);
+    ck_assert_uint_gt(data_minimum, 0);
+    ck_assert_uint_eq(ws[1], data_minimum + 16 * lowered_row); /* all 17 input rows */
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *y = test_alloc_poisoned(p.ny), *want_y = test_alloc_poisoned(p.ny);
+    float *dx = test_alloc_poisoned(p.nx), *want_dx = test_alloc_poisoned(p.nx);
+    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want_y),
+                     BLASCONV_OK);
+    test_assert_conv_close(y, want_y, p.ny, &d, BLASCONV_PASS_FORWARD, "forward");
+    ck_assert_int_eq(blasconv_conv2d_backward_data(NULL, &d, p.dy, p.w, dx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, p.dy, p.w, want_dx),
+                     BLASCONV_OK);
+    test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA, "backward data");
+    free(y), free(want_y), free(dx), free(want_dx);
+    test_conv_problem_free(&p);
+}
+END_TEST
+
 /* A kept context reuses its scratch: the second identical call allocates nothing. */
 START_TEST(scratch_is_kept_between_calls)
 {
@@ -322,6 +367,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, tight_limits_give_identical_results, 0, 2);
     tcase_add_loop_test(tc, below_row_shift_minimum_uses_im2col_tiles, 0, 2);
+    tcase_add_test(tc, huge_kernel_reach_keeps_sizes_exact);
     tcase_add_test(tc, caller_buffer_never_allocates);
     tcase_add_test(tc, below_one_row_is_workspace_error);
     tcase_add_test(tc, scratch_is_kept_between_calls);

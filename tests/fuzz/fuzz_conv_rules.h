@@ -14,6 +14,11 @@ typedef struct conv_expect {
     int direct_1x1;         /* no scratch needed */
     uint64_t one_row_bytes; /* minimum scratch of a pass (NCHW) */
     uint64_t untiled_bytes; /* what workspace_size reports */
+    /* ... or, for forward and backward data lowered by kernel columns (vertical
+     * stride 1, KH > 1; NCHW), the filter copy (cache-line rounded) plus the lowering
+     * of every output row with its halo (forward) or of every input row (data); 0
+     * where that path cannot apply. */
+    uint64_t shifted_forward_bytes, shifted_data_bytes;
 } conv_expect;
 
 static inline int fuzz_count_at_least_2_31(int64_t a, int64_t b, int64_t c, int64_t d)
@@ -69,6 +74,14 @@ static inline conv_expect fuzz_conv_expect(const blasconv_conv2d *d)
     const uint64_t col_rows = (uint64_t)e.cg * (uint64_t)d->kernel_height * d->kernel_width;
     e.one_row_bytes = e.direct_1x1 ? 0 : col_rows * (uint64_t)e.ow * sizeof(float);
     e.untiled_bytes = e.direct_1x1 ? 0 : col_rows * (uint64_t)(e.oh * e.ow) * sizeof(float);
+    if (sh == 1 && d->kernel_height > 1) {
+        const uint64_t filter =
+            ((uint64_t)d->out_channels * col_rows * sizeof(float) + 63) / 64 * 64;
+        const uint64_t lowered_row = (uint64_t)e.cg * d->kernel_width * e.ow * sizeof(float);
+        e.shifted_forward_bytes =
+            filter + (uint64_t)(e.oh + (d->kernel_height - 1) * dh) * lowered_row;
+        e.shifted_data_bytes = filter + (uint64_t)d->in_height * lowered_row;
+    }
     return e;
 }
 
