@@ -97,11 +97,89 @@ START_TEST(kernel_column_lowering_matches_oracle)
 }
 END_TEST
 
+/* A random descriptor with maps of 16-40 rows and columns (NHWC's 512 positions in
+ * reach), either layout, stride 1 down and 1-3 across, dilations 1-3, uneven pads. */
+static blasconv_conv2d random_layer(test_rng *r)
+{
+    for (;;) {
+        const int groups = test_rng_int(r, 1, 2);
+        blasconv_conv2d d = {
+            .batch = test_rng_int(r, 1, 2),
+            .in_channels = groups * test_rng_int(r, 2, 6),
+            .in_height = test_rng_int(r, 16, 40),
+            .in_width = test_rng_int(r, 16, 40),
+            .out_channels = groups * test_rng_int(r, 1, 6),
+            .kernel_height = test_rng_int(r, 2, 5),
+            .kernel_width = test_rng_int(r, 1, 4),
+            .stride_height = 1,
+            .stride_width = test_rng_int(r, 1, 3),
+            .pad_top = test_rng_int(r, 0, 4),
+            .pad_bottom = test_rng_int(r, 0, 4),
+            .pad_left = test_rng_int(r, 0, 4),
+            .pad_right = test_rng_int(r, 0, 4),
+            .dilation_height = test_rng_int(r, 1, 3),
+            .dilation_width = test_rng_int(r, 1, 3),
+            .groups = groups,
+            .layout = test_rng_int(r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW,
+        };
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) == BLASCONV_OK)
+            return d;
+    }
+}
+
+/* Random layers that take the path in at least one pass, each run once on a context
+ * of 1 or 2 threads under no cap, the pass's minimum, or a few rows more. */
+START_TEST(random_layers_match_oracle)
+{
+    test_rng r = test_rng_seeded(400);
+    int forward_checked = 0, data_checked = 0;
+    for (int t = 0; t < 300; t++) {
+        const blasconv_conv2d d = random_layer(&r);
+        size_t lowered_row;
+        const size_t forward_min =
+            test_conv_row_shift_bytes(&d, BLASCONV_PASS_FORWARD, &lowered_row);
+        const size_t data_min =
+            test_conv_row_shift_bytes(&d, BLASCONV_PASS_BACKWARD_DATA, &lowered_row);
+        if (!forward_min && !data_min)
+            continue;
+        const size_t row = test_conv_row_bytes(&d); /* below it: WORKSPACE (the API) */
+        size_t floor = forward_min > data_min ? forward_min : data_min;
+        floor = floor > row ? floor : row;
+        const size_t limits[] = {0, floor, floor + 3 * lowered_row};
+        blasconv_context *ctx;
+        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, 1 + t % 2), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limits[t % 3]), BLASCONV_OK);
+        test_conv_problem p = test_conv_problem_make(&r, d);
+        float *y = test_alloc_poisoned(p.ny), *want_y = test_alloc_poisoned(p.ny);
+        float *dx = test_alloc_poisoned(p.nx), *want_dx = test_alloc_poisoned(p.nx);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want_y),
+                         BLASCONV_OK);
+        test_assert_conv_close(y, want_y, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, p.dy, p.w, want_dx),
+                         BLASCONV_OK);
+        test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
+        forward_checked += forward_min > 0;
+        data_checked += data_min > 0;
+        free(y), free(want_y), free(dx), free(want_dx);
+        test_conv_problem_free(&p);
+        blasconv_context_destroy(ctx);
+    }
+    ck_assert_int_ge(forward_checked, 100);
+    ck_assert_int_ge(data_checked, 100);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("row_shift");
     TCase *tc = tcase_create("row_shift");
     tcase_add_loop_test(tc, kernel_column_lowering_matches_oracle, 0, 2 * LAYER_COUNT);
+    tcase_add_test(tc, random_layers_match_oracle);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
