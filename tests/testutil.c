@@ -160,7 +160,12 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass 
     const int depthwise = cg == 1 && (nhwc ? kg == 1 && kernel_weights <= 4096 : kg <= 4);
     const int small_filter = 2 * d->out_channels <= d->batch * oh * ow;
     *lowered_row = (size_t)cg * d->kernel_width * ow * sizeof(float);
-    if (stride_h != 1 || d->kernel_height < 2)
+    /* one image's lowering by kernel columns stays under 2^31 floats */
+    const int64_t lowered_rows = pass == BLASCONV_PASS_BACKWARD_DATA
+                                     ? d->in_height
+                                     : oh + (int64_t)(d->kernel_height - 1) * dil_h;
+    if (stride_h != 1 || d->kernel_height < 2 ||
+        lowered_rows * (int64_t)(*lowered_row / sizeof(float)) >= ((int64_t)1 << 31))
         return 0;
     const size_t filter =
         nhwc ? 0

@@ -59,6 +59,7 @@ size_t test_conv_row_bytes(const blasconv_conv2d *d);
 /* The header's rules for lowering by kernel columns (vertical stride 1, KH > 1).
  * Forward: not depthwise; NCHW: 2K <= N*OH*OW and one image or OH*OW >= 192; NHWC:
  * OH*OW >= 512. Backward data: C/g > 1; NCHW: 2K <= N*OH*OW; NHWC: OH*OW >= 512.
+ * Both: one image's lowering by kernel columns under 2^31 floats.
  * Returns the smallest
  * workspace at which the pass keeps that path (NCHW's filter copy, cache-line
  * rounded, plus one tile row: forward lowers 1 + (KH-1)*dil_h rows of C/g*KW*OW
