@@ -223,6 +223,42 @@ START_TEST(onednn_rows_are_checked)
 }
 END_TEST
 
+/* At two threads the summary gives the batch rows' speedup over one thread: here the
+ * grouped layer (batch 2) alone, so the range is its two CSV rows' GFLOP/s ratio. */
+START_TEST(summary_gives_two_thread_speedup)
+{
+    char args[1024], err[8192];
+    const char *csv = in_dir(1, "threads.csv");
+    snprintf(args, sizeof args,
+             "--suite '%s' --blas linked --reps 1 --threads 1,2 --layers small_grouped --csv '%s'",
+             path_buf[0], csv);
+    int rc = run_tool(args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    FILE *f = fopen(csv, "r");
+    ck_assert(f != NULL);
+    char line[2048];
+    double gflops[3] = {NAN, NAN, NAN}; /* by thread count */
+    ck_assert(fgets(line, sizeof line, f) != NULL);
+    while (fgets(line, sizeof line, f)) {
+        char *fields[CSV_FIELDS + 1];
+        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+        gflops[atoi(fields[2]) == 2 ? 2 : 1] = atof(fields[12]);
+    }
+    fclose(f);
+    const double speedup = gflops[2] / gflops[1];
+    ck_assert(isfinite(speedup) && speedup > 0);
+    static const char marker[] = "batch > 1 rows ";
+    char out[16384];
+    read_stdout(out, sizeof out);
+    const char *found = strstr(out, marker);
+    ck_assert_msg(found != NULL, "no speedup in the summary:\n%s", out);
+    double low = 0, high = 0;
+    ck_assert_int_eq(sscanf(found + strlen(marker), "%lf-%lfx", &low, &high), 2);
+    ck_assert_msg(fabs(low - speedup) < 0.006 && fabs(high - speedup) < 0.006,
+                  "summary %.2f-%.2f, CSV rows %g", low, high, speedup);
+}
+END_TEST
+
 START_TEST(default_suite_is_found)
 {
     char err[8192];
@@ -296,6 +332,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, tiny_suite_gives_checked_csv_and_chart);
+    tcase_add_test(tc, summary_gives_two_thread_speedup);
     tcase_add_test(tc, default_suite_is_found);
     tcase_add_test(tc, onednn_rows_are_checked);
     tcase_add_loop_test(tc, errors_are_reported, 0,

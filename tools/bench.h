@@ -93,7 +93,8 @@ const char *bench_chart_terminal(const char *path);
 /* bench_summary.c: one line per vendor, threads, layout and pass with the geometric
  * means of conv/sgemm and blasconv/oneDNN over the dense layers: more than one input
  * channel per group and more than one output channel (not depthwise, not the
- * chapter's one-channel edge layer). */
+ * chapter's one-channel edge layer); at 2+ threads also the range of speedups over
+ * one thread on those rows with a batch. */
 int bench_layer_is_dense(const blasconv_conv2d *d);
 void bench_print_summary(FILE *out, const bench_row *rows, size_t count);
 

@@ -24,10 +24,21 @@ static int counts(const bench_row *r)
            isfinite(r->conv_over_sgemm) && r->conv_over_sgemm > 0;
 }
 
+/* The row of r's layer, vendor, layout and pass at one thread, or NULL. */
+static const bench_row *one_thread_row(const bench_row *rows, size_t count, const bench_row *r)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rows[i].threads == 1 && strcmp(rows[i].layer, r->layer) == 0 &&
+            strcmp(rows[i].vendor, r->vendor) == 0 && rows[i].layout == r->layout &&
+            rows[i].pass == r->pass && strcmp(rows[i].status, "ok") == 0)
+            return &rows[i];
+    return NULL;
+}
+
 /* The line of the group that starts at rows[first] (its first row that counts). */
 static void print_group(FILE *out, const bench_row *rows, size_t count, size_t first)
 {
-    double log_ratio = 0, log_vs = 0;
+    double log_ratio = 0, log_vs = 0, scaling_min = INFINITY, scaling_max = 0;
     int layers = 0, vs_layers = 0;
     const bench_row *lowest = NULL;
     for (size_t i = first; i < count; i++) {
@@ -42,6 +53,13 @@ static void print_group(FILE *out, const bench_row *rows, size_t count, size_t f
             log_vs += log(r->vs_onednn);
             vs_layers++;
         }
+        const bench_row *one =
+            r->threads > 1 && r->batch > 1 ? one_thread_row(rows, count, r) : NULL;
+        if (one && one->conv_gflops > 0) { /* the threads goal is stated on batches */
+            const double scaling = r->conv_gflops / one->conv_gflops;
+            scaling_min = scaling < scaling_min ? scaling : scaling_min;
+            scaling_max = scaling > scaling_max ? scaling : scaling_max;
+        }
     }
     const bench_row *g = &rows[first];
     fprintf(out, "  %s %dt %s %s, %d dense layers: conv/sgemm geomean %.2f, min %.2f (%s)",
@@ -50,6 +68,8 @@ static void print_group(FILE *out, const bench_row *rows, size_t count, size_t f
             lowest->layer);
     if (vs_layers)
         fprintf(out, "; blasconv/oneDNN geomean %.2f over %d", exp(log_vs / vs_layers), vs_layers);
+    if (scaling_max > 0)
+        fprintf(out, "; batch > 1 rows %.2f-%.2fx their 1t speed", scaling_min, scaling_max);
     fputc('\n', out);
 }
 
