@@ -26,7 +26,7 @@ static void shifted_tile(const blasconv_context *ctx, const conv_plan *p, const 
 {
     const conv_shape *s = &p->s;
     const int depth = s->c_per_group * s->kw, cols = (oh_end - oh) * s->ow;
-    const int ldb = (int)bc_row_shift_rows(s, oh_end - oh) * s->ow; /* a tile: < 2^31 */
+    const int ldb = (int)bc_row_shift_lowered_rows(s, PASS_FORWARD, oh_end - oh) * s->ow;
     bc_row_shift_lower(s, x_group, oh, oh_end, rows);
     for (int ki = 0; ki < s->kh; ki++)
         bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, kg, cols, depth, 1.0f,
@@ -262,6 +262,14 @@ blasconv_status blasconv_corr2d(blasconv_context *ctx, const float *x, int heigh
     return blasconv_conv2d_forward(ctx, &d, x, kernel, NULL, y);
 }
 
+/* A pass lowered by kernel columns, untiled: the filter copy and a tile of the whole
+ * image. */
+static size_t row_shift_untiled_bytes(const conv_shape *s, conv_pass pass)
+{
+    return bc_row_shift_filter_bytes(s) +
+           bc_row_shift_tile_bytes(s, pass, bc_row_shift_image_rows(s, pass));
+}
+
 blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t *forward_bytes,
                                                size_t *backward_data_bytes,
                                                size_t *backward_filter_bytes)
@@ -274,13 +282,11 @@ blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t 
         return st;
     size_t col_bytes = s.direct_1x1 ? 0 : (size_t)s.col_elems * sizeof(float);
     *forward_bytes = bc_depthwise_applies(&s) ? 0 : col_bytes;
-    if (bc_row_shift_applies(&s)) /* by kernel columns: the filter copy and every row */
-        *forward_bytes = bc_row_shift_filter_bytes(&s) + bc_row_shift_tile_bytes(&s, s.oh);
     *backward_data_bytes = col_bytes;
-    if (bc_row_shift_data_applies(&s)) /* the filter copy and every input row's lowering */
-        *backward_data_bytes =
-            bc_row_shift_filter_bytes(&s) +
-            (size_t)s.h * (bc_row_shift_tile_bytes(&s, 1) - bc_row_shift_tile_bytes(&s, 0));
+    if (bc_row_shift_applies(&s, PASS_FORWARD))
+        *forward_bytes = row_shift_untiled_bytes(&s, PASS_FORWARD);
+    if (bc_row_shift_applies(&s, PASS_BACKWARD_DATA))
+        *backward_data_bytes = row_shift_untiled_bytes(&s, PASS_BACKWARD_DATA);
     *backward_filter_bytes = col_bytes;
     return BLASCONV_OK;
 }

@@ -183,26 +183,37 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
  * the rows are tiled. May zero col's entries that read padding. */
 void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group);
 
+/* The three passes: planning differs (only forward has a depthwise path). */
+typedef enum conv_pass {
+    PASS_FORWARD,
+    PASS_BACKWARD_DATA,
+    PASS_BACKWARD_FILTER
+} conv_pass;
+
 /* --- row_shift.c: forward lowered by kernel columns (stride_h 1) ---------- */
 
-/* Whether forward takes this path (plan.c may still fall back to im2col tiles when
- * the workspace cannot hold the filter copy and one output row). */
-int bc_row_shift_applies(const conv_shape *s);
-/* Whether backward data takes it: dx in tiles of input rows, each row's lowered
- * gradient summed over the kernel rows by KH GEMMs reading dy shifted, then added
- * into dx by kernel columns only. */
-int bc_row_shift_data_applies(const conv_shape *s);
-/* Input rows lowered for a tile of output_rows output rows. */
-int64_t bc_row_shift_rows(const conv_shape *s, int64_t output_rows);
-/* Scratch of one tile of output_rows output rows, and of the filter copy (NCHW
- * only; a whole number of cache lines, so the tiles after it stay aligned). */
-size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows);
+/* Whether the pass takes this path (forward and backward data only; plan.c may still
+ * fall back to im2col tiles when the workspace cannot hold the filter copy and one
+ * tile row). Backward data tiles are rows of dx: each row's lowered gradient is summed
+ * over the kernel rows by KH GEMMs reading dy shifted, then added into dx by kernel
+ * columns only. */
+int bc_row_shift_applies(const conv_shape *s, conv_pass pass);
+/* Rows a tile lowers: forward's tile_rows output rows plus the halo the lower kernel
+ * rows reach; backward data's tile_rows input rows, no more. */
+int64_t bc_row_shift_lowered_rows(const conv_shape *s, conv_pass pass, int64_t tile_rows);
+/* Tile rows of a whole image: OH (forward) or H (backward data). */
+int bc_row_shift_image_rows(const conv_shape *s, conv_pass pass);
+/* Scratch of one lowered row (C/g*KW*OW floats), of a tile of tile_rows rows, and of
+ * the filter copy (NCHW only; a whole number of cache lines, so the tiles after it
+ * stay aligned). */
+size_t bc_row_shift_row_bytes(const conv_shape *s);
+size_t bc_row_shift_tile_bytes(const conv_shape *s, conv_pass pass, int tile_rows);
 size_t bc_row_shift_filter_bytes(const conv_shape *s);
 /* shifted[ki][K][C/g*KW] = w[K][C/g][ki][KW]: kernel row ki's filter columns, so that
  * each kernel row's GEMM reads its A with one leading dimension, C/g*KW. Output
  * channels split over up to `threads` threads. */
 void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, int threads);
-/* rows[(c, kj)][bc_row_shift_rows(oh_end - oh_begin) * OW]: input row
+/* rows[(c, kj)][lowered rows of the tile * OW]: input row
  * oh - pad_t (zero outside the input) at kernel column kj, for oh from oh_begin on;
  * one image and group, x_group as for bc_im2col_nchw. */
 void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
@@ -216,7 +227,7 @@ void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_
  * of image n, the layout bc_row_shift_lower_nhwc writes without its halo) into dx. */
 void bc_row_shift_col2im_nhwc(const conv_shape *s, const float *rows, int group, int n,
                               int ih_begin, int ih_end, float *dx);
-/* NHWC: rows[bc_row_shift_rows(oh_end - oh_begin) * OW][KW*C/g] for image n and one
+/* NHWC: rows[lowered rows of the tile * OW][KW*C/g] for image n and one
  * group: output position (oh, ow)'s taps at input row oh - pad_t, from oh_begin on. */
 void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int n, int oh_begin,
                              int oh_end, float *rows);
@@ -288,13 +299,6 @@ void bc_winograd_cache_clear(blasconv_context *ctx);
 void bc_bias_gradient(const conv_shape *s, const float *dy, float *dbias);
 
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
-
-/* The three passes: planning differs (only forward has a depthwise path). */
-typedef enum conv_pass {
-    PASS_FORWARD,
-    PASS_BACKWARD_DATA,
-    PASS_BACKWARD_FILTER
-} conv_pass;
 
 /* How parallel slots share a pass (plan.c says when each applies). */
 typedef enum slot_split {

@@ -60,9 +60,9 @@ static int images_per_tile(const conv_plan *p, conv_pass pass, size_t capacity)
 static int row_shift_tile_rows(const conv_shape *s, conv_pass pass, size_t total, int slots,
                                size_t target, size_t *filter_bytes)
 {
-    const size_t lowered_row = bc_row_shift_tile_bytes(s, 1) - bc_row_shift_tile_bytes(s, 0);
-    const size_t halo = pass == PASS_FORWARD ? (size_t)bc_row_shift_rows(s, 0) : 0;
-    const int limit = pass == PASS_FORWARD ? s->oh : s->h;
+    const size_t lowered_row = bc_row_shift_row_bytes(s);
+    const size_t halo = (size_t)bc_row_shift_lowered_rows(s, pass, 0);
+    const int limit = bc_row_shift_image_rows(s, pass);
     *filter_bytes = bc_row_shift_filter_bytes(s);
     if (total <= *filter_bytes)
         return 0;
@@ -119,8 +119,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
     if (p->images_per_tile > 1) { /* whole images, and their GEMM's output */
         rows = s->oh;
         slot_bytes = (size_t)p->images_per_tile * grouped_image_bytes(s); /* <= capacity */
-    } else if (pass == PASS_FORWARD ? bc_row_shift_applies(s)
-                                    : pass == PASS_BACKWARD_DATA && bc_row_shift_data_applies(s)) {
+    } else if (bc_row_shift_applies(s, pass)) {
         /* A byte of this tile holds KH times fewer GEMM columns than im2col's; twice
          * the bytes ran r50_3x3_56 ~6% faster than the same as im2col's (a test
          * program, 28 rows against 4, medians of 21) and vgg_3x3_224 no slower. */
@@ -132,9 +131,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         if (shift_rows > 0) {
             p->row_shift = 1;
             rows = shift_rows;
-            slot_bytes = pass == PASS_FORWARD ? bc_row_shift_tile_bytes(s, rows)
-                                              : (size_t)rows * (bc_row_shift_tile_bytes(s, 1) -
-                                                                bc_row_shift_tile_bytes(s, 0));
+            slot_bytes = bc_row_shift_tile_bytes(s, pass, rows);
         } else {
             filter_bytes = 0;
         }

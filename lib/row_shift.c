@@ -31,10 +31,15 @@ static int lowering_fits(const conv_shape *s, int64_t rows)
     return rows < BLASCONV_MAX_ELEMENTS / row;
 }
 
-int bc_row_shift_applies(const conv_shape *s)
+int bc_row_shift_applies(const conv_shape *s, conv_pass pass)
 {
-    if (s->stride_h != 1 || s->kh < 2 || bc_depthwise_applies(s) ||
-        !lowering_fits(s, bc_row_shift_rows(s, s->oh)))
+    const int forward = pass == PASS_FORWARD;
+    if (pass == PASS_BACKWARD_FILTER || s->stride_h != 1 || s->kh < 2 ||
+        !lowering_fits(s, bc_row_shift_lowered_rows(s, pass, bc_row_shift_image_rows(s, pass))))
+        return 0;
+    /* Forward leaves depthwise layers to their direct path; in backward data one
+     * input channel per group would leave the GEMMs KW rows tall. */
+    if (forward ? bc_depthwise_applies(s) : s->c_per_group < 2)
         return 0;
     /* NHWC needs no filter copy (a kernel row's taps are contiguous in each filter),
      * but its tiles must stay inside an image, where they would otherwise cross
@@ -42,35 +47,30 @@ int bc_row_shift_applies(const conv_shape *s)
     if (s->layout == BLASCONV_NHWC)
         return s->positions >= BLASCONV_NHWC_MIN_TILE_POSITIONS;
     /* The filter copy (K*C/g*KH*KW floats) is made once per call: worth it while
-     * it is at most half the batch's im2col lowering (C/g*KH*KW * N*OH*OW).
-     * Several images of a small map go to one GEMM instead (plan.c), at any cap. */
+     * it is at most half the batch's im2col lowering (C/g*KH*KW * N*OH*OW). Forward
+     * sends several images of a small map to one GEMM instead (plan.c), at any cap. */
     return 2 * (int64_t)s->k <= (int64_t)s->n * s->positions &&
-           (s->n == 1 || bc_images_per_gemm(s) == 1);
+           (!forward || s->n == 1 || bc_images_per_gemm(s) == 1);
 }
 
-int bc_row_shift_data_applies(const conv_shape *s)
+int64_t bc_row_shift_lowered_rows(const conv_shape *s, conv_pass pass, int64_t tile_rows)
 {
-    /* One input channel per group would leave the GEMMs KW rows tall. NCHW: the
-     * filter copy rule of forward; NHWC: no copy, but tiles inside one image, as
-     * forward's. */
-    if (s->stride_h != 1 || s->kh < 2 || s->c_per_group < 2 || !lowering_fits(s, s->h))
-        return 0;
-    if (s->layout == BLASCONV_NHWC)
-        return s->positions >= BLASCONV_NHWC_MIN_TILE_POSITIONS;
-    return 2 * (int64_t)s->k <= (int64_t)s->n * s->positions;
+    return pass == PASS_FORWARD ? tile_rows + (int64_t)(s->kh - 1) * s->dil_h : tile_rows;
 }
 
-/* One tile's lowered rows: the tile's output rows plus the halo the lower kernel
- * rows reach. */
-int64_t bc_row_shift_rows(const conv_shape *s, int64_t output_rows)
+int bc_row_shift_image_rows(const conv_shape *s, conv_pass pass)
 {
-    return output_rows + (int64_t)(s->kh - 1) * s->dil_h;
+    return pass == PASS_FORWARD ? s->oh : s->h;
 }
 
-size_t bc_row_shift_tile_bytes(const conv_shape *s, int output_rows)
+size_t bc_row_shift_row_bytes(const conv_shape *s)
 {
-    return (size_t)bc_row_shift_rows(s, output_rows) * (size_t)s->c_per_group * (size_t)s->kw *
-           (size_t)s->ow * sizeof(float);
+    return (size_t)s->c_per_group * (size_t)s->kw * (size_t)s->ow * sizeof(float);
+}
+
+size_t bc_row_shift_tile_bytes(const conv_shape *s, conv_pass pass, int tile_rows)
+{
+    return (size_t)bc_row_shift_lowered_rows(s, pass, tile_rows) * bc_row_shift_row_bytes(s);
 }
 
 size_t bc_row_shift_filter_bytes(const conv_shape *s)
@@ -126,7 +126,7 @@ void bc_row_shift_lower(const conv_shape *s, const float *x_group, int oh_begin,
 {
     /* rows ih = oh - pad_t for oh in [oh_begin, oh_end + halo), padding rows zero */
     const conv_shape one_row = one_kernel_row(s);
-    const int count = (int)bc_row_shift_rows(s, oh_end - oh_begin); /* lowering_fits */
+    const int count = (int)bc_row_shift_lowered_rows(s, PASS_FORWARD, oh_end - oh_begin);
     bc_im2col_nchw(&one_row, x_group, oh_begin, oh_begin + count, rows,
                    (size_t)count * (size_t)s->ow);
 }
@@ -137,9 +137,10 @@ void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int
     /* On images of OH + halo output rows each, so that im2col's batch row
      * n*(OH + halo) + oh is image n's extended row oh. */
     conv_shape one_row = one_kernel_row(s);
-    one_row.oh = (int)bc_row_shift_rows(s, s->oh); /* lowering_fits */
+    one_row.oh = (int)bc_row_shift_lowered_rows(s, PASS_FORWARD, s->oh); /* lowering_fits */
     const int first = n * one_row.oh + oh_begin;
-    bc_im2col_nhwc(&one_row, x, group, first, first + (int)bc_row_shift_rows(s, oh_end - oh_begin),
+    bc_im2col_nhwc(&one_row, x, group, first,
+                   first + (int)bc_row_shift_lowered_rows(s, PASS_FORWARD, oh_end - oh_begin),
                    rows);
 }
 
