@@ -5,19 +5,23 @@
 #include <string.h>
 
 /* The rows [*first, *last) of input rows [ih, ih_end) whose gradient through kernel
- * row ki comes from a row of dy; returns the shift: dy row = input row + shift. */
+ * row ki comes from a row of dy (ih <= *first <= *last <= ih_end); returns the
+ * shift: dy row = input row + shift. */
 static int dy_reach(const conv_shape *s, int ki, int ih, int ih_end, int *first, int *last)
 {
     const int shift = s->pad_t - ki * s->dil_h;
     *first = ih + shift < 0 ? -shift : ih;
+    *first = *first < ih_end ? *first : ih_end;
     *last = ih_end + shift > s->oh ? s->oh - shift : ih_end;
+    *last = *last > *first ? *last : *first;
     return shift;
 }
 
 /* dx planes of one image's channels [c_begin, c_end) of group g lowered by kernel
  * columns (row_shift.c), in tiles of input rows [ih, ih_end): kernel row ki adds the
  * gradient of input row ih, which comes from dy row ih + pad_t - ki*dh, to the tile's
- * lowered rows (zeroed first; rows whose dy row is outside dy get nothing), then
+ * lowered rows (kernel row 0 writes the rows it reaches, the others start at zero;
+ * rows whose dy row is outside dy get nothing), then
  * col2im adds them into the tile's dx rows only. Each dx row belongs to one tile, and
  * its sums run in the same order whatever the tile height. */
 static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *p,
@@ -32,15 +36,21 @@ static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *
     for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
         const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
         const int tile_cols = (ih_end - ih) * s->ow;
-        memset(col, 0, (size_t)share_depth * (size_t)tile_cols * sizeof(float));
         for (int ki = 0; ki < s->kh; ki++) {
             int first, last;
             const int shift = dy_reach(s, ki, ih, ih_end, &first, &last);
-            if (last <= first)
-                continue;
-            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_depth, (last - first) * s->ow, kg,
-                     1.0f, w_share + ki * block, depth, dy_group + (size_t)(first + shift) * s->ow,
-                     (int)s->positions, 1.0f, col + (size_t)(first - ih) * s->ow, tile_cols);
+            if (ki == 0) /* kernel row 0's GEMM starts the rows it reaches; zero the rest */
+                for (int r = 0; r < share_depth; r++) {
+                    float *row = col + (size_t)r * tile_cols;
+                    memset(row, 0, (size_t)(first - ih) * s->ow * sizeof(float));
+                    memset(row + (size_t)(last - ih) * s->ow, 0,
+                           (size_t)(ih_end - last) * s->ow * sizeof(float));
+                }
+            if (last > first)
+                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_depth, (last - first) * s->ow, kg,
+                         1.0f, w_share + ki * block, depth,
+                         dy_group + (size_t)(first + shift) * s->ow, (int)s->positions,
+                         ki ? 1.0f : 0.0f, col + (size_t)(first - ih) * s->ow, tile_cols);
         }
         bc_row_shift_col2im(share, col, ih, ih_end, dx_share);
     }
@@ -103,16 +113,20 @@ static void backward_data_shifted_nhwc(const blasconv_context *ctx, const conv_p
     const float *dy_image = dy + (size_t)n * s->positions * s->k + (size_t)g * kg;
     for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
         const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
-        memset(col, 0, (size_t)(ih_end - ih) * s->ow * depth * sizeof(float));
+        const size_t row_floats = (size_t)s->ow * depth; /* one input row's positions */
         for (int ki = 0; ki < s->kh; ki++) {
             int first, last;
             const int shift = dy_reach(s, ki, ih, ih_end, &first, &last);
-            if (last <= first)
-                continue;
-            bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (last - first) * s->ow, depth, kg, 1.0f,
-                     dy_image + (size_t)(first + shift) * s->ow * s->k, s->k,
-                     w + (size_t)g * kg * s->col_rows + (size_t)ki * depth, (int)s->col_rows, 1.0f,
-                     col + (size_t)(first - ih) * s->ow * depth, depth);
+            if (ki == 0) { /* kernel row 0's GEMM starts the rows it reaches; zero the rest */
+                memset(col, 0, (size_t)(first - ih) * row_floats * sizeof(float));
+                memset(col + (size_t)(last - ih) * row_floats, 0,
+                       (size_t)(ih_end - last) * row_floats * sizeof(float));
+            }
+            if (last > first)
+                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (last - first) * s->ow, depth, kg,
+                         1.0f, dy_image + (size_t)(first + shift) * s->ow * s->k, s->k,
+                         w + (size_t)g * kg * s->col_rows + (size_t)ki * depth, (int)s->col_rows,
+                         ki ? 1.0f : 0.0f, col + (size_t)(first - ih) * row_floats, depth);
         }
         bc_row_shift_col2im_nhwc(s, col, g, n, ih, ih_end, dx);
     }

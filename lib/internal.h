@@ -190,7 +190,7 @@ typedef enum conv_pass {
     PASS_BACKWARD_FILTER
 } conv_pass;
 
-/* --- row_shift.c: forward lowered by kernel columns (stride_h 1) ---------- */
+/* --- row_shift.c: forward and backward data lowered by kernel columns ----- */
 
 /* Whether the pass takes this path (forward and backward data only; plan.c may still
  * fall back to im2col tiles when the workspace cannot hold the filter copy and one
