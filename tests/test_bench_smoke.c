@@ -96,6 +96,27 @@ static int csv_split(char *line, char **fields, int max)
     return n;
 }
 
+/* Opens the tool's CSV and checks its header line. */
+static FILE *open_csv(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no CSV written");
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f) != NULL);
+    line[strcspn(line, "\n")] = '\0';
+    ck_assert_str_eq(line, csv_header);
+    return f;
+}
+
+/* The next data row of f split into fields (which point into line); 0 at the end. */
+static int next_csv_row(FILE *f, char *line, size_t size, char **fields)
+{
+    if (!fgets(line, (int)size, f))
+        return 0;
+    ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+    return 1;
+}
+
 /* The tool's stdout from the last run_tool. */
 static void read_stdout(char *out, size_t size)
 {
@@ -122,17 +143,11 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
     ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
     ck_assert_msg(strstr(err, "[1/") != NULL, "no progress on stderr:\n%s", err);
 
-    FILE *f = fopen(csv, "r");
-    ck_assert_msg(f != NULL, "no CSV written");
-    char line[2048];
-    ck_assert(fgets(line, sizeof line, f) != NULL);
-    line[strcspn(line, "\n")] = '\0';
-    ck_assert_str_eq(line, csv_header);
+    FILE *f = open_csv(csv);
+    char line[2048], *fields[CSV_FIELDS + 1];
     int rows = 0, ok_rows = 0, fwd_nchw_ok = 0;
     double grouped_ratio = NAN;
-    while (fgets(line, sizeof line, f)) {
-        char *fields[CSV_FIELDS + 1];
-        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+    while (next_csv_row(f, line, sizeof line, fields)) {
         rows++;
         const char *status = fields[19];
         ck_assert_msg(!strcmp(status, "ok") || !strcmp(status, "unsupported"),
@@ -192,14 +207,10 @@ START_TEST(onednn_rows_are_checked)
              path_buf[0], csv);
     int rc = run_tool(args, err, sizeof err);
     ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
-    FILE *f = fopen(csv, "r");
-    ck_assert(f != NULL);
-    char line[2048];
-    ck_assert(fgets(line, sizeof line, f) != NULL);
+    FILE *f = open_csv(csv);
+    char line[2048], *fields[CSV_FIELDS + 1];
     int onednn_rows = 0, ratio_rows = 0;
-    while (fgets(line, sizeof line, f)) {
-        char *fields[CSV_FIELDS + 1];
-        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+    while (next_csv_row(f, line, sizeof line, fields)) {
         ck_assert_str_eq(fields[19], "ok");
         if (!strcmp(fields[1], "onednn")) {
             onednn_rows++;
@@ -234,16 +245,11 @@ START_TEST(summary_gives_two_thread_speedup)
              path_buf[0], csv);
     int rc = run_tool(args, err, sizeof err);
     ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
-    FILE *f = fopen(csv, "r");
-    ck_assert(f != NULL);
-    char line[2048];
+    FILE *f = open_csv(csv);
+    char line[2048], *fields[CSV_FIELDS + 1];
     double gflops[3] = {NAN, NAN, NAN}; /* by thread count */
-    ck_assert(fgets(line, sizeof line, f) != NULL);
-    while (fgets(line, sizeof line, f)) {
-        char *fields[CSV_FIELDS + 1];
-        ck_assert_int_eq(csv_split(line, fields, CSV_FIELDS + 1), CSV_FIELDS);
+    while (next_csv_row(f, line, sizeof line, fields))
         gflops[atoi(fields[2]) == 2 ? 2 : 1] = atof(fields[12]);
-    }
     fclose(f);
     const double speedup = gflops[2] / gflops[1];
     ck_assert(isfinite(speedup) && speedup > 0);
