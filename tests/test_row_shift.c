@@ -152,20 +152,9 @@ START_TEST(random_layers_match_oracle)
         ck_assert_int_eq(blasconv_context_set_threads(ctx, 1 + t % 2), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limits[t % 3]), BLASCONV_OK);
         test_conv_problem p = test_conv_problem_make(&r, d);
-        float *y = test_alloc_poisoned(p.ny), *want_y = test_alloc_poisoned(p.ny);
-        float *dx = test_alloc_poisoned(p.nx), *want_dx = test_alloc_poisoned(p.nx);
-        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want_y),
-                         BLASCONV_OK);
-        test_assert_conv_close(y, want_y, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
-        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, p.dy, p.w, want_dx),
-                         BLASCONV_OK);
-        test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
-                               test_conv_describe(&d));
+        test_assert_forward_and_data_match_oracle(ctx, &p);
         forward_checked += forward_min > 0;
         data_checked += data_min > 0;
-        free(y), free(want_y), free(dx), free(want_dx);
         test_conv_problem_free(&p);
         blasconv_context_destroy(ctx);
     }

@@ -318,17 +318,7 @@ START_TEST(huge_kernel_reach_keeps_sizes_exact)
     ck_assert_uint_gt(data_minimum, 0);
     ck_assert_uint_eq(ws[1], data_minimum + 16 * lowered_row); /* all 17 input rows */
     test_conv_problem p = test_conv_problem_make(&r, d);
-    float *y = test_alloc_poisoned(p.ny), *want_y = test_alloc_poisoned(p.ny);
-    float *dx = test_alloc_poisoned(p.nx), *want_dx = test_alloc_poisoned(p.nx);
-    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want_y),
-                     BLASCONV_OK);
-    test_assert_conv_close(y, want_y, p.ny, &d, BLASCONV_PASS_FORWARD, "forward");
-    ck_assert_int_eq(blasconv_conv2d_backward_data(NULL, &d, p.dy, p.w, dx), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, p.dy, p.w, want_dx),
-                     BLASCONV_OK);
-    test_assert_conv_close(dx, want_dx, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA, "backward data");
-    free(y), free(want_y), free(dx), free(want_dx);
+    test_assert_forward_and_data_match_oracle(NULL, &p);
     test_conv_problem_free(&p);
 }
 END_TEST

@@ -181,6 +181,23 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass 
     return (filter + 63) / 64 * 64 + (size_t)(1 + (d->kernel_height - 1) * dil_h) * *lowered_row;
 }
 
+void test_assert_forward_and_data_match_oracle(blasconv_context *ctx, const test_conv_problem *p)
+{
+    const blasconv_conv2d *d = &p->d;
+    float *y = test_alloc_poisoned(p->ny), *want_y = test_alloc_poisoned(p->ny);
+    float *dx = test_alloc_poisoned(p->nx), *want_dx = test_alloc_poisoned(p->nx);
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, p->x, p->w, p->bias, want_y),
+                     BLASCONV_OK);
+    test_assert_conv_close(y, want_y, p->ny, d, BLASCONV_PASS_FORWARD, test_conv_describe(d));
+    ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, d, p->dy, p->w, dx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, p->dy, p->w, want_dx),
+                     BLASCONV_OK);
+    test_assert_conv_close(dx, want_dx, p->nx, d, BLASCONV_PASS_BACKWARD_DATA,
+                           test_conv_describe(d));
+    free(y), free(want_y), free(dx), free(want_dx);
+}
+
 const char *test_conv_describe(const blasconv_conv2d *d)
 {
     static char text[256];
