@@ -163,7 +163,8 @@ static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int o
 {
     const int ow = s->ow;
     const int64_t first_k = (s->pad_l + 1) / 2; /* windows inside the plane */
-    const int64_t end_k = ((int64_t)s->h * s->w - 3 + s->pad_l) / 2 + 1;
+    /* floored: on a plane of under 3 - pad_l floats no window is inside */
+    const int64_t end_k = bc_floor_div((int64_t)s->h * s->w - 3 + s->pad_l, 2) + 1;
     int lo, hi;
     bc_pool_interior_columns(s, &lo, &hi);
     int64_t held = -1; /* the input row whose maxima sit in maxima's first row */

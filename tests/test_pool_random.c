@@ -221,6 +221,40 @@ START_TEST(max_3x3_stride2_every_width)
 }
 END_TEST
 
+/* The same path's flat runs (NCHW, W = 2 OW, vertical stride 2) on planes of 1-4 rows
+ * and 1-8 columns with every pad of 0 or 1 on each side: planes of under three floats
+ * hold no whole window, and every output is a border one (a fuzzed 1x2 plane once
+ * had the path read past it). */
+START_TEST(max_3x3_stride2_short_planes)
+{
+    test_rng r = test_rng_seeded(6200);
+    int checked = 0;
+    for (int h = 1; h <= 4; h++)
+        for (int w = 1; w <= 8; w++)
+            for (int pads = 0; pads < 16; pads++) {
+                blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                                     .batch = 1,
+                                     .channels = 2,
+                                     .in_height = h,
+                                     .in_width = w,
+                                     .window_height = 3,
+                                     .window_width = 3,
+                                     .stride_height = 2,
+                                     .stride_width = 2,
+                                     .pad_top = pads & 1,
+                                     .pad_bottom = pads >> 1 & 1,
+                                     .pad_left = pads >> 2 & 1,
+                                     .pad_right = pads >> 3 & 1};
+                int oh, ow;
+                if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+                    continue;
+                forward_matches_reference(&r, &d, 1, "3x3 stride-2 short plane");
+                checked++;
+            }
+    ck_assert_int_ge(checked, 100);
+}
+END_TEST
+
 /* The fused 2x2 stride-2 rows, MAX and AVG (both divisors), on every width from 1 to
  * 200, pads 0 and 1, vertical dilation 1 and 2 (MAX): MAX bit for bit, AVG within the
  * tolerance, of the reference. */
@@ -285,6 +319,7 @@ int main(void)
     tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
     tcase_add_test(tc, threads_do_not_change_results);
     tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
+    tcase_add_test(tc, max_3x3_stride2_short_planes);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
