@@ -6,8 +6,8 @@
 
 /* y rows [0, k_count) at columns [first, first+count) start as the bias, so the
  * GEMM adds onto them with beta = 1 (no separate bias pass over y). */
-static void fill_bias(float *y_group, const float *bias_group, int k_count, size_t positions,
-                      size_t first, size_t count)
+BC_MULTI_ISA static void fill_bias(float *y_group, const float *bias_group, int k_count,
+                                   size_t positions, size_t first, size_t count)
 {
     for (int k = 0; k < k_count; k++) {
         float *row = y_group + (size_t)k * positions + first;
