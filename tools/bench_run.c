@@ -291,10 +291,14 @@ static void run_pass(void *arg)
         c->status = blasconv_conv2d_backward_filter(c->ctx, c->d, c->x, c->dy, c->out, c->out_db);
 }
 
-/* The GEMM blasconv issues per image and group in a pass, run count times. */
+/* The GEMM blasconv issues per image and group in a pass, run count times. An
+ * operand that is a slice of the batch's tensors (x, y, dy, dx) is a new buffer each
+ * time, as in the pass, which streams every image; the filter, dw and the lowered
+ * scratch are one buffer reused, as blasconv reuses them. */
 typedef struct gemm_call {
     blasconv_context *ctx;
     int trans_a, trans_b, m, n, k, lda, ldb, count;
+    int a_per_image, b_per_image, c_per_image;
     const float *a, *b;
     float *c;
     blasconv_status status;
@@ -303,9 +307,13 @@ typedef struct gemm_call {
 static void run_gemm(void *arg)
 {
     gemm_call *g = arg;
+    const size_t a_step = g->a_per_image ? (size_t)g->m * g->k : 0;
+    const size_t b_step = g->b_per_image ? (size_t)g->k * g->n : 0;
+    const size_t c_step = g->c_per_image ? (size_t)g->m * g->n : 0;
     for (int i = 0; i < g->count; i++)
-        g->status = blasconv_sgemm(g->ctx, g->trans_a, g->trans_b, g->m, g->n, g->k, 1.0f, g->a,
-                                   g->lda, g->b, g->ldb, 0.0f, g->c, g->n);
+        g->status = blasconv_sgemm(g->ctx, g->trans_a, g->trans_b, g->m, g->n, g->k, 1.0f,
+                                   g->a + i * a_step, g->lda, g->b + i * b_step, g->ldb, 0.0f,
+                                   g->c + i * c_step, g->n);
 }
 
 static gemm_call pass_gemm(const bench_layer_data *ld, bench_pass pass)
@@ -314,13 +322,20 @@ static gemm_call pass_gemm(const bench_layer_data *ld, bench_pass pass)
     int g = d->groups ? d->groups : 1;
     int kg = d->out_channels / g, positions = ld->oh * ld->ow;
     int col_rows = d->in_channels / g * d->kernel_height * d->kernel_width;
+    /* A 1x1 stride-1 unpadded layer has no lowering: its GEMMs read and write x or dx */
+    const int direct = d->kernel_height == 1 && d->kernel_width == 1 && d->stride_height <= 1 &&
+                       d->stride_width <= 1 && !d->pad_top && !d->pad_bottom && !d->pad_left &&
+                       !d->pad_right;
     gemm_call c = {.count = d->batch * g};
     if (pass == PASS_FWD) /* y[kg][P] = w[kg][col_rows] col[col_rows][P] */
-        c.m = kg, c.n = positions, c.k = col_rows, c.lda = c.k, c.ldb = c.n;
+        c.m = kg, c.n = positions, c.k = col_rows, c.lda = c.k, c.ldb = c.n,
+        c.b_per_image = direct, c.c_per_image = 1;
     else if (pass == PASS_BWD_DATA) /* col[col_rows][P] = w^T dy[kg][P] */
-        c.trans_a = 1, c.m = col_rows, c.n = positions, c.k = kg, c.lda = c.m, c.ldb = c.n;
+        c.trans_a = 1, c.m = col_rows, c.n = positions, c.k = kg, c.lda = c.m, c.ldb = c.n,
+        c.b_per_image = 1, c.c_per_image = direct;
     else /* dw[kg][col_rows] = dy[kg][P] col^T */
-        c.trans_b = 1, c.m = kg, c.n = col_rows, c.k = positions, c.lda = c.k, c.ldb = c.k;
+        c.trans_b = 1, c.m = kg, c.n = col_rows, c.k = positions, c.lda = c.k, c.ldb = c.k,
+        c.a_per_image = 1, c.b_per_image = direct;
     return c;
 }
 
@@ -397,9 +412,10 @@ void bench_run_row(blasconv_context *ctx, bench_layer_data *ld, blasconv_layout 
                 row->status = "WRONG";
             free(back);
         }
-        float *ga = alloc_random((size_t)gemm.m * gemm.k),
-              *gb = alloc_random((size_t)gemm.k * gemm.n);
-        float *gc = alloc_floats((size_t)gemm.m * gemm.n);
+        const size_t count = (size_t)gemm.count;
+        float *ga = alloc_random((gemm.a_per_image ? count : 1) * gemm.m * gemm.k),
+              *gb = alloc_random((gemm.b_per_image ? count : 1) * gemm.k * gemm.n);
+        float *gc = alloc_floats((gemm.c_per_image ? count : 1) * gemm.m * gemm.n);
         gemm.ctx = ctx, gemm.a = ga, gemm.b = gb, gemm.c = gc;
         void (*const fns[2])(void *) = {run_pass, run_gemm};
         void *const args[2] = {&call, &gemm};
