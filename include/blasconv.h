@@ -163,9 +163,10 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  of scratch and a one-thread BLAS. NCHW forward and backward data take whole images
  *  of a batch (results bitwise those of one thread when no workspace limit applies);
  *  on fewer images than threads, forward takes output rows or output channels and
- *  backward data input channels; backward filter always takes input channels; NHWC
- *  forward takes output rows and NHWC backward data whole images (rows of a 1x1
- *  layer). Those splits agree with one thread within the pass's tolerance. FAST
+ *  backward data input channels (input rows when the channels are few and would
+ *  split unevenly: under 4 per thread and not a multiple of the threads); backward
+ *  filter always takes input channels; NHWC forward takes output rows and NHWC
+ *  backward data whole images (rows of a 1x1 layer). Those splits agree with one thread within the pass's tolerance. FAST
  *  splits each batch's transforms and GEMMs, and depthwise layers split planes or
  *  rows, both bitwise as one thread. Calls under 2e6 flops run on
  *  one thread, BLAS included; NHWC backward filter and NHWC backward data on one image

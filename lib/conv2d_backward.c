@@ -26,15 +26,16 @@ static int dy_reach(const conv_shape *s, int ki, int ih, int ih_end, int *first,
  * its sums run in the same order whatever the tile height. */
 static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *p,
                                   const conv_shape *share, const float *dy_group, int g,
-                                  int c_begin, float *dx_share, float *col)
+                                  int c_begin, int ih_begin, int ih_stop, float *dx_share,
+                                  float *col)
 {
     const conv_shape *s = &p->s;
     const int kg = s->k_per_group, depth = s->c_per_group * s->kw;
     const int share_depth = share->c_per_group * s->kw;
     const size_t block = (size_t)s->k * (size_t)depth; /* one kernel row's filter copy */
     const float *w_share = p->shifted_filter + (size_t)g * kg * depth + (size_t)c_begin * s->kw;
-    for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
-        const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
+    for (int ih = ih_begin; ih < ih_stop; ih += p->rows_per_tile) {
+        const int ih_end = bc_tile_end(ih, p->rows_per_tile, ih_stop);
         const int tile_cols = (ih_end - ih) * s->ow;
         for (int ki = 0; ki < s->kh; ki++) {
             int first, last;
@@ -56,47 +57,84 @@ static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *
     }
 }
 
-/* Images [n_begin, n_end) of an NCHW backward-data pass, through `col`, for input
- * channels [c_begin, c_end) of every group: their rows of the column matrix and
- * their planes of dx. */
-static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, const float *dy,
-                               const float *w, float *dx, float *col, int n_begin, int n_end,
-                               int c_begin, int c_end)
+/* Output rows [*oh_begin, *oh_end) whose gradient reaches input rows [ih_begin,
+ * ih_end) through some kernel row. */
+static void dy_rows_reaching(const conv_shape *s, int ih_begin, int ih_end, int *oh_begin,
+                             int *oh_end)
+{
+    /* input row of output row oh through kernel row ki: oh*sh - pad_t + ki*dh */
+    const int64_t reach = (int64_t)(s->kh - 1) * s->dil_h;
+    const int64_t lo =
+        bc_floor_div((int64_t)ih_begin + s->pad_t - reach + s->stride_h - 1, s->stride_h);
+    const int64_t hi = bc_floor_div((int64_t)ih_end - 1 + s->pad_t, s->stride_h) + 1;
+    *oh_begin = lo < 0 ? 0 : lo > s->oh ? s->oh : (int)lo;
+    *oh_end = hi < *oh_begin ? *oh_begin : hi > s->oh ? s->oh : (int)hi;
+}
+
+/* Input rows [ih_begin, ih_end) of one image and group of an NCHW backward-data pass,
+ * for input channels [c_begin, c_end): their rows of the column matrix (from the dy
+ * rows that reach them) and their rows of dx. Each dx element gets its sums in the
+ * same order whatever the window. */
+static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, const float *dy,
+                               const float *w, float *dx, float *col, int n, int g, int c_begin,
+                               int c_end, int ih_begin, int ih_end)
 {
     const conv_shape *s = &p->s;
-    const int rows_per_tile = p->rows_per_tile;
     const int kg = s->k_per_group, taps = s->kh * s->kw;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
     const int share_rows = (c_end - c_begin) * taps; /* of the column matrix */
     const size_t plane = (size_t)s->h * s->w;
     conv_shape share = *s; /* col2im of the share's channels only */
     share.c_per_group = c_end - c_begin;
-    for (int n = n_begin; n < n_end; n++) {
-        for (int g = 0; g < s->groups; g++) {
-            const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
-            const float *w_share = w + (size_t)g * kg * s->col_rows + (size_t)c_begin * taps;
-            float *dx_share =
-                dx + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
-            if (s->direct_1x1) {
-                /* dx_g[cg][HW] = W_g^T dy_g: written whole, no col2im. */
-                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, positions, kg, 1.0f,
-                         w_share, col_rows, dy_group, positions, 0.0f, dx_share, positions);
-                continue;
-            }
-            memset(dx_share, 0, (size_t)(c_end - c_begin) * plane * sizeof(float));
-            if (p->row_shift) {
-                backward_data_shifted(ctx, p, &share, dy_group, g, c_begin, dx_share, col);
-                continue;
-            }
-            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
-                const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
-                int tile_cols = (oh_end - oh) * s->ow;
-                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f,
-                         w_share, col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col,
-                         tile_cols);
-                bc_col2im_nchw(&share, col, oh, oh_end, dx_share);
-            }
-        }
+    const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
+    const float *w_share = w + (size_t)g * kg * s->col_rows + (size_t)c_begin * taps;
+    float *dx_share =
+        dx + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
+    if (s->direct_1x1) { /* dx_g[cg][HW] = W_g^T dy_g: written whole, no col2im */
+        const size_t first = (size_t)ih_begin * s->w; /* H = OH, W = OW */
+        bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, (ih_end - ih_begin) * s->w, kg,
+                 1.0f, w_share, col_rows, dy_group + first, positions, 0.0f, dx_share + first,
+                 positions);
+        return;
+    }
+    for (int c = 0; c < c_end - c_begin; c++)
+        memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
+               (size_t)(ih_end - ih_begin) * s->w * sizeof(float));
+    if (p->row_shift) {
+        backward_data_shifted(ctx, p, &share, dy_group, g, c_begin, ih_begin, ih_end, dx_share,
+                              col);
+        return;
+    }
+    int oh_first, oh_stop;
+    dy_rows_reaching(s, ih_begin, ih_end, &oh_first, &oh_stop);
+    for (int oh = oh_first; oh < oh_stop; oh += p->rows_per_tile) {
+        const int oh_end = bc_tile_end(oh, p->rows_per_tile, oh_stop);
+        int tile_cols = (oh_end - oh) * s->ow;
+        bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f, w_share,
+                 col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
+        bc_col2im_nchw(&share, col, oh, oh_end, ih_begin, ih_end, dx_share);
+    }
+}
+
+/* One slot's share of an NCHW backward-data pass: input channels [r.k_begin, r.k_end)
+ * of every group, for its rows of the batch (r.row_begin, r.row_end count output
+ * rows, n*OH + oh). Image and channel splits give each slot whole images; a row
+ * split gives it the input rows its output rows map to (oh*H/OH on), so the slots'
+ * dx rows tile every image without overlap. */
+static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, const float *dy,
+                               const float *w, float *dx, float *col, slot_range r)
+{
+    const conv_shape *s = &p->s;
+    for (int row = r.row_begin; row < r.row_end;) {
+        const int n = row / s->oh, oh_begin = row % s->oh;
+        const int oh_stop = r.row_end - n * s->oh < s->oh ? r.row_end - n * s->oh : s->oh;
+        row = n * s->oh + oh_stop;
+        const int ih_begin = (int)((int64_t)oh_begin * s->h / s->oh);
+        const int ih_end = (int)((int64_t)oh_stop * s->h / s->oh);
+        if (ih_end == ih_begin)
+            continue;
+        for (int g = 0; g < s->groups; g++)
+            backward_data_rows(ctx, p, dy, w, dx, col, n, g, r.k_begin, r.k_end, ih_begin, ih_end);
     }
 }
 
@@ -180,18 +218,16 @@ struct backward_job {
     float *out;
 };
 
-/* Backward data's slots split whole images or input channels (see plan.c); NHWC
- * whole images, or rows of a direct 1x1 layer. */
+/* Backward data's slots split whole images, input channels or (NCHW, few channels)
+ * input rows (see plan.c); NHWC whole images, or rows of a direct 1x1 layer. */
 static void backward_data_share(void *arg, float *col, slot_range r)
 {
     const struct backward_job *j = arg;
-    const int oh = j->plan->s.oh;
     if (j->plan->s.layout == BLASCONV_NHWC) {
         backward_data_nhwc(j->ctx, j->plan, j->dy, j->w, j->out, col, r.row_begin, r.row_end);
         return;
     }
-    backward_data_nchw(j->ctx, j->plan, j->dy, j->w, j->out, col, r.row_begin / oh, r.row_end / oh,
-                       r.k_begin, r.k_end);
+    backward_data_nchw(j->ctx, j->plan, j->dy, j->w, j->out, col, r);
 }
 
 /* dw columns of input channels [c_begin, c_end) of every group (their taps), summed

@@ -134,7 +134,7 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
  * not depend on the workspace. One call per row, so each ISA gets its own loops. */
 BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict col_at_row,
                                     size_t tile_cols, int oh, const int *lo_of, const int *hi_of,
-                                    float *restrict dx_group)
+                                    int ih_begin, int ih_end, float *restrict dx_group)
 {
     const size_t plane = (size_t)s->h * s->w;
     const int stride = s->stride_w;
@@ -143,7 +143,7 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
         float *dx_plane = dx_group + (size_t)c * plane;
         for (int ki = 0; ki < s->kh; ki++) {
             int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
-            if ((uint64_t)ih >= (uint64_t)s->h) {
+            if (ih < ih_begin || ih >= ih_end) {
                 row += (size_t)s->kw;
                 continue;
             }
@@ -186,8 +186,8 @@ BC_MULTI_ISA static void add_span(float *restrict dst, const float *restrict src
  * ascending, for any one dx element) and kj ascending: each dx element gets its
  * sums in col2im_row's order, whatever the tiles. Short rows (14 or 28 wide) made
  * col2im_row's per-row loops cost a fifth of backward data. */
-static void col2im_spans(const conv_shape *s, float *col, int oh_begin, int oh_end,
-                         float *dx_group)
+static void col2im_spans(const conv_shape *s, float *col, int oh_begin, int oh_end, int ih_begin,
+                         int ih_end, float *dx_group)
 {
     const int ow = s->ow;
     const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)ow;
@@ -197,13 +197,19 @@ static void col2im_spans(const conv_shape *s, float *col, int oh_begin, int oh_e
         for (int ki = s->kh - 1; ki >= 0; ki--) {
             int64_t first, last, shift;
             tap_rows(s, ki, oh_begin, oh_end, &first, &last, &shift);
+            if (first + shift < ih_begin) /* dx row = output row + shift */
+                first = ih_begin - shift;
+            if (last + shift > ih_end)
+                last = ih_end - shift;
+            if (last <= first)
+                continue;
             for (int kj = 0; kj < s->kw; kj++) {
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
                 bc_valid_columns(s, col_offset, &lo, &hi);
                 float *src = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * tile_cols +
                              (size_t)(first - oh_begin) * ow;
-                if (hi <= lo || last == first)
+                if (hi <= lo)
                     continue;
                 for (int64_t r = 0; r < last - first; r++) {
                     for (int o = 0; o < lo; o++)
@@ -218,10 +224,11 @@ static void col2im_spans(const conv_shape *s, float *col, int oh_begin, int oh_e
     }
 }
 
-void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group)
+void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, int ih_begin,
+                    int ih_end, float *dx_group)
 {
     if (s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w) {
-        col2im_spans(s, col, oh_begin, oh_end, dx_group);
+        col2im_spans(s, col, oh_begin, oh_end, ih_begin, ih_end, dx_group);
         return;
     }
     const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)s->ow;
@@ -229,6 +236,6 @@ void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, f
     for (int kj = 0; kj < s->kw && kj < COL2IM_COLUMN_CACHE; kj++)
         bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo_of[kj], &hi_of[kj]);
     for (int oh = oh_begin; oh < oh_end; oh++)
-        col2im_row(s, col + (size_t)(oh - oh_begin) * s->ow, tile_cols, oh, lo_of, hi_of,
-                   dx_group);
+        col2im_row(s, col + (size_t)(oh - oh_begin) * s->ow, tile_cols, oh, lo_of, hi_of, ih_begin,
+                   ih_end, dx_group);
 }

@@ -178,10 +178,12 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi);
  * x_group points at channel (group * C/g) of the image. */
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                     float *col, size_t ld);
-/* Adds col (the layout bc_im2col_nchw writes) back into dx_group (col2im). Each dx
- * element gets its sums in output-row order, so the result does not depend on how
- * the rows are tiled. May zero col's entries that read padding. */
-void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, float *dx_group);
+/* Adds col (the layout bc_im2col_nchw writes) back into dx_group's input rows
+ * [ih_begin, ih_end) (col2im; 0 and H for all of them). Each dx element gets its
+ * sums in output-row order, so the result does not depend on how the rows are
+ * tiled. May zero col's entries that read padding. */
+void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, int ih_begin,
+                    int ih_end, float *dx_group);
 
 /* The three passes: planning differs (only forward has a depthwise path). */
 typedef enum conv_pass {

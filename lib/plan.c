@@ -162,7 +162,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  *   rows; preferred when there are at least as many channels as a slot's positions.
  * Backward data on fewer images than slots splits input channels: col2im adds into
  * input rows that neighbouring tiles share, but each channel's planes belong to one
- * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS).
+ * slot, which computes their rows of the column matrix (at least SLOT_MIN_CHANNELS);
+ * or, when few channels would split unevenly, input rows, each slot computing the
+ * columns of every dy row that reaches its rows and adding into its rows only.
  * Backward filter always splits input channels: its sums over the batch keep their
  * order, each slot lowering only its channels for its columns of dw.
  * NHWC forward splits the batch's output rows (its tiles cross images anyway), and so
@@ -171,7 +173,8 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
 enum {
     SLOT_MIN_FLOPS = 2000000,
     SLOT_MIN_POSITIONS = 96,
-    SLOT_MIN_CHANNELS = 32
+    SLOT_MIN_CHANNELS = 32,
+    SLOT_MIN_INPUT_ROWS = 8
 };
 
 /* Below SLOT_MIN_FLOPS a call runs on one thread, BLAS included. OpenBLAS's threads
@@ -214,11 +217,25 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
             slots = s->c_per_group * taps / SLOT_MIN_CHANNELS;
         if (slots > s->c_per_group)
             slots = s->c_per_group;
-        if (slots >= 2) {
+        /* Few channels split unevenly (r50_conv1's 3 over 2 slots ran 1.45x one
+         * thread): backward data then splits input rows, each slot computing the dy
+         * rows that reach its own (a kernel's reach more). */
+        const int uneven = s->c_per_group % threads != 0 && s->c_per_group < 4 * threads;
+        if (slots >= 2 && !(pass == PASS_BACKWARD_DATA && uneven)) {
             *split = SPLIT_CHANNELS;
             return (int)slots;
         }
-        return pass == PASS_BACKWARD_DATA ? s->n : 1;
+        if (pass == PASS_BACKWARD_FILTER)
+            return 1;
+        int64_t by_rows = threads;
+        if (by_rows > (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS)
+            by_rows = (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS;
+        if (by_rows > (int64_t)s->n * s->oh)
+            by_rows = (int64_t)s->n * s->oh;
+        if (by_rows < 2)
+            return s->n;
+        *split = SPLIT_ROWS;
+        return (int)by_rows;
     }
     const int64_t positions = (int64_t)s->n * s->positions;
     const int64_t rows = (int64_t)s->n * s->oh;

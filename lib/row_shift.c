@@ -148,7 +148,7 @@ void bc_row_shift_col2im(const conv_shape *s, float *rows, int ih_begin, int ih_
                          float *dx_group)
 {
     conv_shape one_row = one_kernel_row(s);
-    bc_col2im_nchw(&one_row, rows, ih_begin + s->pad_t, ih_end + s->pad_t, dx_group);
+    bc_col2im_nchw(&one_row, rows, ih_begin + s->pad_t, ih_end + s->pad_t, 0, one_row.h, dx_group);
 }
 
 void bc_row_shift_col2im_nhwc(const conv_shape *s, const float *rows, int group, int n,

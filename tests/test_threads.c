@@ -2,8 +2,9 @@
  * parallel slots, each with its own tile and a one-thread BLAS. Split into whole
  * images and unlimited, the results must be bitwise those of one thread (each image
  * runs the same GEMMs); under a workspace limit, or when a forward pass on one image
- * is split by output rows or channels, they must agree with it; they match the
- * oracle; and a user's sgemm is never called from another thread. */
+ * is split by output rows or channels, or backward data by input rows, they must
+ * agree with it; they match the oracle; and a user's sgemm is never called from
+ * another thread. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -187,6 +188,84 @@ START_TEST(backward_data_split_agrees)
 }
 END_TEST
 
+/* Backward data on fewer images than threads and few input channels (which would
+ * split unevenly) splits input rows: each slot runs the dy rows that reach its dx
+ * rows and adds only into those. Layers: r50_conv1's shape in small (stride 2, the
+ * im2col path), a 3-channel 3x3 (kernel columns), one channel with dilation and
+ * uneven pads (col2im by spans), a 2-channel 1x1 (no col2im), and a batch of two on
+ * three threads, whose slots' rows cross images. */
+static const blasconv_conv2d few_channel_layers[] = {
+    {.batch = 1,
+     .in_channels = 3,
+     .in_height = 64,
+     .in_width = 64,
+     .out_channels = 32,
+     .kernel_height = 7,
+     .kernel_width = 7,
+     .stride_height = 2,
+     .stride_width = 2,
+     .pad_top = 3,
+     .pad_bottom = 3,
+     .pad_left = 3,
+     .pad_right = 3},
+    TEST_CONV_3X3_SAME(1, 3, 64, 48, 64),
+    {.batch = 1,
+     .in_channels = 1,
+     .in_height = 60,
+     .in_width = 50,
+     .out_channels = 48,
+     .kernel_height = 5,
+     .kernel_width = 5,
+     .pad_top = 1,
+     .pad_bottom = 5,
+     .pad_left = 3,
+     .pad_right = 5,
+     .dilation_height = 2,
+     .dilation_width = 2},
+    {.batch = 1,
+     .in_channels = 2,
+     .in_height = 64,
+     .in_width = 64,
+     .out_channels = 256,
+     .kernel_height = 1,
+     .kernel_width = 1},
+    {.batch = 2,
+     .in_channels = 5,
+     .in_height = 30,
+     .in_width = 34,
+     .out_channels = 40,
+     .kernel_height = 5,
+     .kernel_width = 5,
+     .stride_height = 2,
+     .stride_width = 2,
+     .pad_top = 2,
+     .pad_bottom = 2,
+     .pad_left = 2,
+     .pad_right = 2},
+};
+
+START_TEST(backward_data_few_channels_split_by_input_rows_agrees)
+{
+    const blasconv_conv2d *d = &few_channel_layers[_i];
+    const int threads = d->batch > 1 ? 3 : 2;
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(211 + (uint64_t)_i);
+    float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+    float *want = test_alloc_poisoned(nx);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want), BLASCONV_OK);
+    float *one = backward_data_with(1, 0, d, dy, w);
+    test_assert_conv_close(one, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "one thread");
+    const size_t limits[] = {0, (size_t)1 << 16};
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+        float *many = backward_data_with(threads, limits[l], d, dy, w);
+        test_assert_conv_agree(one, many, nx, d, BLASCONV_PASS_BACKWARD_DATA, "threads");
+        test_assert_conv_close(many, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "oracle");
+        free(many);
+    }
+    free(one), free(want), free(dy), free(w);
+}
+END_TEST
+
 /* Backward filter splits input channels over the slots, any batch (each slot owns
  * its columns of dw and sums the batch in the one-thread order). */
 START_TEST(backward_filter_split_by_input_channels_agrees)
@@ -284,6 +363,8 @@ int main(void)
                         1 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, backward_data_split_agrees, 0,
                         2 + (int)(sizeof single_images / sizeof single_images[0]));
+    tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
+                        (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         2 * (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
