@@ -67,19 +67,46 @@ BC_MULTI_ISA static void row_divide(float *restrict acc, int count, float diviso
 
 /* Whole 2x2 stride-2 windows in one pass over rows r0, r1, taps in window order (the
  * same sums and maxima as the row passes, which made four passes over acc). */
-BC_MULTI_ISA static void row_max2x2_stride2(float *restrict acc, const float *restrict r0,
-                                            const float *restrict r1, int count)
+static inline void row_max2x2_stride2(float *restrict acc, const float *restrict r0,
+                                      const float *restrict r1, int count)
 {
     for (int q = 0; q < count; q++)
         acc[q] = bc_max_step(bc_max_step(bc_max_step(r0[2 * q], r0[2 * q + 1]), r1[2 * q]),
                              r1[2 * q + 1]);
 }
 
-BC_MULTI_ISA static void row_avg2x2_stride2(float *restrict acc, const float *restrict r0,
-                                            const float *restrict r1, int count, float divisor)
+static inline void row_avg2x2_stride2(float *restrict acc, const float *restrict r0,
+                                      const float *restrict r1, int count, float divisor)
 {
     for (int q = 0; q < count; q++)
         acc[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) / divisor;
+}
+
+/* `rows` output rows (ld_y apart) of `count` whole 2x2 stride-2 windows each, the
+ * window's two input rows row_gap apart and ld_x on per output row. GCC vectorises
+ * a row 16 outputs at a time and leaves the rest to scalar code (12 of avg_2x2_56's
+ * 28, each with its own division), so a row of 16 or more runs its whole vectors,
+ * then its last 16 again (overlapping, rewriting the same values). One call takes a
+ * whole plane when every window is inside it: per-row calls cost as much as the
+ * vector work on such short rows. */
+BC_MULTI_ISA static void rows_2x2_stride2(blasconv_pool_mode mode, float *restrict y, int64_t ld_y,
+                                          const float *restrict x, int64_t ld_x, int64_t row_gap,
+                                          int rows, int count, float divisor)
+{
+    const int head = count < 16 ? count : count / 16 * 16, last = count - 16;
+    for (int r = 0; r < rows; r++) {
+        float *acc = y + r * ld_y;
+        const float *r0 = x + r * ld_x, *r1 = r0 + row_gap;
+        if (mode == BLASCONV_POOL_MAX) {
+            row_max2x2_stride2(acc, r0, r1, head);
+            if (head < count)
+                row_max2x2_stride2(acc + last, r0 + 2 * last, r1 + 2 * last, 16);
+        } else {
+            row_avg2x2_stride2(acc, r0, r1, head, divisor);
+            if (head < count)
+                row_avg2x2_stride2(acc + last, r0 + 2 * last, r1 + 2 * last, 16, divisor);
+        }
+    }
 }
 
 /* Sum of a contiguous span in eight independent lanes (vectorisable without
@@ -158,6 +185,13 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
     /* Passes over a very narrow interior cost more than the scalar window. */
     const int use_rows = count >= 4;
     const int window2x2_stride2 = s->kh == 2 && s->kw == 2 && s->stride_w == 2 && s->dil_w == 1;
+    if (window2x2_stride2 && s->stride_h == 2 && s->pad_t == 0 && s->pad_l == 0 &&
+        col_hi == s->ow && count >= 4 &&
+        (int64_t)(s->oh - 1) * 2 + s->dil_h < s->h) { /* every window inside */
+        rows_2x2_stride2(s->mode, y, s->ow, x, 2 * (int64_t)s->w, (int64_t)s->dil_h * s->w, s->oh,
+                         s->ow, (float)bc_pool_divisor(s, 0, 0));
+        return;
+    }
     for (int oh = 0; oh < s->oh; oh++) {
         float *y_row = y + (int64_t)oh * s->ow;
         int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
@@ -185,10 +219,8 @@ static void forward_plane_nchw(const pool_shape *s, const float *x, float *y)
         if (window2x2_stride2 && i1 - i0 == 2) {
             const float *r0 = x + (h_start + (int64_t)i0 * s->dil_h) * s->w + col0;
             const float *r1 = r0 + (int64_t)s->dil_h * s->w;
-            if (s->mode == BLASCONV_POOL_MAX)
-                row_max2x2_stride2(acc, r0, r1, hi - lo);
-            else
-                row_avg2x2_stride2(acc, r0, r1, hi - lo, (float)bc_pool_divisor(s, h_start, col0));
+            rows_2x2_stride2(s->mode, acc, 0, r0, 0, r1 - r0, 1, hi - lo,
+                             (float)bc_pool_divisor(s, h_start, col0));
             continue;
         }
         int first = 1;
