@@ -202,6 +202,57 @@ static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int o
     }
 }
 
+/* The 3-wide maxima of one row of a plane W = 2 OW wide with one column of left
+ * padding: column 0's window is the row's first two floats, column q >= 1's starts at
+ * 2q - 1 and lies inside. The vector loop runs on the columns but the last (as
+ * row_max3_stride2 does), then on the last 17 again. Needs OW >= 18. */
+static inline void row_maxima_pad1(float *restrict h, const float *restrict r, int ow)
+{
+    const int count = ow - 1, head = (count - 1) / 16 * 16 + 1, q = count - 17;
+    h[0] = bc_max_step(r[0], r[1]);
+    for (int i = 0; i < head; i++)
+        h[1 + i] = bc_max_step(bc_max_step(r[1 + 2 * i], r[2 + 2 * i]), r[3 + 2 * i]);
+    for (int i = 0; i < 17; i++)
+        h[1 + q + i] =
+            bc_max_step(bc_max_step(r[1 + 2 * (q + i)], r[2 + 2 * (q + i)]), r[3 + 2 * (q + i)]);
+}
+
+/* ResNet's case in NCHW (W = 2 OW, left pad 1, vertical stride 2): output rows
+ * [oh_begin, oh_end) of one plane in one call, each input row's maxima computed once
+ * into rows[ih % 3] (an output row's three input rows are consecutive, and the next
+ * output row keeps its last), then combined in row order. With per-row calls and
+ * border windows done one by one, the flat path below ran r50_maxpool at half the
+ * speed of a copy of its bytes. */
+BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restrict y, int h, int ow,
+                                         int pad_t, int oh_begin, int oh_end)
+{
+    float rows[3][STRIP];
+    int64_t done = -1; /* the last input row whose maxima are in rows */
+    for (int oh = oh_begin; oh < oh_end; oh++) {
+        const float *used[3];
+        int count = 0;
+        for (int64_t ih = (int64_t)oh * 2 - pad_t; ih < (int64_t)oh * 2 - pad_t + 3; ih++) {
+            if (ih < 0 || ih >= h)
+                continue;
+            if (ih > done) {
+                row_maxima_pad1(rows[ih % 3], x + ih * 2 * ow, ow);
+                done = ih;
+            }
+            used[count++] = rows[ih % 3];
+        }
+        float *y_row = y + (int64_t)oh * ow;
+        if (count == 3)
+            for (int i = 0; i < ow; i++)
+                y_row[i] = bc_max_step(bc_max_step(used[0][i], used[1][i]), used[2][i]);
+        else if (count == 2)
+            for (int i = 0; i < ow; i++)
+                y_row[i] = bc_max_step(used[0][i], used[1][i]);
+        else
+            for (int i = 0; i < ow; i++)
+                y_row[i] = count ? used[0][i] : -INFINITY;
+    }
+}
+
 int bc_pool_max3x3_stride2_applies(const pool_shape *s)
 {
     return s->mode == BLASCONV_POOL_MAX && s->kh == 3 && s->kw == 3 && s->stride_w == 2 &&
@@ -213,6 +264,11 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
 {
     float maxima[3 * STRIP]; /* three rows' maxima, or the flat path's run */
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
+    if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
+        s->pad_l == 1 && s->ow >= 18 && s->ow <= STRIP) {
+        plane_rows_pad1(x, y, s->h, s->ow, s->pad_t, oh_begin, oh_end);
+        return;
+    }
     if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
         3 * STRIP >= (2 * FLAT_RUN + 1) * s->ow) {
         plane_rows_flat(s, x, y, oh_begin, oh_end, maxima, FLAT_RUN);

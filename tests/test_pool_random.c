@@ -255,6 +255,41 @@ START_TEST(max_3x3_stride2_short_planes)
 }
 END_TEST
 
+/* ResNet's NCHW case (W = 2 OW, left pad 1, vertical stride 2), which has a path of
+ * its own from 18 output columns on: every even width from 30 to 160 and past the
+ * 1024-float strips, top pad 0 and 1, ceil mode or not, 1 to 9 rows and 57, on data
+ * with ties, signed zeros and NaN: bit for bit the reference. */
+START_TEST(max_3x3_stride2_resnet_planes)
+{
+    test_rng r = test_rng_seeded(6300);
+    int checked = 0;
+    for (int w = 30; w <= 2052; w += w < 160 ? 2 : 946)
+        for (int rows = 1; rows <= 10; rows++)
+            for (int variant = 0; variant < 4; variant++) {
+                blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
+                                     .batch = 1,
+                                     .channels = 2,
+                                     .in_height = rows < 10 ? rows : 57,
+                                     .in_width = w,
+                                     .window_height = 3,
+                                     .window_width = 3,
+                                     .stride_height = 2,
+                                     .stride_width = 2,
+                                     .pad_top = variant & 1,
+                                     .pad_bottom = variant & 1,
+                                     .pad_left = 1,
+                                     .pad_right = 1,
+                                     .ceil_mode = variant >> 1};
+                int oh, ow;
+                if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+                    continue;
+                forward_matches_reference(&r, &d, 1, "3x3 stride-2 ResNet plane");
+                checked += 2 * ow == w && ow >= 18;
+            }
+    ck_assert_int_ge(checked, 1000);
+}
+END_TEST
+
 /* The fused 2x2 stride-2 rows, MAX and AVG (both divisors), on every width from 1 to
  * 200, pads 0 and 1, vertical dilation 1 and 2 (MAX): MAX bit for bit, AVG within the
  * tolerance, of the reference. */
@@ -320,6 +355,7 @@ int main(void)
     tcase_add_test(tc, threads_do_not_change_results);
     tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
     tcase_add_test(tc, max_3x3_stride2_short_planes);
+    tcase_add_test(tc, max_3x3_stride2_resnet_planes);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
