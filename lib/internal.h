@@ -264,6 +264,10 @@ void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_be
  * dst + i*rs + j*cs. xi = row * (m+2) + column. */
 void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int lanes, float *dst,
                        ptrdiff_t ds);
+/* One row of 16 side-by-side input patches, their origins m apart: dst[j*ds + l] =
+ * src[l*m + j] for the row's m + 2 columns j and all 16 lanes l (reads 17m floats
+ * of src: whole vectors). */
+void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds);
 void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes, float *dst,
                         ptrdiff_t ds);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,

@@ -264,25 +264,47 @@ static tile_origin tile_at(const winograd_plan *wp, int t)
                          in_image % wp->tiles_w * wp->m};
 }
 
-/* d[i][j] of the (m+2)^2 input patch at (ih0, iw0) of one plane, lane `lane` of
- * a [a][a][LANES] block; rows and columns outside the input read zero. */
-static void gather_patch(const conv_shape *s, int a, const float *plane, int ih0, int iw0,
-                         float *block, int lane)
+/* Rows of the input block sit BLOCK_ROW floats apart: a run of tiles spreads a whole
+ * vector of LANES lanes from its first lane on, past its own lanes into the next
+ * run's (which overwrites them) or unused ones. */
+#define BLOCK_ROW (2 * LANES)
+
+/* The (m+2)^2 input patches of `count` tiles side by side in one tile row of a plane
+ * (origins m apart from (ih0, iw0)) into lanes [lane, lane + count) of an
+ * [a][a][BLOCK_ROW] block; rows and columns outside the input read zero. Each patch
+ * row is spread over the lanes straight from the plane, in vectors that read 17m
+ * floats from the run's first column on (into the neighbouring rows at the borders;
+ * a row whose reads would leave x, `x_elems` floats, is gathered float by float),
+ * then the entries of columns outside the input are zeroed. Tile by tile and float
+ * by float, the gather had cost more than the transform. */
+static void gather_run(const conv_shape *s, int m, const float *x, size_t x_elems, size_t plane,
+                       int ih0, int iw0, int count, float *block, int lane)
 {
-    if (ih0 >= 0 && iw0 >= 0 && ih0 + a <= s->h && iw0 + a <= s->w) {
-        const float *src = plane + (size_t)ih0 * s->w + iw0;
-        for (int i = 0; i < a; i++, src += s->w)
-            for (int j = 0; j < a; j++)
-                block[(i * a + j) * LANES + lane] = src[j];
-        return;
-    }
+    const int a = m + 2;
     for (int i = 0; i < a; i++) {
-        const int ih = ih0 + i;
-        for (int j = 0; j < a; j++) {
-            const int iw = iw0 + j;
-            const int inside = (unsigned)ih < (unsigned)s->h && (unsigned)iw < (unsigned)s->w;
-            block[(i * a + j) * LANES + lane] = inside ? plane[(size_t)ih * s->w + iw] : 0.0f;
+        const int64_t ih = (int64_t)ih0 + i, first = (int64_t)plane + ih * s->w + iw0;
+        float *dst = block + i * a * BLOCK_ROW + lane;
+        if (ih < 0 || ih >= s->h) {
+            for (int j = 0; j < a; j++)
+                memset(dst + j * BLOCK_ROW, 0, LANES * sizeof(float));
+        } else if (first >= 0 && first + (LANES + 1) * m <= (int64_t)x_elems) {
+            bc_winograd_spread_row(m, x + first, dst, BLOCK_ROW);
+        } else {
+            for (int j = 0; j < a; j++)
+                for (int l = 0; l < count; l++) {
+                    const int64_t iw = (int64_t)iw0 + l * m + j;
+                    dst[j * BLOCK_ROW + l] = iw >= 0 && iw < s->w ? x[first + l * m + j] : 0.0f;
+                }
         }
+    }
+    for (int l = 0; l < count; l++) { /* the border tiles' columns outside the input */
+        const int64_t iw = (int64_t)iw0 + l * m;
+        if (iw >= 0 && iw + a <= s->w)
+            continue;
+        for (int j = 0; j < a; j++)
+            if (iw + j < 0 || iw + j >= s->w)
+                for (int i = 0; i < a; i++)
+                    block[(i * a + j) * BLOCK_ROW + lane + l] = 0.0f;
     }
 }
 
@@ -290,18 +312,23 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
                        int count, float *v, int c_begin, int c_end)
 {
     const int m = wp->m, a = m + 2;
-    const size_t plane = (size_t)s->h * s->w;
-    float block[36 * LANES];
+    const size_t plane = (size_t)s->h * s->w, x_elems = (size_t)s->n * s->c * plane;
+    float block[36 * BLOCK_ROW];
     for (int b = 0; b < count; b += LANES) {
         const int lanes = count - b < LANES ? count - b : LANES;
         tile_origin at[LANES];
+        int run_end[LANES]; /* the lane after the run of lane l's tile row */
         for (int l = 0; l < lanes; l++)
             at[l] = tile_at(wp, first + b + l);
+        for (int l = lanes - 1; l >= 0; l--)
+            run_end[l] = l + 1 < lanes && at[l + 1].n == at[l].n && at[l + 1].oh == at[l].oh
+                             ? run_end[l + 1]
+                             : l + 1;
         for (int c = c_begin; c < c_end; c++) {
-            for (int l = 0; l < lanes; l++)
-                gather_patch(s, a, x + ((size_t)at[l].n * s->c + c) * plane, at[l].oh - s->pad_t,
-                             at[l].ow - s->pad_l, block, l);
-            bc_winograd_input(m, block, (ptrdiff_t)a * LANES, LANES, lanes,
+            for (int l = 0; l < lanes; l = run_end[l])
+                gather_run(s, m, x, x_elems, ((size_t)at[l].n * s->c + c) * plane,
+                           at[l].oh - s->pad_t, at[l].ow - s->pad_l, run_end[l] - l, block, l);
+            bc_winograd_input(m, block, (ptrdiff_t)a * BLOCK_ROW, BLOCK_ROW, lanes,
                               v + (size_t)c * count + b, (ptrdiff_t)s->c * count);
         }
     }

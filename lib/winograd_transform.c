@@ -203,6 +203,37 @@ BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdi
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
+typedef int ivec16 __attribute__((vector_size(64)));
+
+/* Lanes l of concat(lo, hi) element stride*l + first (indices under 32). */
+static inline vec16 pick(vec16 lo, vec16 hi, int stride, int first)
+{
+    const ivec16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return __builtin_shuffle(lo, hi, lane * stride + first);
+}
+
+/* m = 4: lanes l of src[4l + j], j < 4, from 64 floats: each half of the lanes from
+ * two vectors, then the halves joined. */
+static inline vec16 pick_stride4(const float *src, int j)
+{
+    const ivec16 join = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const vec16 front = pick(load16(src), load16(src + 16), 4, j);
+    const vec16 back = pick(load16(src + 32), load16(src + 48), 4, j);
+    return __builtin_shuffle(front, back, join);
+}
+
+BC_MULTI_ISA void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds)
+{
+    if (m == 2) { /* columns 2 and 3 are columns 0 and 1 two floats on */
+        for (int j = 0; j < 4; j++)
+            store16(dst + j * ds,
+                    pick(load16(src + (j & 2)), load16(src + (j & 2) + 16), 2, j & 1));
+        return;
+    }
+    for (int j = 0; j < 6; j++) /* columns 4 and 5 are columns 0 and 1 four floats on */
+        store16(dst + j * ds, pick_stride4(src + (j & 4), j & 3));
+}
+
 BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls,
                                      int lanes, float *dst, ptrdiff_t ds)
 {
