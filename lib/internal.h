@@ -284,8 +284,12 @@ typedef struct winograd_plan {
     float *v;            /* transformed input: [a*a][C][T] (NCHW), [a*a][T][C] (NHWC) */
     float *product;      /* U*V: [a*a][K][T] (NCHW), [a*a][T][K] (NHWC) */
     int cached;          /* u is the context's cache */
-    int threads;         /* the call's threads, splitting each stage; >1: GEMMs on a
+    int threads;         /* the call's threads, splitting the filter transform (and each
+                            batch's stages when batch_threads is 1); >1: GEMMs on a
                             one-thread BLAS */
+    int batch_threads;   /* threads each running whole batches in V and M of their own,
+                            slot_floats apart from v on; 1: batches one after another */
+    size_t slot_floats;
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m

@@ -39,10 +39,10 @@
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
-/* With threads and fewer tiles than this per thread, FAST's split stages scale worse
- * than the lowering's slots: r50_3x3_14 (49 tiles) ran FAST/GEMM 0.87 at one thread
- * and 1.11 at two (blasconv-fastbench --reps 9, medians), so the model charges such
- * a call this factor. */
+/* With threads and fewer tiles than this per thread, FAST's threads scale worse than
+ * the lowering's slots: r50_3x3_14 (49 tiles) ran FAST/GEMM 0.87 at one thread and
+ * 1.11 at two (blasconv-fastbench --reps 9, medians, with the stages split), so the
+ * model charges such a call this factor. */
 #define WINOGRAD_MIN_THREAD_TILES 32
 #define WINOGRAD_FEW_TILES_COST 1.3
 /* Winograd is taken only when expected at least this much faster than the lowering. */
@@ -163,6 +163,33 @@ void bc_winograd_cache_clear(blasconv_context *ctx)
     memset(&ctx->winograd_cache, 0, sizeof ctx->winograd_cache);
 }
 
+/* With threads, each runs whole batches through all three stages in V and M of its
+ * own, so a batch's data stays on one core: split stage by stage, every stage read
+ * what another core had written, and two threads ran r50_3x3_56 (NCHW, F(4x4)) only
+ * 1.0-1.2x faster than one, where two one-thread calls side by side each kept one
+ * thread's speed. The batches (at most *per_batch tiles, as many as fit) are evened
+ * out to a multiple of the threads; returns the threads that run batches (1 when the
+ * workspace cannot hold a batch per thread: the stages are split then) and sets
+ * *per_batch. */
+static int per_thread_batches(const conv_shape *s, int m, size_t capacity, int tiles, int threads,
+                              int *per_batch)
+{
+    if (threads < 2 || tiles < threads)
+        return 1;
+    const size_t fixed = align64(filter_bytes(s, m)) + 128 * (size_t)threads;
+    const size_t per_tile = tile_bytes(s, m) * (size_t)threads;
+    if (capacity < fixed + per_tile)
+        return 1;
+    size_t fit = (capacity - fixed) / per_tile;
+    if (fit > (size_t)*per_batch)
+        fit = (size_t)*per_batch;
+    /* as many batches as fit, rounded up to a multiple of the threads, evened out */
+    const int64_t batches = ((int64_t)tiles + (int64_t)fit - 1) / (int64_t)fit;
+    const int64_t rounds = (batches + threads - 1) / threads;
+    *per_batch = (int)(((int64_t)tiles + rounds * threads - 1) / (rounds * threads));
+    return threads;
+}
+
 blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
                                  winograd_plan *wp)
 {
@@ -212,6 +239,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
     const size_t u_bytes = align64(filter_bytes(s, m));
+    const int batch_threads = per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
     if (cached) {
@@ -219,7 +247,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (st != BLASCONV_OK)
             return st;
     }
-    const size_t scratch_bytes = (cached ? 0 : u_bytes) + v_bytes + p_bytes;
+    const size_t scratch_bytes = (cached ? 0 : u_bytes) + (v_bytes + p_bytes) * batch_threads;
     char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
@@ -234,6 +262,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
     wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
     wp->product = (float *)((char *)wp->v + v_bytes);
+    wp->batch_threads = batch_threads;
+    wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
     return BLASCONV_OK;
 }
 
@@ -436,14 +466,12 @@ static int cache_holds(const blasconv_context *ctx, const conv_shape *s, int m, 
 /* One stage of a batch over a range of its items: the filter transform (over
  * filters), the input transform (over channels in NCHW, tiles in NHWC), the GEMMs
  * (over tap positions xi) and the output transform (over output channels in NCHW,
- * tiles in NHWC). With 2+ threads each stage is split over the library's kept
- * workers (the same outputs as one thread); every GEMM runs on a one-thread BLAS.
- * (Whole batches per thread, each in its own V and M, ran 0.93-1.0x of the split on
- * r50_3x3_56, 0.80-0.88x on r50_3x3_56_b8 and 0.76-0.91x on r50_3x3_14_b8 in NCHW,
- * three alternating runs of blasconv-fastbench --threads 2, and no better in NHWC.
- * An earlier split that left the GEMMs to OpenBLAS's threads ran 2-4x slower in wall
- * time: its idle workers spin after each GEMM and took the cores from the
- * transforms.) */
+ * tiles in NHWC). With 2+ threads the filter transform is split over the library's
+ * kept workers, then each runs whole batches (per_thread_batches), or, when the
+ * workspace cannot hold a batch per thread, each batch's stages are split over
+ * them; every GEMM runs on a one-thread BLAS. (An earlier split that left the GEMMs
+ * to OpenBLAS's threads ran 2-4x slower in wall time: its idle workers spin after
+ * each GEMM and took the cores from the transforms.) */
 typedef enum stage_kind {
     STAGE_FILTER,
     STAGE_INPUT,
@@ -458,6 +486,7 @@ typedef struct stage {
     const winograd_plan *wp;
     const float *x, *w, *bias;
     float *y;
+    float *v, *product; /* this batch's V and M */
     int first, count;
 } stage;
 
@@ -471,12 +500,12 @@ static void gemms(const stage *st, int begin, int end)
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
             bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, st->count, s->c, 1.0f,
-                     wp->u + xi * kc, s->c, wp->v + xi * v_step, st->count, 0.0f,
-                     wp->product + xi * p_step, st->count);
+                     wp->u + xi * kc, s->c, st->v + xi * v_step, st->count, 0.0f,
+                     st->product + xi * p_step, st->count);
         else
             bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, s->k, s->c, 1.0f,
-                     wp->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
-                     wp->product + xi * p_step, s->k);
+                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
+                     st->product + xi * p_step, s->k);
     }
 }
 
@@ -489,16 +518,16 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
     if (st->kind == STAGE_FILTER)
         transform_filter(s, wp->m, st->w, wp->u, begin, end);
     else if (st->kind == STAGE_INPUT && nchw)
-        input_nchw(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
+        input_nchw(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
     else if (st->kind == STAGE_INPUT)
-        input_nhwc(s, wp, st->x, st->first, st->count, wp->v, (int)begin, (int)end);
+        input_nhwc(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
     else if (st->kind == STAGE_GEMM)
         gemms(st, (int)begin, (int)end);
     else if (nchw)
-        output_nchw(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nchw(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
     else
-        output_nhwc(s, wp, wp->product, st->bias, st->first, st->count, st->y, (int)begin,
+        output_nhwc(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
                     (int)end);
 }
 
@@ -509,17 +538,41 @@ static void run_stage_all(stage *st, stage_kind kind, int64_t items)
     bc_parallel_for(st->wp->threads, items, 1, run_stage, st);
 }
 
-/* The three stages of the batch of tiles [first, first + count). */
-static void run_batch(stage *st, int first)
+/* The three stages of the batch of tiles [first, first + count), each split over the
+ * threads (split = 1) or all on the calling thread. */
+static void run_batch(stage *st, int first, int split)
 {
     const conv_shape *s = st->s;
     const winograd_plan *wp = st->wp;
     const int nchw = s->layout == BLASCONV_NCHW, taps = (wp->m + 2) * (wp->m + 2);
     st->first = first;
     st->count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
-    run_stage_all(st, STAGE_INPUT, nchw ? s->c : st->count);
-    run_stage_all(st, STAGE_GEMM, taps);
-    run_stage_all(st, STAGE_OUTPUT, nchw ? s->k : st->count);
+    const stage_kind kinds[3] = {STAGE_INPUT, STAGE_GEMM, STAGE_OUTPUT};
+    const int64_t items[3] = {nchw ? s->c : st->count, taps, nchw ? s->k : st->count};
+    for (int i = 0; i < 3; i++) {
+        if (split) {
+            run_stage_all(st, kinds[i], items[i]);
+        } else {
+            st->kind = kinds[i];
+            run_stage(st, 0, items[i]);
+        }
+    }
+}
+
+/* Threads [begin, end) of per-thread batches: thread t takes batches t, t + T, ... in
+ * its own V and M. */
+static void run_thread_batches(void *arg, int64_t begin, int64_t end)
+{
+    const stage *all = arg;
+    const winograd_plan *wp = all->wp;
+    const int step = wp->batch_threads * wp->tiles_per_batch;
+    for (int64_t t = begin; t < end; t++) {
+        stage st = *all;
+        st.v = wp->v + (size_t)t * wp->slot_floats;
+        st.product = wp->product + (size_t)t * wp->slot_floats;
+        for (int first = (int)t * wp->tiles_per_batch; first < wp->tiles; first += step)
+            run_batch(&st, first, 0);
+    }
 }
 
 void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
@@ -527,13 +580,17 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
 {
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
-    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, 0, 0};
+    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
         run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->k);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
     }
+    if (wp->batch_threads > 1) {
+        bc_parallel_for(wp->batch_threads, wp->batch_threads, 1, run_thread_batches, &st);
+        return;
+    }
     for (int first = 0; first < wp->tiles; first += wp->tiles_per_batch)
-        run_batch(&st, first);
+        run_batch(&st, first, 1);
 }
