@@ -1,6 +1,7 @@
 #!/bin/sh
 # Opt-in reliability runs (none of them is part of `quickstart.sh test`):
-#   sh tools/reliability.sh tsan           test_concurrency and test_threads under ThreadSanitizer (build-tsan/)
+#   sh tools/reliability.sh tsan           test_concurrency, test_threads and test_winograd
+#                                          under ThreadSanitizer (build-tsan/)
 #   sh tools/reliability.sh fuzz [SECS]    each libFuzzer harness for SECS s (default 60;
 #                                          clang, build-fuzz/), from tests/fuzz/corpus/
 #   sh tools/reliability.sh soak           10^5 random calls, resident memory must stay flat
@@ -27,12 +28,15 @@ case "$mode" in
 tsan)
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON \
         -DBLASCONV_SANITIZE=thread -DBLASCONV_BUILD_TOOLS=OFF
-    cmake --build build-tsan -j "$jobs" --target test_concurrency test_threads
+    cmake --build build-tsan -j "$jobs" --target test_concurrency test_threads test_winograd
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
         ./build-tsan/tests/test_concurrency
     # the library's own threads: a batch spread over parallel image slots
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
         ./build-tsan/tests/test_threads
+    # FAST's threads, each running whole batches of tiles
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
+        ./build-tsan/tests/test_winograd
     ;;
 fuzz)
     seconds=${2:-60}
