@@ -168,14 +168,15 @@ void bc_winograd_cache_clear(blasconv_context *ctx)
  * what another core had written, and two threads ran r50_3x3_56 (NCHW, F(4x4)) only
  * 1.0-1.2x faster than one, where two one-thread calls side by side each kept one
  * thread's speed. The batches (at most *per_batch tiles, as many as fit) are evened
- * out to a multiple of the threads; returns the threads that run batches (1 when the
- * workspace cannot hold a batch per thread: the stages are split then) and sets
- * *per_batch. */
+ * out to a multiple of the threads; returns the threads that run batches (1 when a
+ * thread would get under WINOGRAD_MIN_BATCH_TILES tiles or the workspace cannot hold a
+ * batch per thread: the stages are split then) and sets *per_batch. */
 static int per_thread_batches(const conv_shape *s, int m, size_t capacity, int tiles, int threads,
                               int *per_batch)
 {
-    if (threads < 2 || tiles < threads)
-        return 1;
+    if (threads < 2 || tiles / threads < WINOGRAD_MIN_BATCH_TILES)
+        return 1; /* thinner GEMMs lost more: r50_3x3_28's 25 tiles a thread ran 0.80x
+                     of the lowering, its split stages 1.11-1.19x (blasconv-fastbench) */
     const size_t fixed = align64(filter_bytes(s, m)) + 128 * (size_t)threads;
     const size_t per_tile = tile_bytes(s, m) * (size_t)threads;
     if (capacity < fixed + per_tile)
