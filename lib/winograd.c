@@ -540,7 +540,7 @@ static void run_stage_all(stage *st, stage_kind kind, int64_t items)
 }
 
 /* The three stages of the batch of tiles [first, first + count), each split over the
- * threads (split = 1) or all on the calling thread. */
+ * threads (split = 1) or all on this thread. */
 static void run_batch(stage *st, int first, int split)
 {
     const conv_shape *s = st->s;
