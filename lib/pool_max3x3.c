@@ -16,9 +16,9 @@
  * columns sit on the stack. */
 #define STRIP 1024
 
-/* h[q] = max of r[2q], r[2q+1], r[2q+2], in that order (one channel). */
-BC_MULTI_ISA static void row_max3_stride2_span(float *restrict h, const float *restrict r,
-                                               int count)
+/* h[q] = max of r[2q], r[2q+1], r[2q+2], in that order (one channel). The inline
+ * helpers here are compiled into each ISA's clone of their callers. */
+static inline void max3_stride2_span(float *restrict h, const float *restrict r, int count)
 {
     for (int q = 0; q < count; q++)
         h[q] = bc_max_step(bc_max_step(r[2 * q], r[2 * q + 1]), r[2 * q + 2]);
@@ -28,16 +28,20 @@ BC_MULTI_ISA static void row_max3_stride2_span(float *restrict h, const float *r
  * last vector would read r[2q + 3], one float past the window), and that scalar
  * remainder's branches are mispredicted on real data. So the span runs on 16k + 1
  * outputs, then on the last 17 (overlapping, rewriting the same values). */
-static void row_max3_stride2(float *h, const float *r, int count)
+static inline void max3_stride2(float *restrict h, const float *restrict r, int count)
 {
     if (count <= 17) {
-        row_max3_stride2_span(h, r, count);
+        max3_stride2_span(h, r, count);
         return;
     }
     const int head = (count - 1) / 16 * 16 + 1, q = count - 17;
-    row_max3_stride2_span(h, r, head);
-    if (head < count)
-        row_max3_stride2_span(h + q, r + 2 * q, 17);
+    max3_stride2_span(h, r, head);
+    max3_stride2_span(h + q, r + 2 * q, 17);
+}
+
+BC_MULTI_ISA static void row_max3_stride2(float *h, const float *r, int count)
+{
+    max3_stride2(h, r, count);
 }
 
 /* The same for `count` pixels of c channels (NHWC): h[p][q] = max of the pixels
@@ -53,18 +57,30 @@ BC_MULTI_ISA static void pixels_max3_stride2(float *restrict h, const float *res
     }
 }
 
-BC_MULTI_ISA static void columns_max2(float *restrict y, const float *restrict a,
-                                      const float *restrict b, int count)
+/* One output row from the maxima of its window's in-input rows, in row order (none
+ * only with dilation: every window of the row is padding). */
+static inline void combine_maxima(const float *const *rows, int used, float *restrict y_row,
+                                  int width)
 {
-    for (int q = 0; q < count; q++)
-        y[q] = bc_max_step(a[q], b[q]);
+    if (used == 3) {
+        const float *restrict a = rows[0], *restrict b = rows[1], *restrict c = rows[2];
+        for (int q = 0; q < width; q++)
+            y_row[q] = bc_max_step(bc_max_step(a[q], b[q]), c[q]);
+    } else if (used == 2) {
+        const float *restrict a = rows[0], *restrict b = rows[1];
+        for (int q = 0; q < width; q++)
+            y_row[q] = bc_max_step(a[q], b[q]);
+    } else if (used == 1) {
+        memcpy(y_row, rows[0], (size_t)width * sizeof *y_row);
+    } else {
+        for (int q = 0; q < width; q++)
+            y_row[q] = -INFINITY;
+    }
 }
 
-BC_MULTI_ISA static void columns_max3(float *restrict y, const float *restrict a,
-                                      const float *restrict b, const float *restrict c, int count)
+BC_MULTI_ISA static void combine_rows(const float *const *rows, int used, float *y_row, int width)
 {
-    for (int q = 0; q < count; q++)
-        y[q] = bc_max_step(bc_max_step(a[q], b[q]), c[q]);
+    combine_maxima(rows, used, y_row, width);
 }
 
 /* The in-input taps [*first, *last) of border column ow's 3-wide window. */
@@ -131,20 +147,6 @@ static void row_maxima(const pool_shape *s, const float *x_row, int c, int ow0, 
         border_max_pixel(s, x_row, ow, c, h + (int64_t)(ow - ow0) * c);
 }
 
-/* One output row from the maxima of its window's in-input rows, in row order. */
-static void combine_rows(const float *const *rows, int used, float *y_row, int width)
-{
-    if (used == 3)
-        columns_max3(y_row, rows[0], rows[1], rows[2], width);
-    else if (used == 2)
-        columns_max2(y_row, rows[0], rows[1], width);
-    else if (used == 1)
-        memcpy(y_row, rows[0], (size_t)width * sizeof *y_row);
-    else /* only with dilation: every window of this row is padding */
-        for (int q = 0; q < width; q++)
-            y_row[q] = -INFINITY;
-}
-
 /* Output rows per run of the flat path below. Longer runs make fewer calls, but
  * ran slower once the planes came from memory: 64x112x112 planes, 1 thread, medians
  * of alternating runs (us): batch 1 (in cache) 165 before the flat path, 129 with
@@ -202,27 +204,13 @@ static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int o
     }
 }
 
-/* The 3-wide maxima of one row of a plane W = 2 OW wide with one column of left
- * padding: column 0's window is the row's first two floats, column q >= 1's starts at
- * 2q - 1 and lies inside. The vector loop runs on the columns but the last (as
- * row_max3_stride2 does), then on the last 17 again. Needs OW >= 18. */
-static inline void row_maxima_pad1(float *restrict h, const float *restrict r, int ow)
-{
-    const int count = ow - 1, head = (count - 1) / 16 * 16 + 1, q = count - 17;
-    h[0] = bc_max_step(r[0], r[1]);
-    for (int i = 0; i < head; i++)
-        h[1 + i] = bc_max_step(bc_max_step(r[1 + 2 * i], r[2 + 2 * i]), r[3 + 2 * i]);
-    for (int i = 0; i < 17; i++)
-        h[1 + q + i] =
-            bc_max_step(bc_max_step(r[1 + 2 * (q + i)], r[2 + 2 * (q + i)]), r[3 + 2 * (q + i)]);
-}
-
 /* ResNet's case in NCHW (W = 2 OW, left pad 1, vertical stride 2): output rows
  * [oh_begin, oh_end) of one plane in one call, each input row's maxima computed once
  * into rows[ih % 3] (an output row's three input rows are consecutive, and the next
- * output row keeps its last), then combined in row order. With per-row calls and
- * border windows done one by one, the flat path below ran r50_maxpool at half the
- * speed of a copy of its bytes. */
+ * output row keeps its last), then combined in row order. Column 0's window is its
+ * row's first two floats; column q >= 1's starts at 2q - 1 and lies inside. With
+ * per-row calls and border windows done one by one, the flat path (above) ran
+ * r50_maxpool at half the speed of a copy of its bytes. */
 BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restrict y, int h, int ow,
                                          int pad_t, int oh_begin, int oh_end)
 {
@@ -235,21 +223,14 @@ BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restric
             if (ih < 0 || ih >= h)
                 continue;
             if (ih > done) {
-                row_maxima_pad1(rows[ih % 3], x + ih * 2 * ow, ow);
+                const float *r = x + ih * 2 * ow;
+                rows[ih % 3][0] = bc_max_step(r[0], r[1]);
+                max3_stride2(rows[ih % 3] + 1, r + 1, ow - 1);
                 done = ih;
             }
             used[count++] = rows[ih % 3];
         }
-        float *y_row = y + (int64_t)oh * ow;
-        if (count == 3)
-            for (int i = 0; i < ow; i++)
-                y_row[i] = bc_max_step(bc_max_step(used[0][i], used[1][i]), used[2][i]);
-        else if (count == 2)
-            for (int i = 0; i < ow; i++)
-                y_row[i] = bc_max_step(used[0][i], used[1][i]);
-        else
-            for (int i = 0; i < ow; i++)
-                y_row[i] = count ? used[0][i] : -INFINITY;
+        combine_maxima(used, count, y + (int64_t)oh * ow, ow);
     }
 }
 
@@ -265,7 +246,7 @@ void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, 
     float maxima[3 * STRIP]; /* three rows' maxima, or the flat path's run */
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
     if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
-        s->pad_l == 1 && s->ow >= 18 && s->ow <= STRIP) {
+        s->pad_l == 1 && s->ow <= STRIP) {
         plane_rows_pad1(x, y, s->h, s->ow, s->pad_t, oh_begin, oh_end);
         return;
     }
