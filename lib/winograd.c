@@ -77,17 +77,19 @@ static int ceil_div_int(int num, int den)
     return (num + den - 1) / den;
 }
 
-/* Tiles per batch for side m within `capacity` bytes; 0 when not even one fits. */
-static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles)
+/* Tiles per batch for side m within `capacity` bytes, with `copies` V and M buffers
+ * (one per thread running batches); 0 when not even one tile each fits. */
+static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, int copies)
 {
-    const size_t fixed = align64(filter_bytes(s, m)) + 128; /* 128: aligning V and M */
-    const size_t per_tile = tile_bytes(s, m);
+    /* 128 per copy: aligning its V and M */
+    const size_t fixed = align64(filter_bytes(s, m)) + 128 * (size_t)copies;
+    const size_t per_tile = tile_bytes(s, m) * (size_t)copies;
     if ((int64_t)(m + 2) * (m + 2) * s->k * s->c >= BLASCONV_MAX_ELEMENTS)
         return 0;
     if (capacity < fixed + per_tile)
         return 0;
     size_t fit = (capacity - fixed) / per_tile;
-    size_t want = WINOGRAD_BATCH_BYTES / per_tile;
+    size_t want = WINOGRAD_BATCH_BYTES / tile_bytes(s, m); /* per copy */
     if (want < WINOGRAD_MIN_BATCH_TILES)
         want = WINOGRAD_MIN_BATCH_TILES;
     if (fit > want)
@@ -167,25 +169,22 @@ void bc_winograd_cache_clear(blasconv_context *ctx)
  * own, so a batch's data stays on one core: split stage by stage, every stage read
  * what another core had written, and two threads ran r50_3x3_56 (NCHW, F(4x4)) only
  * 1.0-1.2x faster than one, where two one-thread calls side by side each kept one
- * thread's speed. The batches (at most *per_batch tiles, as many as fit) are evened
- * out to a multiple of the threads; returns the threads that run batches (1 when a
- * thread would get under WINOGRAD_MIN_BATCH_TILES tiles or the workspace cannot hold a
- * batch per thread: the stages are split then) and sets *per_batch. */
+ * thread's speed. The batches (as large as one thread's would be, if they fit) are
+ * evened out to a multiple of the threads; returns the threads that run batches (1
+ * when a thread would get under WINOGRAD_MIN_BATCH_TILES tiles or the workspace cannot
+ * hold a batch per thread: the stages are split then, and *per_batch is left as it
+ * is) and sets *per_batch. */
 static int per_thread_batches(const conv_shape *s, int m, size_t capacity, int tiles, int threads,
                               int *per_batch)
 {
     if (threads < 2 || tiles / threads < WINOGRAD_MIN_BATCH_TILES)
         return 1; /* thinner GEMMs lost more: r50_3x3_28's 25 tiles a thread ran 0.80x
                      of the lowering, its split stages 1.11-1.19x (blasconv-fastbench) */
-    const size_t fixed = align64(filter_bytes(s, m)) + 128 * (size_t)threads;
-    const size_t per_tile = tile_bytes(s, m) * (size_t)threads;
-    if (capacity < fixed + per_tile)
+    const int fit = batch_tiles(s, m, capacity, tiles, threads);
+    if (fit == 0)
         return 1;
-    size_t fit = (capacity - fixed) / per_tile;
-    if (fit > (size_t)*per_batch)
-        fit = (size_t)*per_batch;
     /* as many batches as fit, rounded up to a multiple of the threads, evened out */
-    const int64_t batches = ((int64_t)tiles + (int64_t)fit - 1) / (int64_t)fit;
+    const int64_t batches = ((int64_t)tiles + fit - 1) / fit;
     const int64_t rounds = (batches + threads - 1) / threads;
     *per_batch = (int)(((int64_t)tiles + rounds * threads - 1) / (rounds * threads));
     return threads;
@@ -215,7 +214,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (all >= BLASCONV_MAX_ELEMENTS)
             continue;
         tiles_of[side] = (int)all;
-        int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all);
+        int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
         double ns = winograd_ns(s, side, (int)all, unlimited, cached);
@@ -232,7 +231,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     for (int i = 0; i < 2 && !m; i++) {
         if (!sides[i])
             continue;
-        per_batch = batch_tiles(s, sides[i], capacity, tiles_of[sides[i]]);
+        per_batch = batch_tiles(s, sides[i], capacity, tiles_of[sides[i]], 1);
         if (per_batch > 0)
             m = sides[i], tiles = tiles_of[m];
     }
@@ -320,11 +319,12 @@ static void gather_run(const conv_shape *s, int m, const float *x, size_t x_elem
                 memset(dst + j * BLOCK_ROW, 0, LANES * sizeof(float));
         } else if (first >= 0 && first + (LANES + 1) * m <= (int64_t)x_elems) {
             bc_winograd_spread_row(m, x + first, dst, BLOCK_ROW);
-        } else {
+        } else { /* the columns outside the input are zeroed below */
             for (int j = 0; j < a; j++)
                 for (int l = 0; l < count; l++) {
                     const int64_t iw = (int64_t)iw0 + l * m + j;
-                    dst[j * BLOCK_ROW + l] = iw >= 0 && iw < s->w ? x[first + l * m + j] : 0.0f;
+                    if (iw >= 0 && iw < s->w)
+                        dst[j * BLOCK_ROW + l] = x[first + l * m + j];
                 }
         }
     }
