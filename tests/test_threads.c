@@ -160,6 +160,29 @@ static float *backward_data_with(int threads, size_t workspace_limit, const blas
     return dx;
 }
 
+/* Backward data of d on `threads` threads, unlimited and under `limit`, against one
+ * thread (within the tolerance: the split differs from one thread's tiles) and the
+ * oracle, on random dy and w drawn from `seed`. */
+static void assert_backward_data_split_agrees(const blasconv_conv2d *d, int threads, size_t limit,
+                                              uint64_t seed)
+{
+    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
+    test_rng r = test_rng_seeded(seed);
+    float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+    float *want = test_alloc_poisoned(nx);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want), BLASCONV_OK);
+    float *one = backward_data_with(1, 0, d, dy, w);
+    test_assert_conv_close(one, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "one thread");
+    const size_t limits[] = {0, limit};
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+        float *many = backward_data_with(threads, limits[l], d, dy, w);
+        test_assert_conv_agree(one, many, nx, d, BLASCONV_PASS_BACKWARD_DATA, "threads");
+        test_assert_conv_close(many, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "oracle");
+        free(many);
+    }
+    free(one), free(want), free(dy), free(w);
+}
+
 /* Backward data on one image splits its input channels over the slots (each slot's
  * col2im writes only its own planes of dx); _i past the table: NHWC, which splits a
  * batch into whole images (the batch layer) and a 1x1 layer into rows. */
@@ -170,21 +193,7 @@ START_TEST(backward_data_split_agrees)
                             : _i == count ? batch_layer
                                           : single_images[2];
     layer.layout = _i < count ? BLASCONV_NCHW : BLASCONV_NHWC;
-    const blasconv_conv2d *d = &layer;
-    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
-    test_rng r = test_rng_seeded(101 + (uint64_t)_i);
-    float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
-    float *want = test_alloc_poisoned(nx);
-    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want), BLASCONV_OK);
-    float *one = backward_data_with(1, 0, d, dy, w);
-    const size_t limits[] = {0, (size_t)1 << 18};
-    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
-        float *two = backward_data_with(2, limits[l], d, dy, w);
-        test_assert_conv_agree(one, two, nx, d, BLASCONV_PASS_BACKWARD_DATA, "two threads");
-        test_assert_conv_close(two, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "oracle");
-        free(two);
-    }
-    free(one), free(want), free(dy), free(w);
+    assert_backward_data_split_agrees(&layer, 2, (size_t)1 << 18, 101 + (uint64_t)_i);
 }
 END_TEST
 
@@ -247,22 +256,8 @@ static const blasconv_conv2d few_channel_layers[] = {
 START_TEST(backward_data_few_channels_split_by_input_rows_agrees)
 {
     const blasconv_conv2d *d = &few_channel_layers[_i];
-    const int threads = d->batch > 1 ? 3 : 2;
-    size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
-    test_rng r = test_rng_seeded(211 + (uint64_t)_i);
-    float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
-    float *want = test_alloc_poisoned(nx);
-    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want), BLASCONV_OK);
-    float *one = backward_data_with(1, 0, d, dy, w);
-    test_assert_conv_close(one, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "one thread");
-    const size_t limits[] = {0, (size_t)1 << 16};
-    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
-        float *many = backward_data_with(threads, limits[l], d, dy, w);
-        test_assert_conv_agree(one, many, nx, d, BLASCONV_PASS_BACKWARD_DATA, "threads");
-        test_assert_conv_close(many, want, nx, d, BLASCONV_PASS_BACKWARD_DATA, "oracle");
-        free(many);
-    }
-    free(one), free(want), free(dy), free(w);
+    assert_backward_data_split_agrees(d, d->batch > 1 ? 3 : 2, (size_t)1 << 16,
+                                      211 + (uint64_t)_i);
 }
 END_TEST
 
