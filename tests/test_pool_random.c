@@ -221,6 +221,25 @@ START_TEST(max_3x3_stride2_every_width)
 }
 END_TEST
 
+/* Two NCHW h x w planes through a 3x3 stride-2 MAX window with these pads. */
+static blasconv_pool2d max_3x3_stride2_planes(int h, int w, int pad_t, int pad_b, int pad_l,
+                                              int pad_r)
+{
+    return (blasconv_pool2d){.mode = BLASCONV_POOL_MAX,
+                             .batch = 1,
+                             .channels = 2,
+                             .in_height = h,
+                             .in_width = w,
+                             .window_height = 3,
+                             .window_width = 3,
+                             .stride_height = 2,
+                             .stride_width = 2,
+                             .pad_top = pad_t,
+                             .pad_bottom = pad_b,
+                             .pad_left = pad_l,
+                             .pad_right = pad_r};
+}
+
 /* The same path's flat runs (NCHW, W = 2 OW, vertical stride 2) on planes of 1-4 rows
  * and 1-8 columns with every pad of 0 or 1 on each side: planes of under three floats
  * hold no whole window, and every output is a border one (a fuzzed 1x2 plane once
@@ -232,19 +251,8 @@ START_TEST(max_3x3_stride2_short_planes)
     for (int h = 1; h <= 4; h++)
         for (int w = 1; w <= 8; w++)
             for (int pads = 0; pads < 16; pads++) {
-                blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
-                                     .batch = 1,
-                                     .channels = 2,
-                                     .in_height = h,
-                                     .in_width = w,
-                                     .window_height = 3,
-                                     .window_width = 3,
-                                     .stride_height = 2,
-                                     .stride_width = 2,
-                                     .pad_top = pads & 1,
-                                     .pad_bottom = pads >> 1 & 1,
-                                     .pad_left = pads >> 2 & 1,
-                                     .pad_right = pads >> 3 & 1};
+                blasconv_pool2d d = max_3x3_stride2_planes(h, w, pads & 1, pads >> 1 & 1,
+                                                           pads >> 2 & 1, pads >> 3 & 1);
                 int oh, ow;
                 if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
                     continue;
@@ -266,20 +274,9 @@ START_TEST(max_3x3_stride2_resnet_planes)
     for (int w = 2; w <= 2052; w += w < 160 ? 2 : 946)
         for (int rows = 1; rows <= 10; rows++)
             for (int variant = 0; variant < 4; variant++) {
-                blasconv_pool2d d = {.mode = BLASCONV_POOL_MAX,
-                                     .batch = 1,
-                                     .channels = 2,
-                                     .in_height = rows < 10 ? rows : 57,
-                                     .in_width = w,
-                                     .window_height = 3,
-                                     .window_width = 3,
-                                     .stride_height = 2,
-                                     .stride_width = 2,
-                                     .pad_top = variant & 1,
-                                     .pad_bottom = variant & 1,
-                                     .pad_left = 1,
-                                     .pad_right = 1,
-                                     .ceil_mode = variant >> 1};
+                blasconv_pool2d d = max_3x3_stride2_planes(rows < 10 ? rows : 57, w, variant & 1,
+                                                           variant & 1, 1, 1);
+                d.ceil_mode = variant >> 1;
                 int oh, ow;
                 if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
                     continue;
