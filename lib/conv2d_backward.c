@@ -230,35 +230,35 @@ static void backward_data_share(void *arg, float *col, slot_range r)
     backward_data_nchw(j->ctx, j->plan, j->dy, j->w, j->out, col, r);
 }
 
-/* dw columns of input channels [c_begin, c_end) of every group (their taps), summed
- * over the whole batch and its tiles in one order, lowering only those channels. */
+/* dw columns of kernel rows [first, end) of every group (kernel row c*KH + ki: input
+ * channel c's taps (ki, 0..KW-1)), summed over the whole batch and its tiles in one
+ * order, lowering only those kernel rows. */
 static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
                                  const float *dy, float *dw, float *col, int rows_per_tile,
-                                 int c_begin, int c_end)
+                                 int first, int end)
 {
-    const int kg = s->k_per_group, taps = s->kh * s->kw;
+    const int kg = s->k_per_group;
     const int positions = (int)s->positions, col_rows = (int)s->col_rows;
-    const int share_rows = (c_end - c_begin) * taps; /* of the column matrix */
+    const int share_rows = (end - first) * s->kw; /* of the column matrix */
     const size_t plane = (size_t)s->h * s->w;
-    conv_shape share = *s; /* im2col of the share's channels only */
-    share.c_per_group = c_end - c_begin;
     for (int g = 0; g < s->groups; g++) {
-        float *dw_share = dw + (size_t)g * kg * s->col_rows + (size_t)c_begin * taps;
+        float *dw_share = dw + (size_t)g * kg * s->col_rows + (size_t)first * s->kw;
         float beta = 0.0f; /* the first GEMM overwrites dw, the rest accumulate */
         for (int n = 0; n < s->n; n++) {
-            const float *x_share =
-                x + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
+            const float *x_group = x + ((size_t)n * s->c + (size_t)g * s->c_per_group) * plane;
             const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
-            if (s->direct_1x1) {
+            if (s->direct_1x1) { /* a kernel row is a channel */
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, positions, 1.0f,
-                         dy_group, positions, x_share, positions, beta, dw_share, col_rows);
+                         dy_group, positions, x_group + (size_t)first * plane, positions, beta,
+                         dw_share, col_rows);
                 beta = 1.0f;
                 continue;
             }
             for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
                 const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
-                bc_im2col_nchw(&share, x_share, oh, oh_end, col, (size_t)tile_cols);
+                bc_im2col_nchw_kernel_rows(s, x_group, first, end, oh, oh_end, col,
+                                           (size_t)tile_cols);
                 bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, tile_cols, 1.0f,
                          dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_share,
                          col_rows);
@@ -268,7 +268,7 @@ static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *
     }
 }
 
-/* Backward filter's slots split input channels (see plan.c). */
+/* Backward filter's slots split kernel rows of the input channels (see plan.c). */
 static void backward_filter_share(void *arg, float *col, slot_range r)
 {
     const struct backward_job *j = arg;

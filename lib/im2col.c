@@ -85,40 +85,45 @@ static void im2col_tap_span(const conv_shape *s, const float *x_plane, int ki, i
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                     float *col, size_t ld)
 {
+    bc_im2col_nchw_kernel_rows(s, x_group, 0, s->c_per_group * s->kh, oh_begin, oh_end, col, ld);
+}
+
+void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int first, int end,
+                                int oh_begin, int oh_end, float *col, size_t ld)
+{
     const int spans = s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w;
     const int ow = s->ow;
     const size_t plane = (size_t)s->h * s->w;
     size_t row = 0;
-    for (int c = 0; c < s->c_per_group; c++) {
+    for (int kernel_row = first; kernel_row < end; kernel_row++) {
+        const int c = kernel_row / s->kh, ki = kernel_row % s->kh;
         const float *x_plane = x_group + (size_t)c * plane;
-        for (int ki = 0; ki < s->kh; ki++) {
-            for (int kj = 0; kj < s->kw; kj++, row++) {
-                const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
-                int lo, hi;
-                bc_valid_columns(s, col_offset, &lo, &hi);
-                float *dst = col + row * ld;
-                if (spans) {
-                    im2col_tap_span(s, x_plane, ki, col_offset, lo, hi, oh_begin, oh_end, dst);
+        for (int kj = 0; kj < s->kw; kj++, row++) {
+            const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
+            int lo, hi;
+            bc_valid_columns(s, col_offset, &lo, &hi);
+            float *dst = col + row * ld;
+            if (spans) {
+                im2col_tap_span(s, x_plane, ki, col_offset, lo, hi, oh_begin, oh_end, dst);
+                continue;
+            }
+            for (int oh = oh_begin; oh < oh_end; oh++, dst += ow) {
+                int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                if ((uint64_t)ih >= (uint64_t)s->h) {
+                    memset(dst, 0, (size_t)ow * sizeof(float));
                     continue;
                 }
-                for (int oh = oh_begin; oh < oh_end; oh++, dst += ow) {
-                    int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
-                    if ((uint64_t)ih >= (uint64_t)s->h) {
-                        memset(dst, 0, (size_t)ow * sizeof(float));
-                        continue;
-                    }
-                    const float *src = x_plane + (size_t)ih * s->w;
-                    memset(dst, 0, (size_t)lo * sizeof(float));
-                    if (hi == lo) {
-                        /* the whole row reads padding */
-                    } else if (s->stride_w == 1) {
-                        memcpy(dst + lo, src + lo + col_offset, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        gather_strided(dst + lo, src + (int64_t)lo * s->stride_w + col_offset,
-                                       hi - lo, s->stride_w);
-                    }
-                    memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
+                const float *src = x_plane + (size_t)ih * s->w;
+                memset(dst, 0, (size_t)lo * sizeof(float));
+                if (hi == lo) {
+                    /* the whole row reads padding */
+                } else if (s->stride_w == 1) {
+                    memcpy(dst + lo, src + lo + col_offset, (size_t)(hi - lo) * sizeof(float));
+                } else {
+                    gather_strided(dst + lo, src + (int64_t)lo * s->stride_w + col_offset, hi - lo,
+                                   s->stride_w);
                 }
+                memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
             }
         }
     }

@@ -178,6 +178,10 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi);
  * x_group points at channel (group * C/g) of the image. */
 void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int oh_end,
                     float *col, size_t ld);
+/* The same for kernel rows [first, end) of the group only (kernel row c*KH + ki:
+ * channel c's taps (ki, 0..KW-1)), from col's row 0. */
+void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int first, int end,
+                                int oh_begin, int oh_end, float *col, size_t ld);
 /* Adds col (the layout bc_im2col_nchw writes) back into dx_group's input rows
  * [ih_begin, ih_end) (col2im; 0 and H for all of them). Each dx element gets its
  * sums in output-row order, so the result does not depend on how the rows are
@@ -334,14 +338,15 @@ typedef struct conv_plan {
                                one-thread BLAS (NCHW passes with 2+
                                threads); 1 = serial */
     slot_split split;       /* how the slots share the work */
-    int channels;           /* per group, the channels SPLIT_CHANNELS shares: K/g
-                               forward, C/g backward */
+    int channels;           /* per group, what SPLIT_CHANNELS shares: K/g forward,
+                               C/g backward data, C/g*KH backward filter */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
 
 /* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
  * is image n's row oh) and channels [k_begin, k_end) of every group (conv_plan's
- * `channels`: output channels forward, input channels backward). */
+ * `channels`: output channels forward, input channels backward data, kernel rows of
+ * the input channels backward filter). */
 typedef struct slot_range {
     int row_begin, row_end;
     int k_begin, k_end;

@@ -261,27 +261,46 @@ START_TEST(backward_data_few_channels_split_by_input_rows_agrees)
 }
 END_TEST
 
-/* Backward filter splits input channels over the slots, any batch (each slot owns
- * its columns of dw and sums the batch in the one-thread order). */
-START_TEST(backward_filter_split_by_input_channels_agrees)
+/* Backward filter of d on `threads` threads against one thread (within the
+ * tolerance) and the oracle, on random x and dy drawn from `seed`. */
+static void assert_backward_filter_split_agrees(const blasconv_conv2d *d, int threads,
+                                                uint64_t seed)
 {
-    const blasconv_conv2d *d = _i == 0 ? &batch_layer : &single_images[_i - 1];
     size_t nx = test_conv_x_elems(d), ny = test_conv_y_elems(d), nw = test_conv_w_elems(d);
-    test_rng r = test_rng_seeded(107 + (uint64_t)_i);
+    test_rng r = test_rng_seeded(seed);
     float *x = test_alloc_random(&r, nx), *dy = test_alloc_random(&r, ny);
     float *want = test_alloc_poisoned(nw), *got[2];
     ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, x, dy, want, NULL),
                      BLASCONV_OK);
     for (int t = 0; t < 2; t++) {
-        blasconv_context *ctx = context_with(t + 1, 0);
+        blasconv_context *ctx = context_with(t == 0 ? 1 : threads, 0);
         got[t] = test_alloc_poisoned(nw);
         ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, x, dy, got[t], NULL),
                          BLASCONV_OK);
         blasconv_context_destroy(ctx);
     }
-    test_assert_conv_agree(got[0], got[1], nw, d, BLASCONV_PASS_BACKWARD_FILTER, "two threads");
+    test_assert_conv_agree(got[0], got[1], nw, d, BLASCONV_PASS_BACKWARD_FILTER, "threads");
     test_assert_conv_close(got[1], want, nw, d, BLASCONV_PASS_BACKWARD_FILTER, "oracle");
     free(got[0]), free(got[1]), free(want), free(x), free(dy);
+}
+
+/* Backward filter splits the input channels' kernel rows over the slots, any batch
+ * (each slot owns its columns of dw and sums the batch in the one-thread order). */
+START_TEST(backward_filter_split_by_kernel_rows_agrees)
+{
+    const blasconv_conv2d *d = _i == 0 ? &batch_layer : &single_images[_i - 1];
+    assert_backward_filter_split_agrees(d, 2, 107 + (uint64_t)_i);
+}
+END_TEST
+
+/* On few channels the slots' kernel rows start and end inside a channel: r50_conv1's
+ * shape in small (21 kernel rows over 2 and 3 slots) and the 5-channel 5x5 layer (25
+ * over 3 slots); the others run on one slot. */
+START_TEST(backward_filter_few_channels_split_by_kernel_rows_agrees)
+{
+    const int count = (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]);
+    const blasconv_conv2d *d = &few_channel_layers[_i % count];
+    assert_backward_filter_split_agrees(d, _i < count ? 2 : 3, 223 + (uint64_t)_i);
 }
 END_TEST
 
@@ -354,8 +373,10 @@ int main(void)
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
-    tcase_add_loop_test(tc, backward_filter_split_by_input_channels_agrees, 0,
+    tcase_add_loop_test(tc, backward_filter_split_by_kernel_rows_agrees, 0,
                         1 + (int)(sizeof single_images / sizeof single_images[0]));
+    tcase_add_loop_test(tc, backward_filter_few_channels_split_by_kernel_rows_agrees, 0,
+                        2 * (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, backward_data_split_agrees, 0,
                         2 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
