@@ -36,6 +36,12 @@
 /* The transforms take this many tiles (NCHW) or channels (NHWC) at a time. */
 #define LANES 16
 #define CHANNEL_CHUNK 64
+/* NCHW's filter transform writes this many lanes of each tap position at a time,
+ * through a block on the stack: 16 lanes straight into U made 36 streams of 64-byte
+ * stores, 256 KB apart on r50_3x3_14_b8, and two threads transformed its filter
+ * hardly faster than one (1.3-1.7 ms a call, blasconv-fastbench with and without
+ * --constant). */
+#define FILTER_CHUNK 256
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
@@ -273,8 +279,15 @@ static void transform_filter(const conv_shape *s, int m, const float *w, float *
                              int64_t end)
 {
     const ptrdiff_t kc = (ptrdiff_t)s->k * s->c;
-    if (s->layout == BLASCONV_NCHW) { /* lanes [begin, end) of the K*C filters */
-        bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), u + begin, kc);
+    if (s->layout == BLASCONV_NCHW) {   /* lanes [begin, end) of the K*C filters */
+        float block[36 * FILTER_CHUNK]; /* (m+2)^2 rows of FILTER_CHUNK lanes */
+        const int taps = (m + 2) * (m + 2);
+        for (int64_t l = begin; l < end; l += FILTER_CHUNK) {
+            const int lanes = end - l < FILTER_CHUNK ? (int)(end - l) : FILTER_CHUNK;
+            bc_winograd_filter(m, w + l * 9, 1, 9, lanes, block, FILTER_CHUNK);
+            for (int xi = 0; xi < taps; xi++)
+                memcpy(u + xi * kc + l, block + xi * FILTER_CHUNK, (size_t)lanes * sizeof(float));
+        }
         return;
     }
     for (int k = (int)begin; k < (int)end; k++) /* filters [begin, end) */
