@@ -36,12 +36,13 @@
 /* The transforms take this many tiles (NCHW) or channels (NHWC) at a time. */
 #define LANES 16
 #define CHANNEL_CHUNK 64
-/* NCHW's filter transform writes this many lanes of each tap position at a time,
+/* The filter transform writes this many lanes of each tap position at a time,
  * through a block on the stack: 16 lanes straight into U made 36 streams of 64-byte
  * stores, 256 KB apart on r50_3x3_14_b8, and two threads transformed its filter
- * hardly faster than one (1.3-1.7 ms a call, blasconv-fastbench with and without
- * --constant). */
-#define FILTER_CHUNK 256
+ * hardly faster than one (NCHW 1.3-1.7 ms, NHWC 0.9-1.0 ms a call: blasconv-fastbench
+ * with and without --constant). 128 and 256 lanes ran the same; 128 keeps the block
+ * at 18 KB of the caller's stack. */
+#define FILTER_CHUNK 128
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
@@ -275,25 +276,33 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     return BLASCONV_OK;
 }
 
+/* The transform of `lanes` filters (tap t of lane l at src[l * ls + t * ts]) into
+ * rows ds apart of dst, FILTER_CHUNK lanes at a time through a block on the stack. */
+static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int64_t lanes,
+                         float *dst, ptrdiff_t ds)
+{
+    float block[36 * FILTER_CHUNK]; /* (m+2)^2 rows of FILTER_CHUNK lanes */
+    const int taps = (m + 2) * (m + 2);
+    for (int64_t l = 0; l < lanes; l += FILTER_CHUNK) {
+        const int count = lanes - l < FILTER_CHUNK ? (int)(lanes - l) : FILTER_CHUNK;
+        bc_winograd_filter(m, src + l * ls, ts, ls, count, block, FILTER_CHUNK);
+        for (int xi = 0; xi < taps; xi++)
+            memcpy(dst + xi * ds + l, block + xi * FILTER_CHUNK, (size_t)count * sizeof(float));
+    }
+}
+
 /* U[xi][k][c] from w: [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart) or
  * [K][3][3][C] (NHWC: lanes are one filter's C channels). */
 static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
                              int64_t end)
 {
     const ptrdiff_t kc = (ptrdiff_t)s->k * s->c;
-    if (s->layout == BLASCONV_NCHW) {   /* lanes [begin, end) of the K*C filters */
-        float block[36 * FILTER_CHUNK]; /* (m+2)^2 rows of FILTER_CHUNK lanes */
-        const int taps = (m + 2) * (m + 2);
-        for (int64_t l = begin; l < end; l += FILTER_CHUNK) {
-            const int lanes = end - l < FILTER_CHUNK ? (int)(end - l) : FILTER_CHUNK;
-            bc_winograd_filter(m, w + l * 9, 1, 9, lanes, block, FILTER_CHUNK);
-            for (int xi = 0; xi < taps; xi++)
-                memcpy(u + xi * kc + l, block + xi * FILTER_CHUNK, (size_t)lanes * sizeof(float));
-        }
+    if (s->layout == BLASCONV_NCHW) { /* lanes [begin, end) of the K*C filters */
+        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc);
         return;
     }
-    for (int k = (int)begin; k < (int)end; k++) /* filters [begin, end) */
-        bc_winograd_filter(m, w + (size_t)k * 9 * s->c, s->c, 1, s->c, u + (size_t)k * s->c, kc);
+    for (int64_t k = begin; k < end; k++) /* filters [begin, end) */
+        filter_lanes(m, w + k * 9 * s->c, s->c, 1, s->c, u + k * s->c, kc);
 }
 
 /* Where tile t starts: image, first output row and column. */
