@@ -6,6 +6,7 @@
  *   bound for values in [-1, 1]); the default choice (mostly F(4x4)) within FAST's
  *   documented bound, that tolerance plus 1e-6 * 9(C+1) * max|x| * max|w| (F(4x4)
  *   exceeds the plain tolerance by up to ~1.3x at C = 1, where it is tightest);
+ *   also on a few layers of 17-257 channels, past the filter transform's blocks;
  * - everything else, and every backward pass, is bitwise the GEMM context's result;
  * - one sgemm per transformed tap position and tile batch;
  * - tight limits change only the batching: bitwise identical through a GEMM whose
@@ -132,6 +133,36 @@ START_TEST(fast_matches_oracle)
         free(y), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
+}
+END_TEST
+
+/* Channel counts past the filter transform's blocks of lanes (NCHW's lanes are the
+ * K*C filters, NHWC's one filter's C channels, 128 at a time in 16-lane vectors):
+ * small maps, so FAST runs whatever the model says (one batch: 36 or 16 GEMMs). */
+START_TEST(wide_channels_match_oracle)
+{
+    const int shapes[][5] = {/* batch, C, H, W, K */
+                             {1, 130, 5, 7, 20},
+                             {2, 17, 6, 6, 150},
+                             {1, 257, 4, 9, 9}};
+    const int(*shape)[5] = &shapes[_i % 3];
+    blasconv_conv2d d =
+        TEST_CONV_3X3_SAME((*shape)[0], (*shape)[1], (*shape)[2], (*shape)[3], (*shape)[4]);
+    d.layout = _i < 3 ? BLASCONV_NCHW : BLASCONV_NHWC;
+    test_rng r = test_rng_seeded(9700 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_msg(test_naive_sgemm_calls == 36 || test_naive_sgemm_calls == 16, "%d GEMMs: %s",
+                  test_naive_sgemm_calls, test_conv_describe(&d));
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    free(y), free(want), test_conv_problem_free(&p);
 }
 END_TEST
 
@@ -413,6 +444,7 @@ static Suite *winograd_suite(void)
     TCase *tc = tcase_create("fast");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
+    tcase_add_loop_test(tc, wide_channels_match_oracle, 0, 6);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
