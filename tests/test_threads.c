@@ -294,13 +294,13 @@ START_TEST(backward_filter_split_by_kernel_rows_agrees)
 END_TEST
 
 /* On few channels the slots' kernel rows start and end inside a channel: r50_conv1's
- * shape in small (21 kernel rows over 2 and 3 slots) and the 5-channel 5x5 layer (25
- * over 3 slots); the others run on one slot. */
+ * shape in small (21 kernel rows) and the 5-channel 5x5 layer (25), over 2 and 3
+ * slots. (The table's other layers have too few kernel rows to split, and run one
+ * slot on the BLAS's own threads, whose synchronisation ThreadSanitizer cannot see.) */
 START_TEST(backward_filter_few_channels_split_by_kernel_rows_agrees)
 {
-    const int count = (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]);
-    const blasconv_conv2d *d = &few_channel_layers[_i % count];
-    assert_backward_filter_split_agrees(d, _i < count ? 2 : 3, 223 + (uint64_t)_i);
+    const blasconv_conv2d *d = &few_channel_layers[_i % 2 == 0 ? 0 : 4];
+    assert_backward_filter_split_agrees(d, 2 + _i / 2, 223 + (uint64_t)_i);
 }
 END_TEST
 
@@ -375,8 +375,7 @@ int main(void)
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
     tcase_add_loop_test(tc, backward_filter_split_by_kernel_rows_agrees, 0,
                         1 + (int)(sizeof single_images / sizeof single_images[0]));
-    tcase_add_loop_test(tc, backward_filter_few_channels_split_by_kernel_rows_agrees, 0,
-                        2 * (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
+    tcase_add_loop_test(tc, backward_filter_few_channels_split_by_kernel_rows_agrees, 0, 4);
     tcase_add_loop_test(tc, backward_data_split_agrees, 0,
                         2 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
