@@ -145,9 +145,8 @@ START_TEST(wide_channels_match_oracle)
                              {1, 130, 5, 7, 20},
                              {2, 17, 6, 6, 150},
                              {1, 257, 4, 9, 9}};
-    const int(*shape)[5] = &shapes[_i % 3];
-    blasconv_conv2d d =
-        TEST_CONV_3X3_SAME((*shape)[0], (*shape)[1], (*shape)[2], (*shape)[3], (*shape)[4]);
+    const int *shape = shapes[_i % 3];
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(shape[0], shape[1], shape[2], shape[3], shape[4]);
     d.layout = _i < 3 ? BLASCONV_NCHW : BLASCONV_NHWC;
     test_rng r = test_rng_seeded(9700 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
