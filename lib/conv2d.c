@@ -280,8 +280,9 @@ blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d, size_t 
     blasconv_status st = bc_conv_shape(NULL, "conv2d_workspace_size", d, &s);
     if (st != BLASCONV_OK)
         return st;
-    size_t col_bytes = s.direct_1x1 ? 0 : (size_t)s.col_elems * sizeof(float);
-    *forward_bytes = bc_depthwise_applies(&s) ? 0 : col_bytes;
+    size_t col_bytes =
+        s.direct_1x1 || bc_depthwise_applies(&s) ? 0 : (size_t)s.col_elems * sizeof(float);
+    *forward_bytes = col_bytes;
     *backward_data_bytes = col_bytes;
     if (bc_row_shift_applies(&s, PASS_FORWARD))
         *forward_bytes = row_shift_untiled_bytes(&s, PASS_FORWARD);

@@ -318,9 +318,13 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
-        if (p.shifted_filter)
-            bc_row_shift_filter(&p.s, w, p.shifted_filter, bc_thread_count(c));
-        bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
+        if (p.depthwise)
+            bc_depthwise_backward_data(c, &p.s, dy, w, dx);
+        else {
+            if (p.shifted_filter)
+                bc_row_shift_filter(&p.s, w, p.shifted_filter, bc_thread_count(c));
+            bc_for_slots(&p, backward_data_share, &(struct backward_job){c, &p, NULL, w, dy, dx});
+        }
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);
@@ -340,7 +344,9 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_FILTER, &p);
     if (st == BLASCONV_OK) {
-        if (p.s.layout == BLASCONV_NHWC)
+        if (p.depthwise)
+            bc_depthwise_backward_filter(c, &p.s, x, dy, dw);
+        else if (p.s.layout == BLASCONV_NHWC)
             backward_filter_nhwc(c, &p, x, dy, dw);
         else
             bc_for_slots(&p, backward_filter_share,

@@ -249,10 +249,6 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
     }
 }
 
-/* NHWC weights transposed to [tap][K] so a tap scales a contiguous channel
- * vector; they live on the stack, which bounds the layers this path takes. */
-#define NHWC_MAX_WEIGHTS 4096
-
 int bc_depthwise_applies(const conv_shape *s)
 {
     /* One input channel per group; a small channel multiplier keeps the direct
@@ -262,7 +258,15 @@ int bc_depthwise_applies(const conv_shape *s)
         return 0;
     if (s->layout == BLASCONV_NCHW)
         return s->k_per_group <= 4;
-    return s->k_per_group == 1 && (int64_t)s->kh * s->kw * s->k <= NHWC_MAX_WEIGHTS;
+    return s->k_per_group == 1 && (int64_t)s->kh * s->kw * s->k <= BC_DEPTHWISE_NHWC_MAX_WEIGHTS;
+}
+
+void bc_depthwise_weights_by_tap(const conv_shape *s, const float *w, int rotated, float *w_by_tap)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    for (int k = 0; k < s->k; k++)
+        for (int64_t t = 0; t < taps; t++)
+            w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + (rotated ? taps - 1 - t : t)];
 }
 
 /* Channels [k0, k0 + 16 * nvec) of one NHWC output pixel, summed in registers over
@@ -352,6 +356,7 @@ struct depthwise_job {
     const conv_shape *s;
     const tap_columns *columns; /* NCHW */
     const float *x, *w, *bias;  /* w: [K][taps] (NCHW), [taps][K] (NHWC) */
+    int rotated;                /* NCHW: each plane's kernel read rotated 180 degrees */
     float *y;
 };
 
@@ -372,30 +377,47 @@ static void nchw_planes(void *arg, int64_t begin, int64_t end)
         const int n = (int)(p / s->k), k = (int)(p % s->k);
         const float *x_plane = j->x + ((size_t)n * s->c + (size_t)(k / s->k_per_group)) * plane;
         float *y_plane = j->y + (size_t)p * s->positions;
-        depthwise_plane(s, j->columns, x_plane, j->w + (size_t)k * taps,
-                        j->bias ? j->bias[k] : 0.0f, y_plane);
+        const float *w_k = j->w + (size_t)k * taps;
+        float rotated[BC_DEPTHWISE_MAX_ROTATED_TAPS];
+        if (j->rotated) {
+            for (size_t t = 0; t < taps; t++)
+                rotated[t] = w_k[taps - 1 - t];
+            w_k = rotated;
+        }
+        depthwise_plane(s, j->columns, x_plane, w_k, j->bias ? j->bias[k] : 0.0f, y_plane);
     }
 }
 
-void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
-                          const float *w, const float *bias, float *y)
+/* Forward, or with rotated kernels (no bias then). */
+static void depthwise_run(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                          const float *w, int rotated, const float *bias, float *y)
 {
     const int threads = bc_thread_count(ctx);
     const int64_t taps = (int64_t)s->kh * s->kw;
     if (s->layout == BLASCONV_NCHW) {
         tap_columns columns;
         tap_columns_init(s, &columns);
-        struct depthwise_job job = {s, &columns, x, w, bias, y};
+        struct depthwise_job job = {s, &columns, x, w, bias, rotated, y};
         const int64_t per_plane = s->positions * taps;
         bc_parallel_for(threads, (int64_t)s->n * s->k, bc_parallel_grain(per_plane), nchw_planes,
                         &job);
         return;
     }
-    float w_by_tap[NHWC_MAX_WEIGHTS];
-    for (int k = 0; k < s->k; k++)
-        for (int64_t t = 0; t < taps; t++)
-            w_by_tap[(size_t)t * s->k + k] = w[(size_t)k * taps + t];
-    struct depthwise_job job = {s, NULL, x, w_by_tap, bias, y};
+    float w_by_tap[BC_DEPTHWISE_NHWC_MAX_WEIGHTS];
+    bc_depthwise_weights_by_tap(s, w, rotated, w_by_tap);
+    struct depthwise_job job = {s, NULL, x, w_by_tap, bias, 0, y};
     const int64_t per_row = (int64_t)s->ow * s->k * taps;
     bc_parallel_for(threads, (int64_t)s->n * s->oh, bc_parallel_grain(per_row), nhwc_rows, &job);
+}
+
+void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                          const float *w, const float *bias, float *y)
+{
+    depthwise_run(ctx, s, x, w, 0, bias, y);
+}
+
+void bc_depthwise_forward_rotated(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                                  const float *w, float *y)
+{
+    depthwise_run(ctx, s, x, w, 1, NULL, y);
 }

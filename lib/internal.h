@@ -189,7 +189,7 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
 void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, int ih_begin,
                     int ih_end, float *dx_group);
 
-/* The three passes: planning differs (only forward has a depthwise path). */
+/* The three passes: planning differs. */
 typedef enum conv_pass {
     PASS_FORWARD,
     PASS_BACKWARD_DATA,
@@ -240,11 +240,31 @@ void bc_row_shift_lower_nhwc(const conv_shape *s, const float *x, int group, int
 
 /* --- depthwise.c: the direct path for one input channel per group -------- */
 
+/* One input channel per group: NCHW with up to 4 output channels per group, NHWC
+ * with one and K*KH*KW up to BC_DEPTHWISE_NHWC_MAX_WEIGHTS (NHWC weights are
+ * transposed to [tap][K] on the stack, so that a tap scales a channel vector). */
 int bc_depthwise_applies(const conv_shape *s);
+#define BC_DEPTHWISE_NHWC_MAX_WEIGHTS 4096
+/* w_by_tap[t][K] = w[K][t], or w[K][taps - 1 - t] (the kernels rotated 180 degrees). */
+void bc_depthwise_weights_by_tap(const conv_shape *s, const float *w, int rotated,
+                                 float *w_by_tap);
 /* Forward on the direct path, either layout (bc_depthwise_applies must hold), over
  * the context's thread count. */
 void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
                           const float *w, const float *bias, float *y);
+/* Kernels an NCHW call of bc_depthwise_forward_rotated may have (they are copied to
+ * the stack). */
+#define BC_DEPTHWISE_MAX_ROTATED_TAPS 64
+/* The same with every kernel rotated 180 degrees and no bias: backward data of a
+ * stride-1 layer is this forward pass over dy (depthwise_backward.c). */
+void bc_depthwise_forward_rotated(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                                  const float *w, float *y);
+/* Backward data and backward filter on the direct path (bc_depthwise_applies must
+ * hold; no scratch), split over the context's threads bitwise as one thread. */
+void bc_depthwise_backward_data(const blasconv_context *ctx, const conv_shape *s, const float *dy,
+                                const float *w, float *dx);
+void bc_depthwise_backward_filter(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                                  const float *dy, float *dw);
 
 /* --- im2col_nhwc.c: lowering (NHWC) of whole output rows ---------------- */
 
@@ -324,7 +344,7 @@ typedef enum slot_split {
 
 typedef struct conv_plan {
     conv_shape s;
-    int depthwise;          /* forward on the direct depthwise path: no GEMM, no scratch */
+    int depthwise;          /* the direct depthwise path: no GEMM, no scratch */
     float *col;             /* scratch for one tile; NULL on the direct 1x1 path */
     int rows_per_tile;      /* output rows lowered per tile (backward data lowered by
                                kernel columns: input rows) */

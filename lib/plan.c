@@ -323,7 +323,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st != BLASCONV_OK)
         return st;
     p->channels = split_units(&p->s, pass);
-    p->depthwise = pass == PASS_FORWARD && bc_depthwise_applies(&p->s);
+    p->depthwise = bc_depthwise_applies(&p->s);
     p->winograd = (winograd_plan){0};
     if (pass == PASS_FORWARD && !p->depthwise)
         st = bc_winograd_plan(ctx, fn, &p->s, &p->winograd);

@@ -2,6 +2,7 @@
  * descriptors; outputs are NaN-poisoned first so an unwritten element fails. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #define RANDOM_CASES 400
@@ -139,6 +140,88 @@ START_TEST(depthwise_nhwc_channel_blocks_match_oracle)
 }
 END_TEST
 
+/* Depthwise backward passes on their direct loops: NCHW with channel multipliers 1-4
+ * and NHWC with 1-40 channels (blocks of 16 and narrower), rows from 1 to 150 wide
+ * (a dot product's 64- and 16-wide blocks, its masked overlapping remainder, rows
+ * under 16), strides 1-3 (stride 1: backward data's rotated-kernel forward, also with
+ * pads past the kernel's reach), kernels up to 9x9 (past the rotated path's 64 taps
+ * and a tap block of 16); half of them 3x3 stride 1. */
+START_TEST(depthwise_backward_matches_oracle)
+{
+    test_rng r = test_rng_seeded(4300 + (uint64_t)_i);
+    for (int t = 0; t < 150; t++) {
+        blasconv_conv2d d = {0};
+        d.layout = t % 2 ? BLASCONV_NHWC : BLASCONV_NCHW;
+        d.groups = d.in_channels = test_rng_int(&r, 1, d.layout == BLASCONV_NHWC ? 40 : 3);
+        d.out_channels = d.groups * (d.layout == BLASCONV_NHWC ? 1 : test_rng_int(&r, 1, 4));
+        d.batch = test_rng_int(&r, 1, 2);
+        d.in_height = test_rng_int(&r, 1, 9);
+        d.in_width = test_rng_int(&r, 1, 150);
+        d.kernel_height = test_rng_int(&r, 1, t % 5 ? 4 : 9);
+        d.kernel_width = test_rng_int(&r, 1, t % 5 ? 4 : 9);
+        d.stride_height = t % 3 ? test_rng_int(&r, 1, 3) : 1;
+        d.stride_width = t % 3 ? test_rng_int(&r, 1, 3) : 1;
+        d.dilation_height = test_rng_int(&r, 1, 2);
+        d.dilation_width = test_rng_int(&r, 1, 3);
+        d.pad_top = test_rng_int(&r, 0, 5);
+        d.pad_bottom = test_rng_int(&r, 0, 5);
+        d.pad_left = test_rng_int(&r, 0, 9);
+        d.pad_right = test_rng_int(&r, 0, 9);
+        if (t % 4 < 2) { /* MobileNet's 3x3 stride 1: the filter gradient's 3x3 rows */
+            d.kernel_height = d.kernel_width = 3;
+            d.stride_height = d.stride_width = d.dilation_height = d.dilation_width = 1;
+            d.pad_top = test_rng_int(&r, 0, 2), d.pad_bottom = test_rng_int(&r, 0, 2);
+            d.pad_left = test_rng_int(&r, 0, 2), d.pad_right = test_rng_int(&r, 0, 2);
+        }
+        int oh, ow;
+        if (blasconv_conv2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *dy = test_alloc_random(&r, ny);
+        float *dx = test_alloc_poisoned(nx), *want_dx = test_alloc_poisoned(nx);
+        float *dw = test_alloc_poisoned(nw), *want_dw = test_alloc_poisoned(nw);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(NULL, &d, dy, w, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want_dx),
+                         BLASCONV_OK);
+        test_assert_conv_close(dx, want_dx, nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(NULL, &d, x, dy, dw, NULL), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, want_dw, NULL),
+                         BLASCONV_OK);
+        test_assert_conv_close(dw, want_dw, nw, &d, BLASCONV_PASS_BACKWARD_FILTER,
+                               test_conv_describe(&d));
+        free(x), free(w), free(dy), free(dx), free(want_dx), free(dw), free(want_dw);
+    }
+}
+END_TEST
+
+/* The filter gradient's dot product ends a row on an overlapping vector whose lanes
+ * already counted are masked: an infinite input there must stay +inf, not become
+ * NaN (inf * 0). x is one row of 20 with x[5] = inf, dy all ones: all three taps
+ * see x[5], each once. */
+START_TEST(depthwise_filter_gradient_keeps_an_infinity)
+{
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 1,
+                               .out_channels = 1,
+                               .groups = 1,
+                               .in_height = 1,
+                               .in_width = 20,
+                               .kernel_height = 1,
+                               .kernel_width = 3};
+    float x[20], dy[18], dw[3];
+    for (int i = 0; i < 20; i++)
+        x[i] = (float)i;
+    x[5] = INFINITY;
+    for (int i = 0; i < 18; i++)
+        dy[i] = 1.0f;
+    ck_assert_int_eq(blasconv_conv2d_backward_filter(NULL, &d, x, dy, dw, NULL), BLASCONV_OK);
+    for (int t = 0; t < 3; t++)
+        ck_assert_msg(isinf(dw[t]) && dw[t] > 0, "dw[%d] = %g", t, (double)dw[t]);
+}
+END_TEST
+
 START_TEST(backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
@@ -267,6 +350,8 @@ int main(void)
     tcase_add_test(tc, wide_depthwise_matches_oracle);
     tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
     tcase_add_test(tc, depthwise_nhwc_channel_blocks_match_oracle);
+    tcase_add_loop_test(tc, depthwise_backward_matches_oracle, 0, 3);
+    tcase_add_test(tc, depthwise_filter_gradient_keeps_an_infinity);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);

@@ -310,7 +310,10 @@ START_TEST(backward_filter_few_channels_split_by_kernel_rows_agrees)
 END_TEST
 
 /* Depthwise layers run their planes (NCHW) or output rows (NHWC) on the context's
- * threads; every output is computed the same way on any thread: bitwise equal. */
+ * threads, backward data its dx planes or rows, backward filter its channels (NHWC:
+ * blocks of 16); every output is computed the same way on any thread: bitwise
+ * equal. (Stride 1 takes backward data's rotated-kernel forward, stride 2 its own
+ * loops.) */
 START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
 {
     blasconv_conv2d d = {.batch = 2,
@@ -335,7 +338,17 @@ START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
     float *one = forward_with(1, 0, &d, x, w, bias), *two = forward_with(2, 0, &d, x, w, bias);
     ck_assert_msg(memcmp(one, two, ny * sizeof(float)) == 0, "depthwise, layout %d",
                   (int)d.layout);
-    free(one), free(two), free(x), free(w), free(bias);
+    float *dy = test_alloc_random(&r, ny);
+    float *dx_one = backward_data_with(1, 0, &d, dy, w),
+          *dx_two = backward_data_with(2, 0, &d, dy, w);
+    ck_assert_msg(memcmp(dx_one, dx_two, nx * sizeof(float)) == 0,
+                  "depthwise backward data, layout %d", (int)d.layout);
+    float *dw_one = backward_filter_with(1, &d, x, dy),
+          *dw_two = backward_filter_with(2, &d, x, dy);
+    ck_assert_msg(memcmp(dw_one, dw_two, nw * sizeof(float)) == 0,
+                  "depthwise backward filter, layout %d", (int)d.layout);
+    free(one), free(two), free(x), free(w), free(bias), free(dy);
+    free(dx_one), free(dx_two), free(dw_one), free(dw_two);
 }
 END_TEST
 

@@ -1,0 +1,529 @@
+/* Depthwise backward passes (one input channel per group) as direct loops, like the
+ * forward's (depthwise.c): as GEMMs, backward data has a depth of K/g and backward
+ * filter K/g rows, far too thin for a BLAS (dw_3x3_112's filter gradient ran at 0.31
+ * of sgemm that way). No scratch; each thread owns whole dx planes or rows, or whole
+ * dw channels, so results are bitwise those of one thread. */
+#include "internal.h"
+
+#include <string.h>
+
+typedef float vec16 __attribute__((vector_size(64)));
+typedef int ivec16 __attribute__((vector_size(64)));
+
+/* --- backward data ------------------------------------------------------------ */
+
+/* Kernel columns whose output-column range is computed once per plane. */
+#define COLUMN_CACHE 32
+
+/* A stride-1 layer's input gradient is dy correlated with each kernel rotated 180
+ * degrees, over dy padded so that dx row ih sees the dy rows ih + pad_t - ki*dil_h:
+ * the forward pass of the layer *r (the rotated kernels are bc_depthwise_forward_rotated's
+ * business). 0 when that does not apply (strides, channel multipliers, kernels too
+ * large for its stack copy, pads beyond int). */
+static int rotated_layer(const conv_shape *s, conv_shape *r)
+{
+    if (s->stride_h != 1 || s->stride_w != 1 || s->k_per_group != 1 ||
+        (s->layout == BLASCONV_NCHW && (int64_t)s->kh * s->kw > BC_DEPTHWISE_MAX_ROTATED_TAPS))
+        return 0;
+    const int64_t reach_h = (int64_t)(s->kh - 1) * s->dil_h,
+                  reach_w = (int64_t)(s->kw - 1) * s->dil_w;
+    const int64_t pads[4] = {reach_h - s->pad_t, reach_h - s->pad_b, reach_w - s->pad_l,
+                             reach_w - s->pad_r};
+    for (int i = 0; i < 4; i++)
+        if (pads[i] < -INT32_MAX || pads[i] > INT32_MAX)
+            return 0;
+    *r = *s;
+    r->h = s->oh, r->w = s->ow, r->oh = s->h, r->ow = s->w;
+    r->pad_t = (int)pads[0], r->pad_b = (int)pads[1], r->pad_l = (int)pads[2],
+    r->pad_r = (int)pads[3];
+    r->x_elems = s->y_elems, r->y_elems = s->x_elems;
+    r->positions = (int64_t)s->h * s->w;
+    return 1;
+}
+
+/* row[o*stride + offset] += weight * dy_row[o] for o in [lo, hi): one tap's share of
+ * a dx row (the forward's tap read, transposed). */
+static inline void scatter_tap(float *restrict row, const float *restrict dy_row, int lo, int hi,
+                               int stride, int64_t offset, float weight)
+{
+    if (stride == 1) {
+        for (int o = lo; o < hi; o++)
+            row[o + offset] += weight * dy_row[o];
+    } else {
+        for (int o = lo; o < hi; o++)
+            row[(int64_t)o * stride + offset] += weight * dy_row[o];
+    }
+}
+
+/* dx plane of input channel c of one image (dy_image: the image's K planes): each
+ * row starts at zero, then every output channel of the group and kernel row whose dy
+ * row reaches it adds its taps, in (output channel, ki, kj) order. */
+BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, const float *w,
+                                    int c, float *dx_plane)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    int lo[COLUMN_CACHE], hi[COLUMN_CACHE]; /* kernel column kj's output columns */
+    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
+        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo[kj], &hi[kj]);
+    for (int ih = 0; ih < s->h; ih++) {
+        float *row = dx_plane + (size_t)ih * s->w;
+        memset(row, 0, (size_t)s->w * sizeof *row);
+        for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++) {
+            const float *w_k = w + (size_t)k * taps;
+            for (int ki = 0; ki < s->kh; ki++) {
+                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
+                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                    continue;
+                const float *dy_row =
+                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
+                for (int kj = 0; kj < s->kw; kj++) {
+                    const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+                    int first = 0, last = 0;
+                    if (kj < COLUMN_CACHE)
+                        first = lo[kj], last = hi[kj];
+                    else
+                        bc_valid_columns(s, offset, &first, &last);
+                    scatter_tap(row, dy_row, first, last, s->stride_w, offset,
+                                w_k[ki * s->kw + kj]);
+                }
+            }
+        }
+    }
+}
+
+/* One NHWC dx row (image n, input row ih): each pixel's channel vector starts at zero
+ * and every tap whose dy pixel exists adds weight vector times dy pixel, in (ki, kj)
+ * order. w_by_tap: [taps][K]. */
+BC_MULTI_ISA static void data_row_nhwc(const conv_shape *s, const float *dy, const float *w_by_tap,
+                                       int n, int ih, float *dx)
+{
+    const int kc = s->k;
+    for (int iw = 0; iw < s->w; iw++) {
+        float *restrict out = dx + (((size_t)n * s->h + ih) * s->w + iw) * kc;
+        memset(out, 0, (size_t)kc * sizeof *out);
+        for (int ki = 0; ki < s->kh; ki++) {
+            const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
+            if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                continue;
+            const int64_t oh = t / s->stride_h;
+            for (int kj = 0; kj < s->kw; kj++) {
+                const int64_t u = (int64_t)iw + s->pad_l - (int64_t)kj * s->dil_w;
+                if (u < 0 || u % s->stride_w || u / s->stride_w >= s->ow)
+                    continue;
+                const float *restrict g =
+                    dy + (((size_t)n * s->oh + oh) * s->ow + (size_t)(u / s->stride_w)) * kc;
+                const float *restrict wt = w_by_tap + ((size_t)ki * s->kw + kj) * kc;
+                for (int k = 0; k < kc; k++)
+                    out[k] += wt[k] * g[k];
+            }
+        }
+    }
+}
+
+struct data_job {
+    const conv_shape *s;
+    const float *dy, *w; /* w: [K][taps] (NCHW), [taps][K] (NHWC) */
+    float *dx;
+};
+
+/* dx planes [begin, end) of the batch (plane n*C + c). */
+static void data_planes(void *arg, int64_t begin, int64_t end)
+{
+    const struct data_job *j = arg;
+    const conv_shape *s = j->s;
+    for (int64_t p = begin; p < end; p++) {
+        const int n = (int)(p / s->c), c = (int)(p % s->c);
+        data_plane(s, j->dy + (size_t)n * s->k * s->positions, j->w, c,
+                   j->dx + (size_t)p * s->h * s->w);
+    }
+}
+
+/* dx rows [begin, end) of the batch (row n*H + ih). */
+static void data_rows_nhwc(void *arg, int64_t begin, int64_t end)
+{
+    const struct data_job *j = arg;
+    for (int64_t r = begin; r < end; r++)
+        data_row_nhwc(j->s, j->dy, j->w, (int)(r / j->s->h), (int)(r % j->s->h), j->dx);
+}
+
+void bc_depthwise_backward_data(const blasconv_context *ctx, const conv_shape *s, const float *dy,
+                                const float *w, float *dx)
+{
+    conv_shape rotated;
+    if (rotated_layer(s, &rotated)) {
+        bc_depthwise_forward_rotated(ctx, &rotated, dy, w, dx);
+        return;
+    }
+    const int threads = bc_thread_count(ctx);
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    if (s->layout == BLASCONV_NCHW) {
+        struct data_job job = {s, dy, w, dx};
+        const int64_t per_plane = (int64_t)s->k_per_group * s->positions * taps + s->h * s->w;
+        bc_parallel_for(threads, (int64_t)s->n * s->c, bc_parallel_grain(per_plane), data_planes,
+                        &job);
+        return;
+    }
+    float w_by_tap[BC_DEPTHWISE_NHWC_MAX_WEIGHTS];
+    bc_depthwise_weights_by_tap(s, w, 0, w_by_tap);
+    struct data_job job = {s, dy, w_by_tap, dx};
+    const int64_t per_row = (int64_t)s->w * s->k * taps;
+    bc_parallel_for(threads, (int64_t)s->n * s->h, bc_parallel_grain(per_row), data_rows_nhwc,
+                    &job);
+}
+
+/* --- backward filter ------------------------------------------------------------ */
+
+/* Lane masks: 16 zeros then 16 all-ones, so that the 16 words from index r keep
+ * the last r lanes of a vector. */
+static const int keep_last[32] = {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+                                  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+
+/* Vectors of float lanes a tap's dot products add into: each vector of a row gets
+ * a different one where the row allows, so that consecutive rows' multiply-adds
+ * chain on each one once (all into one chained every vector: 0.34 ms for dw_3x3_112,
+ * three times its backward data). */
+#define LANES 8
+
+/* acc += a[o] * b[o] for o in [0, count), count >= 16: 64 at a time into acc[0..3],
+ * up to three vectors more into acc[4..6], and a remainder as the last 16 elements,
+ * its products already counted masked to +0 (so that an infinite one cannot turn
+ * into NaN), into acc[7]. */
+static inline void dot_accumulate(vec16 acc[LANES], const float *restrict a,
+                                  const float *restrict b, int count)
+{
+    int o = 0;
+    for (; o + 64 <= count; o += 64)
+        for (int v = 0; v < 4; v++) {
+            vec16 x, y;
+            memcpy(&x, a + o + 16 * v, sizeof x);
+            memcpy(&y, b + o + 16 * v, sizeof y);
+            acc[v] += x * y;
+        }
+    for (int v = 4; v < 7 && o + 16 <= count; v++, o += 16) {
+        vec16 x, y;
+        memcpy(&x, a + o, sizeof x);
+        memcpy(&y, b + o, sizeof y);
+        acc[v] += x * y;
+    }
+    if (o < count) {
+        const int rest = count - o;
+        vec16 x, y;
+        ivec16 keep;
+        memcpy(&x, a + count - 16, sizeof x);
+        memcpy(&y, b + count - 16, sizeof y);
+        memcpy(&keep, keep_last + rest, sizeof keep);
+        acc[7] += (vec16)((ivec16)(x * y) & keep);
+    }
+}
+
+static double horizontal_sum(const vec16 acc[LANES])
+{
+    vec16 v = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    double sum = 0.0;
+    for (int l = 0; l < 16; l++)
+        sum += v[l];
+    return sum;
+}
+
+/* Input elements a stride-w tap gathers into a contiguous run at a time. */
+#define GATHER 256
+
+/* Taps whose float lanes one pass over a block of rows keeps (16 KB). */
+#define TAP_GROUP 32
+/* Bytes of x and dy rows a block of output rows reads: they stay in L1 while every
+ * tap of the group reads them (tap by tap over whole planes, each tap read the
+ * planes from L2: 0.34 ms for dw_3x3_112 against 0.1 ms for its backward data). */
+#define ROW_BLOCK_BYTES 16384
+
+/* One tap's products of dy row g with input row in over output columns [lo, hi),
+ * into lanes (fewer than 16 into *narrow). */
+static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g, const float *in,
+                               int lo, int hi, int stride, int64_t offset)
+{
+    for (int o = lo; o < hi; o += GATHER) {
+        const int count = hi - o < GATHER ? hi - o : GATHER;
+        const float *run = in + (int64_t)o * stride + offset;
+        float gathered[GATHER];
+        if (stride != 1) {
+            for (int i = 0; i < count; i++)
+                gathered[i] = run[(int64_t)i * stride];
+            run = gathered;
+        }
+        if (count >= 16)
+            dot_accumulate(lanes, g + o, run, count);
+        else
+            for (int i = 0; i < count; i++)
+                *narrow += g[o + i] * run[i];
+    }
+}
+
+/* Taps [t0, t1) of output rows [oh0, oh1) of one plane pair: each tap's products of
+ * dy rows with its input rows, added into that tap's lanes acc[t - t0] and
+ * narrow[t - t0]. */
+static inline void filter_rows(const conv_shape *s, const float *x_plane, const float *dy_plane,
+                               int t0, int t1, int oh0, int oh1, vec16 (*acc)[LANES],
+                               float *narrow)
+{
+    for (int t = t0; t < t1; t++) {
+        const int ki = t / s->kw, kj = t % s->kw;
+        const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+        int lo, hi;
+        bc_valid_columns(s, offset, &lo, &hi);
+        vec16 lanes[LANES];
+        memcpy(lanes, acc[t - t0], sizeof lanes);
+        for (int oh = oh0; oh < oh1; oh++) {
+            const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+            if (ih < 0 || ih >= s->h)
+                continue;
+            const float *g = dy_plane + (size_t)oh * s->ow;
+            const float *in = x_plane + (size_t)ih * s->w;
+            filter_span(lanes, &narrow[t - t0], g, in, lo, hi, s->stride_w, offset);
+        }
+        memcpy(acc[t - t0], lanes, sizeof lanes);
+    }
+}
+
+/* 3x3, stride 1, dilation 1 (MobileNet's): output row g, whose input rows x[0..2] all
+ * lie inside the input (column o reads x[ki][o - pad_l + kj]). Columns [lo, hi)
+ * (hi - lo >= 16), where every tap lands inside the row, go 16 at a time, each dy
+ * vector feeding the nine taps' multiply-adds, one accumulator each (tap by tap,
+ * every vector chained on one accumulator and the planes were read nine times:
+ * 0.3-0.45 ms for dw_3x3_112). The last vector overlaps the one before, its products
+ * already counted masked to +0. The few columns outside [lo, hi) add into edge[]. */
+static inline __attribute__((always_inline)) void filter_row_3x3(vec16 acc[9], float edge[9],
+                                                                 const float *g,
+                                                                 const float *const x[3], int lo,
+                                                                 int hi, int ow, int w, int pad_l)
+{
+    int o = lo;
+    for (; o + 16 <= hi; o += 16) {
+        vec16 gv;
+        memcpy(&gv, g + o, sizeof gv);
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                vec16 xv;
+                memcpy(&xv, x[ki] + o - pad_l + kj, sizeof xv);
+                acc[ki * 3 + kj] += gv * xv;
+            }
+    }
+    if (o < hi) {
+        ivec16 keep;
+        memcpy(&keep, keep_last + (hi - o), sizeof keep);
+        vec16 gv;
+        memcpy(&gv, g + hi - 16, sizeof gv);
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                vec16 xv;
+                memcpy(&xv, x[ki] + hi - 16 - pad_l + kj, sizeof xv);
+                acc[ki * 3 + kj] += (vec16)((ivec16)(gv * xv) & keep);
+            }
+    }
+    for (int c = 0; c < ow; c++) {
+        if (c == lo)
+            c = hi;
+        if (c >= ow)
+            break;
+        for (int kj = 0; kj < 3; kj++) {
+            const int64_t col = (int64_t)c - pad_l + kj;
+            if (col >= 0 && col < w)
+                for (int ki = 0; ki < 3; ki++)
+                    edge[ki * 3 + kj] += g[c] * x[ki][col];
+        }
+    }
+}
+
+/* dw of output channel k (its KH*KW taps), summed over the batch: each image's plane
+ * in float lanes per tap, each plane's sum added in double. A 3x3 stride-1 layer runs
+ * its inner rows and columns through filter_row_3x3; the rest goes in blocks of rows
+ * that stay in L1 while each tap of a group reads them. */
+BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, const float *dy,
+                                        int k, float *dw_k)
+{
+    const int c = k / s->k_per_group, taps = s->kh * s->kw;
+    const int64_t row_bytes = ((int64_t)s->ow + (int64_t)s->w * s->stride_h) * sizeof(float);
+    const int block = row_bytes >= ROW_BLOCK_BYTES ? 1 : (int)(ROW_BLOCK_BYTES / row_bytes);
+    /* Inner rows [top, bottom) and columns [left, right) of the 3x3 path, if any. */
+    int top = 0, bottom = 0, left = 0, right = 0;
+    if (s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
+        s->dil_w == 1) {
+        top = s->pad_t, bottom = s->h - 2 + s->pad_t, left = s->pad_l, right = s->w - 2 + s->pad_l;
+        bottom = bottom < s->oh ? bottom : s->oh;
+        right = right < s->ow ? right : s->ow;
+        if (bottom <= top || right - left < 16)
+            top = bottom = left = right = 0;
+    }
+    for (int t0 = 0; t0 < taps; t0 += TAP_GROUP) {
+        const int t1 = taps - t0 < TAP_GROUP ? taps : t0 + TAP_GROUP;
+        double total[TAP_GROUP] = {0};
+        for (int n = 0; n < s->n; n++) {
+            const float *x_plane = x + ((size_t)n * s->c + c) * s->h * s->w;
+            const float *dy_plane = dy + ((size_t)n * s->k + k) * s->positions;
+            vec16 acc[TAP_GROUP][LANES];
+            float narrow[TAP_GROUP];
+            memset(acc, 0, (size_t)(t1 - t0) * sizeof acc[0]);
+            memset(narrow, 0, (size_t)(t1 - t0) * sizeof narrow[0]);
+            if (bottom > top) { /* 9 taps: one group */
+                vec16 inner[9] = {{0}};
+                for (int oh = top; oh < bottom; oh++) {
+                    const float *rows[3];
+                    for (int ki = 0; ki < 3; ki++)
+                        rows[ki] = x_plane + (size_t)(oh - s->pad_t + ki) * s->w;
+                    filter_row_3x3(inner, narrow, dy_plane + (size_t)oh * s->ow, rows, left, right,
+                                   s->ow, s->w, s->pad_l);
+                }
+                for (int t = 0; t < 9; t++)
+                    acc[t][0] = inner[t];
+            }
+            /* The other rows, in blocks. */
+            const int inner = bottom > top;
+            const int ranges[2][2] = {{0, inner ? top : s->oh}, {inner ? bottom : s->oh, s->oh}};
+            for (int r = 0; r < 2; r++)
+                for (int oh = ranges[r][0]; oh < ranges[r][1]; oh += block)
+                    filter_rows(s, x_plane, dy_plane, t0, t1, oh,
+                                ranges[r][1] - oh < block ? ranges[r][1] : oh + block, acc,
+                                narrow);
+            for (int t = 0; t < t1 - t0; t++)
+                total[t] += horizontal_sum(acc[t]) + narrow[t];
+        }
+        for (int t = t0; t < t1; t++)
+            dw_k[t] = (float)total[t - t0];
+    }
+}
+
+/* Channel blocks of 16 one NHWC pass keeps the sums of (16 KB of them for 16 taps). */
+#define BLOCK_GROUP 8
+
+/* NHWC: dw of the channel blocks [b0, b1) (at most BLOCK_GROUP; block b is channels
+ * [16b, 16b + 16), except that a last block past K ends at K, recomputing channels
+ * of the block before it but not storing them) at taps [t0, t1) (at most 16), over
+ * the batch: along each output row tap by tap in four rotating vectors of channel
+ * lanes, each row's sum added in double. The blocks share each pass over the rows,
+ * so each pixel comes from memory once. (Pixel by pixel with the taps' sums in
+ * memory, every multiply-add waited on the store before it: 0.8-0.9 ms for
+ * dw_3x3_112.) */
+BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const float *x,
+                                                 const float *dy, int b0, int b1, int t0, int t1,
+                                                 float *dw)
+{
+    const int kc = s->k;
+    const size_t pixel_step = (size_t)s->stride_w * kc;
+    double total[BLOCK_GROUP][16][16] = {{{0}}};
+    for (int n = 0; n < s->n; n++)
+        for (int oh = 0; oh < s->oh; oh++)
+            for (int t = t0; t < t1; t++) {
+                const int ki = t / s->kw, kj = t % s->kw;
+                const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                if (ih < 0 || ih >= s->h)
+                    continue;
+                const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+                int lo, hi;
+                bc_valid_columns(s, offset, &lo, &hi);
+                for (int b = b0; b < b1; b++) {
+                    const int k0 = kc - 16 * b < 16 ? kc - 16 : 16 * b;
+                    const float *in = x + ((size_t)n * s->h + (size_t)ih) * s->w * kc +
+                                      (int64_t)lo * pixel_step + offset * kc + k0;
+                    const float *g = dy + (((size_t)n * s->oh + oh) * s->ow + lo) * kc + k0;
+                    vec16 acc[4] = {{0}, {0}, {0}, {0}};
+                    int o = lo;
+                    for (; o + 4 <= hi; o += 4) {
+                        for (int v = 0; v < 4; v++) {
+                            vec16 a, c;
+                            memcpy(&a, g + (size_t)v * kc, sizeof a);
+                            memcpy(&c, in + v * pixel_step, sizeof c);
+                            acc[v] += a * c;
+                        }
+                        g += 4 * (size_t)kc, in += 4 * pixel_step;
+                    }
+                    for (; o < hi; o++, g += kc, in += pixel_step) {
+                        vec16 a, c;
+                        memcpy(&a, g, sizeof a);
+                        memcpy(&c, in, sizeof c);
+                        acc[0] += a * c;
+                    }
+                    const vec16 row = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                    for (int j = 0; j < 16; j++)
+                        total[b - b0][t - t0][j] += row[j];
+                }
+            }
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    for (int b = b0; b < b1; b++) {
+        const int k0 = kc - 16 * b < 16 ? kc - 16 : 16 * b;
+        for (int t = t0; t < t1; t++)
+            for (int j = 16 * b - k0; j < 16; j++)
+                dw[(size_t)(k0 + j) * taps + t] = (float)total[b - b0][t - t0][j];
+    }
+}
+
+/* The same for K < 16 channels, one channel at a time (a vector would read past the
+ * pixel). */
+BC_MULTI_ISA static void filter_narrow_nhwc(const conv_shape *s, const float *x, const float *dy,
+                                            float *dw)
+{
+    const int kc = s->k, taps = s->kh * s->kw;
+    for (int k = 0; k < kc; k++)
+        for (int t = 0; t < taps; t++) {
+            const int ki = t / s->kw, kj = t % s->kw;
+            const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+            int lo, hi;
+            bc_valid_columns(s, offset, &lo, &hi);
+            double total = 0.0;
+            for (int n = 0; n < s->n; n++)
+                for (int oh = 0; oh < s->oh; oh++) {
+                    const int64_t ih =
+                        (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
+                    if (ih < 0 || ih >= s->h)
+                        continue;
+                    const float *g = dy + ((size_t)n * s->oh + oh) * s->ow * kc + k;
+                    const float *in = x + ((size_t)n * s->h + (size_t)ih) * s->w * kc + k;
+                    float row = 0.0f;
+                    for (int o = lo; o < hi; o++)
+                        row += g[(size_t)o * kc] * in[((int64_t)o * s->stride_w + offset) * kc];
+                    total += row;
+                }
+            dw[(size_t)k * taps + t] = (float)total;
+        }
+}
+
+struct filter_job {
+    const conv_shape *s;
+    const float *x, *dy;
+    float *dw;
+};
+
+/* Output channels [begin, end) (NCHW). */
+static void filter_channels(void *arg, int64_t begin, int64_t end)
+{
+    const struct filter_job *j = arg;
+    const int64_t taps = (int64_t)j->s->kh * j->s->kw;
+    for (int64_t k = begin; k < end; k++)
+        filter_channel(j->s, j->x, j->dy, (int)k, j->dw + (size_t)k * taps);
+}
+
+/* Blocks of 16 channels [begin, end) (NHWC; the last one ends at K, overlapping the
+ * one before), BLOCK_GROUP blocks and 16 taps at a time. */
+static void filter_blocks_nhwc(void *arg, int64_t begin, int64_t end)
+{
+    const struct filter_job *j = arg;
+    const int taps = j->s->kh * j->s->kw;
+    for (int64_t b = begin; b < end; b += BLOCK_GROUP) {
+        const int b_end = end - b < BLOCK_GROUP ? (int)end : (int)b + BLOCK_GROUP;
+        for (int t0 = 0; t0 < taps; t0 += 16)
+            filter_blocks_nhwc_taps(j->s, j->x, j->dy, (int)b, b_end, t0,
+                                    taps - t0 < 16 ? taps : t0 + 16, j->dw);
+    }
+}
+
+void bc_depthwise_backward_filter(const blasconv_context *ctx, const conv_shape *s, const float *x,
+                                  const float *dy, float *dw)
+{
+    const int threads = bc_thread_count(ctx);
+    struct filter_job job = {s, x, dy, dw};
+    const int64_t per_channel = (int64_t)s->n * s->positions * s->kh * s->kw;
+    if (s->layout == BLASCONV_NCHW)
+        bc_parallel_for(threads, s->k, bc_parallel_grain(per_channel), filter_channels, &job);
+    else if (s->k < 16)
+        filter_narrow_nhwc(s, x, dy, dw);
+    else
+        bc_parallel_for(threads, (s->k + 15) / 16, bc_parallel_grain(16 * per_channel),
+                        filter_blocks_nhwc, &job);
+}
