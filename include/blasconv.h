@@ -170,9 +170,9 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  agree with one thread within the pass's tolerance. FAST gives each thread whole
  *  batches of tiles in buffers of its own (its results agree with one thread's
  *  within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
- *  split planes or rows, bitwise as one thread. Calls under 2e6 flops run on one
- *  thread, BLAS included; NHWC backward filter and NHWC backward data on one image
- *  let the BLAS's own threads split each GEMM.
+ *  split planes, rows or channels in all three passes, bitwise as one thread.
+ *  Calls under 2e6 flops run on one thread, BLAS included; NHWC backward filter and
+ *  NHWC backward data on one image let the BLAS's own threads split each GEMM.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A
@@ -192,7 +192,7 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  F(2x2), chosen per layer, where that is expected to be faster; the error may
  *  exceed blasconv_conv2d_tolerance's by up to 1e-6 * 9(C+1) * max|x| * max|w|
  *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both
- *  backward passes, runs the GEMM lowering with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
+ *  backward passes, runs as under GEMM, with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
  *  needs the transformed filter ((m+2)^2 * K * C floats) plus one tile; below that
  *  the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
@@ -256,7 +256,9 @@ typedef struct blasconv_conv2d {
 BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *d, int *out_height,
                                                          int *out_width);
 /** Scratch bytes an untiled call of each pass needs, one image at a time (0 where
- *  none is needed, e.g. 1x1 stride-1 unpadded NCHW; a pass lowered by kernel
+ *  none is needed: 1x1 stride-1 unpadded NCHW, and every pass of a depthwise layer,
+ *  one input channel per group with up to 4 output channels per group in NCHW, or
+ *  one with K*KH*KW <= 4096 in NHWC, which run direct loops; a pass lowered by kernel
  *  columns: its filter copy plus all its lowered rows, see
  *  blasconv_context_set_workspace_limit). All three out-pointers are required. */
 BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,

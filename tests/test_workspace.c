@@ -283,6 +283,18 @@ START_TEST(below_one_row_is_workspace_error)
     ck_assert_int_eq(run_passes(ctx, &q, &res), BLASCONV_OK);
     result_free(&res);
     test_conv_problem_free(&q);
+    /* Nor does any pass of a depthwise layer (direct loops), in either layout. */
+    for (int layout = 0; layout < 2; layout++) {
+        blasconv_conv2d dw = d;
+        dw.in_channels = dw.out_channels = dw.groups = 4;
+        dw.layout = (blasconv_layout)layout;
+        ck_assert_int_eq(blasconv_conv2d_workspace_size(&dw, &ws[0], &ws[1], &ws[2]), BLASCONV_OK);
+        ck_assert(ws[0] == 0 && ws[1] == 0 && ws[2] == 0);
+        test_conv_problem depthwise = test_conv_problem_make(&r, dw);
+        ck_assert_int_eq(run_passes(ctx, &depthwise, &res), BLASCONV_OK);
+        result_free(&res);
+        test_conv_problem_free(&depthwise);
+    }
     test_conv_problem_free(&p);
     free(buffer);
     blasconv_context_destroy(ctx);
