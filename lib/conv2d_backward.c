@@ -352,7 +352,7 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
             bc_for_slots(&p, backward_filter_share,
                          &(struct backward_job){c, &p, x, NULL, dy, dw});
         if (dbias)
-            bc_bias_gradient(&p.s, dy, dbias);
+            bc_bias_gradient(c, &p.s, dy, dbias);
         bc_clear_error(c);
     }
     bc_call_end(c, &tmp);

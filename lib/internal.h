@@ -330,7 +330,8 @@ void bc_winograd_cache_clear(blasconv_context *ctx);
 /* --- bias_gradient.c ------------------------------------------------------ */
 
 /* dbias[K] = dy summed over the batch and positions, in double, in that order. */
-void bc_bias_gradient(const conv_shape *s, const float *dy, float *dbias);
+void bc_bias_gradient(const blasconv_context *ctx, const conv_shape *s, const float *dy,
+                      float *dbias);
 
 /* --- plan.c: validated shape + path + tiles + scratch -------------------- */
 
