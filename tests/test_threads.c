@@ -352,6 +352,32 @@ START_TEST(depthwise_on_two_threads_is_bitwise_one_thread)
 }
 END_TEST
 
+/* NCHW's bias gradient sums blocks of 16 channels on the context's threads (40
+ * channels: blocks of 16, 16 and 8), each channel's sum on one thread in one order:
+ * bitwise one thread's, and the oracle's within the tolerance. */
+START_TEST(bias_gradient_on_threads_is_bitwise_one_thread)
+{
+    const blasconv_conv2d d = TEST_CONV_3X3_SAME(2, 8, 48, 48, 40);
+    size_t nx = test_conv_x_elems(&d), ny = test_conv_y_elems(&d), nw = test_conv_w_elems(&d);
+    test_rng r = test_rng_seeded(98);
+    float *x = test_alloc_random(&r, nx), *dy = test_alloc_random(&r, ny);
+    float *dw = test_alloc_poisoned(nw), *want_dw = test_alloc_poisoned(nw);
+    float db[3][40];
+    for (int i = 0; i < 3; i++) {
+        blasconv_context *ctx = context_with(i == 0 ? 1 : 1 + i, 0);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, x, dy, dw, db[i]), BLASCONV_OK);
+        blasconv_context_destroy(ctx);
+    }
+    ck_assert_msg(memcmp(db[0], db[1], sizeof db[0]) == 0, "two threads");
+    ck_assert_msg(memcmp(db[0], db[2], sizeof db[0]) == 0, "three threads");
+    float want_db[40];
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, want_dw, want_db),
+                     BLASCONV_OK);
+    test_assert_conv_close(db[0], want_db, 40, &d, BLASCONV_PASS_BACKWARD_BIAS, "dbias");
+    free(x), free(dy), free(dw), free(want_dw);
+}
+END_TEST
+
 static pthread_t caller;
 static int foreign_calls;
 static void same_thread_sgemm(int layout, int ta, int tb, int m, int n, int k, float alpha,
@@ -391,6 +417,7 @@ int main(void)
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
     tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
+    tcase_add_test(tc, bias_gradient_on_threads_is_bitwise_one_thread);
     tcase_add_loop_test(tc, backward_filter_split_by_kernel_rows_agrees, 0,
                         1 + (int)(sizeof single_images / sizeof single_images[0]));
     tcase_add_loop_test(tc, backward_filter_few_channels_split_by_kernel_rows_agrees, 0, 4);
