@@ -331,6 +331,10 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, pass, p);
+    /* The depthwise loops call no BLAS: leave its thread count alone (raising it
+     * wakes OpenBLAS's workers, which then spin beside the loops' threads). */
+    if (st == BLASCONV_OK && p->depthwise)
+        return st;
     if (st == BLASCONV_OK &&
         (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
