@@ -256,7 +256,7 @@ void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, cons
  * the stack). */
 #define BC_DEPTHWISE_MAX_ROTATED_TAPS 64
 /* The same with every kernel rotated 180 degrees and no bias: backward data of a
- * stride-1 layer is this forward pass over dy (depthwise_backward.c). */
+ * stride-1 layer is this forward pass over dy (depthwise_backward_data.c). */
 void bc_depthwise_forward_rotated(const blasconv_context *ctx, const conv_shape *s, const float *x,
                                   const float *w, float *y);
 /* Backward data and backward filter on the direct path (bc_depthwise_applies must

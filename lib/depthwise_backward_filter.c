@@ -1,8 +1,7 @@
-/* Depthwise backward passes (one input channel per group) as direct loops, like the
- * forward's (depthwise.c): as GEMMs, backward data has a depth of K/g and backward
- * filter K/g rows, far too thin for a BLAS (dw_3x3_112's filter gradient ran at 0.31
- * of sgemm that way). No scratch; each thread owns whole dx planes or rows, or whole
- * dw channels, so results are bitwise those of one thread. */
+/* Depthwise backward filter (one input channel per group) as direct loops: as a
+ * GEMM it has K/g rows, far too thin for a BLAS (dw_3x3_112 ran at 0.29-0.37 of sgemm
+ * that way). No scratch; each thread owns whole dw channels (NHWC: blocks of 16), so
+ * results are bitwise those of one thread. */
 #include "internal.h"
 
 #include <string.h>
@@ -10,178 +9,14 @@
 typedef float vec16 __attribute__((vector_size(64)));
 typedef int ivec16 __attribute__((vector_size(64)));
 
-/* --- backward data ------------------------------------------------------------ */
-
-/* Kernel columns whose output-column range is computed once per plane. */
-#define COLUMN_CACHE 32
-
-/* A stride-1 layer's input gradient is dy correlated with each kernel rotated 180
- * degrees, over dy padded so that dx row ih sees the dy rows ih + pad_t - ki*dil_h:
- * the forward pass of the layer *r (the rotated kernels are bc_depthwise_forward_rotated's
- * business). 0 when that does not apply (strides, channel multipliers, kernels too
- * large for its stack copy, pads beyond int). */
-static int rotated_layer(const conv_shape *s, conv_shape *r)
-{
-    if (s->stride_h != 1 || s->stride_w != 1 || s->k_per_group != 1 ||
-        (s->layout == BLASCONV_NCHW && (int64_t)s->kh * s->kw > BC_DEPTHWISE_MAX_ROTATED_TAPS))
-        return 0;
-    const int64_t reach_h = (int64_t)(s->kh - 1) * s->dil_h,
-                  reach_w = (int64_t)(s->kw - 1) * s->dil_w;
-    const int64_t pads[4] = {reach_h - s->pad_t, reach_h - s->pad_b, reach_w - s->pad_l,
-                             reach_w - s->pad_r};
-    for (int i = 0; i < 4; i++)
-        if (pads[i] < -INT32_MAX || pads[i] > INT32_MAX)
-            return 0;
-    *r = *s;
-    r->h = s->oh, r->w = s->ow, r->oh = s->h, r->ow = s->w;
-    r->pad_t = (int)pads[0], r->pad_b = (int)pads[1], r->pad_l = (int)pads[2],
-    r->pad_r = (int)pads[3];
-    r->x_elems = s->y_elems, r->y_elems = s->x_elems;
-    r->positions = (int64_t)s->h * s->w;
-    return 1;
-}
-
-/* row[o*stride + offset] += weight * dy_row[o] for o in [lo, hi): one tap's share of
- * a dx row (the forward's tap read, transposed). */
-static inline void scatter_tap(float *restrict row, const float *restrict dy_row, int lo, int hi,
-                               int stride, int64_t offset, float weight)
-{
-    if (stride == 1) {
-        for (int o = lo; o < hi; o++)
-            row[o + offset] += weight * dy_row[o];
-    } else {
-        for (int o = lo; o < hi; o++)
-            row[(int64_t)o * stride + offset] += weight * dy_row[o];
-    }
-}
-
-/* dx plane of input channel c of one image (dy_image: the image's K planes): each
- * row starts at zero, then every output channel of the group and kernel row whose dy
- * row reaches it adds its taps, in (output channel, ki, kj) order. */
-BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, const float *w,
-                                    int c, float *dx_plane)
-{
-    const int64_t taps = (int64_t)s->kh * s->kw;
-    int lo[COLUMN_CACHE], hi[COLUMN_CACHE]; /* kernel column kj's output columns */
-    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
-        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo[kj], &hi[kj]);
-    for (int ih = 0; ih < s->h; ih++) {
-        float *row = dx_plane + (size_t)ih * s->w;
-        memset(row, 0, (size_t)s->w * sizeof *row);
-        for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++) {
-            const float *w_k = w + (size_t)k * taps;
-            for (int ki = 0; ki < s->kh; ki++) {
-                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
-                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
-                    continue;
-                const float *dy_row =
-                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
-                for (int kj = 0; kj < s->kw; kj++) {
-                    const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-                    int first = 0, last = 0;
-                    if (kj < COLUMN_CACHE)
-                        first = lo[kj], last = hi[kj];
-                    else
-                        bc_valid_columns(s, offset, &first, &last);
-                    scatter_tap(row, dy_row, first, last, s->stride_w, offset,
-                                w_k[ki * s->kw + kj]);
-                }
-            }
-        }
-    }
-}
-
-/* One NHWC dx row (image n, input row ih): each pixel's channel vector starts at zero
- * and every tap whose dy pixel exists adds weight vector times dy pixel, in (ki, kj)
- * order. w_by_tap: [taps][K]. */
-BC_MULTI_ISA static void data_row_nhwc(const conv_shape *s, const float *dy, const float *w_by_tap,
-                                       int n, int ih, float *dx)
-{
-    const int kc = s->k;
-    for (int iw = 0; iw < s->w; iw++) {
-        float *restrict out = dx + (((size_t)n * s->h + ih) * s->w + iw) * kc;
-        memset(out, 0, (size_t)kc * sizeof *out);
-        for (int ki = 0; ki < s->kh; ki++) {
-            const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
-            if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
-                continue;
-            const int64_t oh = t / s->stride_h;
-            for (int kj = 0; kj < s->kw; kj++) {
-                const int64_t u = (int64_t)iw + s->pad_l - (int64_t)kj * s->dil_w;
-                if (u < 0 || u % s->stride_w || u / s->stride_w >= s->ow)
-                    continue;
-                const float *restrict g =
-                    dy + (((size_t)n * s->oh + oh) * s->ow + (size_t)(u / s->stride_w)) * kc;
-                const float *restrict wt = w_by_tap + ((size_t)ki * s->kw + kj) * kc;
-                for (int k = 0; k < kc; k++)
-                    out[k] += wt[k] * g[k];
-            }
-        }
-    }
-}
-
-struct data_job {
-    const conv_shape *s;
-    const float *dy, *w; /* w: [K][taps] (NCHW), [taps][K] (NHWC) */
-    float *dx;
-};
-
-/* dx planes [begin, end) of the batch (plane n*C + c). */
-static void data_planes(void *arg, int64_t begin, int64_t end)
-{
-    const struct data_job *j = arg;
-    const conv_shape *s = j->s;
-    for (int64_t p = begin; p < end; p++) {
-        const int n = (int)(p / s->c), c = (int)(p % s->c);
-        data_plane(s, j->dy + (size_t)n * s->k * s->positions, j->w, c,
-                   j->dx + (size_t)p * s->h * s->w);
-    }
-}
-
-/* dx rows [begin, end) of the batch (row n*H + ih). */
-static void data_rows_nhwc(void *arg, int64_t begin, int64_t end)
-{
-    const struct data_job *j = arg;
-    for (int64_t r = begin; r < end; r++)
-        data_row_nhwc(j->s, j->dy, j->w, (int)(r / j->s->h), (int)(r % j->s->h), j->dx);
-}
-
-void bc_depthwise_backward_data(const blasconv_context *ctx, const conv_shape *s, const float *dy,
-                                const float *w, float *dx)
-{
-    conv_shape rotated;
-    if (rotated_layer(s, &rotated)) {
-        bc_depthwise_forward_rotated(ctx, &rotated, dy, w, dx);
-        return;
-    }
-    const int threads = bc_thread_count(ctx);
-    const int64_t taps = (int64_t)s->kh * s->kw;
-    if (s->layout == BLASCONV_NCHW) {
-        struct data_job job = {s, dy, w, dx};
-        const int64_t per_plane = (int64_t)s->k_per_group * s->positions * taps + s->h * s->w;
-        bc_parallel_for(threads, (int64_t)s->n * s->c, bc_parallel_grain(per_plane), data_planes,
-                        &job);
-        return;
-    }
-    float w_by_tap[BC_DEPTHWISE_NHWC_MAX_WEIGHTS];
-    bc_depthwise_weights_by_tap(s, w, 0, w_by_tap);
-    struct data_job job = {s, dy, w_by_tap, dx};
-    const int64_t per_row = (int64_t)s->w * s->k * taps;
-    bc_parallel_for(threads, (int64_t)s->n * s->h, bc_parallel_grain(per_row), data_rows_nhwc,
-                    &job);
-}
-
-/* --- backward filter ------------------------------------------------------------ */
-
 /* Lane masks: 16 zeros then 16 all-ones, so that the 16 words from index r keep
  * the last r lanes of a vector. */
 static const int keep_last[32] = {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
                                   -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 /* Vectors of float lanes a tap's dot products add into: each vector of a row gets
- * a different one where the row allows, so that consecutive rows' multiply-adds
- * chain on each one once (all into one chained every vector: 0.34 ms for dw_3x3_112,
- * three times its backward data). */
+ * a different one where the row allows, so that a row's multiply-adds do not wait
+ * on each other. */
 #define LANES 8
 
 /* acc += a[o] * b[o] for o in [0, count), count >= 16: 64 at a time into acc[0..3],
@@ -230,9 +65,8 @@ static double horizontal_sum(const vec16 acc[LANES])
 
 /* Taps whose float lanes one pass over a block of rows keeps (16 KB). */
 #define TAP_GROUP 32
-/* Bytes of x and dy rows a block of output rows reads: they stay in L1 while every
- * tap of the group reads them (tap by tap over whole planes, each tap read the
- * planes from L2: 0.34 ms for dw_3x3_112 against 0.1 ms for its backward data). */
+/* Bytes of x and dy rows a block of output rows reads, so that they stay in L1
+ * while every tap of the group reads them. */
 #define ROW_BLOCK_BYTES 16384
 
 /* One tap's products of dy row g with input row in over output columns [lo, hi),
@@ -286,9 +120,10 @@ static inline void filter_rows(const conv_shape *s, const float *x_plane, const 
 /* 3x3, stride 1, dilation 1 (MobileNet's): output row g, whose input rows x[0..2] all
  * lie inside the input (column o reads x[ki][o - pad_l + kj]). Columns [lo, hi)
  * (hi - lo >= 16), where every tap lands inside the row, go 16 at a time, each dy
- * vector feeding the nine taps' multiply-adds, one accumulator each (tap by tap,
- * every vector chained on one accumulator and the planes were read nine times:
- * 0.3-0.45 ms for dw_3x3_112). The last vector overlaps the one before, its products
+ * vector feeding the nine taps' multiply-adds, one accumulator each (tap by tap over
+ * the rows, with a call per row and tap for the border columns, dw_3x3_112 took
+ * 0.29-0.45 ms; this way 0.12, a test program's fastest of 50 calls, one thread).
+ * The last vector overlaps the one before, its products
  * already counted masked to +0. The few columns outside [lo, hi) add into edge[]. */
 static inline __attribute__((always_inline)) void filter_row_3x3(vec16 acc[9], float edge[9],
                                                                  const float *g,
@@ -399,8 +234,8 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
  * the batch: along each output row tap by tap in four rotating vectors of channel
  * lanes, each row's sum added in double. The blocks share each pass over the rows,
  * so each pixel comes from memory once. (Pixel by pixel with the taps' sums in
- * memory, every multiply-add waited on the store before it: 0.8-0.9 ms for
- * dw_3x3_112.) */
+ * memory, every multiply-add waited on the store before it: dw_3x3_112 took 0.8-0.9
+ * ms; this way 0.21-0.28, one thread.) */
 BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const float *x,
                                                  const float *dy, int b0, int b1, int t0, int t1,
                                                  float *dw)

@@ -1,0 +1,166 @@
+/* Depthwise backward data (one input channel per group) as direct loops, like the
+ * forward's (depthwise.c): as a GEMM it has a depth of K/g, far too thin for a BLAS
+ * (dw_3x3_112 took 0.42-0.55 ms that way, one thread). No scratch; each thread owns
+ * whole dx planes (NCHW) or rows (NHWC), so results are bitwise those of one thread. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Kernel columns whose output-column range is computed once per plane. */
+#define COLUMN_CACHE 32
+
+/* A stride-1 layer's input gradient is dy correlated with each kernel rotated 180
+ * degrees, over dy padded so that dx row ih sees the dy rows ih + pad_t - ki*dil_h:
+ * the forward pass of the layer *r (bc_depthwise_forward_rotated rotates the
+ * kernels). 0 when that does not apply (strides, channel multipliers, kernels too
+ * large for its stack copy, pads beyond int). */
+static int rotated_layer(const conv_shape *s, conv_shape *r)
+{
+    if (s->stride_h != 1 || s->stride_w != 1 || s->k_per_group != 1 ||
+        (s->layout == BLASCONV_NCHW && (int64_t)s->kh * s->kw > BC_DEPTHWISE_MAX_ROTATED_TAPS))
+        return 0;
+    const int64_t reach_h = (int64_t)(s->kh - 1) * s->dil_h,
+                  reach_w = (int64_t)(s->kw - 1) * s->dil_w;
+    const int64_t pads[4] = {reach_h - s->pad_t, reach_h - s->pad_b, reach_w - s->pad_l,
+                             reach_w - s->pad_r};
+    for (int i = 0; i < 4; i++)
+        if (pads[i] < -INT32_MAX || pads[i] > INT32_MAX)
+            return 0;
+    *r = *s;
+    r->h = s->oh, r->w = s->ow, r->oh = s->h, r->ow = s->w;
+    r->pad_t = (int)pads[0], r->pad_b = (int)pads[1], r->pad_l = (int)pads[2],
+    r->pad_r = (int)pads[3];
+    r->x_elems = s->y_elems, r->y_elems = s->x_elems;
+    r->positions = (int64_t)s->h * s->w;
+    return 1;
+}
+
+/* row[o*stride + offset] += weight * dy_row[o] for o in [lo, hi): one tap's share of
+ * a dx row (the forward's tap read, transposed). */
+static inline void scatter_tap(float *restrict row, const float *restrict dy_row, int lo, int hi,
+                               int stride, int64_t offset, float weight)
+{
+    if (stride == 1) {
+        for (int o = lo; o < hi; o++)
+            row[o + offset] += weight * dy_row[o];
+    } else {
+        for (int o = lo; o < hi; o++)
+            row[(int64_t)o * stride + offset] += weight * dy_row[o];
+    }
+}
+
+/* dx plane of input channel c of one image (dy_image: the image's K planes): each
+ * row starts at zero, then every output channel of the group and kernel row whose dy
+ * row reaches it adds its taps, in (output channel, ki, kj) order. */
+BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, const float *w,
+                                    int c, float *dx_plane)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    int lo[COLUMN_CACHE], hi[COLUMN_CACHE]; /* kernel column kj's output columns */
+    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
+        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo[kj], &hi[kj]);
+    for (int ih = 0; ih < s->h; ih++) {
+        float *row = dx_plane + (size_t)ih * s->w;
+        memset(row, 0, (size_t)s->w * sizeof *row);
+        for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++) {
+            const float *w_k = w + (size_t)k * taps;
+            for (int ki = 0; ki < s->kh; ki++) {
+                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
+                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                    continue;
+                const float *dy_row =
+                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
+                for (int kj = 0; kj < s->kw; kj++) {
+                    const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+                    int first = 0, last = 0;
+                    if (kj < COLUMN_CACHE)
+                        first = lo[kj], last = hi[kj];
+                    else
+                        bc_valid_columns(s, offset, &first, &last);
+                    scatter_tap(row, dy_row, first, last, s->stride_w, offset,
+                                w_k[ki * s->kw + kj]);
+                }
+            }
+        }
+    }
+}
+
+/* One NHWC dx row (image n, input row ih): each pixel's channel vector starts at zero
+ * and every tap whose dy pixel exists adds weight vector times dy pixel, in (ki, kj)
+ * order. w_by_tap: [taps][K]. */
+BC_MULTI_ISA static void data_row_nhwc(const conv_shape *s, const float *dy, const float *w_by_tap,
+                                       int n, int ih, float *dx)
+{
+    const int kc = s->k;
+    for (int iw = 0; iw < s->w; iw++) {
+        float *restrict out = dx + (((size_t)n * s->h + ih) * s->w + iw) * kc;
+        memset(out, 0, (size_t)kc * sizeof *out);
+        for (int ki = 0; ki < s->kh; ki++) {
+            const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
+            if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                continue;
+            const int64_t oh = t / s->stride_h;
+            for (int kj = 0; kj < s->kw; kj++) {
+                const int64_t u = (int64_t)iw + s->pad_l - (int64_t)kj * s->dil_w;
+                if (u < 0 || u % s->stride_w || u / s->stride_w >= s->ow)
+                    continue;
+                const float *restrict g =
+                    dy + (((size_t)n * s->oh + oh) * s->ow + (size_t)(u / s->stride_w)) * kc;
+                const float *restrict wt = w_by_tap + ((size_t)ki * s->kw + kj) * kc;
+                for (int k = 0; k < kc; k++)
+                    out[k] += wt[k] * g[k];
+            }
+        }
+    }
+}
+
+struct data_job {
+    const conv_shape *s;
+    const float *dy, *w; /* w: [K][taps] (NCHW), [taps][K] (NHWC) */
+    float *dx;
+};
+
+/* dx planes [begin, end) of the batch (plane n*C + c). */
+static void data_planes(void *arg, int64_t begin, int64_t end)
+{
+    const struct data_job *j = arg;
+    const conv_shape *s = j->s;
+    for (int64_t p = begin; p < end; p++) {
+        const int n = (int)(p / s->c), c = (int)(p % s->c);
+        data_plane(s, j->dy + (size_t)n * s->k * s->positions, j->w, c,
+                   j->dx + (size_t)p * s->h * s->w);
+    }
+}
+
+/* dx rows [begin, end) of the batch (row n*H + ih). */
+static void data_rows_nhwc(void *arg, int64_t begin, int64_t end)
+{
+    const struct data_job *j = arg;
+    for (int64_t r = begin; r < end; r++)
+        data_row_nhwc(j->s, j->dy, j->w, (int)(r / j->s->h), (int)(r % j->s->h), j->dx);
+}
+
+void bc_depthwise_backward_data(const blasconv_context *ctx, const conv_shape *s, const float *dy,
+                                const float *w, float *dx)
+{
+    conv_shape rotated;
+    if (rotated_layer(s, &rotated)) {
+        bc_depthwise_forward_rotated(ctx, &rotated, dy, w, dx);
+        return;
+    }
+    const int threads = bc_thread_count(ctx);
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    if (s->layout == BLASCONV_NCHW) {
+        struct data_job job = {s, dy, w, dx};
+        const int64_t per_plane = (int64_t)s->k_per_group * s->positions * taps + s->h * s->w;
+        bc_parallel_for(threads, (int64_t)s->n * s->c, bc_parallel_grain(per_plane), data_planes,
+                        &job);
+        return;
+    }
+    float w_by_tap[BC_DEPTHWISE_NHWC_MAX_WEIGHTS];
+    bc_depthwise_weights_by_tap(s, w, 0, w_by_tap);
+    struct data_job job = {s, dy, w_by_tap, dx};
+    const int64_t per_row = (int64_t)s->w * s->k * taps;
+    bc_parallel_for(threads, (int64_t)s->n * s->h, bc_parallel_grain(per_row), data_rows_nhwc,
+                    &job);
+}
