@@ -30,11 +30,12 @@ START_TEST(forward_matches_oracle)
 END_TEST
 
 /* Depthwise layers wide enough for the register-blocked interior (16 and 64
- * outputs at a time, overlapping last block) and its border columns. */
+ * outputs at a time, overlapping last block) and its border columns, with strides
+ * across of 1-3 (stride 2 splits rows into even and odd columns 32 at a time). */
 START_TEST(wide_depthwise_matches_oracle)
 {
     test_rng r = test_rng_seeded(4000);
-    for (int t = 0; t < 150; t++) {
+    for (int t = 0; t < 300; t++) {
         blasconv_conv2d d = {0};
         d.groups = d.in_channels = test_rng_int(&r, 1, 3);
         d.out_channels = d.groups * test_rng_int(&r, 1, 2);
@@ -45,6 +46,7 @@ START_TEST(wide_depthwise_matches_oracle)
         d.kernel_width = test_rng_int(&r, 1, 9);
         d.dilation_width = test_rng_int(&r, 0, 3);
         d.stride_height = test_rng_int(&r, 0, 2);
+        d.stride_width = test_rng_int(&r, 0, 3);
         d.pad_top = test_rng_int(&r, 0, 4);
         d.pad_bottom = test_rng_int(&r, 0, 4);
         d.pad_left = test_rng_int(&r, 0, 9);
