@@ -224,6 +224,32 @@ START_TEST(depthwise_filter_gradient_keeps_an_infinity)
 }
 END_TEST
 
+/* A stride-2 tap's run gathered 32 floats at a time must not read past its last
+ * element: here the run of 1x1, stride 2 on one row of 63 ends at x's last float (the
+ * sanitizer build would report a read beyond it). */
+START_TEST(depthwise_filter_gradient_stride2_stays_in_its_input)
+{
+    const blasconv_conv2d d = {.batch = 1,
+                               .in_channels = 1,
+                               .out_channels = 1,
+                               .groups = 1,
+                               .in_height = 1,
+                               .in_width = 63,
+                               .kernel_height = 1,
+                               .kernel_width = 1,
+                               .stride_height = 2,
+                               .stride_width = 2};
+    test_rng r = test_rng_seeded(4400);
+    float *x = test_alloc_random(&r, 63), *dy = test_alloc_random(&r, 32);
+    float dw = NAN, want = NAN;
+    ck_assert_int_eq(blasconv_conv2d_backward_filter(NULL, &d, x, dy, &dw, NULL), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, &want, NULL),
+                     BLASCONV_OK);
+    test_assert_conv_close(&dw, &want, 1, &d, BLASCONV_PASS_BACKWARD_FILTER, "1x63, stride 2");
+    free(x), free(dy);
+}
+END_TEST
+
 START_TEST(backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2000 + (uint64_t)_i);
@@ -354,6 +380,7 @@ int main(void)
     tcase_add_test(tc, depthwise_nhwc_channel_blocks_match_oracle);
     tcase_add_loop_test(tc, depthwise_backward_matches_oracle, 0, 3);
     tcase_add_test(tc, depthwise_filter_gradient_keeps_an_infinity);
+    tcase_add_test(tc, depthwise_filter_gradient_stride2_stays_in_its_input);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);
