@@ -6,7 +6,6 @@
 #include <string.h>
 
 typedef float vec16 __attribute__((vector_size(64)));
-typedef int ivec16 __attribute__((vector_size(64)));
 
 /* acc[o] += weight * in[o * stride] for o in [0, count). Inlined into the
  * cloned plane function below, so each ISA gets its own vector loop. */
@@ -34,19 +33,18 @@ static inline int64_t phase_start(int64_t width, int stride, int64_t p)
     return p * a + (p < r ? p : r);
 }
 
+/* phases (width floats) = row split by phases. */
 static inline void split_phases(const float *restrict row, int64_t width, int stride,
                                 float *restrict phases)
 {
     if (stride == 2) { /* 32 floats into 16 even and 16 odd ones a step, the rest singly */
-        const ivec16 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-        const ivec16 odd = even + 1;
         float *odds = phases + phase_start(width, 2, 1);
         int64_t j = 0;
         for (; 2 * j + 32 <= width; j += 16) {
             vec16 a, b;
             memcpy(&a, row + 2 * j, sizeof a);
             memcpy(&b, row + 2 * j + 16, sizeof b);
-            const vec16 e = __builtin_shuffle(a, b, even), o = __builtin_shuffle(a, b, odd);
+            const vec16 e = BC_EVEN_FLOATS16(a, b), o = BC_ODD_FLOATS16(a, b);
             memcpy(phases + j, &e, sizeof e);
             memcpy(odds + j, &o, sizeof o);
         }
@@ -66,8 +64,8 @@ static inline void split_phases(const float *restrict row, int64_t width, int st
 }
 
 /* Where the run of a tap at `offset` starts in a row split by phases: column o*S +
- * offset = (o + q)*S + p is column o + q of phase p, so at *at + o with *at =
- * phase_start(p) + q. */
+ * offset = (o + q)*S + p is column o + q of phase p, so output column o reads the
+ * split row at the returned phase_start(p) + q, plus o. */
 static int64_t phase_run_start(const conv_shape *s, int64_t offset)
 {
     const int stride = s->stride_w;
@@ -275,8 +273,8 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
             int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
             if ((uint64_t)ih >= (uint64_t)s->h)
                 continue;
-            float *row_phases = phases + (size_t)ki * s->w;
-            if (blocked && phased)
+            float *row_phases = blocked && phased ? phases + (size_t)ki * s->w : NULL;
+            if (row_phases)
                 split_phases(x_plane + (size_t)ih * s->w, s->w, stride, row_phases);
             for (int kj = 0; kj < s->kw; kj++) {
                 live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
@@ -285,7 +283,7 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                     tap.lo = t->lo[kj], tap.hi = t->hi[kj];
                 else
                     bc_valid_columns(s, tap.offset, &tap.lo, &tap.hi);
-                if (blocked && phased) { /* the run from row_phases + tap.offset on */
+                if (row_phases) { /* the run from row_phases + tap.offset on */
                     tap.row = row_phases;
                     tap.offset =
                         kj < COLUMN_CACHE ? t->phase_run[kj] : phase_run_start(s, tap.offset);

@@ -82,12 +82,11 @@ static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g
             int i = 0;
             if (stride ==
                 2) { /* the even floats of 32 at a time (the last read stays in the run) */
-                const ivec16 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
                 for (; i + 16 < count; i += 16) {
                     vec16 a, b;
                     memcpy(&a, run + 2 * i, sizeof a);
                     memcpy(&b, run + 2 * i + 16, sizeof b);
-                    const vec16 e = __builtin_shuffle(a, b, even);
+                    const vec16 e = BC_EVEN_FLOATS16(a, b);
                     memcpy(gathered + i, &e, sizeof e);
                 }
             }

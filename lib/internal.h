@@ -35,6 +35,23 @@
 #define BC_MULTI_ISA
 #endif
 
+/* The 16 even and the 16 odd floats of the 32 in a then b (vectors of 16 floats):
+ * __builtin_shufflevector in clang and GCC 12+, __builtin_shuffle in older GCC. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define BC_EVEN_FLOATS16(a, b)                                                                    \
+    __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define BC_ODD_FLOATS16(a, b)                                                                     \
+    __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+typedef int bc_lanes16 __attribute__((vector_size(64)));
+#define BC_EVEN_FLOATS16(a, b)                                                                    \
+    __builtin_shuffle(a, b,                                                                       \
+                      (bc_lanes16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define BC_ODD_FLOATS16(a, b)                                                                     \
+    __builtin_shuffle(a, b,                                                                       \
+                      (bc_lanes16){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#endif
+
 /* CBLAS enum values (the ABI every CBLAS shares). */
 enum {
     CBLAS_ROW_MAJOR = 101,

@@ -67,6 +67,37 @@ START_TEST(wide_depthwise_matches_oracle)
 }
 END_TEST
 
+/* Rows too wide for the stack buffer of rows split by phases (4096 floats for all
+ * kernel rows), at strides across of 1 and 2: stride 2 falls back to the per-tap
+ * loop. The plane loop once pointed past that buffer on such rows; clang's bounds
+ * sanitizer (the fuzz build's) reports that, GCC's does not. */
+START_TEST(depthwise_rows_wider_than_the_phase_buffer_match_oracle)
+{
+    test_rng r = test_rng_seeded(4500);
+    for (int stride = 1; stride <= 2; stride++) {
+        const blasconv_conv2d d = {.batch = 1,
+                                   .in_channels = 2,
+                                   .out_channels = 2,
+                                   .groups = 2,
+                                   .in_height = 4,
+                                   .in_width = 5000,
+                                   .kernel_height = 3,
+                                   .kernel_width = 3,
+                                   .stride_width = stride,
+                                   .pad_left = 1,
+                                   .pad_right = 1};
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+        float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, x, w, NULL, y), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, NULL, want),
+                         BLASCONV_OK);
+        test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+        free(x), free(w), free(y), free(want);
+    }
+}
+END_TEST
+
 /* The fixed 3x3 stride-1 depthwise kernel (output rows in pairs, 16-column blocks
  * with an overlapping last block, scalar borders) on every width from 1 to 200, odd
  * and even heights, pads 0 to 2 on each side, channel multipliers 1 and 2. */
@@ -377,6 +408,7 @@ int main(void)
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
     tcase_add_test(tc, wide_depthwise_matches_oracle);
     tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
+    tcase_add_test(tc, depthwise_rows_wider_than_the_phase_buffer_match_oracle);
     tcase_add_test(tc, depthwise_nhwc_channel_blocks_match_oracle);
     tcase_add_loop_test(tc, depthwise_backward_matches_oracle, 0, 3);
     tcase_add_test(tc, depthwise_filter_gradient_keeps_an_infinity);
