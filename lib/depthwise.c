@@ -24,21 +24,12 @@ static inline void accumulate_tap(float *restrict acc, const float *restrict in,
 /* Floats of input rows split by phase (below) one output row may hold on the stack. */
 #define PHASE_FLOATS 4096
 
-/* Where phase p of a row split by phases starts: columns p, p + S, p + 2S, ... (S the
- * stride) lie contiguously from there, phase p of a row of width W = a*S + r holding
- * a + (p < r) columns. */
-static inline int64_t phase_start(int64_t width, int stride, int64_t p)
-{
-    const int64_t a = width / stride, r = width % stride;
-    return p * a + (p < r ? p : r);
-}
-
 /* phases (width floats) = row split by phases. */
 static inline void split_phases(const float *restrict row, int64_t width, int stride,
                                 float *restrict phases)
 {
     if (stride == 2) { /* 32 floats into 16 even and 16 odd ones a step, the rest singly */
-        float *odds = phases + phase_start(width, 2, 1);
+        float *odds = phases + bc_phase_start(width, 2, 1);
         int64_t j = 0;
         for (; 2 * j + 32 <= width; j += 16) {
             vec16 a, b;
@@ -56,21 +47,52 @@ static inline void split_phases(const float *restrict row, int64_t width, int st
         return;
     }
     for (int p = 0; p < stride && p < width; p++) {
-        float *to = phases + phase_start(width, stride, p);
-        const int64_t count = phase_start(width, stride, p + 1) - phase_start(width, stride, p);
+        float *to = phases + bc_phase_start(width, stride, p);
+        const int64_t count =
+            bc_phase_start(width, stride, p + 1) - bc_phase_start(width, stride, p);
         for (int64_t j = 0; j < count; j++)
             to[j] = row[p + j * stride];
     }
 }
 
+BC_MULTI_ISA void bc_interleave_phases(const float *restrict phases, int64_t width, int stride,
+                                       float *restrict row)
+{
+    if (stride == 2) { /* 16 even and 16 odd floats into 32 a step, the rest singly */
+        const float *odds = phases + bc_phase_start(width, 2, 1);
+        int64_t j = 0;
+        for (; 2 * j + 32 <= width; j += 16) {
+            vec16 e, o;
+            memcpy(&e, phases + j, sizeof e);
+            memcpy(&o, odds + j, sizeof o);
+            const vec16 low = BC_ZIP_LOW16(e, o), high = BC_ZIP_HIGH16(e, o);
+            memcpy(row + 2 * j, &low, sizeof low);
+            memcpy(row + 2 * j + 16, &high, sizeof high);
+        }
+        for (; 2 * j < width; j++) {
+            row[2 * j] = phases[j];
+            if (2 * j + 1 < width)
+                row[2 * j + 1] = odds[j];
+        }
+        return;
+    }
+    for (int p = 0; p < stride && p < width; p++) {
+        const float *from = phases + bc_phase_start(width, stride, p);
+        const int64_t count =
+            bc_phase_start(width, stride, p + 1) - bc_phase_start(width, stride, p);
+        for (int64_t j = 0; j < count; j++)
+            row[p + j * stride] = from[j];
+    }
+}
+
 /* Where the run of a tap at `offset` starts in a row split by phases: column o*S +
  * offset = (o + q)*S + p is column o + q of phase p, so output column o reads the
- * split row at the returned phase_start(p) + q, plus o. */
+ * split row at the returned bc_phase_start(p) + q, plus o. */
 static int64_t phase_run_start(const conv_shape *s, int64_t offset)
 {
     const int stride = s->stride_w;
     const int64_t p = (offset % stride + stride) % stride;
-    return phase_start(s->w, stride, p) + (offset - p) / stride;
+    return bc_phase_start(s->w, stride, p) + (offset - p) / stride;
 }
 
 /* Where each kernel column lands: output columns [lo, hi) read the input row at
@@ -91,22 +113,12 @@ static void tap_columns_init(const conv_shape *s, tap_columns *t)
     }
 }
 
-/* A kernel tap that lands inside the input for output row oh: output column o
- * reads row[o * stride + offset] for o in [lo, hi). */
-typedef struct live_tap {
-    const float *row;
-    int64_t offset;
-    float weight;
-    int lo, hi;
-} live_tap;
-
-#define MAX_LIVE_TAPS 64
-
 /* Columns every live tap covers (stride 1), 16 at a time: all taps summed in
  * registers, one store, instead of a pass over the row per tap. Sums run in
  * tap order, as on the border, so every output is computed the same way. */
-static inline void interior_stride1(const live_tap *taps, int count, float b, int lo, int hi,
-                                    float *out)
+static inline __attribute__((always_inline)) void interior_stride1(const bc_live_tap *taps,
+                                                                   int count, float b, int lo,
+                                                                   int hi, float *out)
 {
     int o = lo;
     for (; o + 64 <= hi; o += 64) { /* 4 vectors a tap: the tap's bookkeeping is shared */
@@ -154,6 +166,30 @@ static inline void interior_stride1(const live_tap *taps, int count, float b, in
             acc += taps[i].weight * taps[i].row[o + taps[i].offset];
         out[o] = acc;
     }
+}
+
+/* out[0..width) = b + the sum of the taps over the columns each covers, in tap order:
+ * the columns [inner_lo, inner_hi) all of them cover in registers, the border columns
+ * (a few, where some tap reads padding) one at a time, skipping the taps that miss. */
+static inline __attribute__((always_inline)) void sum_live_taps(const bc_live_tap *taps, int count,
+                                                                float b, int inner_lo,
+                                                                int inner_hi, int width,
+                                                                float *out)
+{
+    if (inner_hi < inner_lo)
+        inner_hi = inner_lo;
+    for (int o = 0; o < width; o++) {
+        if (o == inner_lo)
+            o = inner_hi;
+        if (o >= width)
+            break;
+        float acc = b;
+        for (int i = 0; i < count; i++)
+            if (o >= taps[i].lo && o < taps[i].hi)
+                acc += taps[i].weight * taps[i].row[o + taps[i].offset];
+        out[o] = acc;
+    }
+    interior_stride1(taps, count, b, inner_lo, inner_hi, out);
 }
 
 /* --- 3x3, stride 1, dilation 1 (MobileNet's depthwise layer) ----------------- */
@@ -244,9 +280,9 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
     const int stride = s->stride_w;
     const int phased = stride > 1 && (int64_t)s->kh * s->w <= PHASE_FLOATS;
     const int blocked =
-        (stride == 1 || phased) && s->ow >= 16 && (int64_t)s->kh * s->kw <= MAX_LIVE_TAPS;
+        (stride == 1 || phased) && s->ow >= 16 && (int64_t)s->kh * s->kw <= BC_MAX_LIVE_TAPS;
     float phases[PHASE_FLOATS];
-    live_tap taps[MAX_LIVE_TAPS];
+    bc_live_tap taps[BC_MAX_LIVE_TAPS];
     const int fixed3x3 = dw3x3_applies(s);
     for (int oh = 0; oh < s->oh; oh++) {
         float *out = y_plane + (size_t)oh * s->ow;
@@ -277,8 +313,8 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
             if (row_phases)
                 split_phases(x_plane + (size_t)ih * s->w, s->w, stride, row_phases);
             for (int kj = 0; kj < s->kw; kj++) {
-                live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
-                                w_k[ki * s->kw + kj], 0, 0};
+                bc_live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
+                                   w_k[ki * s->kw + kj], 0, 0};
                 if (kj < COLUMN_CACHE)
                     tap.lo = t->lo[kj], tap.hi = t->hi[kj];
                 else
@@ -300,25 +336,19 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                 taps[count++] = tap;
             }
         }
-        if (!blocked)
-            continue;
-        if (inner_hi < inner_lo)
-            inner_hi = inner_lo;
-        /* Border columns (a few, where some tap reads padding): one output at a
-         * time, skipping the taps that miss. */
-        for (int o = 0; o < s->ow; o++) {
-            if (o == inner_lo)
-                o = inner_hi;
-            if (o >= s->ow)
-                break;
-            float acc = b;
-            for (int i = 0; i < count; i++)
-                if (o >= taps[i].lo && o < taps[i].hi)
-                    acc += taps[i].weight * taps[i].row[o + taps[i].offset];
-            out[o] = acc;
-        }
-        interior_stride1(taps, count, b, inner_lo, inner_hi, out);
+        if (blocked)
+            sum_live_taps(taps, count, b, inner_lo, inner_hi, s->ow, out);
     }
+}
+
+BC_MULTI_ISA void bc_depthwise_tap_row(const bc_live_tap *taps, int count, int width, float *out)
+{
+    int inner_lo = 0, inner_hi = width;
+    for (int i = 0; i < count; i++) {
+        inner_lo = taps[i].lo > inner_lo ? taps[i].lo : inner_lo;
+        inner_hi = taps[i].hi < inner_hi ? taps[i].hi : inner_hi;
+    }
+    sum_live_taps(taps, count, 0.0f, inner_lo, inner_hi, width, out);
 }
 
 int bc_depthwise_applies(const conv_shape *s)

@@ -49,6 +49,63 @@ static inline void scatter_tap(float *restrict row, const float *restrict dy_row
     }
 }
 
+/* Floats of one dx row split by phases (on the stack). */
+#define PHASE_MAX 4096
+
+/* dx row ih of input channel c with a stride S across, one phase (columns p, p + S,
+ * ...) at a time: column j of phase p gets, from each tap whose kernel column lands
+ * there (offset kj*dil - pad_l = q*S + p), dy column j - q, so a phase is a stride-1
+ * sum of dy rows, which bc_depthwise_tap_row keeps in registers; the phases are then
+ * interleaved into the row. Each element's sums run in (output channel, ki, kj) order,
+ * as the scatter's. (Scattered tap by tap, a stride-2 3x3 layer on 32x112x112 ran
+ * 0.33 ms, 5.4 GFLOP/s.) */
+typedef struct column_phases {
+    int phase[BC_MAX_LIVE_TAPS];     /* kernel column kj lands on phase[kj] */
+    int64_t shift[BC_MAX_LIVE_TAPS]; /* ... at its column j + shift[kj] for dy column j */
+} column_phases;
+
+static void column_phases_init(const conv_shape *s, column_phases *cp)
+{
+    const int stride = s->stride_w;
+    for (int kj = 0; kj < s->kw; kj++) { /* kw <= BC_MAX_LIVE_TAPS: data_plane's test */
+        const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+        cp->phase[kj] = (int)((offset % stride + stride) % stride);
+        cp->shift[kj] = (offset - cp->phase[kj]) / stride;
+    }
+}
+
+static void data_row_phased(const conv_shape *s, const column_phases *cp, const float *dy_image,
+                            const float *w, int c, int ih, float *phases, float *row)
+{
+    const int stride = s->stride_w;
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    for (int p = 0; p < stride && p < s->w; p++) {
+        const int64_t start = bc_phase_start(s->w, stride, p);
+        const int64_t length = bc_phase_start(s->w, stride, p + 1) - start;
+        bc_live_tap live[BC_MAX_LIVE_TAPS];
+        int count = 0;
+        for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++)
+            for (int ki = 0; ki < s->kh; ki++) {
+                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
+                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                    continue;
+                const float *dy_row =
+                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
+                for (int kj = 0; kj < s->kw; kj++) {
+                    if (cp->phase[kj] != p)
+                        continue;
+                    const int64_t q = cp->shift[kj];
+                    const int64_t lo = q > 0 ? q : 0, hi = s->ow + q < length ? s->ow + q : length;
+                    if (hi > lo)
+                        live[count++] = (bc_live_tap){
+                            dy_row, -q, w[(size_t)k * taps + ki * s->kw + kj], (int)lo, (int)hi};
+                }
+            }
+        bc_depthwise_tap_row(live, count, (int)length, phases + start);
+    }
+    bc_interleave_phases(phases, s->w, stride, row);
+}
+
 /* dx plane of input channel c of one image (dy_image: the image's K planes): each
  * row starts at zero, then every output channel of the group and kernel row whose dy
  * row reaches it adds its taps, in (output channel, ki, kj) order. */
@@ -56,6 +113,15 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
                                     int c, float *dx_plane)
 {
     const int64_t taps = (int64_t)s->kh * s->kw;
+    if (s->stride_w > 1 && s->w <= PHASE_MAX &&
+        (int64_t)s->k_per_group * taps <= BC_MAX_LIVE_TAPS) {
+        float phases[PHASE_MAX];
+        column_phases cp;
+        column_phases_init(s, &cp);
+        for (int ih = 0; ih < s->h; ih++)
+            data_row_phased(s, &cp, dy_image, w, c, ih, phases, dx_plane + (size_t)ih * s->w);
+        return;
+    }
     int lo[COLUMN_CACHE], hi[COLUMN_CACHE]; /* kernel column kj's output columns */
     for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
         bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo[kj], &hi[kj]);

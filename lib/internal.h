@@ -35,13 +35,18 @@
 #define BC_MULTI_ISA
 #endif
 
-/* The 16 even and the 16 odd floats of the 32 in a then b (vectors of 16 floats):
+/* The 16 even and the 16 odd floats of the 32 in a then b (vectors of 16 floats), and
+ * back (ZIP: the first and the last 16 of a[0], b[0], a[1], b[1], ...):
  * __builtin_shufflevector in clang and GCC 12+, __builtin_shuffle in older GCC. */
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
 #define BC_EVEN_FLOATS16(a, b)                                                                    \
     __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define BC_ODD_FLOATS16(a, b)                                                                     \
     __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define BC_ZIP_LOW16(a, b)                                                                        \
+    __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define BC_ZIP_HIGH16(a, b)                                                                       \
+    __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
 #else
 typedef int bc_lanes16 __attribute__((vector_size(64)));
 #define BC_EVEN_FLOATS16(a, b)                                                                    \
@@ -50,6 +55,11 @@ typedef int bc_lanes16 __attribute__((vector_size(64)));
 #define BC_ODD_FLOATS16(a, b)                                                                     \
     __builtin_shuffle(a, b,                                                                       \
                       (bc_lanes16){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#define BC_ZIP_LOW16(a, b)                                                                        \
+    __builtin_shuffle(a, b, (bc_lanes16){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23})
+#define BC_ZIP_HIGH16(a, b)                                                                       \
+    __builtin_shuffle(a, b,                                                                       \
+                      (bc_lanes16){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31})
 #endif
 
 /* CBLAS enum values (the ABI every CBLAS shares). */
@@ -269,6 +279,30 @@ void bc_depthwise_weights_by_tap(const conv_shape *s, const float *w, int rotate
  * the context's thread count. */
 void bc_depthwise_forward(const blasconv_context *ctx, const conv_shape *s, const float *x,
                           const float *w, const float *bias, float *y);
+/* Where phase p of a row split by phases starts: columns p, p + S, p + 2S, ... (S the
+ * stride) lie contiguously from there, phase p of a row of width W = a*S + r holding
+ * a + (p < r) columns. */
+static inline int64_t bc_phase_start(int64_t width, int stride, int64_t p)
+{
+    const int64_t a = width / stride, r = width % stride;
+    return p * a + (p < r ? p : r);
+}
+/* row[0..width) from the row split by phases (the inverse of the split). */
+void bc_interleave_phases(const float *phases, int64_t width, int stride, float *row);
+/* A kernel tap that lands inside the input for an output row: in the register-blocked
+ * sum, output column o reads row[o + offset] (a row split by phases for a stride
+ * across) for o in [lo, hi), times weight. */
+typedef struct bc_live_tap {
+    const float *row;
+    int64_t offset;
+    float weight;
+    int lo, hi;
+} bc_live_tap;
+#define BC_MAX_LIVE_TAPS 64
+/* out[0..width) = the sum of the taps (at most BC_MAX_LIVE_TAPS), in their order, over
+ * the columns each covers (0 where none does), the columns all of them cover 16 at a
+ * time in registers. */
+void bc_depthwise_tap_row(const bc_live_tap *taps, int count, int width, float *out);
 /* Kernels an NCHW call of bc_depthwise_forward_rotated may have (they are copied to
  * the stack). */
 #define BC_DEPTHWISE_MAX_ROTATED_TAPS 64
