@@ -52,13 +52,7 @@ static inline void scatter_tap(float *restrict row, const float *restrict dy_row
 /* Floats of one dx row split by phases (on the stack). */
 #define PHASE_MAX 4096
 
-/* dx row ih of input channel c with a stride S across, one phase (columns p, p + S,
- * ...) at a time: column j of phase p gets, from each tap whose kernel column lands
- * there (offset kj*dil - pad_l = q*S + p), dy column j - q, so a phase is a stride-1
- * sum of dy rows, which bc_depthwise_tap_row keeps in registers; the phases are then
- * interleaved into the row. Each element's sums run in (output channel, ki, kj) order,
- * as the scatter's. (Scattered tap by tap, a stride-2 3x3 layer on 32x112x112 ran
- * 0.33 ms, 5.4 GFLOP/s.) */
+/* Where each kernel column's taps land in a dx row split by phases (data_row_phased). */
 typedef struct column_phases {
     int phase[BC_MAX_LIVE_TAPS];     /* kernel column kj lands on phase[kj] */
     int64_t shift[BC_MAX_LIVE_TAPS]; /* ... at its column j + shift[kj] for dy column j */
@@ -74,6 +68,13 @@ static void column_phases_init(const conv_shape *s, column_phases *cp)
     }
 }
 
+/* dx row ih of input channel c with a stride S across, one phase (columns p, p + S,
+ * ...) at a time: column j of phase p gets, from each tap whose kernel column lands
+ * there (offset kj*dil - pad_l = q*S + p), dy column j - q, so a phase is a stride-1
+ * sum of dy rows, which bc_depthwise_tap_row keeps in registers; the phases are then
+ * interleaved into the row. Each element's sums run in (output channel, ki, kj) order,
+ * as the scatter's. (Scattered tap by tap, a stride-2 3x3 layer on 32x112x112 ran
+ * 0.32-0.33 ms, 5.4 GFLOP/s; this way 0.19-0.20.) */
 static void data_row_phased(const conv_shape *s, const column_phases *cp, const float *dy_image,
                             const float *w, int c, int ih, float *phases, float *row)
 {
