@@ -272,7 +272,7 @@ static int dw3x3_applies(const conv_shape *s)
  * a larger stride on each input row split by phases (column o*S + offset is column
  * o + q of phase p, offset = qS + p), so that a tap reads a contiguous run. (Each tap
  * gathering its strided run added into the row tap by tap: MobileNet's 3x3 stride-2
- * layer on 32x112x112, one thread, took 0.26 ms, six times NHWC's.) */
+ * layer on 32x112x112, one thread, took 0.27 ms; this way 0.17.) */
 BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns *t,
                                          const float *x_plane, const float *w_k, float b,
                                          float *y_plane)
