@@ -35,7 +35,8 @@ static inline void split_phases(const float *restrict row, int64_t width, int st
             vec16 a, b;
             memcpy(&a, row + 2 * j, sizeof a);
             memcpy(&b, row + 2 * j + 16, sizeof b);
-            const vec16 e = BC_EVEN_FLOATS16(a, b), o = BC_ODD_FLOATS16(a, b);
+            const vec16 e = BC_SHUFFLE(a, b, BC_EVERY_2ND(0)),
+                        o = BC_SHUFFLE(a, b, BC_EVERY_2ND(1));
             memcpy(phases + j, &e, sizeof e);
             memcpy(odds + j, &o, sizeof o);
         }
@@ -65,7 +66,8 @@ BC_MULTI_ISA void bc_interleave_phases(const float *restrict phases, int64_t wid
             vec16 e, o;
             memcpy(&e, phases + j, sizeof e);
             memcpy(&o, odds + j, sizeof o);
-            const vec16 low = BC_ZIP_LOW16(e, o), high = BC_ZIP_HIGH16(e, o);
+            const vec16 low = BC_SHUFFLE(e, o, BC_ALTERNATE(0)),
+                        high = BC_SHUFFLE(e, o, BC_ALTERNATE(8));
             memcpy(row + 2 * j, &low, sizeof low);
             memcpy(row + 2 * j + 16, &high, sizeof high);
         }

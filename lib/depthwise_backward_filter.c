@@ -86,7 +86,7 @@ static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g
                     vec16 a, b;
                     memcpy(&a, run + 2 * i, sizeof a);
                     memcpy(&b, run + 2 * i + 16, sizeof b);
-                    const vec16 e = BC_EVEN_FLOATS16(a, b);
+                    const vec16 e = BC_SHUFFLE(a, b, BC_EVERY_2ND(0));
                     memcpy(gathered + i, &e, sizeof e);
                 }
             }

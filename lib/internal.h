@@ -35,32 +35,22 @@
 #define BC_MULTI_ISA
 #endif
 
-/* The 16 even and the 16 odd floats of the 32 in a then b (vectors of 16 floats), and
- * back (ZIP: the first and the last 16 of a[0], b[0], a[1], b[1], ...):
- * __builtin_shufflevector in clang and GCC 12+, __builtin_shuffle in older GCC. */
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
-#define BC_EVEN_FLOATS16(a, b)                                                                    \
-    __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-#define BC_ODD_FLOATS16(a, b)                                                                     \
-    __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
-#define BC_ZIP_LOW16(a, b)                                                                        \
-    __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
-#define BC_ZIP_HIGH16(a, b)                                                                       \
-    __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+/* Two-vector shuffles of 64-byte vectors with constant lane indices (lane i of the
+ * result is element idx[i] of concat(lo, hi)), in GCC's and clang's spellings. */
+#if defined(__clang__)
+#define BC_SHUFFLE(lo, hi, ...) __builtin_shufflevector(lo, hi, __VA_ARGS__)
 #else
 typedef int bc_lanes16 __attribute__((vector_size(64)));
-#define BC_EVEN_FLOATS16(a, b)                                                                    \
-    __builtin_shuffle(a, b,                                                                       \
-                      (bc_lanes16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
-#define BC_ODD_FLOATS16(a, b)                                                                     \
-    __builtin_shuffle(a, b,                                                                       \
-                      (bc_lanes16){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
-#define BC_ZIP_LOW16(a, b)                                                                        \
-    __builtin_shuffle(a, b, (bc_lanes16){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23})
-#define BC_ZIP_HIGH16(a, b)                                                                       \
-    __builtin_shuffle(a, b,                                                                       \
-                      (bc_lanes16){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31})
+#define BC_SHUFFLE(lo, hi, ...) __builtin_shuffle(lo, hi, (bc_lanes16){__VA_ARGS__})
 #endif
+/* Lane l takes element 2l + f: the even (f = 0) or odd (f = 1) floats of 32. */
+#define BC_EVERY_2ND(f)                                                                           \
+    (f), (f) + 2, (f) + 4, (f) + 6, (f) + 8, (f) + 10, (f) + 12, (f) + 14, (f) + 16, (f) + 18,    \
+        (f) + 20, (f) + 22, (f) + 24, (f) + 26, (f) + 28, (f) + 30
+/* Their inverse: lo[f], hi[f], lo[f + 1], hi[f + 1], ... for f = 0 and f = 8. */
+#define BC_ALTERNATE(f)                                                                           \
+    (f), (f) + 16, (f) + 1, (f) + 17, (f) + 2, (f) + 18, (f) + 3, (f) + 19, (f) + 4, (f) + 20,    \
+        (f) + 5, (f) + 21, (f) + 6, (f) + 22, (f) + 7, (f) + 23
 
 /* CBLAS enum values (the ABI every CBLAS shares). */
 enum {

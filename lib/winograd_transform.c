@@ -203,34 +203,24 @@ BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdi
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
-/* Two-vector shuffles with constant lane indices, in GCC's and clang's spellings. */
-#if defined(__clang__)
-#define SHUFFLE(lo, hi, ...) __builtin_shufflevector(lo, hi, __VA_ARGS__)
-#else
-typedef int ivec16 __attribute__((vector_size(64)));
-#define SHUFFLE(lo, hi, ...) __builtin_shuffle(lo, hi, (ivec16){__VA_ARGS__})
-#endif
-/* Lanes l of concat(lo, hi): element 2l + f; element 4l + f for the first 8 lanes. */
-#define EVERY_2ND(f)                                                                              \
-    (f), (f) + 2, (f) + 4, (f) + 6, (f) + 8, (f) + 10, (f) + 12, (f) + 14, (f) + 16, (f) + 18,    \
-        (f) + 20, (f) + 22, (f) + 24, (f) + 26, (f) + 28, (f) + 30
+/* Lanes l of concat(lo, hi): element 4l + f for the first 8 lanes. */
 #define EVERY_4TH(f)                                                                              \
     (f), (f) + 4, (f) + 8, (f) + 12, (f) + 16, (f) + 20, (f) + 24, (f) + 28, (f), (f) + 4,        \
         (f) + 8, (f) + 12, (f) + 16, (f) + 20, (f) + 24, (f) + 28
 /* m = 4: lanes l of src[4l + j] from 64 floats, each half of the lanes from two
  * vectors, then the halves joined. */
 #define STRIDE_4(src, j)                                                                          \
-    SHUFFLE(SHUFFLE(load16(src), load16((src) + 16), EVERY_4TH(j)),                               \
-            SHUFFLE(load16((src) + 32), load16((src) + 48), EVERY_4TH(j)), 0, 1, 2, 3, 4, 5, 6,   \
-            7, 16, 17, 18, 19, 20, 21, 22, 23)
+    BC_SHUFFLE(BC_SHUFFLE(load16(src), load16((src) + 16), EVERY_4TH(j)),                         \
+               BC_SHUFFLE(load16((src) + 32), load16((src) + 48), EVERY_4TH(j)), 0, 1, 2, 3, 4,   \
+               5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
 
 BC_MULTI_ISA void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds)
 {
     if (m == 2) { /* columns 2 and 3 are columns 0 and 1 two floats on */
-        store16(dst, SHUFFLE(load16(src), load16(src + 16), EVERY_2ND(0)));
-        store16(dst + ds, SHUFFLE(load16(src), load16(src + 16), EVERY_2ND(1)));
-        store16(dst + 2 * ds, SHUFFLE(load16(src + 2), load16(src + 18), EVERY_2ND(0)));
-        store16(dst + 3 * ds, SHUFFLE(load16(src + 2), load16(src + 18), EVERY_2ND(1)));
+        store16(dst, BC_SHUFFLE(load16(src), load16(src + 16), BC_EVERY_2ND(0)));
+        store16(dst + ds, BC_SHUFFLE(load16(src), load16(src + 16), BC_EVERY_2ND(1)));
+        store16(dst + 2 * ds, BC_SHUFFLE(load16(src + 2), load16(src + 18), BC_EVERY_2ND(0)));
+        store16(dst + 3 * ds, BC_SHUFFLE(load16(src + 2), load16(src + 18), BC_EVERY_2ND(1)));
         return;
     }
     /* columns 4 and 5 are columns 0 and 1 four floats on */
