@@ -92,9 +92,9 @@ BC_MULTI_ISA void bc_interleave_phases(const float *restrict phases, int64_t wid
  * split row at the returned bc_phase_start(p) + q, plus o. */
 static int64_t phase_run_start(const conv_shape *s, int64_t offset)
 {
-    const int stride = s->stride_w;
-    const int64_t p = (offset % stride + stride) % stride;
-    return bc_phase_start(s->w, stride, p) + (offset - p) / stride;
+    int64_t q;
+    const int p = bc_phase_of(offset, s->stride_w, &q);
+    return bc_phase_start(s->w, s->stride_w, p) + q;
 }
 
 /* Where each kernel column lands: output columns [lo, hi) read the input row at

@@ -35,6 +35,14 @@ static int rotated_layer(const conv_shape *s, conv_shape *r)
     return 1;
 }
 
+/* The output row (or column) whose kernel row (column) k reaches input row (column)
+ * i: (i + pad - k*dilation) / stride where that divides and lies in [0, out); else -1. */
+static inline int64_t output_reaching(int64_t i, int pad, int k, int dilation, int stride, int out)
+{
+    const int64_t t = i + pad - (int64_t)k * dilation;
+    return t < 0 || t % stride || t / stride >= out ? -1 : t / stride;
+}
+
 /* row[o*stride + offset] += weight * dy_row[o] for o in [lo, hi): one tap's share of
  * a dx row (the forward's tap read, transposed). */
 static inline void scatter_tap(float *restrict row, const float *restrict dy_row, int lo, int hi,
@@ -60,12 +68,9 @@ typedef struct column_phases {
 
 static void column_phases_init(const conv_shape *s, column_phases *cp)
 {
-    const int stride = s->stride_w;
-    for (int kj = 0; kj < s->kw; kj++) { /* kw <= BC_MAX_LIVE_TAPS: data_plane's test */
-        const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-        cp->phase[kj] = (int)((offset % stride + stride) % stride);
-        cp->shift[kj] = (offset - cp->phase[kj]) / stride;
-    }
+    for (int kj = 0; kj < s->kw; kj++) /* kw <= BC_MAX_LIVE_TAPS: data_plane's test */
+        cp->phase[kj] =
+            bc_phase_of((int64_t)kj * s->dil_w - s->pad_l, s->stride_w, &cp->shift[kj]);
 }
 
 /* dx row ih of input channel c with a stride S across, one phase (columns p, p + S,
@@ -87,11 +92,10 @@ static void data_row_phased(const conv_shape *s, const column_phases *cp, const 
         int count = 0;
         for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++)
             for (int ki = 0; ki < s->kh; ki++) {
-                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
-                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
+                if (oh < 0)
                     continue;
-                const float *dy_row =
-                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
+                const float *dy_row = dy_image + (size_t)k * s->positions + (size_t)oh * s->ow;
                 for (int kj = 0; kj < s->kw; kj++) {
                     if (cp->phase[kj] != p)
                         continue;
@@ -132,11 +136,10 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
         for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++) {
             const float *w_k = w + (size_t)k * taps;
             for (int ki = 0; ki < s->kh; ki++) {
-                const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
-                if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+                const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
+                if (oh < 0)
                     continue;
-                const float *dy_row =
-                    dy_image + (size_t)k * s->positions + (size_t)(t / s->stride_h) * s->ow;
+                const float *dy_row = dy_image + (size_t)k * s->positions + (size_t)oh * s->ow;
                 for (int kj = 0; kj < s->kw; kj++) {
                     const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
                     int first = 0, last = 0;
@@ -163,16 +166,15 @@ BC_MULTI_ISA static void data_row_nhwc(const conv_shape *s, const float *dy, con
         float *restrict out = dx + (((size_t)n * s->h + ih) * s->w + iw) * kc;
         memset(out, 0, (size_t)kc * sizeof *out);
         for (int ki = 0; ki < s->kh; ki++) {
-            const int64_t t = (int64_t)ih + s->pad_t - (int64_t)ki * s->dil_h;
-            if (t < 0 || t % s->stride_h || t / s->stride_h >= s->oh)
+            const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
+            if (oh < 0)
                 continue;
-            const int64_t oh = t / s->stride_h;
             for (int kj = 0; kj < s->kw; kj++) {
-                const int64_t u = (int64_t)iw + s->pad_l - (int64_t)kj * s->dil_w;
-                if (u < 0 || u % s->stride_w || u / s->stride_w >= s->ow)
+                const int64_t ow = output_reaching(iw, s->pad_l, kj, s->dil_w, s->stride_w, s->ow);
+                if (ow < 0)
                     continue;
                 const float *restrict g =
-                    dy + (((size_t)n * s->oh + oh) * s->ow + (size_t)(u / s->stride_w)) * kc;
+                    dy + (((size_t)n * s->oh + oh) * s->ow + (size_t)ow) * kc;
                 const float *restrict wt = w_by_tap + ((size_t)ki * s->kw + kj) * kc;
                 for (int k = 0; k < kc; k++)
                     out[k] += wt[k] * g[k];

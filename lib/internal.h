@@ -277,6 +277,14 @@ static inline int64_t bc_phase_start(int64_t width, int stride, int64_t p)
     const int64_t a = width / stride, r = width % stride;
     return p * a + (p < r ? p : r);
 }
+/* Column offset = q*S + p of a row is column q of phase p (0 <= p < S): returns p, sets
+ * *q (floored, also for a negative offset). */
+static inline int bc_phase_of(int64_t offset, int stride, int64_t *q)
+{
+    const int64_t p = (offset % stride + stride) % stride;
+    *q = (offset - p) / stride;
+    return (int)p;
+}
 /* row[0..width) from the row split by phases (the inverse of the split). */
 void bc_interleave_phases(const float *phases, int64_t width, int stride, float *row);
 /* A kernel tap that lands inside the input for an output row: in the register-blocked
