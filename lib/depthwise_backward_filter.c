@@ -239,14 +239,22 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
 /* Channel blocks of 16 one NHWC pass keeps the sums of (16 KB of them for 16 taps). */
 #define BLOCK_GROUP 8
 
-/* NHWC: dw of the channel blocks [b0, b1) (at most BLOCK_GROUP; block b is channels
- * [16b, 16b + 16), except that a last block past K ends at K, recomputing channels
- * of the block before it but not storing them) at taps [t0, t1) (at most 16), over
- * the batch: along each output row tap by tap in four rotating vectors of channel
- * lanes, each row's sum added in double. The blocks share each pass over the rows,
- * so each pixel comes from memory once. (Pixel by pixel with the taps' sums in
- * memory, every multiply-add waited on the store before it: dw_3x3_112 took 0.8-0.9
- * ms; this way 0.21-0.28, one thread.) */
+/* Block b of K NHWC channels: channels [*k0, *k0 + *width) whose dw it stores from
+ * channel 16b on. Blocks are 16 wide; a last block past K ends at K, recomputing
+ * channels of the block before it; fewer than 16 channels make one narrower block. */
+static void channel_block(int k_count, int b, int *k0, int *width)
+{
+    *width = k_count < 16 ? k_count : 16;
+    *k0 = k_count - 16 * b < *width ? k_count - *width : 16 * b;
+}
+
+/* NHWC: dw of the channel blocks [b0, b1) (at most BLOCK_GROUP) at taps [t0, t1) (at
+ * most 16), over the batch: along each output row tap by tap in four rotating
+ * vectors of channel lanes (a narrow block in one, lane by lane), each row's sum
+ * added in double. The blocks share each pass over the rows, so each pixel comes
+ * from memory once. (Pixel by pixel with the taps' sums in memory, every multiply-add
+ * waited on the store before it: dw_3x3_112 took 0.8-0.9 ms; this way 0.21-0.28, one
+ * thread.) */
 BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const float *x,
                                                  const float *dy, int b0, int b1, int t0, int t1,
                                                  float *dw)
@@ -265,12 +273,17 @@ BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const floa
                 int lo, hi;
                 bc_valid_columns(s, offset, &lo, &hi);
                 for (int b = b0; b < b1; b++) {
-                    const int k0 = kc - 16 * b < 16 ? kc - 16 : 16 * b;
+                    int k0, width;
+                    channel_block(kc, b, &k0, &width);
                     const float *in = x + ((size_t)n * s->h + (size_t)ih) * s->w * kc +
                                       (int64_t)lo * pixel_step + offset * kc + k0;
                     const float *g = dy + (((size_t)n * s->oh + oh) * s->ow + lo) * kc + k0;
                     vec16 acc[4] = {{0}, {0}, {0}, {0}};
                     int o = lo;
+                    if (width < 16) /* a whole vector would read past the pixel */
+                        for (; o < hi; o++, g += kc, in += pixel_step)
+                            for (int j = 0; j < width; j++)
+                                acc[0][j] += g[j] * in[j];
                     for (; o + 4 <= hi; o += 4) {
                         for (int v = 0; v < 4; v++) {
                             vec16 a, c;
@@ -287,47 +300,18 @@ BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const floa
                         acc[0] += a * c;
                     }
                     const vec16 row = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                    for (int j = 0; j < 16; j++)
+                    for (int j = 0; j < width; j++)
                         total[b - b0][t - t0][j] += row[j];
                 }
             }
     const int64_t taps = (int64_t)s->kh * s->kw;
     for (int b = b0; b < b1; b++) {
-        const int k0 = kc - 16 * b < 16 ? kc - 16 : 16 * b;
+        int k0, width;
+        channel_block(kc, b, &k0, &width);
         for (int t = t0; t < t1; t++)
-            for (int j = 16 * b - k0; j < 16; j++)
+            for (int j = 16 * b - k0; j < width; j++)
                 dw[(size_t)(k0 + j) * taps + t] = (float)total[b - b0][t - t0][j];
     }
-}
-
-/* The same for K < 16 channels, one channel at a time (a vector would read past the
- * pixel). */
-BC_MULTI_ISA static void filter_narrow_nhwc(const conv_shape *s, const float *x, const float *dy,
-                                            float *dw)
-{
-    const int kc = s->k, taps = s->kh * s->kw;
-    for (int k = 0; k < kc; k++)
-        for (int t = 0; t < taps; t++) {
-            const int ki = t / s->kw, kj = t % s->kw;
-            const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-            int lo, hi;
-            bc_valid_columns(s, offset, &lo, &hi);
-            double total = 0.0;
-            for (int n = 0; n < s->n; n++)
-                for (int oh = 0; oh < s->oh; oh++) {
-                    const int64_t ih =
-                        (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
-                    if (ih < 0 || ih >= s->h)
-                        continue;
-                    const float *g = dy + ((size_t)n * s->oh + oh) * s->ow * kc + k;
-                    const float *in = x + ((size_t)n * s->h + (size_t)ih) * s->w * kc + k;
-                    float row = 0.0f;
-                    for (int o = lo; o < hi; o++)
-                        row += g[(size_t)o * kc] * in[((int64_t)o * s->stride_w + offset) * kc];
-                    total += row;
-                }
-            dw[(size_t)k * taps + t] = (float)total;
-        }
 }
 
 struct filter_job {
@@ -345,8 +329,8 @@ static void filter_channels(void *arg, int64_t begin, int64_t end)
         filter_channel(j->s, j->x, j->dy, (int)k, j->dw + (size_t)k * taps);
 }
 
-/* Blocks of 16 channels [begin, end) (NHWC; the last one ends at K, overlapping the
- * one before), BLOCK_GROUP blocks and 16 taps at a time. */
+/* Channel blocks [begin, end) (NHWC, see channel_block), BLOCK_GROUP blocks and 16
+ * taps at a time. */
 static void filter_blocks_nhwc(void *arg, int64_t begin, int64_t end)
 {
     const struct filter_job *j = arg;
@@ -367,8 +351,6 @@ void bc_depthwise_backward_filter(const blasconv_context *ctx, const conv_shape 
     const int64_t per_channel = (int64_t)s->n * s->positions * s->kh * s->kw;
     if (s->layout == BLASCONV_NCHW)
         bc_parallel_for(threads, s->k, bc_parallel_grain(per_channel), filter_channels, &job);
-    else if (s->k < 16)
-        filter_narrow_nhwc(s, x, dy, dw);
     else
         bc_parallel_for(threads, (s->k + 15) / 16, bc_parallel_grain(16 * per_channel),
                         filter_blocks_nhwc, &job);
