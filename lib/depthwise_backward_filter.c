@@ -262,6 +262,10 @@ BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const floa
     const int kc = s->k;
     const size_t pixel_step = (size_t)s->stride_w * kc;
     double total[BLOCK_GROUP][16][16] = {{{0}}};
+    int los[16], his[16]; /* each tap's output columns, once per call */
+    for (int t = t0; t < t1; t++)
+        bc_valid_columns(s, (int64_t)(t % s->kw) * s->dil_w - s->pad_l, &los[t - t0],
+                         &his[t - t0]);
     for (int n = 0; n < s->n; n++)
         for (int oh = 0; oh < s->oh; oh++)
             for (int t = t0; t < t1; t++) {
@@ -270,8 +274,7 @@ BC_MULTI_ISA static void filter_blocks_nhwc_taps(const conv_shape *s, const floa
                 if (ih < 0 || ih >= s->h)
                     continue;
                 const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-                int lo, hi;
-                bc_valid_columns(s, offset, &lo, &hi);
+                const int lo = los[t - t0], hi = his[t - t0];
                 for (int b = b0; b < b1; b++) {
                     int k0, width;
                     channel_block(kc, b, &k0, &width);
