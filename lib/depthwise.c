@@ -262,12 +262,6 @@ static inline __attribute__((always_inline)) void dw3x3_rows(const float *const 
         }
 }
 
-static int dw3x3_applies(const conv_shape *s)
-{
-    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
-           s->dil_w == 1;
-}
-
 /* One output plane: every row starts at the bias, then each tap adds a shifted
  * input row over the columns where it lands inside the input. The columns all taps
  * share take the register-blocked interior path instead: with stride 1 directly, with
@@ -285,7 +279,7 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
         (stride == 1 || phased) && s->ow >= 16 && (int64_t)s->kh * s->kw <= BC_MAX_LIVE_TAPS;
     float phases[PHASE_FLOATS];
     bc_live_tap taps[BC_MAX_LIVE_TAPS];
-    const int fixed3x3 = dw3x3_applies(s);
+    const int fixed3x3 = bc_3x3_stride1(s);
     for (int oh = 0; oh < s->oh; oh++) {
         float *out = y_plane + (size_t)oh * s->ow;
         /* Rows whose three input rows all lie inside the input: the 3x3 kernel, in pairs. */

@@ -80,8 +80,8 @@ static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g
         float gathered[GATHER];
         if (stride != 1) {
             int i = 0;
-            if (stride ==
-                2) { /* the even floats of 32 at a time (the last read stays in the run) */
+            /* Stride 2: the even floats of 32 at a time (the last read stays in the run). */
+            if (stride == 2) {
                 for (; i + 16 < count; i += 16) {
                     vec16 a, b;
                     memcpy(&a, run + 2 * i, sizeof a);
@@ -190,8 +190,7 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
     const int block = row_bytes >= ROW_BLOCK_BYTES ? 1 : (int)(ROW_BLOCK_BYTES / row_bytes);
     /* Inner rows [top, bottom) and columns [left, right) of the 3x3 path, if any. */
     int top = 0, bottom = 0, left = 0, right = 0;
-    if (s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
-        s->dil_w == 1) {
+    if (bc_3x3_stride1(s)) {
         top = s->pad_t, bottom = s->h - 2 + s->pad_t, left = s->pad_l, right = s->w - 2 + s->pad_l;
         bottom = bottom < s->oh ? bottom : s->oh;
         right = right < s->ow ? right : s->ow;
@@ -221,8 +220,8 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
                     acc[t][0] = inner[t];
             }
             /* The other rows, in blocks. */
-            const int inner = bottom > top;
-            const int ranges[2][2] = {{0, inner ? top : s->oh}, {inner ? bottom : s->oh, s->oh}};
+            const int ranges[2][2] = {{0, bottom > top ? top : s->oh},
+                                      {bottom > top ? bottom : s->oh, s->oh}};
             for (int r = 0; r < 2; r++)
                 for (int oh = ranges[r][0]; oh < ranges[r][1]; oh += block)
                     filter_rows(s, x_plane, dy_plane, t0, t1, oh,

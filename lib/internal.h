@@ -144,6 +144,14 @@ typedef struct conv_shape {
     int direct_1x1;    /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
 } conv_shape;
 
+/* A 3x3 kernel, stride 1 and dilation 1 both ways (MobileNet's depthwise layers,
+ * Winograd's F(m x m, 3 x 3)). */
+static inline int bc_3x3_stride1(const conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
+           s->dil_w == 1;
+}
+
 /* NCHW forward on maps of fewer positions than this lowers several whole images side
  * by side into one tile, so that each GEMM has about this many columns: OpenBLAS
  * packs the whole filter for every GEMM, which a thin one cannot amortise (a

@@ -61,8 +61,7 @@
 
 static int winograd_applies(const conv_shape *s)
 {
-    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dil_h == 1 &&
-           s->dil_w == 1 && s->groups == 1;
+    return bc_3x3_stride1(s) && s->groups == 1;
 }
 
 static size_t align64(size_t bytes)
