@@ -24,9 +24,8 @@ static inline void accumulate_tap(float *restrict acc, const float *restrict in,
 /* Floats of input rows split by phase (below) one output row may hold on the stack. */
 #define PHASE_FLOATS 4096
 
-/* phases (width floats) = row split by phases. */
-static inline void split_phases(const float *restrict row, int64_t width, int stride,
-                                float *restrict phases)
+BC_MULTI_ISA void bc_split_phases(const float *restrict row, int64_t width, int stride,
+                                  float *restrict phases)
 {
     if (stride == 2) { /* 32 floats into 16 even and 16 odd ones a step, the rest singly */
         float *odds = phases + bc_phase_start(width, 2, 1);
@@ -307,7 +306,7 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                 continue;
             float *row_phases = blocked && phased ? phases + (size_t)ki * s->w : NULL;
             if (row_phases)
-                split_phases(x_plane + (size_t)ih * s->w, s->w, stride, row_phases);
+                bc_split_phases(x_plane + (size_t)ih * s->w, s->w, stride, row_phases);
             for (int kj = 0; kj < s->kw; kj++) {
                 bc_live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
                                    w_k[ki * s->kw + kj], 0, 0};

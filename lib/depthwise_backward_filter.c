@@ -68,6 +68,8 @@ static double horizontal_sum(const vec16 acc[LANES])
 /* Bytes of x and dy rows a block of output rows reads, so that they stay in L1
  * while every tap of the group reads them. */
 #define ROW_BLOCK_BYTES 16384
+/* Floats of a block's input rows split by phases (a stride across). */
+#define SPLIT_FLOATS 4096
 
 /* One tap's products of dy row g with input row in over output columns [lo, hi),
  * into lanes (fewer than 16 into *narrow). */
@@ -78,19 +80,8 @@ static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g
         const int count = hi - o < GATHER ? hi - o : GATHER;
         const float *run = in + (int64_t)o * stride + offset;
         float gathered[GATHER];
-        if (stride != 1) {
-            int i = 0;
-            /* Stride 2: the even floats of 32 at a time (the last read stays in the run). */
-            if (stride == 2) {
-                for (; i + 16 < count; i += 16) {
-                    vec16 a, b;
-                    memcpy(&a, run + 2 * i, sizeof a);
-                    memcpy(&b, run + 2 * i + 16, sizeof b);
-                    const vec16 e = BC_SHUFFLE(a, b, BC_EVERY_2ND(0));
-                    memcpy(gathered + i, &e, sizeof e);
-                }
-            }
-            for (; i < count; i++)
+        if (stride != 1) { /* rows too wide to split by phases (filter_channel) */
+            for (int i = 0; i < count; i++)
                 gathered[i] = run[(int64_t)i * stride];
             run = gathered;
         }
@@ -104,16 +95,23 @@ static inline void filter_span(vec16 lanes[LANES], float *narrow, const float *g
 
 /* Taps [t0, t1) of output rows [oh0, oh1) of one plane pair: each tap's products of
  * dy rows with its input rows, added into that tap's lanes acc[t - t0] and
- * narrow[t - t0]. */
-static inline void filter_rows(const conv_shape *s, const float *x_plane, const float *dy_plane,
-                               int t0, int t1, int oh0, int oh1, vec16 (*acc)[LANES],
-                               float *narrow)
+ * narrow[t - t0]. With `split`, the input rows from first_ih on are read there,
+ * split by phases (a stride across then reads contiguous runs). */
+static inline void filter_rows(const conv_shape *s, const float *x_plane, const float *split,
+                               int64_t first_ih, const float *dy_plane, int t0, int t1, int oh0,
+                               int oh1, vec16 (*acc)[LANES], float *narrow)
 {
     for (int t = t0; t < t1; t++) {
         const int ki = t / s->kw, kj = t % s->kw;
-        const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
+        int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
         int lo, hi;
         bc_valid_columns(s, offset, &lo, &hi);
+        int stride = s->stride_w;
+        if (split) { /* column o*S + offset: column o + q of phase p */
+            int64_t q;
+            const int p = bc_phase_of(offset, stride, &q);
+            offset = bc_phase_start(s->w, stride, p) + q, stride = 1;
+        }
         vec16 lanes[LANES];
         memcpy(lanes, acc[t - t0], sizeof lanes);
         for (int oh = oh0; oh < oh1; oh++) {
@@ -121,8 +119,8 @@ static inline void filter_rows(const conv_shape *s, const float *x_plane, const 
             if (ih < 0 || ih >= s->h)
                 continue;
             const float *g = dy_plane + (size_t)oh * s->ow;
-            const float *in = x_plane + (size_t)ih * s->w;
-            filter_span(lanes, &narrow[t - t0], g, in, lo, hi, s->stride_w, offset);
+            const float *in = split ? split + (ih - first_ih) * s->w : x_plane + ih * s->w;
+            filter_span(lanes, &narrow[t - t0], g, in, lo, hi, stride, offset);
         }
         memcpy(acc[t - t0], lanes, sizeof lanes);
     }
@@ -187,7 +185,16 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
 {
     const int c = k / s->k_per_group, taps = s->kh * s->kw;
     const int64_t row_bytes = ((int64_t)s->ow + (int64_t)s->w * s->stride_h) * sizeof(float);
-    const int block = row_bytes >= ROW_BLOCK_BYTES ? 1 : (int)(ROW_BLOCK_BYTES / row_bytes);
+    int block = row_bytes >= ROW_BLOCK_BYTES ? 1 : (int)(ROW_BLOCK_BYTES / row_bytes);
+    /* A stride across: each block's input rows split by phases once, on the stack, so
+     * that the taps read contiguous runs (gathered tap by tap, MobileNet's stride-2
+     * layer ran no faster than its GEMM lowering). The block shrinks to rows that fit. */
+    float split[SPLIT_FLOATS];
+    const int64_t reach = (int64_t)(s->kh - 1) * s->dil_h + 1; /* input rows of one output row */
+    const int64_t split_rows = s->stride_w > 1 ? SPLIT_FLOATS / s->w : 0;
+    const int splits = split_rows >= reach;
+    if (splits && (block - 1) * (int64_t)s->stride_h + reach > split_rows)
+        block = (int)((split_rows - reach) / s->stride_h + 1);
     /* Inner rows [top, bottom) and columns [left, right) of the 3x3 path, if any. */
     int top = 0, bottom = 0, left = 0, right = 0;
     if (bc_3x3_stride1(s)) {
@@ -223,10 +230,18 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
             const int ranges[2][2] = {{0, bottom > top ? top : s->oh},
                                       {bottom > top ? bottom : s->oh, s->oh}};
             for (int r = 0; r < 2; r++)
-                for (int oh = ranges[r][0]; oh < ranges[r][1]; oh += block)
-                    filter_rows(s, x_plane, dy_plane, t0, t1, oh,
-                                ranges[r][1] - oh < block ? ranges[r][1] : oh + block, acc,
-                                narrow);
+                for (int oh = ranges[r][0]; oh < ranges[r][1]; oh += block) {
+                    const int end = ranges[r][1] - oh < block ? ranges[r][1] : oh + block;
+                    int64_t first = (int64_t)oh * s->stride_h - s->pad_t;
+                    int64_t last = (int64_t)(end - 1) * s->stride_h - s->pad_t + reach;
+                    first = first < 0 ? 0 : first;
+                    last = last > s->h ? s->h : last;
+                    for (int64_t ih = first; splits && ih < last; ih++)
+                        bc_split_phases(x_plane + ih * s->w, s->w, s->stride_w,
+                                        split + (ih - first) * s->w);
+                    filter_rows(s, x_plane, splits ? split : NULL, first, dy_plane, t0, t1, oh,
+                                end, acc, narrow);
+                }
             for (int t = 0; t < t1 - t0; t++)
                 total[t] += horizontal_sum(acc[t]) + narrow[t];
         }

@@ -296,6 +296,8 @@ static inline int bc_phase_of(int64_t offset, int stride, int64_t *q)
     *q = (offset - p) / stride;
     return (int)p;
 }
+/* phases[0..width) = row split by phases. */
+void bc_split_phases(const float *row, int64_t width, int stride, float *phases);
 /* row[0..width) from the row split by phases (the inverse of the split). */
 void bc_interleave_phases(const float *phases, int64_t width, int stride, float *row);
 /* A kernel tap that lands inside the input for an output row: in the register-blocked

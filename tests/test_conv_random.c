@@ -68,8 +68,8 @@ START_TEST(wide_depthwise_matches_oracle)
 END_TEST
 
 /* Rows too wide for the stack buffers of rows split by phases (4096 floats), at
- * strides across of 1 and 2, forward and backward data: stride 2 falls back to the
- * per-tap loops. The plane loop once pointed past that buffer on such rows; clang's
+ * strides across of 1 and 2, all three passes: stride 2 falls back to the per-tap
+ * loops. The plane loop once pointed past that buffer on such rows; clang's
  * bounds sanitizer (the fuzz build's) reports that, GCC's does not. */
 START_TEST(depthwise_rows_wider_than_the_phase_buffer_match_oracle)
 {
@@ -88,6 +88,14 @@ START_TEST(depthwise_rows_wider_than_the_phase_buffer_match_oracle)
                                    .pad_right = 1};
         test_conv_problem p = test_conv_problem_make(&r, d);
         test_assert_forward_and_data_match_oracle(NULL, &p);
+        float *dw = test_alloc_poisoned(p.nw), *want = test_alloc_poisoned(p.nw);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(NULL, &d, p.x, p.dy, dw, NULL),
+                         BLASCONV_OK);
+        ck_assert_int_eq(
+            blasconv_reference_conv2d_backward_filter(NULL, &d, p.x, p.dy, want, NULL),
+            BLASCONV_OK);
+        test_assert_conv_close(dw, want, p.nw, &d, BLASCONV_PASS_BACKWARD_FILTER, "wide rows");
+        free(dw), free(want);
         test_conv_problem_free(&p);
     }
 }
@@ -250,8 +258,8 @@ START_TEST(depthwise_filter_gradient_keeps_an_infinity)
 }
 END_TEST
 
-/* A stride-2 tap's run gathered 32 floats at a time must not read past its last
- * element: here the run of 1x1, stride 2 on one row of 63 ends at x's last float (the
+/* A stride-2 row split by phases 32 floats at a time must not read past its last
+ * element: here the 1x1, stride-2 layer on one row of 63 ends at x's last float (the
  * sanitizer build would report a read beyond it). */
 START_TEST(depthwise_filter_gradient_stride2_stays_in_its_input)
 {
