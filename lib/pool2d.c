@@ -271,16 +271,61 @@ static void backward_plane_nchw(const pool_shape *s, const float *x, const float
 
 /* --- NHWC ---------------------------------------------------------------- */
 
-BC_MULTI_ISA static void channels_max(float *restrict acc, const float *restrict src, int c)
+/* out[q] = the fold of first[q] with t[0][q], ..., t[n - 1][q] in that order (n <= 4),
+ * then / divisor if `divide`. `first` is a tap, or out itself for a later group of a
+ * large window, hence no restrict on the two (each float is read before it is
+ * written). */
+static inline void fold_channels(int max, int n, int divide, float *out, const float *first,
+                                 const float *const *t, float divisor, int c)
 {
-    for (int q = 0; q < c; q++)
-        acc[q] = bc_max_step(acc[q], src[q]);
+    const float *restrict t0 = t[0], *restrict t1 = t[1], *restrict t2 = t[2], *restrict t3 = t[3];
+#pragma GCC ivdep
+    for (int q = 0; q < c; q++) {
+        float v = first[q];
+        if (n > 0)
+            v = max ? bc_max_step(v, t0[q]) : v + t0[q];
+        if (n > 1)
+            v = max ? bc_max_step(v, t1[q]) : v + t1[q];
+        if (n > 2)
+            v = max ? bc_max_step(v, t2[q]) : v + t2[q];
+        if (n > 3)
+            v = max ? bc_max_step(v, t3[q]) : v + t3[q];
+        if (divide)
+            v /= divisor;
+        out[q] = v;
+    }
 }
 
-/* One output row (n, oh) of NHWC forward: every pixel reduces C-vectors tap by tap. */
+#define FOLD_CASE(M, N, D)                                                                        \
+    case (M)*10 + (D)*5 + (N):                                                                    \
+        fold_channels(M, N, D, out, first, t, divisor, c);                                        \
+        break
+#define FOLD_CASES(M, D)                                                                          \
+    FOLD_CASE(M, 0, D);                                                                           \
+    FOLD_CASE(M, 1, D);                                                                           \
+    FOLD_CASE(M, 2, D);                                                                           \
+    FOLD_CASE(M, 3, D);                                                                           \
+    FOLD_CASE(M, 4, D)
+
+/* fold_channels with its flags as constants: one loop per case. */
+BC_MULTI_ISA static void fold_pass(int max, int n, int divide, float *out, const float *first,
+                                   const float *const *t, float divisor, int c)
+{
+    switch (max * 10 + divide * 5 + n) {
+        FOLD_CASES(0, 0);
+        FOLD_CASES(0, 1);
+        FOLD_CASES(1, 0);
+    }
+}
+
+/* One output row (n, oh) of NHWC forward: every pixel folds its window's in-input
+ * taps in row-major order over whole channel vectors, four taps per pass over the
+ * pixel's output (a pass per tap stored each output float once per tap: global
+ * average pooling gained nothing from a second thread). AVG divides in the last
+ * pass. */
 static void forward_row_nhwc(const pool_shape *s, const float *x_image, int oh, float *y_row)
 {
-    const int c = s->c;
+    const int c = s->c, max = s->mode == BLASCONV_POOL_MAX;
     int64_t h_start = (int64_t)oh * s->stride_h - s->pad_t;
     int i0, i1;
     bc_pool_taps(h_start, s->kh, s->dil_h, s->h, &i0, &i1);
@@ -293,22 +338,28 @@ static void forward_row_nhwc(const pool_shape *s, const float *x_image, int oh, 
             fill(out, c, -INFINITY);
             continue;
         }
-        int first = 1;
-        for (int i = i0; i < i1; i++) {
-            const float *x_row = x_image + (h_start + (int64_t)i * s->dil_h) * s->w * c;
-            for (int j = j0; j < j1; j++) {
-                const float *src = x_row + (w_start + (int64_t)j * s->dil_w) * c;
-                if (first)
-                    memcpy(out, src, (size_t)c * sizeof *out);
-                else if (s->mode == BLASCONV_POOL_MAX)
-                    channels_max(out, src, c);
-                else
-                    row_add(out, src, c, 1);
-                first = 0;
+        const float divisor = max ? 1.0f : (float)bc_pool_divisor(s, h_start, w_start);
+        const int64_t taps = (int64_t)(i1 - i0) * (j1 - j0);
+        const float *first = NULL, *t[4];
+        int held = 0;
+        for (int64_t k = 0; k < taps; k++) {
+            const int64_t i = i0 + k / (j1 - j0), j = j0 + k % (j1 - j0);
+            const float *src =
+                x_image + ((h_start + i * s->dil_h) * s->w + w_start + j * s->dil_w) * c;
+            if (!first) {
+                first = src;
+                continue;
+            }
+            t[held++] = src;
+            if (held == 4 && k + 1 < taps) { /* a full group, and more to come */
+                fold_pass(max, 4, 0, out, first, t, divisor, c);
+                first = out;
+                held = 0;
             }
         }
-        if (s->mode == BLASCONV_POOL_AVG)
-            row_divide(out, c, (float)bc_pool_divisor(s, h_start, w_start));
+        for (int k = held; k < 4; k++) /* unread, but not left unset */
+            t[k] = first;
+        fold_pass(max, held, !max, out, first, t, divisor, c);
     }
 }
 
