@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-typedef float vec16 __attribute__((vector_size(64)));
-
 /* acc[o] += weight * in[o * stride] for o in [0, count). Inlined into the
  * cloned plane function below, so each ISA gets its own vector loop. */
 static inline void accumulate_tap(float *restrict acc, const float *restrict in, int count,

@@ -6,9 +6,6 @@
 
 #include <string.h>
 
-typedef float vec16 __attribute__((vector_size(64)));
-typedef int ivec16 __attribute__((vector_size(64)));
-
 /* Lane masks: 16 zeros then 16 all-ones, so that the 16 words from index r keep
  * the last r lanes of a vector. */
 static const int keep_last[32] = {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,

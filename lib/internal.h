@@ -38,6 +38,11 @@
 #define BC_MULTI_ISA
 #endif
 
+/* 64-byte vectors of floats and of lane masks (GCC's and clang's vector extensions):
+ * each clone of a BC_MULTI_ISA function compiles them for its own ISA. */
+typedef float vec16 __attribute__((vector_size(64)));
+typedef int ivec16 __attribute__((vector_size(64)));
+
 /* Two-vector shuffles of 64-byte vectors with constant lane indices (lane i of the
  * result is element idx[i] of concat(lo, hi)), in GCC's and clang's spellings. */
 #if defined(__clang__)

@@ -33,7 +33,6 @@
 
 #include <string.h>
 
-typedef float vec16 __attribute__((vector_size(64)));
 #define LANES 16
 
 /* The helpers below pass vectors by value; they are static and inlined into each
