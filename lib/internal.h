@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Every tensor and scratch buffer holds fewer than this many elements, so every
  * GEMM dimension and leading dimension fits BLAS's int. */
@@ -39,9 +40,30 @@
 #endif
 
 /* 64-byte vectors of floats and of lane masks (GCC's and clang's vector extensions):
- * each clone of a BC_MULTI_ISA function compiles them for its own ISA. */
+ * each clone of a BC_MULTI_ISA function compiles their arithmetic and shuffles for its
+ * own ISA. Not their compares: GCC 12 lowers those before it clones, so a vec16 `>`
+ * comes out as 16 scalar compares in every clone. Compare in a loop over float
+ * arrays instead, which the vectoriser compiles per clone. */
 typedef float vec16 __attribute__((vector_size(64)));
 typedef int ivec16 __attribute__((vector_size(64)));
+
+/* Helpers pass these vectors by value; they are static and inlined into each clone,
+ * so no call ever crosses the ABI GCC warns about. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+static inline vec16 bc_load16(const float *p)
+{
+    vec16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void bc_store16(float *p, vec16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
 
 /* Two-vector shuffles of 64-byte vectors with constant lane indices (lane i of the
  * result is element idx[i] of concat(lo, hi)), in GCC's and clang's spellings. */

@@ -35,24 +35,6 @@
 
 #define LANES 16
 
-/* The helpers below pass vectors by value; they are static and inlined into each
- * clone, so no call ever crosses the ABI GCC warns about. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-static inline vec16 load16(const float *p)
-{
-    vec16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store16(float *p, vec16 v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
 /* --- 1-D transforms on vectors: in[i * is] -> out[i * os] ------------------ */
 
 static inline void input_1d_m2(const vec16 *in, int is, vec16 *out, int os)
@@ -129,13 +111,13 @@ static inline void input_block(int m, const float *src, ptrdiff_t rs, ptrdiff_t 
     const int a = m + 2;
     for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++)
-            d[i * a + j] = load16(src + i * rs + j * cs);
+            d[i * a + j] = bc_load16(src + i * rs + j * cs);
     for (int j = 0; j < a; j++) /* columns: B^T d */
         m == 2 ? input_1d_m2(d + j, a, t + j, a) : input_1d_m4(d + j, a, t + j, a);
     for (int i = 0; i < a; i++) /* rows: (B^T d) B */
         m == 2 ? input_1d_m2(t + i * a, 1, d + i * a, 1) : input_1d_m4(t + i * a, 1, d + i * a, 1);
     for (int xi = 0; xi < a * a; xi++)
-        store16(dst + xi * ds, d[xi]);
+        bc_store16(dst + xi * ds, d[xi]);
 }
 
 /* g[i][j] at src + (i*3+j)*ts, lane l at + l*ls -> u[xi] at dst + xi*ds. */
@@ -146,7 +128,7 @@ static inline void filter_block(int m, const float *src, ptrdiff_t ts, ptrdiff_t
     const int a = m + 2;
     for (int tap = 0; tap < 9; tap++) {
         if (ls == 1) {
-            g[tap] = load16(src + tap * ts);
+            g[tap] = bc_load16(src + tap * ts);
         } else {
             for (int l = 0; l < LANES; l++)
                 g[tap][l] = src[tap * ts + l * ls];
@@ -158,7 +140,7 @@ static inline void filter_block(int m, const float *src, ptrdiff_t ts, ptrdiff_t
         m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
                : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
     for (int xi = 0; xi < a * a; xi++)
-        store16(dst + xi * ds, u[xi]);
+        bc_store16(dst + xi * ds, u[xi]);
 }
 
 /* v[xi] at src + xi*ss -> y[i][j] = (A^T v A)[i][j] + bias at dst + i*rs + j*cs. */
@@ -168,16 +150,16 @@ static inline void output_block(int m, const float *src, ptrdiff_t ss, const flo
     vec16 v[36], t[24], y[16];
     const int a = m + 2;
     for (int xi = 0; xi < a * a; xi++)
-        v[xi] = load16(src + xi * ss);
+        v[xi] = bc_load16(src + xi * ss);
     for (int j = 0; j < a; j++) /* columns: A^T v, m x a */
         m == 2 ? output_1d_m2(v + j, a, t + j, a) : output_1d_m4(v + j, a, t + j, a);
     for (int i = 0; i < m; i++) /* rows: (A^T v) A, m x m */
         m == 2 ? output_1d_m2(t + i * a, 1, y + i * m, 1)
                : output_1d_m4(t + i * a, 1, y + i * m, 1);
-    const vec16 b = bias ? load16(bias) : (vec16){0};
+    const vec16 b = bias ? bc_load16(bias) : (vec16){0};
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++)
-            store16(dst + i * rs + j * cs, y[i * m + j] + b);
+            bc_store16(dst + i * rs + j * cs, y[i * m + j] + b);
 }
 
 /* --- lane loops: full blocks of 16, the rest through padded copies ---------- */
@@ -209,26 +191,28 @@ BC_MULTI_ISA void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdi
 /* m = 4: lanes l of src[4l + j] from 64 floats, each half of the lanes from two
  * vectors, then the halves joined. */
 #define STRIDE_4(src, j)                                                                          \
-    BC_SHUFFLE(BC_SHUFFLE(load16(src), load16((src) + 16), EVERY_4TH(j)),                         \
-               BC_SHUFFLE(load16((src) + 32), load16((src) + 48), EVERY_4TH(j)), 0, 1, 2, 3, 4,   \
-               5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+    BC_SHUFFLE(BC_SHUFFLE(bc_load16(src), bc_load16((src) + 16), EVERY_4TH(j)),                   \
+               BC_SHUFFLE(bc_load16((src) + 32), bc_load16((src) + 48), EVERY_4TH(j)), 0, 1, 2,   \
+               3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
 
 BC_MULTI_ISA void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds)
 {
     if (m == 2) { /* columns 2 and 3 are columns 0 and 1 two floats on */
-        store16(dst, BC_SHUFFLE(load16(src), load16(src + 16), BC_EVERY_2ND(0)));
-        store16(dst + ds, BC_SHUFFLE(load16(src), load16(src + 16), BC_EVERY_2ND(1)));
-        store16(dst + 2 * ds, BC_SHUFFLE(load16(src + 2), load16(src + 18), BC_EVERY_2ND(0)));
-        store16(dst + 3 * ds, BC_SHUFFLE(load16(src + 2), load16(src + 18), BC_EVERY_2ND(1)));
+        bc_store16(dst, BC_SHUFFLE(bc_load16(src), bc_load16(src + 16), BC_EVERY_2ND(0)));
+        bc_store16(dst + ds, BC_SHUFFLE(bc_load16(src), bc_load16(src + 16), BC_EVERY_2ND(1)));
+        bc_store16(dst + 2 * ds,
+                   BC_SHUFFLE(bc_load16(src + 2), bc_load16(src + 18), BC_EVERY_2ND(0)));
+        bc_store16(dst + 3 * ds,
+                   BC_SHUFFLE(bc_load16(src + 2), bc_load16(src + 18), BC_EVERY_2ND(1)));
         return;
     }
     /* columns 4 and 5 are columns 0 and 1 four floats on */
-    store16(dst, STRIDE_4(src, 0));
-    store16(dst + ds, STRIDE_4(src, 1));
-    store16(dst + 2 * ds, STRIDE_4(src, 2));
-    store16(dst + 3 * ds, STRIDE_4(src, 3));
-    store16(dst + 4 * ds, STRIDE_4(src + 4, 0));
-    store16(dst + 5 * ds, STRIDE_4(src + 4, 1));
+    bc_store16(dst, STRIDE_4(src, 0));
+    bc_store16(dst + ds, STRIDE_4(src, 1));
+    bc_store16(dst + 2 * ds, STRIDE_4(src, 2));
+    bc_store16(dst + 3 * ds, STRIDE_4(src, 3));
+    bc_store16(dst + 4 * ds, STRIDE_4(src + 4, 0));
+    bc_store16(dst + 5 * ds, STRIDE_4(src + 4, 1));
 }
 
 BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls,
