@@ -204,13 +204,39 @@ static void plane_rows_flat(const pool_shape *s, const float *x, float *y, int o
     }
 }
 
+/* The 3-wide maxima h[q] of row r (2 ow floats, left pad 1) for ow >= 16, 16 at a
+ * time: output q's window is r[2q - 1], r[2q], r[2q + 1], so a block of 16 outputs
+ * takes the odd and even floats of its 32 and the odd ones shifted down a lane, the
+ * first of those being r[2 q0 - 1] (-inf, an empty start, for q0 = 0: the step takes
+ * any float over it). The last block overlaps the one before when 16 does not
+ * divide ow. */
+static inline void max3_pad1_row(float *restrict h, const float *restrict r, int ow)
+{
+    for (int block = 0; block < ow; block += 16) {
+        const int q0 = block < ow - 16 ? block : ow - 16;
+        const vec16 a = bc_load16(r + 2 * q0), b = bc_load16(r + 2 * q0 + 16);
+        const vec16 even = BC_SHUFFLE(a, b, BC_EVERY_2ND(0)),
+                    odd = BC_SHUFFLE(a, b, BC_EVERY_2ND(1));
+        const vec16 carry = {q0 > 0 ? r[2 * q0 - 1] : -INFINITY};
+        const vec16 left =
+            BC_SHUFFLE(carry, odd, 0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
+        /* The steps on arrays, not on vec16 (its compares: see internal.h). */
+        float l[16], e[16], o[16];
+        bc_store16(l, left);
+        bc_store16(e, even);
+        bc_store16(o, odd);
+        for (int k = 0; k < 16; k++)
+            h[q0 + k] = bc_max_step(bc_max_step(l[k], e[k]), o[k]);
+    }
+}
+
 /* ResNet's case in NCHW (W = 2 OW, left pad 1, vertical stride 2): output rows
  * [oh_begin, oh_end) of one plane in one call, each input row's maxima computed once
  * into rows[ih % 3] (an output row's three input rows are consecutive, and the next
- * output row keeps its last), then combined in row order. Column 0's window is its
- * row's first two floats; column q >= 1's starts at 2q - 1 and lies inside. With
- * per-row calls and border windows done one by one, the flat path (above) ran
- * r50_maxpool at half the speed of a copy of its bytes. */
+ * output row keeps its last), then combined in row order. With per-row calls and
+ * border windows done one by one, the flat path (above) ran r50_maxpool at half the
+ * speed of a copy of its bytes, and the span loop (max3_stride2) with its scalar
+ * remainders and border column at 0.8; rows of 16 or more now take max3_pad1_row. */
 BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restrict y, int h, int ow,
                                          int pad_t, int oh_begin, int oh_end)
 {
@@ -224,8 +250,12 @@ BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restric
                 continue;
             if (ih > done) {
                 const float *r = x + ih * 2 * ow;
-                rows[ih % 3][0] = bc_max_step(r[0], r[1]);
-                max3_stride2(rows[ih % 3] + 1, r + 1, ow - 1);
+                if (ow >= 16) {
+                    max3_pad1_row(rows[ih % 3], r, ow);
+                } else {
+                    rows[ih % 3][0] = bc_max_step(r[0], r[1]);
+                    max3_stride2(rows[ih % 3] + 1, r + 1, ow - 1);
+                }
                 done = ih;
             }
             used[count++] = rows[ih % 3];
