@@ -45,10 +45,23 @@ BC_MULTI_ISA static void row_max3_stride2(float *h, const float *r, int count)
 }
 
 /* The same for `count` pixels of c channels (NHWC): h[p][q] = max of the pixels
- * 2p, 2p+1, 2p+2 of r, channel q. */
+ * 2p, 2p+1, 2p+2 of r, channel q. With c a multiple of 16, each pixel's channels go
+ * 16 at a time in a loop of constant length, which GCC compiles to whole vectors (a
+ * loop over c has its own prologue and remainder per pixel: r50_maxpool NHWC, before
+ * it had the path below, took 61 us a call at one thread instead of 76). */
 BC_MULTI_ISA static void pixels_max3_stride2(float *restrict h, const float *restrict r, int count,
                                              int c)
 {
+    if (c % 16 == 0) {
+        for (int p = 0; p < count; p++) {
+            const float *t = r + (int64_t)p * 2 * c;
+            float *out = h + (int64_t)p * c;
+            for (int q0 = 0; q0 < c; q0 += 16)
+                for (int q = q0; q < q0 + 16; q++)
+                    out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
+        }
+        return;
+    }
     for (int p = 0; p < count; p++) {
         const float *t = r + (int64_t)p * 2 * c;
         float *out = h + (int64_t)p * c;
@@ -230,37 +243,102 @@ static inline void max3_pad1_row(float *restrict h, const float *restrict r, int
     }
 }
 
-/* ResNet's case in NCHW (W = 2 OW, left pad 1, vertical stride 2): output rows
- * [oh_begin, oh_end) of one plane in one call, each input row's maxima computed once
- * into rows[ih % 3] (an output row's three input rows are consecutive, and the next
- * output row keeps its last), then combined in row order. With per-row calls and
- * border windows done one by one, the flat path (above) ran r50_maxpool at half the
- * speed of a copy of its bytes, and the span loop (max3_stride2) with its scalar
- * remainders and border column at 0.8; rows of 16 or more now take max3_pad1_row. */
-BC_MULTI_ISA static void plane_rows_pad1(const float *restrict x, float *restrict y, int h, int ow,
-                                         int pad_t, int oh_begin, int oh_end)
+/* The same for pixels [ow0, ow1) of c channels (NHWC, c a multiple of 16): pixel 0's
+ * window is the row's first two pixels, pixel p >= 1's the three from 2p - 1. */
+static inline void pixels_max3_pad1(float *restrict h, const float *restrict r, int ow0, int ow1,
+                                    int c)
 {
-    float rows[3][STRIP];
-    int64_t done = -1; /* the last input row whose maxima are in rows */
-    for (int oh = oh_begin; oh < oh_end; oh++) {
-        const float *used[3];
-        int count = 0;
-        for (int64_t ih = (int64_t)oh * 2 - pad_t; ih < (int64_t)oh * 2 - pad_t + 3; ih++) {
-            if (ih < 0 || ih >= h)
-                continue;
-            if (ih > done) {
-                const float *r = x + ih * 2 * ow;
-                if (ow >= 16) {
-                    max3_pad1_row(rows[ih % 3], r, ow);
-                } else {
-                    rows[ih % 3][0] = bc_max_step(r[0], r[1]);
-                    max3_stride2(rows[ih % 3] + 1, r + 1, ow - 1);
+    int p = ow0;
+    if (p == 0) {
+        for (int q = 0; q < c; q++)
+            h[q] = bc_max_step(r[q], r[c + q]);
+        p = 1;
+    }
+    for (; p < ow1; p++) {
+        const float *t = r + (int64_t)(2 * p - 1) * c;
+        float *out = h + (int64_t)(p - ow0) * c;
+        for (int q0 = 0; q0 < c; q0 += 16)
+            for (int q = q0; q < q0 + 16; q++)
+                out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
+    }
+}
+
+/* ResNet's case (W = 2 OW, left pad 1, vertical stride 2): output rows [oh_begin,
+ * oh_end) of one NCHW plane (c = 1) or NHWC image in one call, strip by strip of
+ * output columns, each input row's maxima computed once per strip into
+ * rows[ih % 3] (an output row's three input rows are consecutive, and the next output
+ * row keeps its last), then combined in row order.
+ * - NCHW: with per-row calls and border windows done one by one, the flat path
+ *   (above) ran r50_maxpool at half the speed of a copy of its bytes, and the span
+ *   loop (max3_stride2) with its scalar remainders and border column at 0.8; rows
+ *   of 16 or more now take max3_pad1_row.
+ * - NHWC (c a multiple of 16): each pixel's channels go 16 at a time in loops of
+ *   constant length. The general path below, its loop over c per pixel, border
+ *   pixels on their own and strips down a whole image, ran r50_maxpool_b8 at 0.6-0.8
+ *   of a copy of its bytes at one thread. */
+static inline __attribute__((always_inline)) void pad1_rows(const float *restrict x,
+                                                            float *restrict y, int h, int ow,
+                                                            int c, int pad_t, int oh_begin,
+                                                            int oh_end)
+{
+    float rows[3][STRIP] __attribute__((aligned(64)));
+    const int strip = c == 1 ? ow : STRIP / c; /* NCHW: one strip */
+    for (int ow0 = 0; ow0 < ow; ow0 += strip) {
+        const int ow1 = ow - ow0 < strip ? ow : ow0 + strip;
+        int64_t done = -1; /* the last input row whose maxima are in rows */
+        for (int oh = oh_begin; oh < oh_end; oh++) {
+            const float *used[3];
+            int count = 0;
+            for (int64_t ih = (int64_t)oh * 2 - pad_t; ih < (int64_t)oh * 2 - pad_t + 3; ih++) {
+                if (ih < 0 || ih >= h)
+                    continue;
+                if (ih > done) {
+                    const float *r = x + ih * 2 * ow * c;
+                    float *maxima = rows[ih % 3];
+                    if (c > 1) {
+                        pixels_max3_pad1(maxima, r, ow0, ow1, c);
+                    } else if (ow >= 16) {
+                        max3_pad1_row(maxima, r, ow);
+                    } else {
+                        maxima[0] = bc_max_step(r[0], r[1]);
+                        max3_stride2(maxima + 1, r + 1, ow - 1);
+                    }
+                    done = ih;
                 }
-                done = ih;
+                used[count++] = rows[ih % 3];
             }
-            used[count++] = rows[ih % 3];
+            combine_maxima(used, count, y + ((int64_t)oh * ow + ow0) * c, (ow1 - ow0) * c);
         }
-        combine_maxima(used, count, y + (int64_t)oh * ow, ow);
+    }
+}
+
+/* pad1_rows with its channel count a constant: NCHW's 1, and the 64 of the stems of
+ * ResNets and DenseNets (r50_maxpool_b8 NHWC, one thread: 1.09-1.13 ms a call
+ * against 1.18-1.21 for pad1_rows_any). 128 channels gained more (four such images:
+ * 1.01-1.06 ms against 1.27-1.29), but each constant adds three clones of the whole
+ * loop. */
+#define PAD1_ROWS_FOR(C)                                                                          \
+    BC_MULTI_ISA static void pad1_rows_##C(const float *x, float *y, int h, int ow, int pad_t,    \
+                                           int oh_begin, int oh_end)                              \
+    {                                                                                             \
+        pad1_rows(x, y, h, ow, C, pad_t, oh_begin, oh_end);                                       \
+    }
+PAD1_ROWS_FOR(1)
+PAD1_ROWS_FOR(64)
+
+BC_MULTI_ISA static void pad1_rows_any(const float *x, float *y, int h, int ow, int c, int pad_t,
+                                       int oh_begin, int oh_end)
+{
+    pad1_rows(x, y, h, ow, c, pad_t, oh_begin, oh_end);
+}
+
+static void rows_pad1(const pool_shape *s, int c, const float *x, float *y, int oh_begin,
+                      int oh_end)
+{
+    switch (c) {
+    case 1: pad1_rows_1(x, y, s->h, s->ow, s->pad_t, oh_begin, oh_end); break;
+    case 64: pad1_rows_64(x, y, s->h, s->ow, s->pad_t, oh_begin, oh_end); break;
+    default: pad1_rows_any(x, y, s->h, s->ow, c, s->pad_t, oh_begin, oh_end);
     }
 }
 
@@ -273,11 +351,12 @@ int bc_pool_max3x3_stride2_applies(const pool_shape *s)
 void bc_pool_max3x3_stride2_rows(const pool_shape *s, const float *x, float *y, int oh_begin,
                                  int oh_end)
 {
-    float maxima[3 * STRIP]; /* three rows' maxima, or the flat path's run */
+    float maxima[3 * STRIP]
+        __attribute__((aligned(64))); /* three rows' maxima, or the flat path's run */
     const int c = s->layout == BLASCONV_NHWC ? s->c : 1, strip = STRIP / c;
-    if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&
-        s->pad_l == 1 && s->ow <= STRIP) {
-        plane_rows_pad1(x, y, s->h, s->ow, s->pad_t, oh_begin, oh_end);
+    if (s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 && s->pad_l == 1 &&
+        (c == 1 ? s->ow <= STRIP : c % 16 == 0)) {
+        rows_pad1(s, c, x, y, oh_begin, oh_end);
         return;
     }
     if (c == 1 && s->w == 2 * (int64_t)s->ow && s->stride_h == 2 && s->dil_h == 1 &&

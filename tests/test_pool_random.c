@@ -287,6 +287,36 @@ START_TEST(max_3x3_stride2_resnet_planes)
 }
 END_TEST
 
+/* The same case in NHWC, whose path is compiled for 64 channels and for any
+ * multiple of 16: 16 to 256 channels, widths 2 to 40 and
+ * 112 (strips of several pixels, and rows wider than one strip), 1 to 5 rows, top pad 0
+ * and 1, ceil mode or not, on data with ties, signed zeros and NaN: bit for bit the
+ * reference. */
+START_TEST(max_3x3_stride2_resnet_images)
+{
+    static const int channels[] = {16, 32, 48, 64, 128, 256};
+    test_rng r = test_rng_seeded(6400 + (uint64_t)_i);
+    const int c = channels[_i];
+    int checked = 0;
+    for (int w = 2; w <= 112; w += w < 40 ? 2 : 72)
+        for (int rows = 1; rows <= 5; rows++)
+            for (int variant = 0; variant < 4; variant++) {
+                blasconv_pool2d d =
+                    max_3x3_stride2_planes(rows, w, variant & 1, variant & 1, 1, 1);
+                d.channels = c;
+                d.batch = 1 + variant % 2;
+                d.layout = BLASCONV_NHWC;
+                d.ceil_mode = variant >> 1;
+                int oh, ow;
+                if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+                    continue;
+                forward_matches_reference(&r, &d, 1, "3x3 stride-2 ResNet NHWC image");
+                checked += 2 * ow == w;
+            }
+    ck_assert_int_ge(checked, 150);
+}
+END_TEST
+
 /* The fused 2x2 stride-2 rows, MAX and AVG (both divisors), on every width from 1 to
  * 200, pads 0 and 1, vertical dilation 1 and 2 (MAX): MAX bit for bit, AVG within the
  * tolerance, of the reference. */
@@ -353,6 +383,7 @@ int main(void)
     tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
     tcase_add_test(tc, max_3x3_stride2_short_planes);
     tcase_add_test(tc, max_3x3_stride2_resnet_planes);
+    tcase_add_loop_test(tc, max_3x3_stride2_resnet_images, 0, 6);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
