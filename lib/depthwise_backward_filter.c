@@ -6,11 +6,6 @@
 
 #include <string.h>
 
-/* Lane masks: 16 zeros then 16 all-ones, so that the 16 words from index r keep
- * the last r lanes of a vector. */
-static const int keep_last[32] = {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-                                  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-
 /* Vectors of float lanes a tap's dot products add into: each vector of a row gets
  * a different one where the row allows, so that a row's multiply-adds do not wait
  * on each other. */
@@ -43,7 +38,7 @@ static inline void dot_accumulate(vec16 acc[LANES], const float *restrict a,
         ivec16 keep;
         memcpy(&x, a + count - 16, sizeof x);
         memcpy(&y, b + count - 16, sizeof y);
-        memcpy(&keep, keep_last + rest, sizeof keep);
+        memcpy(&keep, bc_keep_last + rest, sizeof keep);
         acc[7] += (vec16)((ivec16)(x * y) & keep);
     }
 }
@@ -149,7 +144,7 @@ static inline __attribute__((always_inline)) void filter_row_3x3(vec16 acc[9], f
     }
     if (o < hi) {
         ivec16 keep;
-        memcpy(&keep, keep_last + (hi - o), sizeof keep);
+        memcpy(&keep, bc_keep_last + (hi - o), sizeof keep);
         vec16 gv;
         memcpy(&gv, g + hi - 16, sizeof gv);
         for (int ki = 0; ki < 3; ki++)

@@ -65,6 +65,13 @@ static inline void bc_store16(float *p, vec16 v)
     memcpy(p, &v, sizeof v);
 }
 
+/* Lane masks: 16 zeros then 16 all-ones, so that the 16 words from index r keep the
+ * last r lanes of a vector (ANDed with it: a dropped lane becomes +0, even from an
+ * infinity, where multiplying by 0 would give NaN). */
+static const int bc_keep_last[32] = {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+                                     0,  0,  0,  0,  0,  -1, -1, -1, -1, -1, -1,
+                                     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+
 /* Two-vector shuffles of 64-byte vectors with constant lane indices (lane i of the
  * result is element idx[i] of concat(lo, hi)), in GCC's and clang's spellings. */
 #if defined(__clang__)
