@@ -166,6 +166,46 @@ START_TEST(threads_do_not_change_results)
 }
 END_TEST
 
+/* Global average pooling over many NCHW planes (16 summed at a time, the rest one by
+ * one) of 9, 16, 25 and 49 floats (no vector, one, a masked tail, ResNet's 7x7): within
+ * the tolerance of the reference, and 2 and 3 threads (whose splits fall inside a
+ * group of 16) bit for bit one thread. */
+START_TEST(global_average_any_split)
+{
+    static const int sides[][2] = {{3, 3}, {4, 4}, {5, 5}, {7, 7}};
+    test_rng r = test_rng_seeded(6500 + (uint64_t)_i);
+    blasconv_context *ctx[3];
+    for (int t = 0; t < 3; t++) {
+        ck_assert_int_eq(blasconv_context_create(&ctx[t]), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx[t], t + 1), BLASCONV_OK);
+    }
+    blasconv_pool2d d = {.mode = BLASCONV_POOL_AVG,
+                         .batch = 1,
+                         .channels = 2003,
+                         .in_height = sides[_i][0],
+                         .in_width = sides[_i][1],
+                         .window_height = sides[_i][0],
+                         .window_width = sides[_i][1]};
+    size_t nx = pool_x_elems(&d), ny = pool_y_elems(&d);
+    float *x = test_alloc_random(&r, nx), *want = test_alloc_poisoned(ny);
+    ck_assert_int_eq(blasconv_reference_pool2d_forward(NULL, &d, x, want), BLASCONV_OK);
+    float *y[3];
+    for (int t = 0; t < 3; t++) {
+        y[t] = test_alloc_poisoned(ny);
+        pool_fill(y[t], ny, POOL_POISON);
+        ck_assert_int_eq(blasconv_pool2d_forward(ctx[t], &d, x, y[t]), BLASCONV_OK);
+        assert_pool_equal(y[t], want, ny, 0, &d, "global average vs reference");
+        if (t > 0)
+            assert_pool_equal(y[t], y[0], ny, 1, &d, "global average, threads vs 1");
+    }
+    for (int t = 0; t < 3; t++) {
+        free(y[t]);
+        blasconv_context_destroy(ctx[t]);
+    }
+    free(x), free(want);
+}
+END_TEST
+
 /* Forward of d on random input (ties, signed zeros, NaN) against the reference: bit for
  * bit when exact, else within the tolerance. Descriptors without an output are skipped. */
 static void forward_matches_reference(test_rng *r, const blasconv_pool2d *d, int exact,
@@ -380,6 +420,7 @@ int main(void)
     tcase_add_loop_test(tc, fast_matches_reference, 0, 2);
     tcase_add_loop_test(tc, nhwc_is_permuted_nchw, 0, 2);
     tcase_add_test(tc, threads_do_not_change_results);
+    tcase_add_loop_test(tc, global_average_any_split, 0, 4);
     tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
     tcase_add_test(tc, max_3x3_stride2_short_planes);
     tcase_add_test(tc, max_3x3_stride2_resnet_planes);
