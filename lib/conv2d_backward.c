@@ -276,19 +276,26 @@ static void backward_filter_share(void *arg, float *col, slot_range r)
                          r.k_begin, r.k_end);
 }
 
-/* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col; a 1x1 stride-1
- * unpadded layer is one GEMM per group over the whole batch, straight on x. */
+/* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col, for the columns of dw
+ * in 16-column blocks [b0, b1) (a slot's share); a 1x1 stride-1 unpadded layer is one
+ * GEMM per group over the whole batch, straight on x. Each column's sum takes the
+ * same tiles whatever the share. */
 static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *x,
-                                 const float *dy, float *dw)
+                                 const float *dy, float *dw, float *col, int b0, int b1)
 {
     const conv_shape *s = &p->s;
-    const int cg = s->c_per_group, kg = s->k_per_group, col_width = (int)s->col_rows;
+    const int cg = s->c_per_group, kg = s->k_per_group, width = (int)s->col_rows;
+    const int columns = s->direct_1x1 ? cg : width;
+    const int j0 = b0 * BC_DW_COLUMN_BLOCK,
+              j1 = b1 * BC_DW_COLUMN_BLOCK < columns ? b1 * BC_DW_COLUMN_BLOCK : columns;
+    if (j1 <= j0)
+        return;
     if (s->direct_1x1) {
         const int all_positions = s->n * s->h * s->w;
         for (int g = 0; g < s->groups; g++)
-            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, cg, all_positions, 1.0f,
-                     dy + (size_t)g * kg, s->k, x + (size_t)g * cg, s->c, 0.0f,
-                     dw + (size_t)g * kg * cg, cg);
+            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, j1 - j0, all_positions, 1.0f,
+                     dy + (size_t)g * kg, s->k, x + (size_t)g * cg + j0, s->c, 0.0f,
+                     dw + (size_t)g * kg * cg + j0, cg);
         return;
     }
     const int rows = s->n * s->oh; /* NHWC tiles may cross images */
@@ -298,12 +305,18 @@ static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p
         const float *dy_tile = dy + (size_t)row * s->ow * s->k;
         const float beta = row == 0 ? 0.0f : 1.0f; /* the first tile overwrites dw */
         for (int g = 0; g < s->groups; g++) {
-            bc_im2col_nhwc(s, x, g, row, end, p->col);
-            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, col_width, tile_positions, 1.0f,
-                     dy_tile + (size_t)g * kg, s->k, p->col, col_width, beta,
-                     dw + (size_t)g * kg * s->col_rows, col_width);
+            bc_im2col_nhwc_columns(s, x, g, row, end, j0, j1, col);
+            bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, kg, j1 - j0, tile_positions, 1.0f,
+                     dy_tile + (size_t)g * kg, s->k, col, j1 - j0, beta,
+                     dw + (size_t)g * kg * width + j0, width);
         }
     }
+}
+
+static void backward_filter_nhwc_share(void *arg, float *col, slot_range r)
+{
+    const struct backward_job *j = arg;
+    backward_filter_nhwc(j->ctx, j->plan, j->x, j->dy, j->out, col, r.k_begin, r.k_end);
 }
 
 blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasconv_conv2d *d,
@@ -347,7 +360,8 @@ blasconv_status blasconv_conv2d_backward_filter(blasconv_context *ctx, const bla
         if (p.depthwise)
             bc_depthwise_backward_filter(c, &p.s, x, dy, dw);
         else if (p.s.layout == BLASCONV_NHWC)
-            backward_filter_nhwc(c, &p, x, dy, dw);
+            bc_for_slots(&p, backward_filter_nhwc_share,
+                         &(struct backward_job){c, &p, x, NULL, dy, dw});
         else
             bc_for_slots(&p, backward_filter_share,
                          &(struct backward_job){c, &p, x, NULL, dy, dw});

@@ -15,28 +15,29 @@ static int64_t first_input_column(const conv_shape *s, int ow)
     return (int64_t)ow * s->stride_w - s->pad_l;
 }
 
-/* A kernel row's KW taps are one contiguous run of x that one copy fills: every
- * channel is in the group, taps are adjacent and none of them reads padding. */
-/* One tap's C/g channels. Depthwise (one channel) gets a plain load: a memcpy call
- * per float would cost more than the GEMM. */
-static inline void copy_channels(float *dst, const float *src, size_t cg)
+/* Channels of one tap. Depthwise (one channel) gets a plain load: a memcpy call per
+ * float would cost more than the GEMM. */
+static inline void copy_channels(float *dst, const float *src, size_t count)
 {
-    if (cg == 1)
+    if (count == 1)
         *dst = *src;
     else
-        memcpy(dst, src, cg * sizeof(float));
+        memcpy(dst, src, count * sizeof(float));
 }
 
+/* A kernel row's KW taps are one contiguous run of x that one copy fills: every
+ * channel is in the group, taps are adjacent and none of them reads padding. */
 static int whole_run_inside(const conv_shape *s, int64_t iw0)
 {
     return s->groups == 1 && s->dil_w == 1 && iw0 >= 0 && iw0 + s->kw <= s->w;
 }
 
-void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begin, int row_end,
-                    float *col)
+void bc_im2col_nhwc_columns(const conv_shape *s, const float *x, int group, int row_begin,
+                            int row_end, int64_t j0, int64_t j1, float *col)
 {
     const size_t cg = (size_t)s->c_per_group;
     const size_t image = (size_t)s->h * s->w * s->c;
+    const int64_t run = (int64_t)s->kw * (int64_t)cg; /* columns of one kernel row */
     float *dst = col;
     for (int row = row_begin; row < row_end; row++) {
         const int n = row / s->oh, oh = row % s->oh;
@@ -44,28 +45,46 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
         for (int ow = 0; ow < s->ow; ow++) {
             const int64_t iw0 = first_input_column(s, ow);
             for (int ki = 0; ki < s->kh; ki++) {
+                /* this kernel row's columns [run0, run0 + run), clipped to [lo, hi) */
+                const int64_t run0 = (int64_t)ki * run;
+                const int64_t lo = j0 > run0 ? j0 : run0, hi = j1 < run0 + run ? j1 : run0 + run;
+                if (lo >= hi)
+                    continue;
                 const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
                 if ((uint64_t)ih >= (uint64_t)s->h) {
-                    memset(dst, 0, (size_t)s->kw * cg * sizeof(float));
-                    dst += (size_t)s->kw * cg;
+                    memset(dst, 0, (size_t)(hi - lo) * sizeof(float));
+                    dst += hi - lo;
                     continue;
                 }
                 const float *x_row = x_image + (size_t)ih * s->w * s->c;
                 if (whole_run_inside(s, iw0)) {
-                    memcpy(dst, x_row + (size_t)iw0 * s->c, (size_t)s->kw * cg * sizeof(float));
-                    dst += (size_t)s->kw * cg;
+                    memcpy(dst, x_row + iw0 * s->c + (lo - run0),
+                           (size_t)(hi - lo) * sizeof(float));
+                    dst += hi - lo;
                     continue;
                 }
-                for (int kj = 0; kj < s->kw; kj++, dst += cg) {
+                for (int kj = (int)((lo - run0) / (int64_t)cg); kj < s->kw; kj++) {
+                    const int64_t tap0 = run0 + (int64_t)kj * (int64_t)cg;
+                    if (tap0 >= hi)
+                        break;
+                    const int64_t from = lo > tap0 ? lo - tap0 : 0;
+                    const int64_t to = hi < tap0 + (int64_t)cg ? hi - tap0 : (int64_t)cg;
                     const int64_t iw = iw0 + (int64_t)kj * s->dil_w;
                     if ((uint64_t)iw >= (uint64_t)s->w)
-                        memset(dst, 0, cg * sizeof(float));
+                        memset(dst, 0, (size_t)(to - from) * sizeof(float));
                     else
-                        copy_channels(dst, x_row + (size_t)iw * s->c, cg);
+                        copy_channels(dst, x_row + iw * s->c + from, (size_t)(to - from));
+                    dst += to - from;
                 }
             }
         }
     }
+}
+
+void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begin, int row_end,
+                    float *col)
+{
+    bc_im2col_nhwc_columns(s, x, group, row_begin, row_end, 0, (int64_t)s->col_rows, col);
 }
 
 void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,

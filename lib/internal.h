@@ -369,6 +369,10 @@ void bc_depthwise_backward_filter(const blasconv_context *ctx, const conv_shape 
  * filter, [KH][KW][C/g]. */
 void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begin, int row_end,
                     float *col);
+/* The same restricted to the columns [j0, j1) of each col row (rows j1 - j0 floats
+ * long): backward filter's slots each lower the columns of dw they own. */
+void bc_im2col_nhwc_columns(const conv_shape *s, const float *x, int group, int row_begin,
+                            int row_end, int64_t j0, int64_t j1, float *col);
 /* Adds col (the layout bc_im2col_nhwc writes) back into the whole dx (col2im).
  * Iterates output positions outermost, so the order of the sums a dx element
  * receives does not depend on how the rows are tiled. */
@@ -436,7 +440,8 @@ typedef enum slot_split {
     SPLIT_IMAGES,  /* whole images */
     SPLIT_ROWS,    /* output rows of the batch */
     SPLIT_CHANNELS /* channels of each group (output channels forward, input channels
-                      backward), every slot over all rows */
+                      backward; NHWC backward filter: blocks of dw's columns), every
+                      slot over all rows */
 } slot_split;
 
 typedef struct conv_plan {
@@ -452,18 +457,21 @@ typedef struct conv_plan {
     float *shifted_filter;  /* its NCHW filter copy, ahead of the slots' tiles; else NULL */
     winograd_plan winograd; /* forward under FAST: winograd.m > 0 takes this path */
     int slots;              /* parallel slots, each with its own tile of scratch and a
-                               one-thread BLAS (NCHW passes with 2+
-                               threads); 1 = serial */
+                               one-thread BLAS (with 2+ threads); 1 = serial */
     slot_split split;       /* how the slots share the work */
     int channels;           /* per group, what SPLIT_CHANNELS shares: K/g forward,
-                               C/g backward data, C/g*KH backward filter */
+                               C/g backward data, C/g*KH backward filter (NHWC:
+                               16-column blocks of dw) */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
 } conv_plan;
+
+/* NHWC backward filter's slots own blocks of this many columns of dw. */
+#define BC_DW_COLUMN_BLOCK 16
 
 /* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
  * is image n's row oh) and channels [k_begin, k_end) of every group (conv_plan's
  * `channels`: output channels forward, input channels backward data, kernel rows of
- * the input channels backward filter). */
+ * the input channels backward filter, NHWC backward filter's 16-column blocks of dw). */
 typedef struct slot_range {
     int row_begin, row_end;
     int k_begin, k_end;

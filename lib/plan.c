@@ -91,14 +91,18 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,
                        "workspace of %zu bytes is below the %zu bytes one output row needs",
                        capacity, row_bytes);
-    if (capacity / (size_t)p->slots < row_bytes)
-        p->slots = 1;
-    capacity /= (size_t)p->slots;
+    /* NHWC backward filter's slots share one-thread tiles by columns (below). */
+    const int column_split = pass == PASS_BACKWARD_FILTER && s->layout == BLASCONV_NHWC;
+    if (!column_split) {
+        if (capacity / (size_t)p->slots < row_bytes)
+            p->slots = 1;
+        capacity /= (size_t)p->slots;
+    }
     /* With several BLAS threads on one GEMM each gets a slice of the tile's columns:
      * grow the tile with them (measured: 2 threads run r50_3x3_14_b8 ~15% faster with
      * 4 MiB than with 1 MiB tiles), up to 4 threads' worth. Slots run one-thread
      * GEMMs and keep the one-thread tile. */
-    int threads = p->slots > 1 ? 1 : bc_thread_count(ctx);
+    int threads = p->slots > 1 || column_split ? 1 : bc_thread_count(ctx);
     size_t tile_bytes = BLASCONV_DEFAULT_TILE_BYTES;
     if (threads > 1)
         tile_bytes *= 2 * (size_t)(threads < 4 ? threads : 4);
@@ -114,6 +118,18 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         target = capacity;
     int rows = tile_height(s, target);
     size_t slot_bytes = (size_t)rows * row_bytes; /* <= capacity / slots: no overflow */
+    if (column_split && p->slots > 1) {
+        /* the one-thread tile's rows (its tiles fix the order of dw's sums), each slot
+         * holding them for its own columns */
+        const size_t block_bytes =
+            (size_t)rows * (size_t)s->ow * BC_DW_COLUMN_BLOCK * sizeof(float);
+        const size_t blocks = ((size_t)p->channels + (size_t)p->slots - 1) / (size_t)p->slots;
+        slot_bytes = blocks * block_bytes;
+        if (slot_bytes > total / (size_t)p->slots) { /* rounding up past the cap */
+            p->slots = 1;
+            slot_bytes = (size_t)rows * row_bytes;
+        }
+    }
     p->images_per_tile = images_per_tile(p, pass, capacity);
     size_t filter_bytes = 0;
     if (p->images_per_tile > 1) { /* whole images, and their GEMM's output */
@@ -171,7 +187,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * kernel rows go 11 and 10, 1.44-1.49 -> 1.37-1.39 ms at 2 threads).
  * NHWC forward splits the batch's output rows (its tiles cross images anyway), and so
  * does NHWC backward data on a 1x1 layer (no col2im); other NHWC backward data splits
- * whole images; NHWC backward filter leaves the threads to the BLAS. */
+ * whole images; NHWC backward filter splits dw's columns in blocks of 16 (of
+ * KH*KW*C/g, each slot lowering only its columns: its GEMMs on the BLAS's threads
+ * with a serial lowering ran r50_3x3_56 no faster on two threads than on one). */
 enum {
     SLOT_MIN_FLOPS = 2000000,
     SLOT_MIN_POSITIONS = 96,
@@ -189,10 +207,20 @@ static double pass_flops(const conv_shape *s)
     return 2.0 * (double)s->y_elems * (double)s->col_rows;
 }
 
+/* Columns of dw per group that NHWC backward filter's slots share in blocks of
+ * BC_DW_COLUMN_BLOCK: C/g for a 1x1 layer on x itself, else KH*KW*C/g. */
+static int64_t dw_columns(const conv_shape *s)
+{
+    return s->direct_1x1 ? s->c_per_group : s->col_rows;
+}
+
 /* What SPLIT_CHANNELS shares out, per group: output channels forward, input
- * channels for backward data, kernel rows of the input channels for backward filter. */
+ * channels for backward data, kernel rows of the input channels for backward filter
+ * (NHWC: blocks of dw's columns). */
 static int split_units(const conv_shape *s, conv_pass pass)
 {
+    if (pass == PASS_BACKWARD_FILTER && s->layout == BLASCONV_NHWC)
+        return (int)((dw_columns(s) + BC_DW_COLUMN_BLOCK - 1) / BC_DW_COLUMN_BLOCK);
     return pass == PASS_FORWARD         ? s->k_per_group
            : pass == PASS_BACKWARD_DATA ? s->c_per_group
                                         : s->c_per_group * s->kh;
@@ -202,12 +230,20 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
                           slot_split *split)
 {
     *split = SPLIT_IMAGES;
-    if (!bc_blas_parallel_callable(ctx) ||
-        (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_FILTER))
+    if (!bc_blas_parallel_callable(ctx))
         return 1;
     const int threads = bc_thread_count(ctx);
     if (threads < 2 || pass_flops(s) < SLOT_MIN_FLOPS)
         return 1;
+    if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_FILTER) {
+        /* columns of dw: every slot sums each of its columns over all positions, in
+         * the tiles one thread would use */
+        int64_t slots = threads;
+        if (slots > split_units(s, pass) / 2) /* at least 32 columns a slot */
+            slots = split_units(s, pass) / 2;
+        *split = SPLIT_CHANNELS;
+        return slots >= 2 ? (int)slots : 1;
+    }
     if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_DATA && !s->direct_1x1)
         return s->n < threads ? s->n : threads; /* whole images: col2im stays inside */
     if (s->layout == BLASCONV_NHWC) {           /* rows of the batch, tiles may cross images */
