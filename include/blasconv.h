@@ -166,14 +166,13 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  backward data input channels (input rows when the channels are few and would
  *  split unevenly: under 4 per thread and not a multiple of the threads); backward
  *  filter always takes the input channels' kernel rows; NHWC forward takes output
- *  rows, NHWC backward data whole images (rows of a 1x1 layer) and NHWC backward
- *  filter blocks of 16 columns of dw (of KH*KW*C/g). Those splits agree with one
- *  thread within the pass's tolerance. FAST gives each thread whole
+ *  rows, NHWC backward data whole images (on fewer images than threads, input rows;
+ *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
+ *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance. FAST gives each thread whole
  *  batches of tiles in buffers of its own (its results agree with one thread's
  *  within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
  *  split planes, rows or channels in all three passes, bitwise as one thread.
- *  Calls under 2e6 flops run on one thread, BLAS included; NHWC backward data on
- *  one image lets the BLAS's own threads split each GEMM.
+ *  Calls under 2e6 flops run on one thread, BLAS included.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A

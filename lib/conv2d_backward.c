@@ -143,14 +143,14 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, 
  * dy positions ki*dh rows up times the filters' taps of that kernel row (ldb =
  * KH*KW*C/g), then col2im adds the tile's rows by kernel columns. */
 static void backward_data_shifted_nhwc(const blasconv_context *ctx, const conv_plan *p,
-                                       const float *dy, const float *w, int g, int n, float *dx,
-                                       float *col)
+                                       const float *dy, const float *w, int g, int n, int ih_begin,
+                                       int ih_stop, float *dx, float *col)
 {
     const conv_shape *s = &p->s;
     const int kg = s->k_per_group, depth = s->c_per_group * s->kw;
     const float *dy_image = dy + (size_t)n * s->positions * s->k + (size_t)g * kg;
-    for (int ih = 0; ih < s->h; ih += p->rows_per_tile) {
-        const int ih_end = bc_tile_end(ih, p->rows_per_tile, s->h);
+    for (int ih = ih_begin; ih < ih_stop; ih += p->rows_per_tile) {
+        const int ih_end = bc_tile_end(ih, p->rows_per_tile, ih_stop);
         const size_t row_floats = (size_t)s->ow * depth; /* one input row's positions */
         for (int ki = 0; ki < s->kh; ki++) {
             int first, last;
@@ -170,10 +170,33 @@ static void backward_data_shifted_nhwc(const blasconv_context *ctx, const conv_p
     }
 }
 
+/* Input rows [ih_begin, ih_end) of image n, group g, of an NHWC backward-data pass
+ * lowered by im2col: the dy rows that reach them, tile by tile, each tile's col2im
+ * adding only into those rows. */
+static void backward_data_rows_nhwc(const blasconv_context *ctx, const conv_plan *p,
+                                    const float *dy, const float *w, int g, int n, int ih_begin,
+                                    int ih_end, float *dx, float *col)
+{
+    const conv_shape *s = &p->s;
+    const int kg = s->k_per_group, col_width = (int)s->col_rows;
+    int oh_first, oh_stop;
+    dy_rows_reaching(s, ih_begin, ih_end, &oh_first, &oh_stop);
+    for (int oh = oh_first; oh < oh_stop; oh += p->rows_per_tile) {
+        const int oh_end = bc_tile_end(oh, p->rows_per_tile, oh_stop);
+        const int row = n * s->oh + oh, end = n * s->oh + oh_end;
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (end - row) * s->ow, col_width, kg, 1.0f,
+                 dy + (size_t)row * s->ow * s->k + (size_t)g * kg, s->k,
+                 w + (size_t)g * kg * s->col_rows, col_width, 0.0f, col, col_width);
+        bc_col2im_nhwc_window(s, col, g, row, end, ih_begin, ih_end, dx);
+    }
+}
+
 /* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
- * then col2im, for output rows [row_begin, row_end) of the batch: whole images (a
- * tile's col2im adds into every input row it read), or any rows of a 1x1 stride-1
- * unpadded layer, which is one GEMM per group straight into dx. */
+ * then col2im, for output rows [row_begin, row_end) of the batch. Whole images take
+ * tiles that may cross images (a tile's col2im adds into every input row it read);
+ * a share of an image (a row split, see plan.c) takes the input rows its output rows
+ * map to (oh*H/OH on), as NCHW does. A 1x1 stride-1 unpadded layer is one GEMM per
+ * group straight into dx, any rows. */
 static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *dy,
                                const float *w, float *dx, float *col, int row_begin, int row_end)
 {
@@ -188,13 +211,31 @@ static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, 
                      dx + first * s->c + (size_t)g * cg, s->c);
         return;
     }
-    const size_t image = (size_t)s->h * s->w * s->c;
+    const size_t image = (size_t)s->h * s->w * s->c, dx_row = (size_t)s->w * s->c;
+    if (row_begin % s->oh || row_end % s->oh) { /* a share of an image */
+        for (int row = row_begin; row < row_end;) {
+            const int n = row / s->oh, oh_begin = row % s->oh;
+            const int oh_stop = row_end - n * s->oh < s->oh ? row_end - n * s->oh : s->oh;
+            row = n * s->oh + oh_stop;
+            const int ih_begin = (int)((int64_t)oh_begin * s->h / s->oh);
+            const int ih_end = (int)((int64_t)oh_stop * s->h / s->oh);
+            memset(dx + (size_t)n * image + (size_t)ih_begin * dx_row, 0,
+                   (size_t)(ih_end - ih_begin) * dx_row * sizeof(float));
+            for (int g = 0; g < s->groups && ih_end > ih_begin; g++) {
+                if (p->row_shift)
+                    backward_data_shifted_nhwc(ctx, p, dy, w, g, n, ih_begin, ih_end, dx, col);
+                else
+                    backward_data_rows_nhwc(ctx, p, dy, w, g, n, ih_begin, ih_end, dx, col);
+            }
+        }
+        return;
+    }
     memset(dx + (size_t)(row_begin / s->oh) * image, 0,
            (size_t)((row_end - row_begin) / s->oh) * image * sizeof(float));
     if (p->row_shift) {
         for (int n = row_begin / s->oh; n < row_end / s->oh; n++)
             for (int g = 0; g < s->groups; g++)
-                backward_data_shifted_nhwc(ctx, p, dy, w, g, n, dx, col);
+                backward_data_shifted_nhwc(ctx, p, dy, w, g, n, 0, s->h, dx, col);
         return;
     }
     for (int row = row_begin; row < row_end; row += p->rows_per_tile) {
@@ -219,7 +260,7 @@ struct backward_job {
 };
 
 /* Backward data's slots split whole images, input channels or (NCHW, few channels)
- * input rows (see plan.c); NHWC whole images, or rows of a direct 1x1 layer. */
+ * input rows (see plan.c); NHWC whole images or input rows (rows of a direct 1x1 layer). */
 static void backward_data_share(void *arg, float *col, slot_range r)
 {
     const struct backward_job *j = arg;

@@ -87,8 +87,8 @@ void bc_im2col_nhwc(const conv_shape *s, const float *x, int group, int row_begi
     bc_im2col_nhwc_columns(s, x, group, row_begin, row_end, 0, (int64_t)s->col_rows, col);
 }
 
-void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,
-                    float *dx)
+void bc_col2im_nhwc_window(const conv_shape *s, const float *col, int group, int row_begin,
+                           int row_end, int ih_begin, int ih_end, float *dx)
 {
     const size_t cg = (size_t)s->c_per_group;
     const size_t image = (size_t)s->h * s->w * s->c;
@@ -100,7 +100,7 @@ void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_be
             const int64_t iw0 = first_input_column(s, ow);
             for (int ki = 0; ki < s->kh; ki++) {
                 const int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
-                if ((uint64_t)ih >= (uint64_t)s->h) {
+                if (ih < ih_begin || ih >= ih_end) {
                     src += (size_t)s->kw * cg;
                     continue;
                 }
@@ -116,4 +116,10 @@ void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_be
             }
         }
     }
+}
+
+void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,
+                    float *dx)
+{
+    bc_col2im_nhwc_window(s, col, group, row_begin, row_end, 0, s->h, dx);
 }

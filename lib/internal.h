@@ -378,6 +378,10 @@ void bc_im2col_nhwc_columns(const conv_shape *s, const float *x, int group, int 
  * receives does not depend on how the rows are tiled. */
 void bc_col2im_nhwc(const conv_shape *s, const float *col, int group, int row_begin, int row_end,
                     float *dx);
+/* The same adding only into input rows [ih_begin, ih_end) of each image (what a
+ * slot owning those rows of dx takes from the dy rows that reach them). */
+void bc_col2im_nhwc_window(const conv_shape *s, const float *col, int group, int row_begin,
+                           int row_end, int ih_begin, int ih_end, float *dx);
 
 /* --- winograd_transform.c: F(m x m, 3 x 3) transforms, m in {2, 4} --------- */
 

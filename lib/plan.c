@@ -187,7 +187,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * kernel rows go 11 and 10, 1.44-1.49 -> 1.37-1.39 ms at 2 threads).
  * NHWC forward splits the batch's output rows (its tiles cross images anyway), and so
  * does NHWC backward data on a 1x1 layer (no col2im); other NHWC backward data splits
- * whole images; NHWC backward filter splits dw's columns in blocks of 16 (of
+ * whole images, or on fewer images than slots input rows as NCHW's (it had run one
+ * slot on the BLAS's threads: vgg_3x3_224 no faster on two threads than on one);
+ * NHWC backward filter splits dw's columns in blocks of 16 (of
  * KH*KW*C/g, each slot lowering only its columns: its GEMMs on the BLAS's threads
  * with a serial lowering ran r50_3x3_56 no faster on two threads than on one). */
 enum {
@@ -244,9 +246,21 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
         *split = SPLIT_CHANNELS;
         return slots >= 2 ? (int)slots : 1;
     }
-    if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_DATA && !s->direct_1x1)
-        return s->n < threads ? s->n : threads; /* whole images: col2im stays inside */
-    if (s->layout == BLASCONV_NHWC) {           /* rows of the batch, tiles may cross images */
+    if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_DATA && !s->direct_1x1) {
+        if (s->n >= threads)
+            return threads; /* whole images: col2im stays inside */
+        /* input rows, each slot running the dy rows that reach its own (as NCHW) */
+        int64_t by_rows = threads;
+        if (by_rows > (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS)
+            by_rows = (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS;
+        if (by_rows > (int64_t)s->n * s->oh)
+            by_rows = (int64_t)s->n * s->oh;
+        if (by_rows < 2)
+            return s->n;
+        *split = SPLIT_ROWS;
+        return (int)by_rows;
+    }
+    if (s->layout == BLASCONV_NHWC) { /* rows of the batch, tiles may cross images */
         const int64_t rows = (int64_t)s->n * s->oh;
         int64_t slots = threads < rows ? threads : rows;
         if (slots > (int64_t)s->n * s->positions / SLOT_MIN_POSITIONS)

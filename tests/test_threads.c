@@ -262,6 +262,21 @@ START_TEST(backward_data_few_channels_split_by_input_rows_agrees)
 }
 END_TEST
 
+/* NHWC backward data on fewer images than threads splits input rows too (the row
+ * shift and im2col paths, each slot's col2im adding only into its rows): the single
+ * images and the few-channel layers, on 2 and 3 threads, unlimited and under a
+ * 256 KiB limit. */
+START_TEST(nhwc_backward_data_split_by_input_rows_agrees)
+{
+    const int singles = (int)(sizeof single_images / sizeof single_images[0]);
+    blasconv_conv2d layer =
+        _i < 2 * singles ? single_images[_i % singles] : few_channel_layers[_i - 2 * singles];
+    layer.layout = BLASCONV_NHWC;
+    assert_backward_data_split_agrees(&layer, 2 + (_i < singles ? 0 : 1), (size_t)1 << 18,
+                                      307 + (uint64_t)_i);
+}
+END_TEST
+
 static float *backward_filter_with(int threads, const blasconv_conv2d *d, const float *x,
                                    const float *dy)
 {
@@ -413,9 +428,8 @@ END_TEST
 /* A depthwise call runs no GEMM, so it leaves OpenBLAS's thread count as it found
  * it: raising it woke OpenBLAS's workers, which spun beside the call's own threads
  * (dw_3x3_112's NHWC filter gradient on two threads took 2.5 ms instead of 0.2 in
- * blasconv-bench). A dense NHWC backward data on one image, which hands its GEMMs to
- * the BLAS's threads, raises it: the check can fail. Other BLAS vendors: nothing to
- * check. */
+ * blasconv-bench). blasconv_sgemm, which hands its GEMM to the BLAS's threads,
+ * raises it: the check can fail. Other BLAS vendors: nothing to check. */
 START_TEST(depthwise_leaves_the_blas_thread_count_alone)
 {
     int (*get_threads)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
@@ -436,8 +450,9 @@ START_TEST(depthwise_leaves_the_blas_thread_count_alone)
     ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, dx), BLASCONV_OK);
     ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, x, dy, dw, NULL), BLASCONV_OK);
     ck_assert_int_eq(get_threads(), 1);
-    d.groups = 1;
-    ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, dx), BLASCONV_OK);
+    float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4];
+    ck_assert_int_eq(blasconv_sgemm(ctx, 0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2),
+                     BLASCONV_OK);
     ck_assert_int_eq(get_threads(), 2);
     blasconv_context_destroy(ctx);
     free(x), free(dy), free(w), free(dw), free(dx), free(y);
@@ -491,6 +506,9 @@ int main(void)
     tcase_add_loop_test(tc, backward_filter_few_channels_split_by_kernel_rows_agrees, 0, 4);
     tcase_add_loop_test(tc, backward_data_split_agrees, 0,
                         2 + (int)(sizeof single_images / sizeof single_images[0]));
+    tcase_add_loop_test(tc, nhwc_backward_data_split_by_input_rows_agrees, 0,
+                        2 * (int)(sizeof single_images / sizeof single_images[0]) +
+                            (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
                         (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
