@@ -328,13 +328,13 @@ START_TEST(max_3x3_stride2_resnet_planes)
 END_TEST
 
 /* The same case in NHWC, whose path is compiled for 64 channels and for any
- * multiple of 16: 16 to 256 channels, widths 2 to 40 and
+ * multiple of 16: 16 to 256 channels and 1024 (strips of one pixel), widths 2 to 40 and
  * 112 (strips of several pixels, and rows wider than one strip), 1 to 5 rows, top pad 0
  * and 1, ceil mode or not, on data with ties, signed zeros and NaN: bit for bit the
  * reference. */
 START_TEST(max_3x3_stride2_resnet_images)
 {
-    static const int channels[] = {16, 32, 48, 64, 128, 256};
+    static const int channels[] = {16, 32, 48, 64, 128, 256, 1024};
     test_rng r = test_rng_seeded(6400 + (uint64_t)_i);
     const int c = channels[_i];
     int checked = 0;
@@ -424,7 +424,7 @@ int main(void)
     tcase_add_loop_test(tc, max_3x3_stride2_every_width, 0, 2);
     tcase_add_test(tc, max_3x3_stride2_short_planes);
     tcase_add_test(tc, max_3x3_stride2_resnet_planes);
-    tcase_add_loop_test(tc, max_3x3_stride2_resnet_images, 0, 6);
+    tcase_add_loop_test(tc, max_3x3_stride2_resnet_images, 0, 7);
     tcase_add_loop_test(tc, window_2x2_stride2_every_width, 0, 2);
     tcase_add_loop_test(tc, row_paths_every_width, 0, 2);
     suite_add_tcase(s, tc);
