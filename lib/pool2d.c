@@ -279,7 +279,9 @@ static inline void fold_channels(int max, int n, int divide, float *out, const f
                                  const float *const *t, float divisor, int c)
 {
     const float *restrict t0 = t[0], *restrict t1 = t[1], *restrict t2 = t[2], *restrict t3 = t[3];
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
+#endif
     for (int q = 0; q < c; q++) {
         float v = first[q];
         if (n > 0)
