@@ -49,7 +49,9 @@ typedef int ivec16 __attribute__((vector_size(64)));
 
 /* Helpers pass these vectors by value; they are static and inlined into each clone,
  * so no call ever crosses the ABI GCC warns about. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
