@@ -44,22 +44,26 @@ BC_MULTI_ISA static void row_max3_stride2(float *h, const float *r, int count)
     max3_stride2(h, r, count);
 }
 
+/* out[q] = max of the pixels t, t + c, t + 2c, channel q, for c a multiple of 16: 16
+ * channels at a time in a loop of constant length, which GCC compiles to whole
+ * vectors (a loop over c has its own prologue and remainder per pixel: r50_maxpool
+ * NHWC, before it had pad1_rows below, took 61 us a call at one thread instead of
+ * 76). */
+static inline void pixel_max3_by16(float *restrict out, const float *restrict t, int c)
+{
+    for (int q0 = 0; q0 < c; q0 += 16)
+        for (int q = q0; q < q0 + 16; q++)
+            out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
+}
+
 /* The same for `count` pixels of c channels (NHWC): h[p][q] = max of the pixels
- * 2p, 2p+1, 2p+2 of r, channel q. With c a multiple of 16, each pixel's channels go
- * 16 at a time in a loop of constant length, which GCC compiles to whole vectors (a
- * loop over c has its own prologue and remainder per pixel: r50_maxpool NHWC, before
- * it had the path below, took 61 us a call at one thread instead of 76). */
+ * 2p, 2p+1, 2p+2 of r, channel q. */
 BC_MULTI_ISA static void pixels_max3_stride2(float *restrict h, const float *restrict r, int count,
                                              int c)
 {
     if (c % 16 == 0) {
-        for (int p = 0; p < count; p++) {
-            const float *t = r + (int64_t)p * 2 * c;
-            float *out = h + (int64_t)p * c;
-            for (int q0 = 0; q0 < c; q0 += 16)
-                for (int q = q0; q < q0 + 16; q++)
-                    out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
-        }
+        for (int p = 0; p < count; p++)
+            pixel_max3_by16(h + (int64_t)p * c, r + (int64_t)p * 2 * c, c);
         return;
     }
     for (int p = 0; p < count; p++) {
@@ -254,13 +258,8 @@ static inline void pixels_max3_pad1(float *restrict h, const float *restrict r, 
             h[q] = bc_max_step(r[q], r[c + q]);
         p = 1;
     }
-    for (; p < ow1; p++) {
-        const float *t = r + (int64_t)(2 * p - 1) * c;
-        float *out = h + (int64_t)(p - ow0) * c;
-        for (int q0 = 0; q0 < c; q0 += 16)
-            for (int q = q0; q < q0 + 16; q++)
-                out[q] = bc_max_step(bc_max_step(t[q], t[c + q]), t[2 * c + q]);
-    }
+    for (; p < ow1; p++)
+        pixel_max3_by16(h + (int64_t)(p - ow0) * c, r + (int64_t)(2 * p - 1) * c, c);
 }
 
 /* ResNet's case (W = 2 OW, left pad 1, vertical stride 2): output rows [oh_begin,
