@@ -116,21 +116,31 @@ static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, 
     }
 }
 
+/* A row split's share of one image: output rows [*row, row_end) up to the end of
+ * *row's image, as the input rows [*ih_begin, *ih_end) they map to (oh*H/OH on), so
+ * the slots' dx rows tile every image without overlap. Advances *row past them and
+ * returns the image. */
+static int next_input_rows(const conv_shape *s, int *row, int row_end, int *ih_begin, int *ih_end)
+{
+    const int n = *row / s->oh, oh_begin = *row % s->oh;
+    const int oh_stop = row_end - n * s->oh < s->oh ? row_end - n * s->oh : s->oh;
+    *row = n * s->oh + oh_stop;
+    *ih_begin = (int)((int64_t)oh_begin * s->h / s->oh);
+    *ih_end = (int)((int64_t)oh_stop * s->h / s->oh);
+    return n;
+}
+
 /* One slot's share of an NCHW backward-data pass: input channels [r.k_begin, r.k_end)
  * of every group, for its rows of the batch (r.row_begin, r.row_end count output
  * rows, n*OH + oh). Image and channel splits give each slot whole images; a row
- * split gives it the input rows its output rows map to (oh*H/OH on), so the slots'
- * dx rows tile every image without overlap. */
+ * split the input rows of next_input_rows. */
 static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, const float *dy,
                                const float *w, float *dx, float *col, slot_range r)
 {
     const conv_shape *s = &p->s;
     for (int row = r.row_begin; row < r.row_end;) {
-        const int n = row / s->oh, oh_begin = row % s->oh;
-        const int oh_stop = r.row_end - n * s->oh < s->oh ? r.row_end - n * s->oh : s->oh;
-        row = n * s->oh + oh_stop;
-        const int ih_begin = (int)((int64_t)oh_begin * s->h / s->oh);
-        const int ih_end = (int)((int64_t)oh_stop * s->h / s->oh);
+        int ih_begin, ih_end;
+        const int n = next_input_rows(s, &row, r.row_end, &ih_begin, &ih_end);
         if (ih_end == ih_begin)
             continue;
         for (int g = 0; g < s->groups; g++)
@@ -194,8 +204,8 @@ static void backward_data_rows_nhwc(const blasconv_context *ctx, const conv_plan
 /* NHWC: dcol[positions][KH*KW*C/g] = dy_tile (K/g of its K columns) times w_g,
  * then col2im, for output rows [row_begin, row_end) of the batch. Whole images take
  * tiles that may cross images (a tile's col2im adds into every input row it read);
- * a share of an image (a row split, see plan.c) takes the input rows its output rows
- * map to (oh*H/OH on), as NCHW does. A 1x1 stride-1 unpadded layer is one GEMM per
+ * a share of an image (a row split, see plan.c) takes the input rows of
+ * next_input_rows, as NCHW does. A 1x1 stride-1 unpadded layer is one GEMM per
  * group straight into dx, any rows. */
 static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, const float *dy,
                                const float *w, float *dx, float *col, int row_begin, int row_end)
@@ -214,11 +224,8 @@ static void backward_data_nhwc(const blasconv_context *ctx, const conv_plan *p, 
     const size_t image = (size_t)s->h * s->w * s->c, dx_row = (size_t)s->w * s->c;
     if (row_begin % s->oh || row_end % s->oh) { /* a share of an image */
         for (int row = row_begin; row < row_end;) {
-            const int n = row / s->oh, oh_begin = row % s->oh;
-            const int oh_stop = row_end - n * s->oh < s->oh ? row_end - n * s->oh : s->oh;
-            row = n * s->oh + oh_stop;
-            const int ih_begin = (int)((int64_t)oh_begin * s->h / s->oh);
-            const int ih_end = (int)((int64_t)oh_stop * s->h / s->oh);
+            int ih_begin, ih_end;
+            const int n = next_input_rows(s, &row, row_end, &ih_begin, &ih_end);
             memset(dx + (size_t)n * image + (size_t)ih_begin * dx_row, 0,
                    (size_t)(ih_end - ih_begin) * dx_row * sizeof(float));
             for (int g = 0; g < s->groups && ih_end > ih_begin; g++) {
