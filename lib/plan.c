@@ -228,6 +228,21 @@ static int split_units(const conv_shape *s, conv_pass pass)
                                         : s->c_per_group * s->kh;
 }
 
+/* Backward data split by input rows (each slot running the dy rows that reach its
+ * own): at least SLOT_MIN_INPUT_ROWS input rows a slot, else the images. */
+static int input_row_slots(const conv_shape *s, int threads, slot_split *split)
+{
+    int64_t by_rows = threads;
+    if (by_rows > (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS)
+        by_rows = (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS;
+    if (by_rows > (int64_t)s->n * s->oh)
+        by_rows = (int64_t)s->n * s->oh;
+    if (by_rows < 2)
+        return s->n;
+    *split = SPLIT_ROWS;
+    return (int)by_rows;
+}
+
 static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv_pass pass,
                           slot_split *split)
 {
@@ -250,15 +265,7 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
         if (s->n >= threads)
             return threads; /* whole images: col2im stays inside */
         /* input rows, each slot running the dy rows that reach its own (as NCHW) */
-        int64_t by_rows = threads;
-        if (by_rows > (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS)
-            by_rows = (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS;
-        if (by_rows > (int64_t)s->n * s->oh)
-            by_rows = (int64_t)s->n * s->oh;
-        if (by_rows < 2)
-            return s->n;
-        *split = SPLIT_ROWS;
-        return (int)by_rows;
+        return input_row_slots(s, threads, split);
     }
     if (s->layout == BLASCONV_NHWC) { /* rows of the batch, tiles may cross images */
         const int64_t rows = (int64_t)s->n * s->oh;
@@ -288,15 +295,7 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
         }
         if (pass == PASS_BACKWARD_FILTER)
             return 1;
-        int64_t by_rows = threads;
-        if (by_rows > (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS)
-            by_rows = (int64_t)s->n * s->h / SLOT_MIN_INPUT_ROWS;
-        if (by_rows > (int64_t)s->n * s->oh)
-            by_rows = (int64_t)s->n * s->oh;
-        if (by_rows < 2)
-            return s->n;
-        *split = SPLIT_ROWS;
-        return (int)by_rows;
+        return input_row_slots(s, threads, split);
     }
     const int64_t positions = (int64_t)s->n * s->positions;
     const int64_t rows = (int64_t)s->n * s->oh;
