@@ -198,6 +198,18 @@ void test_assert_forward_and_data_match_oracle(blasconv_context *ctx, const test
     free(y), free(want_y), free(dx), free(want_dx);
 }
 
+void test_assert_filter_matches_oracle(blasconv_context *ctx, const test_conv_problem *p)
+{
+    const blasconv_conv2d *d = &p->d;
+    float *dw = test_alloc_poisoned(p->nw), *want = test_alloc_poisoned(p->nw);
+    ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, p->x, p->dy, dw, NULL), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, p->x, p->dy, want, NULL),
+                     BLASCONV_OK);
+    test_assert_conv_close(dw, want, p->nw, d, BLASCONV_PASS_BACKWARD_FILTER,
+                           test_conv_describe(d));
+    free(dw), free(want);
+}
+
 const char *test_conv_describe(const blasconv_conv2d *d)
 {
     static char text[256];

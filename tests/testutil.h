@@ -71,6 +71,8 @@ size_t test_conv_row_shift_bytes(const blasconv_conv2d *d, blasconv_conv2d_pass 
 /* Runs forward and backward data of p on ctx (NULL: a default context), outputs
  * poisoned first, and asserts both close to the oracle. */
 void test_assert_forward_and_data_match_oracle(blasconv_context *ctx, const test_conv_problem *p);
+/* The same for backward filter (dw; no bias gradient). */
+void test_assert_filter_matches_oracle(blasconv_context *ctx, const test_conv_problem *p);
 
 /* "N=2 C=3 ..." for failure messages (static buffer). */
 const char *test_conv_describe(const blasconv_conv2d *d);
