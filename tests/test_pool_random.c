@@ -303,6 +303,29 @@ START_TEST(max_3x3_stride2_short_planes)
 }
 END_TEST
 
+/* ResNet's case (W = 2 OW, left pad 1, vertical stride 2) on rows x w inputs of c
+ * channels in `layout`, four variants (top pad 0 and 1, ceil mode or not; batch 1
+ * and 2), through forward_matches_reference bit for bit. Returns how many of them had
+ * W = 2 OW. */
+static int resnet_variants_match(test_rng *r, int rows, int w, int c, blasconv_layout layout,
+                                 const char *what)
+{
+    int checked = 0;
+    for (int variant = 0; variant < 4; variant++) {
+        blasconv_pool2d d = max_3x3_stride2_planes(rows, w, variant & 1, variant & 1, 1, 1);
+        d.channels = c;
+        d.batch = 1 + variant % 2;
+        d.layout = layout;
+        d.ceil_mode = variant >> 1;
+        int oh, ow;
+        if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
+            continue;
+        forward_matches_reference(r, &d, 1, what);
+        checked += 2 * ow == w;
+    }
+    return checked;
+}
+
 /* ResNet's NCHW case (W = 2 OW, left pad 1, vertical stride 2), which has a path of
  * its own (one call per plane): every even width from 2 to 160 and past the
  * 1024-float strips, top pad 0 and 1, ceil mode or not, 1 to 9 rows and 57, on data
@@ -313,16 +336,8 @@ START_TEST(max_3x3_stride2_resnet_planes)
     int checked = 0;
     for (int w = 2; w <= 2052; w += w < 160 ? 2 : 946)
         for (int rows = 1; rows <= 10; rows++)
-            for (int variant = 0; variant < 4; variant++) {
-                blasconv_pool2d d = max_3x3_stride2_planes(rows < 10 ? rows : 57, w, variant & 1,
-                                                           variant & 1, 1, 1);
-                d.ceil_mode = variant >> 1;
-                int oh, ow;
-                if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
-                    continue;
-                forward_matches_reference(&r, &d, 1, "3x3 stride-2 ResNet plane");
-                checked += 2 * ow == w;
-            }
+            checked += resnet_variants_match(&r, rows < 10 ? rows : 57, w, 2, BLASCONV_NCHW,
+                                             "3x3 stride-2 ResNet plane");
     ck_assert_int_ge(checked, 1000);
 }
 END_TEST
@@ -340,19 +355,8 @@ START_TEST(max_3x3_stride2_resnet_images)
     int checked = 0;
     for (int w = 2; w <= 112; w += w < 40 ? 2 : 72)
         for (int rows = 1; rows <= 5; rows++)
-            for (int variant = 0; variant < 4; variant++) {
-                blasconv_pool2d d =
-                    max_3x3_stride2_planes(rows, w, variant & 1, variant & 1, 1, 1);
-                d.channels = c;
-                d.batch = 1 + variant % 2;
-                d.layout = BLASCONV_NHWC;
-                d.ceil_mode = variant >> 1;
-                int oh, ow;
-                if (blasconv_pool2d_output_size(&d, &oh, &ow) != BLASCONV_OK)
-                    continue;
-                forward_matches_reference(&r, &d, 1, "3x3 stride-2 ResNet NHWC image");
-                checked += 2 * ow == w;
-            }
+            checked += resnet_variants_match(&r, rows, w, c, BLASCONV_NHWC,
+                                             "3x3 stride-2 ResNet NHWC image");
     ck_assert_int_ge(checked, 150);
 }
 END_TEST
