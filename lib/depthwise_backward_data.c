@@ -43,6 +43,15 @@ static inline int64_t output_reaching(int64_t i, int pad, int k, int dilation, i
     return t < 0 || t % stride || t / stride >= out ? -1 : t / stride;
 }
 
+/* NCHW: the dy row of output channel k (dy_image: one image's K planes) whose kernel
+ * row ki lands on input row ih, or NULL if none does. */
+static inline const float *dy_row_reaching(const conv_shape *s, const float *dy_image, int k,
+                                           int ki, int64_t ih)
+{
+    const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
+    return oh < 0 ? NULL : dy_image + (size_t)k * s->positions + (size_t)oh * s->ow;
+}
+
 /* row[o*stride + offset] += weight * dy_row[o] for o in [lo, hi): one tap's share of
  * a dx row (the forward's tap read, transposed). */
 static inline void scatter_tap(float *restrict row, const float *restrict dy_row, int lo, int hi,
@@ -92,10 +101,9 @@ static void data_row_phased(const conv_shape *s, const column_phases *cp, const 
         int count = 0;
         for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++)
             for (int ki = 0; ki < s->kh; ki++) {
-                const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
-                if (oh < 0)
+                const float *dy_row = dy_row_reaching(s, dy_image, k, ki, ih);
+                if (!dy_row)
                     continue;
-                const float *dy_row = dy_image + (size_t)k * s->positions + (size_t)oh * s->ow;
                 for (int kj = 0; kj < s->kw; kj++) {
                     if (cp->phase[kj] != p)
                         continue;
@@ -136,10 +144,9 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
         for (int k = c * s->k_per_group; k < (c + 1) * s->k_per_group; k++) {
             const float *w_k = w + (size_t)k * taps;
             for (int ki = 0; ki < s->kh; ki++) {
-                const int64_t oh = output_reaching(ih, s->pad_t, ki, s->dil_h, s->stride_h, s->oh);
-                if (oh < 0)
+                const float *dy_row = dy_row_reaching(s, dy_image, k, ki, ih);
+                if (!dy_row)
                     continue;
-                const float *dy_row = dy_image + (size_t)k * s->positions + (size_t)oh * s->ow;
                 for (int kj = 0; kj < s->kw; kj++) {
                     const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
                     int first = 0, last = 0;
