@@ -420,6 +420,7 @@ typedef struct winograd_plan {
     int batch_threads;   /* threads each running whole batches in V and M of their own,
                             slot_floats apart from v on; 1: batches one after another */
     size_t slot_floats;
+    int stream_filter; /* write U with streaming stores (see winograd.c) */
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m

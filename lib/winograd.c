@@ -29,6 +29,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 /* V and M of one batch of tiles together take about this much: enough tiles for
  * GEMMs that run at full speed, few enough that V and M stay near the L2 cache. */
@@ -43,6 +46,14 @@
  * with and without --constant). 128 and 256 lanes ran the same; 128 keeps the block
  * at 18 KB of the caller's stack. */
 #define FILTER_CHUNK 128
+/* U at least this large is written with streaming stores, which skip reading each
+ * line before writing it, and so is U transformed by several threads.
+ * blasconv-fastbench --reps 9 --only the row, alternating with ordinary stores, NCHW:
+ * r50_3x3_7_b8 (U 36 MiB) 11.2-12.6 -> 10.1-10.3 ms at one thread, 6.4-6.5 -> 6.0 at two;
+ * r50_3x3_14_b8 (9 MiB) 9.0 -> 7.8-7.9 and 4.9-5.1 -> 4.8; r50_3x3_56 (0.6 MiB) at two
+ * threads 0.58-0.60 -> 0.53-0.54 (reps 21). At one thread r50_3x3_14's 4 MiB of U,
+ * which the GEMMs then find in the cache, lost: 1.17-1.50 -> 1.39-1.44 ms (reps 31). */
+#define WINOGRAD_STREAM_BYTES ((size_t)8 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
@@ -272,13 +283,30 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->product = (float *)((char *)wp->v + v_bytes);
     wp->batch_threads = batch_threads;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
+    wp->stream_filter = threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES;
     return BLASCONV_OK;
+}
+
+/* count floats to dst, with streaming stores if asked (and dst allows them). */
+static void store_lanes(float *dst, const float *src, int count, int stream)
+{
+#if defined(__x86_64__)
+    if (stream && (uintptr_t)dst % 16 == 0) {
+        int i = 0;
+        for (; i + 4 <= count; i += 4)
+            _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        memcpy(dst + i, src + i, (size_t)(count - i) * sizeof(float));
+        return;
+    }
+#endif
+    (void)stream;
+    memcpy(dst, src, (size_t)count * sizeof(float));
 }
 
 /* The transform of `lanes` filters (tap t of lane l at src[l * ls + t * ts]) into
  * rows ds apart of dst, FILTER_CHUNK lanes at a time through a block on the stack. */
 static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int64_t lanes,
-                         float *dst, ptrdiff_t ds)
+                         float *dst, ptrdiff_t ds, int stream)
 {
     float block[36 * FILTER_CHUNK]; /* (m+2)^2 rows of FILTER_CHUNK lanes */
     const int taps = (m + 2) * (m + 2);
@@ -286,22 +314,25 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
         const int count = lanes - l < FILTER_CHUNK ? (int)(lanes - l) : FILTER_CHUNK;
         bc_winograd_filter(m, src + l * ls, ts, ls, count, block, FILTER_CHUNK);
         for (int xi = 0; xi < taps; xi++)
-            memcpy(dst + xi * ds + l, block + xi * FILTER_CHUNK, (size_t)count * sizeof(float));
+            store_lanes(dst + xi * ds + l, block + xi * FILTER_CHUNK, count, stream);
     }
 }
 
 /* U[xi][k][c] from w: [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart) or
  * [K][3][3][C] (NHWC: lanes are one filter's C channels). */
 static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
-                             int64_t end)
+                             int64_t end, int stream)
 {
     const ptrdiff_t kc = (ptrdiff_t)s->k * s->c;
-    if (s->layout == BLASCONV_NCHW) { /* lanes [begin, end) of the K*C filters */
-        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc);
-        return;
-    }
-    for (int64_t k = begin; k < end; k++) /* filters [begin, end) */
-        filter_lanes(m, w + k * 9 * s->c, s->c, 1, s->c, u + k * s->c, kc);
+    if (s->layout == BLASCONV_NCHW) /* lanes [begin, end) of the K*C filters */
+        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc, stream);
+    else
+        for (int64_t k = begin; k < end; k++) /* filters [begin, end) */
+            filter_lanes(m, w + k * 9 * s->c, s->c, 1, s->c, u + k * s->c, kc, stream);
+#if defined(__x86_64__)
+    if (stream)
+        _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
+#endif
 }
 
 /* Where tile t starts: image, first output row and column. */
@@ -540,7 +571,7 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
     const winograd_plan *wp = st->wp;
     const int nchw = s->layout == BLASCONV_NCHW;
     if (st->kind == STAGE_FILTER)
-        transform_filter(s, wp->m, st->w, wp->u, begin, end);
+        transform_filter(s, wp->m, st->w, wp->u, begin, end, wp->stream_filter);
     else if (st->kind == STAGE_INPUT && nchw)
         input_nchw(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
     else if (st->kind == STAGE_INPUT)
