@@ -155,8 +155,9 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_conte
  *  need scratch then return WORKSPACE). */
 BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ctx, void *buffer,
                                                             size_t bytes);
-/** Threads for this context's own loops and its BLAS calls. 0 = the defaults: all
- *  available cores for blasconv's own loops, and the BLAS's own choice at load time
+/** Threads for this context's own loops and its BLAS calls. 0 = the defaults: the
+ *  cores online for blasconv's own loops (counted once per process, at the first call
+ *  that needs the count), and the BLAS's own choice at load time
  *  for its GEMMs (OpenBLAS: all cores, or OPENBLAS_NUM_THREADS; Debian's BLIS:
  *  BLIS_NUM_THREADS, else 1). Negative is BAD_SHAPE.
  *  With 2+ threads, large calls run in parallel slots, each thread with its own tile
