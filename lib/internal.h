@@ -398,6 +398,10 @@ void bc_winograd_input(int m, const float *src, ptrdiff_t rs, ptrdiff_t cs, int 
  * src[l*m + j] for the row's m + 2 columns j and all 16 lanes l (reads 17m floats
  * of src: whole vectors). */
 void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds);
+/* The inverse for output rows: m rows of 16 side-by-side output tiles, the tile of
+ * lane l at src[(i*m + j)*16 + l], to dst[i*16m + l*m + j] (each row as it lies in
+ * the output plane). */
+void bc_winograd_join_rows(int m, const float *src, float *dst);
 void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes, float *dst,
                         ptrdiff_t ds);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,

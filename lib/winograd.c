@@ -348,6 +348,18 @@ static tile_origin tile_at(const winograd_plan *wp, int t)
                          in_image % wp->tiles_w * wp->m};
 }
 
+/* The origins of tiles [first, first + lanes) and, for each, the lane after the run
+ * of tiles side by side in its tile row. */
+static void tile_runs(const winograd_plan *wp, int first, int lanes, tile_origin *at, int *run_end)
+{
+    for (int l = 0; l < lanes; l++)
+        at[l] = tile_at(wp, first + l);
+    for (int l = lanes - 1; l >= 0; l--)
+        run_end[l] = l + 1 < lanes && at[l + 1].n == at[l].n && at[l + 1].oh == at[l].oh
+                         ? run_end[l + 1]
+                         : l + 1;
+}
+
 /* Rows of the input block sit BLOCK_ROW floats apart: a run of tiles spreads a whole
  * vector of LANES lanes from its first lane on, past its own lanes into the next
  * run's (which overwrites them) or unused ones. */
@@ -403,12 +415,7 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
         const int lanes = count - b < LANES ? count - b : LANES;
         tile_origin at[LANES];
         int run_end[LANES]; /* the lane after the run of lane l's tile row */
-        for (int l = 0; l < lanes; l++)
-            at[l] = tile_at(wp, first + b + l);
-        for (int l = lanes - 1; l >= 0; l--)
-            run_end[l] = l + 1 < lanes && at[l + 1].n == at[l].n && at[l + 1].oh == at[l].oh
-                             ? run_end[l + 1]
-                             : l + 1;
+        tile_runs(wp, first + b, lanes, at, run_end);
         for (int c = c_begin; c < c_end; c++) {
             for (int l = 0; l < lanes; l = run_end[l])
                 gather_run(s, m, x, x_elems, ((size_t)at[l].n * s->c + c) * plane,
@@ -419,30 +426,36 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
     }
 }
 
+/* Output tiles in lanes, rows joined as they lie in the plane (bc_winograd_join_rows),
+ * each run of tiles side by side in a tile row stored a row at a time: tile by tile
+ * and float by float, that scatter took 1.5 ms of r50_3x3_56_b8's 2.3 ms output
+ * transform. */
 static void output_nchw(const conv_shape *s, const winograd_plan *wp, const float *product,
                         const float *bias, int first, int count, float *y, int k_begin, int k_end)
 {
     const int m = wp->m;
-    float block[16 * LANES], bias_lanes[LANES];
+    float block[16 * LANES], joined[16 * LANES], bias_lanes[LANES];
     for (int b = 0; b < count; b += LANES) {
         const int lanes = count - b < LANES ? count - b : LANES;
         tile_origin at[LANES];
-        for (int l = 0; l < lanes; l++)
-            at[l] = tile_at(wp, first + b + l);
+        int run_end[LANES]; /* the lane after the run of lane l's tile row */
+        tile_runs(wp, first + b, lanes, at, run_end);
         for (int k = k_begin; k < k_end; k++) {
             if (bias)
                 for (int l = 0; l < LANES; l++)
                     bias_lanes[l] = bias[k];
             bc_winograd_output(m, product + (size_t)k * count + b, (ptrdiff_t)s->k * count, lanes,
                                bias ? bias_lanes : NULL, block, (ptrdiff_t)m * LANES, LANES);
-            for (int l = 0; l < lanes; l++) {
-                float *out = y + ((size_t)at[l].n * s->k + k) * s->positions;
+            bc_winograd_join_rows(m, block, joined);
+            for (int l = 0; l < lanes; l = run_end[l]) {
+                float *out = y + ((size_t)at[l].n * s->k + k) * s->positions +
+                             (size_t)at[l].oh * s->ow + at[l].ow;
                 const int rows = s->oh - at[l].oh < m ? s->oh - at[l].oh : m;
-                const int cols = s->ow - at[l].ow < m ? s->ow - at[l].ow : m;
+                const int run = (run_end[l] - l) * m;
+                const int width = s->ow - at[l].ow < run ? s->ow - at[l].ow : run;
                 for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++)
-                        out[(size_t)(at[l].oh + i) * s->ow + at[l].ow + j] =
-                            block[(i * m + j) * LANES + l];
+                    memcpy(out + (size_t)i * s->ow, joined + i * m * LANES + l * m,
+                           (size_t)width * sizeof(float));
             }
         }
     }
