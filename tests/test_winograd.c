@@ -165,6 +165,31 @@ START_TEST(wide_channels_match_oracle)
 }
 END_TEST
 
+/* Maps wide enough for tile rows of more than 16 tiles (NCHW gathers a row's tiles 16
+ * at a time into blocks of 128) and batches whose runs cross those blocks; widths
+ * that are not a multiple of the tile side clip the last tile of each row. */
+START_TEST(wide_rows_match_oracle)
+{
+    const int widths[] = {149, 66, 200};
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(2, 3, 9, widths[_i % 3], 5);
+    d.layout = _i < 3 ? BLASCONV_NCHW : BLASCONV_NHWC;
+    test_rng r = test_rng_seeded(9750 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
+    float *lowered = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, lowered), BLASCONV_OK);
+    ck_assert_msg(memcmp(y, lowered, p.ny * sizeof(float)) != 0, "FAST did not run: %s",
+                  test_conv_describe(&d));
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    free(y), free(want), free(lowered), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* With two threads FAST runs each thread's own batches (a share of the tiles each),
  * so its GEMMs are narrower than one thread's: results agree with one thread's
  * within FAST's bound (unlimited, and under a limit that shrinks the batches), and
@@ -444,6 +469,7 @@ static Suite *winograd_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, wide_channels_match_oracle, 0, 6);
+    tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
