@@ -462,8 +462,20 @@ START_TEST(depthwise_leaves_the_blas_thread_count_alone)
 END_TEST
 
 /* This program's sysconf stands in for libc's (the library calls it through the
- * PLT) and counts the queries of the cores online. */
+ * PLT) and counts the queries of the cores online. Not under ThreadSanitizer, whose
+ * runtime calls sysconf while it starts, before instrumented code may run. */
+#if defined(__SANITIZE_THREAD__)
+#define COUNTS_CORE_QUERIES 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COUNTS_CORE_QUERIES 0
+#endif
+#endif
+#ifndef COUNTS_CORE_QUERIES
+#define COUNTS_CORE_QUERIES 1
+#endif
 static int core_count_queries;
+#if COUNTS_CORE_QUERIES
 long sysconf(int name)
 {
     long (*real)(int) = (long (*)(int))dlsym(RTLD_NEXT, "sysconf");
@@ -471,6 +483,7 @@ long sysconf(int name)
         __atomic_add_fetch(&core_count_queries, 1, __ATOMIC_RELAXED);
     return real(name);
 }
+#endif
 
 /* The default thread count (0, and a NULL context) means the cores online: read once
  * per process, not per call. glibc's sysconf reads a file under /sys each time, which
@@ -501,8 +514,10 @@ START_TEST(default_threads_read_the_core_count_once)
         ck_assert_int_eq(blasconv_conv2d_forward(NULL, &edge, x, w, NULL, y), BLASCONV_OK);
         ck_assert_int_eq(blasconv_pool2d_forward(ctx, &pool, x, y), BLASCONV_OK);
     }
-    ck_assert_int_ge(before, 1); /* the count was asked for, through this sysconf */
-    ck_assert_int_eq(core_count_queries, before);
+    if (COUNTS_CORE_QUERIES) {
+        ck_assert_int_ge(before, 1); /* the count was asked for, through this sysconf */
+        ck_assert_int_eq(core_count_queries, before);
+    }
     blasconv_context_destroy(ctx);
 }
 END_TEST
