@@ -365,7 +365,8 @@ static void tile_runs(const winograd_plan *wp, int first, int lanes, tile_origin
  * tiles spreads a whole vector of LANES lanes from its first lane on, past its own
  * lanes into the next run's (which overwrites them) or unused ones. Gathered 16
  * lanes at a time, a block of 16 tiles that straddled two tile rows spread both
- * runs' rows (r50_3x3_56's rows hold 14 tiles): see input_nchw. */
+ * runs' rows (r50_3x3_56's rows hold 14 tiles): see input_nchw. 128 tiles keep the
+ * block at 21 KB of the caller's stack. */
 #define INPUT_CHUNK 128
 #define BLOCK_ROW (INPUT_CHUNK + LANES)
 
