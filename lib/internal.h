@@ -425,6 +425,10 @@ typedef struct winograd_plan {
                             slot_floats apart from v on; 1: batches one after another */
     size_t slot_floats;
     int stream_filter; /* write U with streaming stores (see winograd.c) */
+    int k_block;       /* >0: one batch, and U transformed this many output channels at a
+                          time into a block per thread, u_block_floats apart from u on,
+                          each block's GEMMs right after it (see winograd.c) */
+    size_t u_block_floats;
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m

@@ -54,6 +54,15 @@
  * threads 0.58-0.60 -> 0.53-0.54 (reps 21). At one thread r50_3x3_14's 4 MiB of U,
  * which the GEMMs then find in the cache, lost: 1.17-1.50 -> 1.39-1.44 ms (reps 31). */
 #define WINOGRAD_STREAM_BYTES ((size_t)8 << 20)
+/* A transformed filter of at least WINOGRAD_STREAM_BYTES, when one batch holds all
+ * the tiles and the filter is not kept, is transformed this many bytes at a time per
+ * thread (a block of output channels, all tap positions), each block's GEMMs run
+ * while it is in the cache. Whole, U went to memory and came back: OpenBLAS ran 36
+ * GEMMs of 512 x 32 x 512 (r50_3x3_7_b8's F(4x4)) at 82 GFLOP/s with 36 different
+ * filters in turn, 106 with 9 and 127 with 4 (a test program, medians of 15). */
+#define WINOGRAD_K_BLOCK_BYTES ((size_t)4 << 20)
+/* ...provided that one batch of V and M for all the tiles takes at most this much. */
+#define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
@@ -164,6 +173,32 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
     return gemm + io + filter;
 }
 
+/* Output channels per block of U when the filter is transformed block by block
+ * (WINOGRAD_K_BLOCK_BYTES): a multiple of 16, the blocks evened out to a multiple of
+ * the threads; 0 when U is transformed whole (kept, small, too many tiles for one batch,
+ * or not within `capacity`). */
+static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
+                        size_t capacity)
+{
+    const size_t taps = (size_t)(m + 2) * (m + 2);
+    if (cached || filter_bytes(s, m) < WINOGRAD_STREAM_BYTES ||
+        (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m))
+        return 0;
+    const size_t row_bytes = taps * (size_t)s->c * sizeof(float);
+    size_t rows = WINOGRAD_K_BLOCK_BYTES / row_bytes / 16 * 16;
+    if (rows < 16)
+        rows = 16;
+    size_t blocks = ((size_t)s->k + rows - 1) / rows;
+    blocks = (blocks + threads - 1) / threads * threads;
+    rows = ((size_t)s->k + blocks - 1) / blocks;
+    rows = (rows + 15) / 16 * 16;
+    if (rows >= (size_t)s->k)
+        return 0;
+    const size_t need = align64(rows * row_bytes) * threads + align64(taps * s->c * tiles * 4) +
+                        align64(taps * s->k * tiles * 4);
+    return need <= capacity ? (int)rows : 0;
+}
+
 static blasconv_status ensure_cache(blasconv_context *ctx, const char *fn, size_t bytes)
 {
     struct bc_winograd_cache *cache = &ctx->winograd_cache;
@@ -257,8 +292,14 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     if (!m)
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
-    const size_t u_bytes = align64(filter_bytes(s, m));
-    const int batch_threads = per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
+    const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity);
+    if (k_block)
+        per_batch = tiles;
+    const int batch_threads =
+        k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
+    const size_t u_block_bytes =
+        align64((size_t)(m + 2) * (m + 2) * k_block * s->c * sizeof(float));
+    const size_t u_bytes = k_block ? u_block_bytes * threads : align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
     if (cached) {
@@ -283,7 +324,9 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->product = (float *)((char *)wp->v + v_bytes);
     wp->batch_threads = batch_threads;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
-    wp->stream_filter = threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES;
+    wp->stream_filter = !k_block && (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
+    wp->k_block = k_block;
+    wp->u_block_floats = u_block_bytes / sizeof(float);
     return BLASCONV_OK;
 }
 
@@ -638,6 +681,46 @@ static void run_batch(stage *st, int first, int split)
     }
 }
 
+/* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
+ * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi]. */
+static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
+{
+    const conv_shape *s = st->s;
+    const int m = st->wp->m, taps = (m + 2) * (m + 2);
+    const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
+    if (s->layout == BLASCONV_NCHW)
+        filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
+    else
+        for (int k = k0; k < k1; k++)
+            filter_lanes(m, st->w + (size_t)k * 9 * s->c, s->c, 1, s->c,
+                         u + (size_t)(k - k0) * s->c, block, 0);
+    const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
+    for (int xi = 0; xi < taps; xi++) {
+        if (s->layout == BLASCONV_NCHW)
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f,
+                     u + xi * block, s->c, st->v + xi * v_step, st->count, 0.0f,
+                     st->product + xi * p_step + (size_t)k0 * st->count, st->count);
+        else
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, k1 - k0, s->c, 1.0f,
+                     st->v + xi * v_step, s->c, u + xi * block, s->c, 0.0f,
+                     st->product + xi * p_step + k0, s->k);
+    }
+}
+
+/* Threads [begin, end) of a K-blocked call: thread t takes blocks t, t + T, ... of
+ * output channels in its own block of U. */
+static void run_k_blocks(void *arg, int64_t begin, int64_t end)
+{
+    const stage *st = arg;
+    const winograd_plan *wp = st->wp;
+    const int k = st->s->k, step = wp->threads * wp->k_block;
+    for (int64_t t = begin; t < end; t++) {
+        float *u = wp->u + (size_t)t * wp->u_block_floats;
+        for (int k0 = (int)t * wp->k_block; k0 < k; k0 += step)
+            k_block_rows_of_m(st, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
+    }
+}
+
 /* Threads [begin, end) of per-thread batches: thread t takes batches t, t + T, ... in
  * its own V and M. */
 static void run_thread_batches(void *arg, int64_t begin, int64_t end)
@@ -660,6 +743,13 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
+    if (wp->k_block) { /* one batch: V, then U and M block by block, then y */
+        st.count = wp->tiles;
+        run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
+        bc_parallel_for(wp->threads, wp->threads, 1, run_k_blocks, &st);
+        run_stage_all(&st, STAGE_OUTPUT, nchw ? s->k : st.count);
+        return;
+    }
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
         run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->k);
         if (wp->cached)

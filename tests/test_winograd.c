@@ -190,6 +190,48 @@ START_TEST(wide_rows_match_oracle)
 }
 END_TEST
 
+/* A transformed filter of 8 MiB or more, with all tiles in one batch, is transformed a
+ * block of output channels at a time, each block's GEMMs right after it (here F(4x4)'s
+ * 10 MiB in blocks of 96, 96 and 80 output channels: 3 x 36 GEMMs through a user's
+ * sgemm, which runs on the caller alone; four blocks at two threads). */
+START_TEST(large_filters_block_by_block)
+{
+    const blasconv_conv2d d = {.batch = 4,
+                               .in_channels = 256,
+                               .in_height = 16,
+                               .in_width = 16,
+                               .out_channels = 272,
+                               .kernel_height = 3,
+                               .kernel_width = 3,
+                               .pad_top = 1,
+                               .pad_bottom = 1,
+                               .pad_left = 1,
+                               .pad_right = 1,
+                               .layout = (blasconv_layout)_i};
+    test_rng r = test_rng_seeded(9760 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, 3 * 36);
+    assert_fast_close(y, want, p.ny, &d, "three blocks");
+    blasconv_context_destroy(ctx);
+    for (int threads = 1; threads <= 2; threads++) {
+        ctx = fast_context();
+        blasconv_context_set_threads(ctx, threads);
+        test_poison(y, p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        assert_fast_close(y, want, p.ny, &d, "linked BLAS");
+        blasconv_context_destroy(ctx);
+    }
+    free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* With two threads FAST runs each thread's own batches (a share of the tiles each),
  * so its GEMMs are narrower than one thread's: results agree with one thread's
  * within FAST's bound (unlimited, and under a limit that shrinks the batches), and
@@ -470,6 +512,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, wide_channels_match_oracle, 0, 6);
     tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
+    tcase_add_loop_test(tc, large_filters_block_by_block, 0, 2);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
