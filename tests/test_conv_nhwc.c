@@ -199,14 +199,8 @@ START_TEST(chapter_examples_in_nhwc)
         for (int j = 0; j < 7; j++)
             want4[i * 7 + j] = j == 1 ? 1.0f : j == 5 ? -1.0f : 0.0f;
     const float k4[2] = {1, -1};
-    const blasconv_conv2d edge = {.batch = 1,
-                                  .in_channels = 1,
-                                  .in_height = 6,
-                                  .in_width = 8,
-                                  .out_channels = 1,
-                                  .kernel_height = 1,
-                                  .kernel_width = 2,
-                                  .layout = BLASCONV_NHWC};
+    blasconv_conv2d edge = TEST_CONV_CHAPTER_EDGE;
+    edge.layout = BLASCONV_NHWC;
     test_poison(y4, 42);
     ck_assert_int_eq(blasconv_conv2d_forward(NULL, &edge, x4, k4, NULL, y4), BLASCONV_OK);
     assert_equal_floats(y4, want4, 42);

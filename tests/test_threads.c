@@ -490,13 +490,7 @@ long sysconf(int name)
  * took 6.6 us of every call of the chapter's 6x8 edge layer (0.15 us otherwise). */
 START_TEST(default_threads_read_the_core_count_once)
 {
-    const blasconv_conv2d edge = {.batch = 1,
-                                  .in_channels = 1,
-                                  .in_height = 6,
-                                  .in_width = 8,
-                                  .out_channels = 1,
-                                  .kernel_height = 1,
-                                  .kernel_width = 2};
+    const blasconv_conv2d edge = TEST_CONV_CHAPTER_EDGE;
     const blasconv_pool2d pool = {.mode = BLASCONV_POOL_MAX,
                                   .batch = 1,
                                   .channels = 2,

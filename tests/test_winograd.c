@@ -196,18 +196,8 @@ END_TEST
  * sgemm, which runs on the caller alone; four blocks at two threads). */
 START_TEST(large_filters_block_by_block)
 {
-    const blasconv_conv2d d = {.batch = 4,
-                               .in_channels = 256,
-                               .in_height = 16,
-                               .in_width = 16,
-                               .out_channels = 272,
-                               .kernel_height = 3,
-                               .kernel_width = 3,
-                               .pad_top = 1,
-                               .pad_bottom = 1,
-                               .pad_left = 1,
-                               .pad_right = 1,
-                               .layout = (blasconv_layout)_i};
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(4, 256, 16, 16, 272);
+    d.layout = (blasconv_layout)_i;
     test_rng r = test_rng_seeded(9760 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);

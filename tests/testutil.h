@@ -44,6 +44,12 @@ blasconv_conv2d test_random_conv(test_rng *r);
         .kernel_height = 3, .kernel_width = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,      \
         .pad_right = 1                                                                            \
     }
+/* The chapter's edge layer: a 6x8 image, one 1x2 kernel, no padding. */
+#define TEST_CONV_CHAPTER_EDGE                                                                    \
+    {                                                                                             \
+        .batch = 1, .in_channels = 1, .in_height = 6, .in_width = 8, .out_channels = 1,           \
+        .kernel_height = 1, .kernel_width = 2                                                     \
+    }
 /* Random inputs for one descriptor: x, w, bias[K] and dy, each in [-1, 1). */
 typedef struct test_conv_problem {
     blasconv_conv2d d;
