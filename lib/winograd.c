@@ -176,12 +176,14 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 /* Output channels per block of U when the filter is transformed block by block
  * (WINOGRAD_K_BLOCK_BYTES): a multiple of 16, the blocks evened out to a multiple of
  * the threads; 0 when U is transformed whole (kept, small, too many tiles for one batch,
- * or not within `capacity`). */
+ * not within `capacity`, or NHWC: its GEMMs have the tiles as rows, and r50_3x3_14_b8
+ * at two threads ran 1.21-1.25x the lowering in blocks against 1.35-1.41x whole,
+ * blasconv-fastbench --reps 15, three runs). */
 static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
                         size_t capacity)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (cached || filter_bytes(s, m) < WINOGRAD_STREAM_BYTES ||
+    if (s->layout != BLASCONV_NCHW || cached || filter_bytes(s, m) < WINOGRAD_STREAM_BYTES ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m))
         return 0;
     const size_t row_bytes = taps * (size_t)s->c * sizeof(float);
@@ -681,30 +683,19 @@ static void run_batch(stage *st, int first, int split)
     }
 }
 
-/* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
- * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi]. */
+/* Output channels [k0, k1) of U (NCHW), every tap position, into a block of
+ * (k1 - k0) * C floats per tap position; then their rows of every M[xi]. */
 static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
-    if (s->layout == BLASCONV_NCHW)
-        filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
-    else
-        for (int k = k0; k < k1; k++)
-            filter_lanes(m, st->w + (size_t)k * 9 * s->c, s->c, 1, s->c,
-                         u + (size_t)(k - k0) * s->c, block, 0);
+    filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
     const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
-    for (int xi = 0; xi < taps; xi++) {
-        if (s->layout == BLASCONV_NCHW)
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f,
-                     u + xi * block, s->c, st->v + xi * v_step, st->count, 0.0f,
-                     st->product + xi * p_step + (size_t)k0 * st->count, st->count);
-        else
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, k1 - k0, s->c, 1.0f,
-                     st->v + xi * v_step, s->c, u + xi * block, s->c, 0.0f,
-                     st->product + xi * p_step + k0, s->k);
-    }
+    for (int xi = 0; xi < taps; xi++)
+        bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f,
+                 u + xi * block, s->c, st->v + xi * v_step, st->count, 0.0f,
+                 st->product + xi * p_step + (size_t)k0 * st->count, st->count);
 }
 
 /* Threads [begin, end) of a K-blocked call: thread t takes blocks t, t + T, ... of
@@ -743,11 +734,11 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
-    if (wp->k_block) { /* one batch: V, then U and M block by block, then y */
+    if (wp->k_block) { /* NCHW, one batch: V, then U and M block by block, then y */
         st.count = wp->tiles;
-        run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
+        run_stage_all(&st, STAGE_INPUT, s->c);
         bc_parallel_for(wp->threads, wp->threads, 1, run_k_blocks, &st);
-        run_stage_all(&st, STAGE_OUTPUT, nchw ? s->k : st.count);
+        run_stage_all(&st, STAGE_OUTPUT, s->k);
         return;
     }
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
