@@ -2,11 +2,72 @@
  * positions, in double, in that order, in both layouts (so they agree bit for bit). */
 #include "internal.h"
 
+#include <string.h>
+
 /* dbias[k] = sum of dy over the batch and positions, accumulated in double in that
  * order. A block of channels is summed side by side: one double chain waits on the
  * add's latency at every element (r50_conv1's 64 sums of 12544 took a fifth of its
  * backward filter), independent chains do not. */
 #define NCHW_BLOCK 16
+
+typedef float vec8f __attribute__((vector_size(32)));
+typedef double vec8d __attribute__((vector_size(64)));
+
+/* One step of a 16 x 16 transpose: rows r and r + b (r & b == 0) swap their b x b
+ * blocks off the diagonal (b = 8, 4, 2, 1); lo and hi are the two rows' new lanes. */
+#define TRANSPOSE_STEP(t, b, lo, hi)                                                              \
+    for (int r = 0; r < 16; r++)                                                                  \
+        if (!(r & (b))) {                                                                         \
+            const vec16 top = t[r], bottom = t[r + (b)];                                          \
+            t[r] = BC_SHUFFLE(top, bottom, lo);                                                   \
+            t[r + (b)] = BC_SHUFFLE(top, bottom, hi);                                             \
+        }
+#define LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+
+static inline void transpose16(vec16 t[16])
+{
+    TRANSPOSE_STEP(t, 8, LO8, HI8)
+    TRANSPOSE_STEP(t, 4, LO4, HI4)
+    TRANSPOSE_STEP(t, 2, LO2, HI2)
+    TRANSPOSE_STEP(t, 1, LO1, HI1)
+}
+
+/* The 16 channels' sums over positions [0, count) of their planes, positions 16 at a
+ * time: a 16 x 16 block loaded a channel a row, transposed so that each vector holds
+ * one position of all 16, then added position by position (in the scalar loop's
+ * order, so the bits are the same). Element by element, r50_conv1's 64 sums took
+ * 0.24-0.27 ms of a 2.0 ms backward filter. Returns the positions done. */
+static inline size_t sum16_blocks(const float *planes, size_t positions, double sums[16])
+{
+    vec8d lo, hi;
+    memcpy(&lo, sums, sizeof lo);
+    memcpy(&hi, sums + 8, sizeof hi);
+    size_t i = 0;
+    for (; i + 16 <= positions; i += 16) {
+        vec16 t[16];
+        for (int j = 0; j < 16; j++)
+            t[j] = bc_load16(planes + (size_t)j * positions + i);
+        transpose16(t);
+        for (int q = 0; q < 16; q++) {
+            vec8f a, b;
+            memcpy(&a, &t[q], sizeof a);
+            memcpy(&b, (const char *)&t[q] + sizeof a, sizeof b);
+            lo += __builtin_convertvector(a, vec8d);
+            hi += __builtin_convertvector(b, vec8d);
+        }
+    }
+    memcpy(sums, &lo, sizeof lo);
+    memcpy(sums + 8, &hi, sizeof hi);
+    return i;
+}
+
 BC_MULTI_ISA static void bias_gradient_nchw(const conv_shape *s, const float *restrict dy,
                                             int64_t block_begin, int64_t block_end,
                                             float *restrict dbias)
@@ -21,7 +82,7 @@ BC_MULTI_ISA static void bias_gradient_nchw(const conv_shape *s, const float *re
         for (int n = 0; n < s->n; n++) {
             const float *planes = dy + ((size_t)n * s->k + (size_t)k0) * positions;
             if (count == BLOCK) /* a constant count: one vector of chains */
-                for (size_t i = 0; i < positions; i++)
+                for (size_t i = sum16_blocks(planes, positions, sums); i < positions; i++)
                     for (int j = 0; j < BLOCK; j++)
                         sums[j] += planes[(size_t)j * positions + i];
             else

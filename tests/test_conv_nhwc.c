@@ -312,6 +312,61 @@ static void assert_same(const pass_result *a, const pass_result *b, const both_l
                   "bias gradient differs: %s", what);
 }
 
+/* dbias is each channel's sum over the batch and then the positions, in double, in
+ * that order, in both layouts. Here half the terms are 2^60, alternately added and
+ * taken away (so they cancel), and the rest random floats in [1, 1000): each of those
+ * is rounded to a multiple of 256 while the running sum holds 2^60 and kept exact
+ * while it does not, so any other order of the adds shows in the bits. 16 and 19
+ * channels (a block of 16 and one of 3), 63 positions (blocks of 16 and 15 left). */
+START_TEST(bias_gradient_sums_in_order)
+{
+    const int channels = _i ? 19 : 16, positions = 7 * 9, batch = 2;
+    blasconv_conv2d d = {.batch = batch,
+                         .in_channels = 3,
+                         .in_height = 7,
+                         .in_width = 9,
+                         .out_channels = channels,
+                         .kernel_height = 1,
+                         .kernel_width = 1};
+    const size_t ny = (size_t)batch * channels * positions;
+    test_rng r = test_rng_seeded(5150 + (uint64_t)_i);
+    float *x = test_alloc_random(&r, (size_t)batch * 3 * positions);
+    float *dy = test_alloc_poisoned(ny), *want = test_alloc_poisoned((size_t)channels);
+    for (int k = 0; k < channels; k++) {
+        float *last_big = NULL, next_big = 0x1p60f;
+        double sum = 0;
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < positions; i++) {
+                float *e = dy + ((size_t)n * channels + k) * positions + i;
+                if (test_rng_int(&r, 0, 1)) {
+                    *e = next_big, next_big = -next_big, last_big = e;
+                } else {
+                    *e = 1.0f + 999.0f * (float)test_rng_int(&r, 0, 1 << 20) / (float)(1 << 20);
+                }
+            }
+        if (next_big < 0 && last_big) /* an odd count: the last one becomes small */
+            *last_big = 1.0f;
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < positions; i++)
+                sum += dy[((size_t)n * channels + k) * positions + i];
+        want[k] = (float)sum;
+    }
+    float *dy_t = to_nhwc(dy, batch, channels, 7, 9), *x_t = to_nhwc(x, batch, 3, 7, 9);
+    float *dw = test_alloc_poisoned((size_t)channels * 3), *db = test_alloc_poisoned(channels);
+    for (int layout = 0; layout < 2; layout++) {
+        d.layout = layout ? BLASCONV_NHWC : BLASCONV_NCHW;
+        test_poison(db, (size_t)channels);
+        ck_assert_int_eq(blasconv_conv2d_backward_filter(NULL, &d, layout ? x_t : x,
+                                                         layout ? dy_t : dy, dw, db),
+                         BLASCONV_OK);
+        ck_assert_msg(memcmp(db, want, (size_t)channels * sizeof(float)) == 0,
+                      "dbias not summed in order (%s, %d channels)", layout ? "NHWC" : "NCHW",
+                      channels);
+    }
+    free(x), free(dy), free(want), free(dy_t), free(x_t), free(dw), free(db);
+}
+END_TEST
+
 START_TEST(tight_workspace_gives_identical_results)
 {
     test_rng r = test_rng_seeded(42);
@@ -396,6 +451,7 @@ int main(void)
     tcase_add_test(tc, chapter_examples_in_nhwc);
     tcase_add_test(tc, one_gemm_per_batch_for_1x1);
     tcase_add_test(tc, tight_workspace_gives_identical_results);
+    tcase_add_loop_test(tc, bias_gradient_sums_in_order, 0, 2);
     tcase_add_test(tc, below_one_row_is_workspace_error);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
