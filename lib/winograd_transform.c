@@ -215,10 +215,6 @@ BC_MULTI_ISA void bc_winograd_spread_row(int m, const float *src, float *dst, pt
     bc_store16(dst + 5 * ds, STRIDE_4(src + 4, 1));
 }
 
-/* Lanes of concat(lo, hi) taking lo[f], hi[f], lo[f + 1], hi[f + 1], ... */
-#define ZIP(f)                                                                                    \
-    (f), (f) + 16, (f) + 1, (f) + 17, (f) + 2, (f) + 18, (f) + 3, (f) + 19, (f) + 4, (f) + 20,    \
-        (f) + 5, (f) + 21, (f) + 6, (f) + 22, (f) + 7, (f) + 23
 /* Pairs of lanes of concat(lo, hi): lo[2f], lo[2f + 1], hi[2f], hi[2f + 1], ... */
 #define ZIP_PAIRS(f)                                                                              \
     2 * (f), 2 * (f) + 1, 2 * (f) + 16, 2 * (f) + 17, 2 * (f) + 2, 2 * (f) + 3, 2 * (f) + 18,     \
@@ -232,15 +228,17 @@ BC_MULTI_ISA void bc_winograd_join_rows(int m, const float *src, float *dst)
         float *out = dst + i * m * LANES;
         if (m == 2) {
             const vec16 c0 = bc_load16(row), c1 = bc_load16(row + LANES);
-            bc_store16(out, BC_SHUFFLE(c0, c1, ZIP(0)));
-            bc_store16(out + 16, BC_SHUFFLE(c0, c1, ZIP(8)));
+            bc_store16(out, BC_SHUFFLE(c0, c1, BC_ALTERNATE(0)));
+            bc_store16(out + 16, BC_SHUFFLE(c0, c1, BC_ALTERNATE(8)));
             continue;
         }
         const vec16 c0 = bc_load16(row), c1 = bc_load16(row + LANES),
                     c2 = bc_load16(row + 2 * LANES), c3 = bc_load16(row + 3 * LANES);
         /* columns 0 and 1, and 2 and 3, zipped: tiles 0-7 and 8-15 */
-        const vec16 lo01 = BC_SHUFFLE(c0, c1, ZIP(0)), hi01 = BC_SHUFFLE(c0, c1, ZIP(8));
-        const vec16 lo23 = BC_SHUFFLE(c2, c3, ZIP(0)), hi23 = BC_SHUFFLE(c2, c3, ZIP(8));
+        const vec16 lo01 = BC_SHUFFLE(c0, c1, BC_ALTERNATE(0)),
+                    hi01 = BC_SHUFFLE(c0, c1, BC_ALTERNATE(8));
+        const vec16 lo23 = BC_SHUFFLE(c2, c3, BC_ALTERNATE(0)),
+                    hi23 = BC_SHUFFLE(c2, c3, BC_ALTERNATE(8));
         /* then the pairs zipped: four tiles of four columns per vector */
         bc_store16(out, BC_SHUFFLE(lo01, lo23, ZIP_PAIRS(0)));
         bc_store16(out + 16, BC_SHUFFLE(lo01, lo23, ZIP_PAIRS(4)));
