@@ -426,8 +426,10 @@ typedef struct winograd_plan {
     size_t slot_floats;
     int stream_filter; /* write U with streaming stores (see winograd.c) */
     int k_block;       /* >0: one batch, and U transformed this many output channels at a
-                          time into a block per thread, u_block_floats apart from u on,
-                          each block's GEMMs right after it (see winograd.c) */
+                          time into a block per thread (k_threads of them, u_block_floats
+                          apart from u on), each block's GEMMs right after it
+                          (see winograd.c) */
+    int k_threads;
     size_t u_block_floats;
 } winograd_plan;
 

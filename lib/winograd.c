@@ -301,7 +301,10 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes =
         align64((size_t)(m + 2) * (m + 2) * k_block * s->c * sizeof(float));
-    const size_t u_bytes = k_block ? u_block_bytes * threads : align64(filter_bytes(s, m));
+    /* no more block buffers than blocks, whatever the threads asked for */
+    const int k_blocks = k_block ? ceil_div_int(s->k, k_block) : 0;
+    const int k_threads = threads < k_blocks ? threads : k_blocks;
+    const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
     if (cached) {
@@ -328,6 +331,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
     wp->stream_filter = !k_block && (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
     wp->k_block = k_block;
+    wp->k_threads = k_threads;
     wp->u_block_floats = u_block_bytes / sizeof(float);
     return BLASCONV_OK;
 }
@@ -698,13 +702,13 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
                  st->product + xi * p_step + (size_t)k0 * st->count, st->count);
 }
 
-/* Threads [begin, end) of a K-blocked call: thread t takes blocks t, t + T, ... of
- * output channels in its own block of U. */
+/* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
+ * of output channels (T = k_threads). */
 static void run_k_blocks(void *arg, int64_t begin, int64_t end)
 {
     const stage *st = arg;
     const winograd_plan *wp = st->wp;
-    const int k = st->s->k, step = wp->threads * wp->k_block;
+    const int k = st->s->k, step = wp->k_threads * wp->k_block;
     for (int64_t t = begin; t < end; t++) {
         float *u = wp->u + (size_t)t * wp->u_block_floats;
         for (int k0 = (int)t * wp->k_block; k0 < k; k0 += step)
@@ -737,7 +741,7 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     if (wp->k_block) { /* NCHW, one batch: V, then U and M block by block, then y */
         st.count = wp->tiles;
         run_stage_all(&st, STAGE_INPUT, s->c);
-        bc_parallel_for(wp->threads, wp->threads, 1, run_k_blocks, &st);
+        bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
         run_stage_all(&st, STAGE_OUTPUT, s->k);
         return;
     }
