@@ -19,9 +19,6 @@ static inline void accumulate_tap(float *restrict acc, const float *restrict in,
     }
 }
 
-/* Floats of input rows split by phase (below) one output row may hold on the stack. */
-#define PHASE_FLOATS 4096
-
 BC_MULTI_ISA void bc_split_phases(const float *restrict row, int64_t width, int stride,
                                   float *restrict phases)
 {
@@ -84,23 +81,13 @@ BC_MULTI_ISA void bc_interleave_phases(const float *restrict phases, int64_t wid
     }
 }
 
-/* Where the run of a tap at `offset` starts in a row split by phases: column o*S +
- * offset = (o + q)*S + p is column o + q of phase p, so output column o reads the
- * split row at the returned bc_phase_start(p) + q, plus o. */
-static int64_t phase_run_start(const conv_shape *s, int64_t offset)
-{
-    int64_t q;
-    const int p = bc_phase_of(offset, s->stride_w, &q);
-    return bc_phase_start(s->w, s->stride_w, p) + q;
-}
-
 /* Where each kernel column lands: output columns [lo, hi) read the input row at
  * lo*stride + offset. Computed once per call (the divisions cost more than a row
  * update); kernels wider than the cache compute it per use. */
 #define COLUMN_CACHE 32
 typedef struct tap_columns {
     int lo[COLUMN_CACHE], hi[COLUMN_CACHE];
-    int64_t phase_run[COLUMN_CACHE]; /* stride > 1: phase_run_start of the column */
+    int64_t phase_run[COLUMN_CACHE]; /* stride > 1: bc_phase_run_start of the column */
 } tap_columns;
 
 static void tap_columns_init(const conv_shape *s, tap_columns *t)
@@ -108,7 +95,7 @@ static void tap_columns_init(const conv_shape *s, tap_columns *t)
     for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++) {
         const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
         bc_valid_columns(s, offset, &t->lo[kj], &t->hi[kj]);
-        t->phase_run[kj] = s->stride_w > 1 ? phase_run_start(s, offset) : 0;
+        t->phase_run[kj] = s->stride_w > 1 ? bc_phase_run_start(s->w, s->stride_w, offset) : 0;
     }
 }
 
@@ -274,10 +261,10 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                                          float *y_plane)
 {
     const int stride = s->stride_w;
-    const int phased = stride > 1 && (int64_t)s->kh * s->w <= PHASE_FLOATS;
+    const int phased = stride > 1 && (int64_t)s->kh * s->w <= BC_PHASE_FLOATS;
     const int blocked =
         (stride == 1 || phased) && s->ow >= 16 && (int64_t)s->kh * s->kw <= BC_MAX_LIVE_TAPS;
-    float phases[PHASE_FLOATS];
+    float phases[BC_PHASE_FLOATS];
     bc_live_tap taps[BC_MAX_LIVE_TAPS];
     const int fixed3x3 = bc_3x3_stride1(s);
     for (int oh = 0; oh < s->oh; oh++) {
@@ -317,8 +304,9 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                     bc_valid_columns(s, tap.offset, &tap.lo, &tap.hi);
                 if (row_phases) { /* the run from row_phases + tap.offset on */
                     tap.row = row_phases;
-                    tap.offset =
-                        kj < COLUMN_CACHE ? t->phase_run[kj] : phase_run_start(s, tap.offset);
+                    tap.offset = kj < COLUMN_CACHE
+                                     ? t->phase_run[kj]
+                                     : bc_phase_run_start(s->w, s->stride_w, tap.offset);
                 }
                 if (!blocked) {
                     if (tap.hi > tap.lo)

@@ -66,9 +66,6 @@ static inline void scatter_tap(float *restrict row, const float *restrict dy_row
     }
 }
 
-/* Floats of one dx row split by phases (on the stack). */
-#define PHASE_MAX 4096
-
 /* Where each kernel column's taps land in a dx row split by phases (data_row_phased). */
 typedef struct column_phases {
     int phase[BC_MAX_LIVE_TAPS];     /* kernel column kj lands on phase[kj] */
@@ -126,9 +123,9 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
                                     int c, float *dx_plane)
 {
     const int64_t taps = (int64_t)s->kh * s->kw;
-    if (s->stride_w > 1 && s->w <= PHASE_MAX &&
+    if (s->stride_w > 1 && s->w <= BC_PHASE_FLOATS &&
         (int64_t)s->k_per_group * taps <= BC_MAX_LIVE_TAPS) {
-        float phases[PHASE_MAX];
+        float phases[BC_PHASE_FLOATS];
         column_phases cp;
         column_phases_init(s, &cp);
         for (int ih = 0; ih < s->h; ih++)

@@ -60,8 +60,6 @@ static double horizontal_sum(const vec16 acc[LANES])
 /* Bytes of x and dy rows a block of output rows reads, so that they stay in L1
  * while every tap of the group reads them. */
 #define ROW_BLOCK_BYTES 16384
-/* Floats of a block's input rows split by phases (a stride across). */
-#define SPLIT_FLOATS 4096
 
 /* One tap's products of dy row g with input row in over output columns [lo, hi),
  * into lanes (fewer than 16 into *narrow). */
@@ -99,11 +97,8 @@ static inline void filter_rows(const conv_shape *s, const float *x_plane, const 
         int lo, hi;
         bc_valid_columns(s, offset, &lo, &hi);
         int stride = s->stride_w;
-        if (split) { /* column o*S + offset: column o + q of phase p */
-            int64_t q;
-            const int p = bc_phase_of(offset, stride, &q);
-            offset = bc_phase_start(s->w, stride, p) + q, stride = 1;
-        }
+        if (split) /* a contiguous run of the split row */
+            offset = bc_phase_run_start(s->w, stride, offset), stride = 1;
         vec16 lanes[LANES];
         memcpy(lanes, acc[t - t0], sizeof lanes);
         for (int oh = oh0; oh < oh1; oh++) {
@@ -181,9 +176,9 @@ BC_MULTI_ISA static void filter_channel(const conv_shape *s, const float *x, con
     /* A stride across: each block's input rows split by phases once, on the stack, so
      * that the taps read contiguous runs (gathered tap by tap, MobileNet's stride-2
      * layer ran no faster than its GEMM lowering). The block shrinks to rows that fit. */
-    float split[SPLIT_FLOATS];
+    float split[BC_PHASE_FLOATS];
     const int64_t reach = (int64_t)(s->kh - 1) * s->dil_h + 1; /* input rows of one output row */
-    const int64_t split_rows = s->stride_w > 1 ? SPLIT_FLOATS / s->w : 0;
+    const int64_t split_rows = s->stride_w > 1 ? BC_PHASE_FLOATS / s->w : 0;
     const int splits = split_rows >= reach;
     if (splits && (block - 1) * (int64_t)s->stride_h + reach > split_rows)
         block = (int)((split_rows - reach) / s->stride_h + 1);

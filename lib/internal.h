@@ -332,6 +332,17 @@ static inline int bc_phase_of(int64_t offset, int stride, int64_t *q)
     *q = (offset - p) / stride;
     return (int)p;
 }
+/* Where the run of a tap at column `offset` starts in a row of `width` split by
+ * phases: column o*S + offset = (o + q)*S + p is column o + q of phase p, so output
+ * column o reads the split row at the returned bc_phase_start(p) + q, plus o. */
+static inline int64_t bc_phase_run_start(int64_t width, int stride, int64_t offset)
+{
+    int64_t q;
+    const int p = bc_phase_of(offset, stride, &q);
+    return bc_phase_start(width, stride, p) + q;
+}
+/* Floats of rows split by phases the depthwise passes hold on the stack. */
+#define BC_PHASE_FLOATS 4096
 /* phases[0..width) = row split by phases. */
 void bc_split_phases(const float *row, int64_t width, int stride, float *phases);
 /* row[0..width) from the row split by phases (the inverse of the split). */
