@@ -333,7 +333,7 @@ static void backward_filter_nhwc(const blasconv_context *ctx, const conv_plan *p
 {
     const conv_shape *s = &p->s;
     const int cg = s->c_per_group, kg = s->k_per_group, width = (int)s->col_rows;
-    const int columns = s->direct_1x1 ? cg : width;
+    const int columns = (int)bc_dw_columns(s);
     const int j0 = b0 * BC_DW_COLUMN_BLOCK,
               j1 = b1 * BC_DW_COLUMN_BLOCK < columns ? b1 * BC_DW_COLUMN_BLOCK : columns;
     if (j1 <= j0)

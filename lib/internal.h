@@ -495,6 +495,12 @@ typedef struct conv_plan {
 
 /* NHWC backward filter's slots own blocks of this many columns of dw. */
 #define BC_DW_COLUMN_BLOCK 16
+/* Columns of dw per group that those blocks share: C/g for a 1x1 layer on x itself,
+ * else KH*KW*C/g. */
+static inline int64_t bc_dw_columns(const conv_shape *s)
+{
+    return s->direct_1x1 ? s->c_per_group : s->col_rows;
+}
 
 /* One slot's share: output rows [row_begin, row_end) of the whole batch (row n*OH + oh
  * is image n's row oh) and channels [k_begin, k_end) of every group (conv_plan's

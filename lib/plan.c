@@ -209,20 +209,13 @@ static double pass_flops(const conv_shape *s)
     return 2.0 * (double)s->y_elems * (double)s->col_rows;
 }
 
-/* Columns of dw per group that NHWC backward filter's slots share in blocks of
- * BC_DW_COLUMN_BLOCK: C/g for a 1x1 layer on x itself, else KH*KW*C/g. */
-static int64_t dw_columns(const conv_shape *s)
-{
-    return s->direct_1x1 ? s->c_per_group : s->col_rows;
-}
-
 /* What SPLIT_CHANNELS shares out, per group: output channels forward, input
  * channels for backward data, kernel rows of the input channels for backward filter
  * (NHWC: blocks of dw's columns). */
 static int split_units(const conv_shape *s, conv_pass pass)
 {
     if (pass == PASS_BACKWARD_FILTER && s->layout == BLASCONV_NHWC)
-        return (int)((dw_columns(s) + BC_DW_COLUMN_BLOCK - 1) / BC_DW_COLUMN_BLOCK);
+        return (int)((bc_dw_columns(s) + BC_DW_COLUMN_BLOCK - 1) / BC_DW_COLUMN_BLOCK);
     return pass == PASS_FORWARD         ? s->k_per_group
            : pass == PASS_BACKWARD_DATA ? s->c_per_group
                                         : s->c_per_group * s->kh;
