@@ -618,6 +618,15 @@ typedef struct stage {
     int first, count;
 } stage;
 
+/* NCHW: rows [k0, k1) of M[xi] = u_rows (those rows of U[xi], C apart) times V[xi]. */
+static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int k0, int k1)
+{
+    const conv_shape *s = st->s;
+    bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f, u_rows, s->c,
+             st->v + (size_t)xi * s->c * st->count, st->count, 0.0f,
+             st->product + ((size_t)xi * s->k + (size_t)k0) * st->count, st->count);
+}
+
 /* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows) for xi in [begin, end). */
 static void gemms(const stage *st, int begin, int end)
 {
@@ -627,9 +636,7 @@ static void gemms(const stage *st, int begin, int end)
     const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, s->k, st->count, s->c, 1.0f,
-                     wp->u + xi * kc, s->c, st->v + xi * v_step, st->count, 0.0f,
-                     st->product + xi * p_step, st->count);
+            product_rows_nchw(st, xi, wp->u + xi * kc, 0, s->k);
         else
             bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, s->k, s->c, 1.0f,
                      st->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
@@ -695,11 +702,8 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
     filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
-    const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
     for (int xi = 0; xi < taps; xi++)
-        bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f,
-                 u + xi * block, s->c, st->v + xi * v_step, st->count, 0.0f,
-                 st->product + xi * p_step + (size_t)k0 * st->count, st->count);
+        product_rows_nchw(st, xi, u + xi * block, k0, k1);
 }
 
 /* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
