@@ -155,16 +155,13 @@ static inline __attribute__((always_inline)) void interior_stride1(const bc_live
 }
 
 /* out[0..width) = b + the sum of the taps over the columns each covers, in tap order:
- * the columns all of them cover in registers, the border columns (a few, where some
- * tap reads padding) one at a time, skipping the taps that miss. */
+ * the columns [inner_lo, inner_hi) all of them cover in registers, the border columns
+ * (a few, where some tap reads padding) one at a time, skipping the taps that miss. */
 static inline __attribute__((always_inline)) void sum_live_taps(const bc_live_tap *taps, int count,
-                                                                float b, int width, float *out)
+                                                                float b, int inner_lo,
+                                                                int inner_hi, int width,
+                                                                float *out)
 {
-    int inner_lo = 0, inner_hi = width;
-    for (int i = 0; i < count; i++) {
-        inner_lo = taps[i].lo > inner_lo ? taps[i].lo : inner_lo;
-        inner_hi = taps[i].hi < inner_hi ? taps[i].hi : inner_hi;
-    }
     if (inner_hi < inner_lo)
         inner_hi = inner_lo;
     for (int o = 0; o < width; o++) {
@@ -287,7 +284,7 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
         if (!blocked)
             for (int o = 0; o < s->ow; o++)
                 out[o] = b;
-        int count = 0;
+        int count = 0, inner_lo = 0, inner_hi = s->ow;
         for (int ki = 0; ki < s->kh; ki++) {
             int64_t ih = (int64_t)oh * s->stride_h - s->pad_t + (int64_t)ki * s->dil_h;
             if ((uint64_t)ih >= (uint64_t)s->h)
@@ -315,17 +312,24 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
                                        tap.hi - tap.lo, s->stride_w, tap.weight);
                     continue;
                 }
+                inner_lo = tap.lo > inner_lo ? tap.lo : inner_lo;
+                inner_hi = tap.hi < inner_hi ? tap.hi : inner_hi;
                 taps[count++] = tap;
             }
         }
         if (blocked)
-            sum_live_taps(taps, count, b, s->ow, out);
+            sum_live_taps(taps, count, b, inner_lo, inner_hi, s->ow, out);
     }
 }
 
 BC_MULTI_ISA void bc_depthwise_tap_row(const bc_live_tap *taps, int count, int width, float *out)
 {
-    sum_live_taps(taps, count, 0.0f, width, out);
+    int inner_lo = 0, inner_hi = width;
+    for (int i = 0; i < count; i++) {
+        inner_lo = taps[i].lo > inner_lo ? taps[i].lo : inner_lo;
+        inner_hi = taps[i].hi < inner_hi ? taps[i].hi : inner_hi;
+    }
+    sum_live_taps(taps, count, 0.0f, inner_lo, inner_hi, width, out);
 }
 
 int bc_depthwise_applies(const conv_shape *s)
