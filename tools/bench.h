@@ -98,12 +98,26 @@ const char *bench_chart_terminal(const char *path);
 int bench_layer_is_dense(const blasconv_conv2d *d);
 void bench_print_summary(FILE *out, const bench_row *rows, size_t count);
 
-/* bench_onednn.c: only built when oneDNN (libdnnl-dev) is found. Runs oneDNN's
- * forward convolution on NCHW tensors (reorders to its chosen layout and back
- * inside the timing), writes y (NCHW) and the median seconds, and names the
- * implementation oneDNN chose. Returns NULL on success, else a sentence. */
-const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps, const float *x,
-                                 const float *w, const float *bias, float *y, double *seconds,
-                                 char *impl, size_t impl_size);
+/* bench_onednn.c: only built when oneDNN (libdnnl-dev) is found. oneDNN's forward
+ * convolution on the NCHW tensors x, w and bias (read), writing y (NCHW):
+ *   BENCH_ONEDNN_NCHW      each run reorders x and w to oneDNN's chosen layouts and
+ *                          y back, as for a caller holding NCHW tensors;
+ *   BENCH_ONEDNN_OWN       x and w reordered once by create, y once by finish: each
+ *                          run is the convolution alone, in oneDNN's own layouts;
+ *   BENCH_ONEDNN_WINOGRAD  the same with oneDNN's Winograd algorithm.
+ * create names the implementation oneDNN chose; run is one timed call (a void * for
+ * the timing helpers); finish writes y if need be and frees everything. create and
+ * finish return NULL on success, else a sentence (create then leaves *out NULL). */
+typedef enum {
+    BENCH_ONEDNN_NCHW,
+    BENCH_ONEDNN_OWN,
+    BENCH_ONEDNN_WINOGRAD
+} bench_onednn_mode;
+typedef struct bench_onednn bench_onednn;
+const char *bench_onednn_create(bench_onednn **out, const blasconv_conv2d *d, int threads,
+                                bench_onednn_mode mode, const float *x, const float *w,
+                                const float *bias, float *y, char *impl, size_t impl_size);
+void bench_onednn_run(void *onednn);
+const char *bench_onednn_finish(bench_onednn *onednn);
 
 #endif

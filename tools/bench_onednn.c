@@ -1,24 +1,30 @@
-/* blasconv-bench --onednn: oneDNN's forward convolution on the same layer, with NCHW
- * tensors in and out as blasconv gets them. oneDNN picks its own layouts
- * (format_tag_any); the reorders of x, w and y to and from them run inside the
- * timing, as they would for a caller holding NCHW tensors. */
+/* oneDNN's forward convolution on a blasconv layer, for blasconv-bench --onednn and
+ * blasconv-fastbench --onednn. oneDNN picks its own layouts (format_tag_any). With
+ * BENCH_ONEDNN_NCHW the reorders of x, w and y to and from them run inside each
+ * call, as they would for a caller holding NCHW tensors; the own-layout modes
+ * reorder x and w once at creation and y once at the end, as a framework that keeps
+ * its tensors in oneDNN's layouts would. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "bench.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <dnnl.h>
 
-typedef struct onednn_conv {
+struct bench_onednn {
+    int own_layout; /* reorders of x and w at creation, of y in bench_onednn_finish */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t conv, reorder_x, reorder_w, reorder_y;
     dnnl_memory_t user_x, user_w, user_y, bias, x, w, y;
     dnnl_status_t status;
-} onednn_conv;
+    char error[160];
+};
+typedef struct bench_onednn onednn_conv;
 
 static void execute(onednn_conv *c, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args)
 {
@@ -26,25 +32,42 @@ static void execute(onednn_conv *c, dnnl_primitive_t p, int nargs, const dnnl_ex
         c->status = dnnl_primitive_execute(p, c->stream, nargs, args);
 }
 
-static void run_onednn(void *arg)
+static void reorder_inputs(onednn_conv *c)
 {
-    onednn_conv *c = arg;
     if (c->reorder_x)
         execute(c, c->reorder_x, 2,
                 (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->user_x}, {DNNL_ARG_TO, c->x}});
     if (c->reorder_w)
         execute(c, c->reorder_w, 2,
                 (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->user_w}, {DNNL_ARG_TO, c->w}});
+}
+
+static void reorder_output(onednn_conv *c)
+{
+    if (c->reorder_y)
+        execute(c, c->reorder_y, 2,
+                (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->y}, {DNNL_ARG_TO, c->user_y}});
+}
+
+static void wait_stream(onednn_conv *c)
+{
+    if (c->status == dnnl_success)
+        c->status = dnnl_stream_wait(c->stream);
+}
+
+void bench_onednn_run(void *arg)
+{
+    onednn_conv *c = arg;
+    if (!c->own_layout)
+        reorder_inputs(c);
     execute(c, c->conv, 4,
             (dnnl_exec_arg_t[]){{DNNL_ARG_SRC, c->x},
                                 {DNNL_ARG_WEIGHTS, c->w},
                                 {DNNL_ARG_BIAS, c->bias},
                                 {DNNL_ARG_DST, c->y}});
-    if (c->reorder_y)
-        execute(c, c->reorder_y, 2,
-                (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->y}, {DNNL_ARG_TO, c->user_y}});
-    if (c->status == dnnl_success)
-        c->status = dnnl_stream_wait(c->stream);
+    if (!c->own_layout)
+        reorder_output(c);
+    wait_stream(c);
 }
 
 /* The memory oneDNN's convolution wants for `what`: the user's, or a new buffer and
@@ -77,6 +100,8 @@ static dnnl_status_t bind(onednn_conv *c, dnnl_query_t what, dnnl_memory_t user,
 
 static void destroy(onednn_conv *c)
 {
+    if (!c)
+        return;
     dnnl_primitive_t prims[] = {c->conv, c->reorder_x, c->reorder_w, c->reorder_y};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i])
@@ -97,6 +122,7 @@ static void destroy(onednn_conv *c)
         dnnl_stream_destroy(c->stream);
     if (c->engine)
         dnnl_engine_destroy(c->engine);
+    free(c);
 }
 
 /* oneDNN here runs on OpenMP: its thread count is the OpenMP runtime's. */
@@ -111,20 +137,24 @@ static void set_omp_threads(int threads)
     do {                                                                                          \
         dnnl_status_t st_ = (call);                                                               \
         if (st_ != dnnl_success) {                                                                \
-            snprintf(error, sizeof error, "%s failed (dnnl status %d)", (what), (int)st_);        \
+            snprintf(c->error, sizeof c->error, "%s failed (dnnl status %d)", (what), (int)st_);  \
             goto done;                                                                            \
         }                                                                                         \
     } while (0)
 
-const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps, const float *x,
-                                 const float *w, const float *bias, float *y, double *seconds,
-                                 char *impl, size_t impl_size)
+const char *bench_onednn_create(bench_onednn **out, const blasconv_conv2d *d, int threads,
+                                bench_onednn_mode mode, const float *x, const float *w,
+                                const float *bias, float *y, char *impl, size_t impl_size)
 {
     static char error[160];
-    onednn_conv c = {0};
+    *out = NULL;
     int oh, ow;
     if (blasconv_conv2d_output_size(d, &oh, &ow) != BLASCONV_OK)
         return "invalid descriptor";
+    onednn_conv *c = calloc(1, sizeof *c);
+    if (!c)
+        return "out of memory";
+    c->own_layout = mode != BENCH_ONEDNN_NCHW;
     set_omp_threads(threads);
     const int g = d->groups ? d->groups : 1;
     const int64_t sh = d->stride_height ? d->stride_height : 1;
@@ -143,7 +173,6 @@ const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps
     const dnnl_dims_t *w_shape = g > 1 ? &w_dims : (const dnnl_dims_t *)&w_dims[1];
     const dnnl_format_tag_t w_tag = g > 1 ? dnnl_goihw : dnnl_oihw;
     dnnl_memory_desc_t x_md, w_md, y_md, b_md, x_any, w_any, y_any;
-    error[0] = '\0';
     TRY(dnnl_memory_desc_init_by_tag(&x_md, 4, x_dims, dnnl_f32, dnnl_nchw), "x desc");
     TRY(dnnl_memory_desc_init_by_tag(&y_md, 4, y_dims, dnnl_f32, dnnl_nchw), "y desc");
     TRY(dnnl_memory_desc_init_by_tag(&w_md, w_ndims, *w_shape, dnnl_f32, w_tag), "w desc");
@@ -153,29 +182,53 @@ const char *bench_onednn_forward(const blasconv_conv2d *d, int threads, int reps
     TRY(dnnl_memory_desc_init_by_tag(&w_any, w_ndims, *w_shape, dnnl_f32, dnnl_format_tag_any),
         "w any");
     dnnl_convolution_desc_t cd;
-    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                   dnnl_convolution_direct, &x_any, &w_any, &b_md,
-                                                   &y_any, strides, dilates, pad_l, pad_r),
+    const dnnl_alg_kind_t alg =
+        mode == BENCH_ONEDNN_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, alg, &x_any,
+                                                   &w_any, &b_md, &y_any, strides, dilates, pad_l,
+                                                   pad_r),
         "convolution desc");
-    TRY(dnnl_engine_create(&c.engine, dnnl_cpu, 0), "engine");
-    TRY(dnnl_stream_create(&c.stream, c.engine, dnnl_stream_default_flags), "stream");
-    TRY(dnnl_primitive_desc_create(&c.pd, &cd, NULL, c.engine, NULL), "primitive desc");
+    TRY(dnnl_engine_create(&c->engine, dnnl_cpu, 0), "engine");
+    TRY(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags), "stream");
+    TRY(dnnl_primitive_desc_create(&c->pd, &cd, NULL, c->engine, NULL), "primitive desc");
     const char *name = NULL;
-    if (dnnl_primitive_desc_query(c.pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success &&
+    if (dnnl_primitive_desc_query(c->pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success &&
         name)
         snprintf(impl, impl_size, "%s", name);
     /* oneDNN only reads x, w and bias: the casts drop const for its handle type. */
-    TRY(dnnl_memory_create(&c.user_x, &x_md, c.engine, (void *)x), "x memory");
-    TRY(dnnl_memory_create(&c.user_w, &w_md, c.engine, (void *)w), "w memory");
-    TRY(dnnl_memory_create(&c.bias, &b_md, c.engine, (void *)bias), "bias memory");
-    TRY(dnnl_memory_create(&c.user_y, &y_md, c.engine, y), "y memory");
-    TRY(bind(&c, dnnl_query_src_md, c.user_x, &c.x, &c.reorder_x, 0), "x reorder");
-    TRY(bind(&c, dnnl_query_weights_md, c.user_w, &c.w, &c.reorder_w, 0), "w reorder");
-    TRY(bind(&c, dnnl_query_dst_md, c.user_y, &c.y, &c.reorder_y, 1), "y reorder");
-    TRY(dnnl_primitive_create(&c.conv, c.pd), "primitive");
-    *seconds = bench_median_seconds(run_onednn, &c, reps);
-    TRY(c.status, "execution");
+    TRY(dnnl_memory_create(&c->user_x, &x_md, c->engine, (void *)x), "x memory");
+    TRY(dnnl_memory_create(&c->user_w, &w_md, c->engine, (void *)w), "w memory");
+    TRY(dnnl_memory_create(&c->bias, &b_md, c->engine, (void *)bias), "bias memory");
+    TRY(dnnl_memory_create(&c->user_y, &y_md, c->engine, y), "y memory");
+    TRY(bind(c, dnnl_query_src_md, c->user_x, &c->x, &c->reorder_x, 0), "x reorder");
+    TRY(bind(c, dnnl_query_weights_md, c->user_w, &c->w, &c->reorder_w, 0), "w reorder");
+    TRY(bind(c, dnnl_query_dst_md, c->user_y, &c->y, &c->reorder_y, 1), "y reorder");
+    TRY(dnnl_primitive_create(&c->conv, c->pd), "primitive");
+    if (c->own_layout) {
+        reorder_inputs(c);
+        wait_stream(c);
+        TRY(c->status, "reorder of x and w");
+    }
 done:
-    destroy(&c);
+    if (c->error[0]) {
+        snprintf(error, sizeof error, "%s", c->error);
+        destroy(c);
+        return error;
+    }
+    *out = c;
+    return NULL;
+}
+
+const char *bench_onednn_finish(bench_onednn *c)
+{
+    static char error[160];
+    if (c->own_layout) {
+        reorder_output(c);
+        wait_stream(c);
+    }
+    error[0] = '\0';
+    if (c->status != dnnl_success)
+        snprintf(error, sizeof error, "execution failed (dnnl status %d)", (int)c->status);
+    destroy(c);
     return error[0] ? error : NULL;
 }

@@ -455,8 +455,13 @@ void bench_run_onednn_row(bench_layer_data *ld, int threads, int reps, int verif
     for (size_t i = 0; i < ld->ny; i++)
         y[i] = NAN;
     char impl[128] = "";
-    const char *err = bench_onednn_forward(&ld->d, threads, reps, ld->x, ld->w, ld->bias, y,
-                                           &row->conv_s, impl, sizeof impl);
+    bench_onednn *onednn;
+    const char *err = bench_onednn_create(&onednn, &ld->d, threads, BENCH_ONEDNN_NCHW, ld->x,
+                                          ld->w, ld->bias, y, impl, sizeof impl);
+    if (!err) {
+        row->conv_s = bench_median_seconds(bench_onednn_run, onednn, reps);
+        err = bench_onednn_finish(onednn);
+    }
     snprintf(row->kernels, sizeof row->kernels, "oneDNN %s", impl);
     if (err) {
         fprintf(stderr, "blasconv-bench: oneDNN on %s: %s\n", ld->layer->name, err);
