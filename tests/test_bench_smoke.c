@@ -1,6 +1,7 @@
 /* blasconv-bench on a tiny suite: exit status, the CSV's columns and rows, results
  * checked against the reference, the chart when gnuplot is installed, and errors
- * (bad suite, bad --blas, bad options) reported with a message and a non-zero exit. */
+ * (bad suite, bad --blas, bad options) reported with a message and a non-zero exit.
+ * blasconv-fastbench on a tiny 3x3 suite: its row, and oneDNN's beside it. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "testutil.h"
 
@@ -11,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef BLASCONV_BENCH_PATH
-#error "BLASCONV_BENCH_PATH: the blasconv-bench executable (set by tests/CMakeLists.txt)"
+#if !defined BLASCONV_BENCH_PATH || !defined BLASCONV_FASTBENCH_PATH
+#error "BLASCONV_BENCH_PATH, BLASCONV_FASTBENCH_PATH: the tools (set by tests/CMakeLists.txt)"
 #endif
 
 static const char netlib[] = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
@@ -41,13 +42,12 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-/* Runs the tool with args; returns its exit status, its stderr in err. */
-static int run_tool(const char *args, char *err, size_t err_size)
+/* Runs `program` with args; returns its exit status, its stderr in err. */
+static int run_program(const char *program, const char *args, char *err, size_t err_size)
 {
     char cmd[2048];
     const char *err_path = in_dir(3, "stderr.txt");
-    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/stdout.txt' 2> '%s'", BLASCONV_BENCH_PATH, args, dir,
-             err_path);
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s/stdout.txt' 2> '%s'", program, args, dir, err_path);
     int rc = system(cmd);
     ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
     FILE *f = fopen(err_path, "r");
@@ -56,6 +56,11 @@ static int run_tool(const char *args, char *err, size_t err_size)
     err[n] = '\0';
     fclose(f);
     return WEXITSTATUS(rc);
+}
+
+static int run_tool(const char *args, char *err, size_t err_size)
+{
+    return run_program(BLASCONV_BENCH_PATH, args, err, err_size);
 }
 
 static void setup(void)
@@ -69,6 +74,13 @@ static void setup(void)
                "dilation_height,dilation_width,groups\n"
                "seed_edge,1,1,6,8,1,1,2,1,1,0,0,0,0,1,1,1\n"
                "small_grouped,2,4,9,11,6,3,2,2,1,1,0,1,1,1,2,2\n");
+    /* a 3x3 stride-1 row for blasconv-fastbench (and one it must skip) */
+    write_file(in_dir(2, "fast.csv"),
+               "name,batch,in_channels,in_height,in_width,out_channels,kernel_height,"
+               "kernel_width,stride_height,stride_width,pad_top,pad_bottom,pad_left,pad_right,"
+               "dilation_height,dilation_width,groups\n"
+               "fast_3x3,2,16,10,13,32,3,3,1,1,1,1,1,1,1,1,1\n"
+               "strided_3x3,1,16,10,13,32,3,3,2,2,1,1,1,1,1,1,1\n");
 }
 
 static void teardown(void)
@@ -317,6 +329,50 @@ START_TEST(errors_are_reported)
 }
 END_TEST
 
+/* The cells of the table row of `layer` in the tool's stdout; returns their count. */
+static int table_row(const char *layer, char *line, size_t size, char **cells, int max)
+{
+    FILE *f = fopen(in_dir(1, "stdout.txt"), "r");
+    ck_assert(f != NULL);
+    char want[128];
+    snprintf(want, sizeof want, "| %s |", layer);
+    int n = 0;
+    while (!n && fgets(line, (int)size, f))
+        if (!strncmp(line, want, strlen(want)))
+            for (char *cell = strtok(line + 1, "|\n"); cell && n < max; cell = strtok(NULL, "|\n"))
+                cells[n++] = cell;
+    fclose(f);
+    return n;
+}
+
+/* FAST's row: FAST within 1e-5 of the lowering's largest output; with oneDNN, its
+ * two algorithms timed and its output within 1e-4 of the lowering's. */
+START_TEST(fastbench_row_and_onednn_cells)
+{
+    char args[1024], err[8192], line[2048], *cells[16];
+    snprintf(args, sizeof args, "--suite '%s' --reps 1%s", path_buf[2], _i ? " --onednn" : "");
+#ifndef BLASCONV_BENCH_HAVE_ONEDNN
+    if (_i) {
+        ck_assert_int_eq(run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err), 2);
+        ck_assert(strstr(err, "no oneDNN") != NULL);
+        return;
+    }
+#endif
+    int rc = run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    ck_assert_int_eq(table_row("strided_3x3", line, sizeof line, cells, 16), 0);
+    int n = table_row("fast_3x3", line, sizeof line, cells, 16);
+    ck_assert_int_eq(n, _i ? 14 : 9);
+    ck_assert_msg(atof(cells[8]) < 1e-5, "FAST's relative difference %s", cells[8]);
+    if (_i) {
+        ck_assert_msg(atof(cells[9]) > 0, "oneDNN direct: %s", cells[9]);
+        ck_assert_msg(atof(cells[12]) < 1e-4, "oneDNN's difference %s", cells[12]);
+        ck_assert_msg(strncmp(cells[13], " none", 5) != 0, "oneDNN direct did not run: %s",
+                      cells[13]);
+    }
+}
+END_TEST
+
 START_TEST(help_exits_zero)
 {
     char err[8192];
@@ -343,6 +399,7 @@ int main(void)
     tcase_add_test(tc, onednn_rows_are_checked);
     tcase_add_loop_test(tc, errors_are_reported, 0,
                         (int)(sizeof error_cases / sizeof error_cases[0]));
+    tcase_add_loop_test(tc, fastbench_row_and_onednn_cells, 0, 2);
     tcase_add_test(tc, help_exits_zero);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -1,7 +1,10 @@
 /* FAST (Winograd) against the GEMM lowering on the 3x3 stride-1 rows of a layers
  * suite: the two contexts alternate in the same run, each call timed in thread CPU
  * time (the machine is shared: another process's load does not count) and wall
- * time; medians. Also the error of FAST relative to the lowering's result. */
+ * time; medians. Also the error of FAST relative to the lowering's result. With
+ * --onednn, oneDNN's direct and Winograd convolutions in its own layouts (reorders
+ * outside the timing), timed in wall time after the pair, and checked against the
+ * lowering's NCHW result. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 #include "bench_clock.h"
@@ -18,11 +21,18 @@
 #endif
 #define MAX_REPS 101
 
+#ifdef BLASCONV_BENCH_HAVE_ONEDNN
+static const int have_onednn = 1;
+#else
+static const int have_onednn = 0;
+#endif
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: blasconv-fastbench [--suite FILE] [--only NAME] [--reps N] [--threads N]\n"
-            "                          [--layout nchw|nhwc] [--scale S] [--constant] [--help]\n"
+            "                          [--layout nchw|nhwc] [--scale S] [--constant] [--onednn]\n"
+            "                          [--help]\n"
             "Times blasconv_conv2d_forward under BLASCONV_ALGO_GEMM and BLASCONV_ALGO_FAST,\n"
             "alternating, on every 3x3 stride-1 dilation-1 groups-1 row of a layers suite.\n"
             "Prints median thread-CPU and wall milliseconds, the speedup (CPU time) and the\n"
@@ -33,8 +43,10 @@ static void usage(FILE *out)
             "  --threads N    context threads (default 1)\n"
             "  --layout L     nchw (default) or nhwc\n"
             "  --scale S      x and w uniform in [-S, S) (default 1)\n"
-            "  --constant     FAST context promises constant weights (filter transform kept)\n",
-            FASTBENCH_DEFAULT_SUITE, MAX_REPS);
+            "  --constant     FAST context promises constant weights (filter transform kept)\n"
+            "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
+            "                 reorders timed; FAST wall time over the better one%s\n",
+            FASTBENCH_DEFAULT_SUITE, MAX_REPS, have_onednn ? "" : " (not in this build)");
 }
 
 static int winograd_shape(const blasconv_conv2d *d)
@@ -70,7 +82,68 @@ static int timed_forward(blasconv_context *ctx, const bench_layer *r, const floa
     return st == BLASCONV_OK ? 0 : -1;
 }
 
-static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant)
+#ifdef BLASCONV_BENCH_HAVE_ONEDNN
+/* Median wall seconds of oneDNN's `mode` on r's shape with NCHW x, w and bias (NAN
+ * if oneDNN has no implementation), the largest |oneDNN - want| over its output,
+ * and the implementation's name appended to `impls`. */
+static double time_onednn(const bench_layer *r, bench_onednn_mode mode, int reps, int threads,
+                          const float *x, const float *w, const float *bias, const float *want,
+                          size_t ny, double *max_diff, char *impls, size_t impls_size)
+{
+    blasconv_conv2d d = r->d;
+    d.layout = BLASCONV_NCHW;
+    float *y = malloc(ny * sizeof *y);
+    char impl[96] = "";
+    bench_onednn *c = NULL;
+    const char *err =
+        y ? bench_onednn_create(&c, &d, threads, mode, x, w, bias, y, impl, sizeof impl)
+          : "out of memory";
+    double wall[MAX_REPS], t0;
+    for (size_t i = 0; !err && i < ny; i++)
+        y[i] = NAN; /* written by finish: what it leaves shows */
+    for (int rep = -1; rep < reps && !err; rep++) {
+        t0 = bench_clock_seconds(CLOCK_MONOTONIC);
+        bench_onednn_run(c);
+        if (rep >= 0)
+            wall[rep] = bench_clock_seconds(CLOCK_MONOTONIC) - t0;
+    }
+    if (!err)
+        err = bench_onednn_finish(c);
+    size_t used = strlen(impls);
+    snprintf(impls + used, impls_size - used, "%s%s", used ? ", " : "", err ? "none" : impl);
+    double median = NAN;
+    if (err) {
+        fprintf(stderr, "blasconv-fastbench: oneDNN %s on %s: %s\n",
+                mode == BENCH_ONEDNN_WINOGRAD ? "Winograd" : "direct", r->name, err);
+    } else {
+        median = bench_median(wall, reps);
+        for (size_t i = 0; i < ny; i++)
+            *max_diff = fmax(*max_diff, isnan(y[i]) ? INFINITY : fabs((double)y[i] - want[i]));
+    }
+    free(y);
+    return median;
+}
+
+/* oneDNN's two algorithms on r (NCHW; the lowering's NCHW result `want`): the
+ * table's extra cells, FAST's wall time over the faster one. */
+static void print_onednn_cells(const bench_layer *r, int reps, int threads, const float *x,
+                               const float *w, const float *bias, const float *want, size_t ny,
+                               double fast_wall)
+{
+    char impls[200] = "";
+    double diff = 0;
+    double direct = time_onednn(r, BENCH_ONEDNN_OWN, reps, threads, x, w, bias, want, ny, &diff,
+                                impls, sizeof impls);
+    double wino = time_onednn(r, BENCH_ONEDNN_WINOGRAD, reps, threads, x, w, bias, want, ny, &diff,
+                              impls, sizeof impls);
+    double best = isnan(wino) || direct < wino ? direct : wino;
+    printf(" %.2f | %.2f | %.2fx | %.2e | %s |", 1e3 * direct, 1e3 * wino, best / fast_wall, diff,
+           impls);
+}
+#endif
+
+static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant,
+                      int onednn)
 {
     blasconv_context *ctx[2];
     size_t nx = (size_t)r->d.batch * r->d.in_channels * r->d.in_height * r->d.in_width;
@@ -106,10 +179,25 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
         }
         double gemm_cpu = bench_median(cpu[0], reps), fast_cpu = bench_median(cpu[1], reps);
         double gemm_wall = bench_median(wall[0], reps), fast_wall = bench_median(wall[1], reps);
-        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.2e | %.2e |\n", r->name,
+        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.2e | %.2e |", r->name,
                1e3 * gemm_cpu, 1e3 * fast_cpu, 1e3 * gemm_wall, 1e3 * fast_wall,
                gemm_cpu / fast_cpu, gemm_wall / fast_wall, max_err,
                max_out > 0 ? max_err / max_out : 0.0);
+#ifdef BLASCONV_BENCH_HAVE_ONEDNN
+        if (onednn) {
+            /* oneDNN reads x and w as NCHW: the lowering's NCHW result is its check. */
+            blasconv_conv2d d = r->d;
+            d.layout = BLASCONV_NCHW;
+            if (r->d.layout != BLASCONV_NCHW)
+                failed |= blasconv_conv2d_forward(ctx[0], &d, x, w, bias, y[1]) != BLASCONV_OK;
+            const float *want = r->d.layout == BLASCONV_NCHW ? y[0] : y[1];
+            if (!failed)
+                print_onednn_cells(r, reps, threads, x, w, bias, want, ny, fast_wall);
+        }
+#else
+        (void)onednn;
+#endif
+        printf("\n");
         fflush(stdout);
     }
     for (int a = 0; a < 2; a++) {
@@ -123,7 +211,7 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
 int main(int argc, char **argv)
 {
     const char *suite = FASTBENCH_DEFAULT_SUITE, *only = NULL;
-    int reps = 7, threads = 1, constant = 0;
+    int reps = 7, threads = 1, constant = 0, onednn = 0;
     float scale = 1.0f;
     blasconv_layout layout = BLASCONV_NCHW;
     for (int i = 1; i < argc; i++) {
@@ -133,6 +221,14 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(arg, "--constant")) {
             constant = 1;
+            continue;
+        } else if (!strcmp(arg, "--onednn")) {
+            if (!have_onednn) {
+                fprintf(stderr, "blasconv-fastbench: --onednn: this build has no oneDNN (install "
+                                "libdnnl-dev and rebuild)\n");
+                return 2;
+            }
+            onednn = 1;
             continue;
         }
         if (!value) {
@@ -173,15 +269,19 @@ int main(int argc, char **argv)
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
            (double)scale, constant ? "constant (cached)" : "transformed per call");
     printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
-           " speedup wall | max abs diff | max diff / max abs "
-           "|\n|---|---|---|---|---|---|---|---|---|\n");
+           " speedup wall | max abs diff | max diff / max abs |%s\n"
+           "|---|---|---|---|---|---|---|---|---|%s\n",
+           onednn ? " oneDNN direct wall ms | oneDNN Winograd wall ms | best oneDNN / FAST wall |"
+                    " oneDNN max abs diff | oneDNN implementations |"
+                  : "",
+           onednn ? "---|---|---|---|---|" : "");
     int ran = 0;
     for (int i = 0; i < count; i++) {
         if (!winograd_shape(&rows[i].d) || (only && strcmp(only, rows[i].name)))
             continue;
         rows[i].d.layout = layout;
         fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
-        if (time_layer(&rows[i], reps, threads, scale, constant) != 0)
+        if (time_layer(&rows[i], reps, threads, scale, constant, onednn) != 0)
             return 1;
         ran++;
     }
