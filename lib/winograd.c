@@ -426,9 +426,15 @@ static void tile_runs(const winograd_plan *wp, int first, int lanes, tile_origin
  * floats from the run's first column on (into the neighbouring rows at the borders;
  * a row whose reads would leave x, `x_elems` floats, is gathered float by float),
  * then the entries of columns outside the input are zeroed. Tile by tile and float
- * by float, the gather had cost more than the transform. */
+ * by float, the gather had cost more than the transform. The same row of the next
+ * channel (`next_plane` floats on, 0 for none) is prefetched: the spreads waited on
+ * their loads from x (perf: 17% of r50_3x3_56_b8's time, mostly at the first
+ * load), and r50_3x3_56_b8 ran 5.8-5.9 ms against 6.3-6.4, vgg_3x3_224 11.1-11.3
+ * against 12.0-12.4 (blasconv-fastbench --reps 15, one thread, two runs alternating;
+ * two threads: 3.4-3.5 against 3.8-3.9 ms and 7.6-8.1 against 8.3).
+ * Two channels ahead was no better. */
 static void gather_run(const conv_shape *s, int m, const float *x, size_t x_elems, size_t plane,
-                       int ih0, int iw0, int count, float *block, int lane)
+                       int ih0, int iw0, int count, float *block, int lane, ptrdiff_t next_plane)
 {
     const int a = m + 2;
     for (int i = 0; i < a; i++) {
@@ -439,6 +445,9 @@ static void gather_run(const conv_shape *s, int m, const float *x, size_t x_elem
                 memset(dst + j * BLOCK_ROW, 0, LANES * sizeof(float));
         } else if (first >= 0 && first + (LANES + 1) * m <= (int64_t)x_elems) {
             bc_winograd_spread_row(m, x + first, dst, BLOCK_ROW);
+            if (next_plane && first + next_plane + (LANES + 1) * m <= (int64_t)x_elems)
+                for (int f = 0; f < (LANES + 1) * m; f += 16)
+                    __builtin_prefetch(x + first + next_plane + f);
         } else { /* the columns outside the input are zeroed below */
             for (int j = 0; j < a; j++)
                 for (int l = 0; l < count; l++) {
@@ -478,7 +487,8 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
             for (int l = 0, next; l < lanes; l = next) {
                 next = run_end[l] - l < LANES ? run_end[l] : l + LANES;
                 gather_run(s, m, x, x_elems, ((size_t)at[l].n * s->c + c) * plane,
-                           at[l].oh - s->pad_t, at[l].ow - s->pad_l, next - l, block, l);
+                           at[l].oh - s->pad_t, at[l].ow - s->pad_l, next - l, block, l,
+                           c + 1 < c_end ? (ptrdiff_t)plane : 0);
             }
             bc_winograd_input(m, block, (ptrdiff_t)a * BLOCK_ROW, BLOCK_ROW, lanes,
                               v + (size_t)c * count + b, (ptrdiff_t)s->c * count);
