@@ -54,14 +54,29 @@
  * threads 0.58-0.60 -> 0.53-0.54 (reps 21). At one thread r50_3x3_14's 4 MiB of U,
  * which the GEMMs then find in the cache, lost: 1.17-1.50 -> 1.39-1.44 ms (reps 31). */
 #define WINOGRAD_STREAM_BYTES ((size_t)8 << 20)
-/* A transformed filter of at least WINOGRAD_STREAM_BYTES, when one batch holds all
- * the tiles and the filter is not kept, is transformed this many bytes at a time per
- * thread (a block of output channels, all tap positions), each block's GEMMs run
- * while it is in the cache. Whole, U went to memory and came back: OpenBLAS ran 36
- * GEMMs of 512 x 32 x 512 (r50_3x3_7_b8's F(4x4)) at 82 GFLOP/s with 36 different
- * filters in turn, 106 with 9 and 127 with 4 (a test program, medians of 15). */
-#define WINOGRAD_K_BLOCK_BYTES ((size_t)4 << 20)
-/* ...provided that one batch of V and M for all the tiles takes at most this much. */
+/* A transformed filter of at least WINOGRAD_K_BLOCK_MIN_U_BYTES, when one batch holds
+ * all the tiles and the filter is not kept, is transformed a block of output channels
+ * at a time per thread (all tap positions), each block's GEMMs run while it is in the
+ * cache. Whole, U went to memory and came back: OpenBLAS ran 36 GEMMs of 512 x 32 x
+ * 512 (r50_3x3_7_b8's F(4x4)) at 82 GFLOP/s with 36 different filters in turn, 106
+ * with 9 and 127 with 4 (a test program, medians of 15). A block takes at most
+ * WINOGRAD_K_BLOCK_BYTES, the L2 cache, in a multiple of 16 channels; where 16 take
+ * more, WINOGRAD_K_BLOCK_WIDE_BYTES (r50_3x3_7_b8: 16 channels, 1.2 MB, made GEMMs of
+ * 16 x 32 x 512 that lost to 48). blasconv-fastbench --reps 15 or 31, NCHW, two or
+ * three runs alternating these with 4 MiB blocks from 8 MiB of U: r50_3x3_14_b8 (16
+ * channels, 0.6 MB) 7.8-8.2 -> 6.3-6.5 ms at one thread and 4.1-4.2 -> 3.5-3.7 at two;
+ * r50_3x3_14 (F(2x2), 4 MiB of U, whole before) 1.51-1.70 -> 1.20-1.34 at one;
+ * r50_3x3_28 (2.4 MiB) 0.49-0.64 -> 0.45-0.47 at two. Blocks of 32 channels (1.2 MB)
+ * for r50_3x3_14_b8 ran 8.4-8.5 ms. */
+#define WINOGRAD_K_BLOCK_MIN_U_BYTES ((size_t)2 << 20)
+#define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
+#define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
+/* ...provided that one batch of V and M for all the tiles takes at most this much, and
+ * no more than U: each block's GEMMs read all of V again, as each batch's read all of
+ * U. r50_3x3_28 at batch 8 (V and M 6x U) ran 6.2-6.3 ms in blocks against 4.8-5.0
+ * whole at one thread, 4.8 against 3.0 at two; at batch 2 (1.5x) 1.15-1.19 against
+ * 1.33 and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against
+ * 3.2-3.4 and 2.0-2.1 against 2.4-2.6 (a test program, medians of 21 and 31). */
 #define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
@@ -174,8 +189,9 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 }
 
 /* Output channels per block of U when the filter is transformed block by block
- * (WINOGRAD_K_BLOCK_BYTES): a multiple of 16, the blocks evened out to a multiple of
- * the threads; 0 when U is transformed whole (kept, small, too many tiles for one batch,
+ * (WINOGRAD_K_BLOCK_BYTES above): a multiple of 16, the blocks evened out to a multiple of
+ * the threads; 0 when U is transformed whole (kept, small, too many tiles for one batch
+ * or more V and M than U,
  * not within `capacity`, or NHWC: its GEMMs have the tiles as rows, and r50_3x3_14_b8
  * at two threads ran 1.21-1.25x the lowering in blocks against 1.35-1.41x whole,
  * blasconv-fastbench --reps 15, three runs). */
@@ -183,11 +199,15 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
                         size_t capacity)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (s->layout != BLASCONV_NCHW || cached || filter_bytes(s, m) < WINOGRAD_STREAM_BYTES ||
-        (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m))
+    if (s->layout != BLASCONV_NCHW || cached ||
+        filter_bytes(s, m) < WINOGRAD_K_BLOCK_MIN_U_BYTES ||
+        (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
+        (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;
     const size_t row_bytes = taps * (size_t)s->c * sizeof(float);
     size_t rows = WINOGRAD_K_BLOCK_BYTES / row_bytes / 16 * 16;
+    if (rows < 16)
+        rows = WINOGRAD_K_BLOCK_WIDE_BYTES / row_bytes / 16 * 16;
     if (rows < 16)
         rows = 16;
     size_t blocks = ((size_t)s->k + rows - 1) / rows;

@@ -190,15 +190,32 @@ START_TEST(wide_rows_match_oracle)
 }
 END_TEST
 
-/* A transformed filter of 8 MiB or more, with all tiles in one batch, is transformed a
- * block of output channels at a time in NCHW, each block's GEMMs right after it (here
- * F(4x4)'s 10 MiB in blocks of 96, 96 and 80 output channels: 3 x 36 GEMMs through a
- * user's sgemm, which runs on the caller alone; four blocks at two threads, six at
- * seven). NHWC transforms it whole: 36 GEMMs. */
+/* A transformed filter of 2 MiB or more, with all tiles in one batch, is transformed a
+ * block of output channels at a time in NCHW, each block's GEMMs right after it:
+ * blocks of at most 1 MiB in a multiple of 16 channels, or of at most 4 MiB where 16
+ * channels take more. F(4x4) here, each block's 36 GEMMs through a user's sgemm
+ * (which runs on the caller alone):
+ *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
+ *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16;
+ *   128 -> 128, 2.4 MiB, 48 channels 0.9 MB: blocks of 48, 48 and 32;
+ *   the same on 8 images: V and M (4.7 MB) would outweigh U, which is transformed
+ *   whole, the tiles taking two batches of about 4 MiB.
+ * Two and seven threads on the linked BLAS even the blocks out over them, one
+ * buffer per thread. NHWC transforms U whole: 36 GEMMs a batch. */
+static const struct {
+    blasconv_conv2d d;
+    int nchw_sets, nhwc_sets; /* sets of 36 GEMMs: blocks or batches */
+} block_cases[] = {
+    {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 1},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 1},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 3, 1},
+    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 128), 2, 2},
+};
+
 START_TEST(large_filters_block_by_block)
 {
-    blasconv_conv2d d = TEST_CONV_3X3_SAME(4, 256, 16, 16, 272);
-    d.layout = (blasconv_layout)_i;
+    blasconv_conv2d d = block_cases[_i / 2].d;
+    d.layout = (blasconv_layout)(_i % 2);
     test_rng r = test_rng_seeded(9760 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
@@ -208,10 +225,12 @@ START_TEST(large_filters_block_by_block)
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(test_naive_sgemm_calls, (d.layout == BLASCONV_NCHW ? 3 * 36 : 36));
+    ck_assert_int_eq(test_naive_sgemm_calls,
+                     36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].nchw_sets
+                                                     : block_cases[_i / 2].nhwc_sets));
     assert_fast_close(y, want, p.ny, &d, "blocks of U");
     blasconv_context_destroy(ctx);
-    const int thread_counts[] = {1, 2, 7}; /* 7: six blocks of 48, one buffer each */
+    const int thread_counts[] = {1, 2, 7};
     for (int i = 0; i < 3; i++) {
         ctx = fast_context();
         blasconv_context_set_threads(ctx, thread_counts[i]);
@@ -504,7 +523,8 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, fast_matches_oracle, 0, 2);
     tcase_add_loop_test(tc, wide_channels_match_oracle, 0, 6);
     tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
-    tcase_add_loop_test(tc, large_filters_block_by_block, 0, 2);
+    tcase_add_loop_test(tc, large_filters_block_by_block, 0,
+                        2 * (int)(sizeof block_cases / sizeof block_cases[0]));
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
