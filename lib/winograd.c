@@ -62,13 +62,13 @@
  * with 9 and 127 with 4 (a test program, medians of 15). A block takes at most
  * WINOGRAD_K_BLOCK_BYTES, the L2 cache, in a multiple of 16 channels; where 16 take
  * more, WINOGRAD_K_BLOCK_WIDE_BYTES (r50_3x3_7_b8: 16 channels, 1.2 MB, made GEMMs of
- * 16 x 32 x 512 that lost to 48). blasconv-fastbench --reps 15 or 31, NCHW, two or
+ * 16 x 32 x 512 that lost to 48). blasconv-fastbench --reps 15 to 31, NCHW, two or
  * three runs alternating these with 4 MiB blocks from 8 MiB of U: r50_3x3_14_b8 (16
- * channels, 0.6 MB) 7.8-8.2 -> 6.3-6.5 ms at one thread and 4.1-4.2 -> 3.5-3.7 at two;
- * r50_3x3_14 (F(2x2), 4 MiB of U, whole before) 1.51-1.70 -> 1.20-1.34 at one;
- * r50_3x3_28 (2.4 MiB) 0.49-0.64 -> 0.45-0.47 at two. Blocks of 32 channels (1.2 MB)
- * for r50_3x3_14_b8 ran 8.4-8.5 ms. */
-#define WINOGRAD_K_BLOCK_MIN_U_BYTES ((size_t)2 << 20)
+ * channels, 0.6 MB) 7.5-8.2 -> 5.6-6.5 ms at one thread, 4.1-4.2 -> 3.5-3.7 at two;
+ * r50_3x3_14 (F(2x2), 4 MiB of U, whole before) 1.18-1.70 -> 1.06-1.34 at one. From
+ * 2 MiB, r50_3x3_28's 2.4 MiB in blocks ran no faster at one thread and slower at
+ * two (0.57-0.60 against 0.50-0.61 ms; a test program, medians of 101, six runs). */
+#define WINOGRAD_K_BLOCK_MIN_U_BYTES ((size_t)4 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
@@ -76,7 +76,7 @@
  * U. r50_3x3_28 at batch 8 (V and M 6x U) ran 6.2-6.3 ms in blocks against 4.8-5.0
  * whole at one thread, 4.8 against 3.0 at two; at batch 2 (1.5x) 1.15-1.19 against
  * 1.33 and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against
- * 3.2-3.4 and 2.0-2.1 against 2.4-2.6 (a test program, medians of 21 and 31). */
+ * 3.2-3.4 and 2.0-2.1 against 2.4-2.6 (a test program, medians of 21 and 31, while blocks began at 2 MiB of U). */
 #define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */

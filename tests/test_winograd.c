@@ -190,16 +190,17 @@ START_TEST(wide_rows_match_oracle)
 }
 END_TEST
 
-/* A transformed filter of 2 MiB or more, with all tiles in one batch, is transformed a
- * block of output channels at a time in NCHW, each block's GEMMs right after it:
- * blocks of at most 1 MiB in a multiple of 16 channels, or of at most 4 MiB where 16
- * channels take more. F(4x4) here, each block's 36 GEMMs through a user's sgemm
- * (which runs on the caller alone):
+/* A transformed filter of 4 MiB or more, with all tiles in one batch and no more V and
+ * M than U, is transformed a block of output channels at a time in NCHW, each block's
+ * GEMMs right after it: blocks of at most 1 MiB in a multiple of 16 channels, or of
+ * at most 4 MiB where 16 channels take more. F(4x4) here, each block's 36 GEMMs
+ * through a user's sgemm (which runs on the caller alone):
  *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
  *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16;
- *   128 -> 128, 2.4 MiB, 48 channels 0.9 MB: blocks of 48, 48 and 32;
- *   the same on 8 images: V and M (4.7 MB) would outweigh U, which is transformed
- *   whole, the tiles taking two batches of about 4 MiB.
+ *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48;
+ *   the same on 8 images: V and M (6.8 MB) would outweigh U, which is transformed
+ *   whole, the tiles taking two batches of about 4 MiB;
+ *   128 -> 128, 2.4 MiB of U: whole, one batch.
  * Two and seven threads on the linked BLAS even the blocks out over them, one
  * buffer per thread. NHWC transforms U whole: 36 GEMMs a batch. */
 static const struct {
@@ -208,8 +209,9 @@ static const struct {
 } block_cases[] = {
     {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 1},
     {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 1},
-    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 3, 1},
-    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 128), 2, 2},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 1},
+    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1},
 };
 
 START_TEST(large_filters_block_by_block)
