@@ -97,22 +97,34 @@ static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, 
                  positions);
         return;
     }
-    for (int c = 0; c < c_end - c_begin; c++)
-        memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
-               (size_t)(ih_end - ih_begin) * s->w * sizeof(float));
+    int oh_first, oh_stop;
+    dy_rows_reaching(s, ih_begin, ih_end, &oh_first, &oh_stop);
+    if (s->strided_1x1) { /* rows before the first one reached are zero; the rest are
+                             written whole by bc_col2im_1x1_strided */
+        const int64_t reached = (int64_t)oh_first * s->stride_h;
+        const int zero_rows = (int)((reached < ih_end ? reached : ih_end) - ih_begin);
+        for (int c = 0; c < c_end - c_begin && zero_rows > 0; c++)
+            memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
+                   (size_t)zero_rows * s->w * sizeof(float));
+    } else {
+        for (int c = 0; c < c_end - c_begin; c++)
+            memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
+                   (size_t)(ih_end - ih_begin) * s->w * sizeof(float));
+    }
     if (p->row_shift) {
         backward_data_shifted(ctx, p, &share, dy_group, g, c_begin, ih_begin, ih_end, dx_share,
                               col);
         return;
     }
-    int oh_first, oh_stop;
-    dy_rows_reaching(s, ih_begin, ih_end, &oh_first, &oh_stop);
     for (int oh = oh_first; oh < oh_stop; oh += p->rows_per_tile) {
         const int oh_end = bc_tile_end(oh, p->rows_per_tile, oh_stop);
         int tile_cols = (oh_end - oh) * s->ow;
         bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f, w_share,
                  col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
-        bc_col2im_nchw(&share, col, oh, oh_end, ih_begin, ih_end, dx_share);
+        if (s->strided_1x1)
+            bc_col2im_1x1_strided(&share, col, oh, oh_end, ih_begin, ih_end, dx_share);
+        else
+            bc_col2im_nchw(&share, col, oh, oh_end, ih_begin, ih_end, dx_share);
     }
 }
 

@@ -184,6 +184,53 @@ BC_MULTI_ISA static void add_span(float *restrict dst, const float *restrict src
         dst[i] += src[i];
 }
 
+/* One dx row of a strided 1x1 layer: dst[o * stride] = src[o] + 0 for o < count, every
+ * other float of the `width` zero. count = (width - 1) / stride + 1, so at stride 2 the
+ * pairs cover the row, or all but its last float, which is a value. */
+BC_MULTI_ISA static void spread_row_with_zeros(float *restrict dst, const float *restrict src,
+                                               int count, int stride, int width)
+{
+    if (stride == 2) { /* a constant stride vectorises */
+        const int pairs = width / 2;
+        for (int o = 0; o < pairs; o++) {
+            dst[2 * o] = src[o] + 0.0f;
+            dst[2 * o + 1] = 0.0f;
+        }
+        if (pairs < count)
+            dst[2 * pairs] = src[pairs] + 0.0f;
+        return;
+    }
+    memset(dst, 0, (size_t)width * sizeof(float));
+    for (int o = 0; o < count; o++)
+        dst[(size_t)o * stride] = src[o] + 0.0f;
+}
+
+/* Each dx element of a strided 1x1 layer gets at most one sum: writing the rows whole
+ * saves zeroing dx first and adding into it (a read and a write of dx). */
+void bc_col2im_1x1_strided(const conv_shape *s, const float *col, int oh_begin, int oh_end,
+                           int ih_begin, int ih_end, float *dx_group)
+{
+    const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)s->ow;
+    const size_t plane = (size_t)s->h * s->w;
+    const int64_t first =
+        (int64_t)oh_begin * s->stride_h > ih_begin ? (int64_t)oh_begin * s->stride_h : ih_begin;
+    const int64_t stop =
+        (int64_t)oh_end * s->stride_h < ih_end ? (int64_t)oh_end * s->stride_h : ih_end;
+    for (int c = 0; c < s->c_per_group; c++) {
+        float *dx_plane = dx_group + (size_t)c * plane;
+        for (int64_t ih = first; ih < stop; ih++) {
+            float *dst = dx_plane + (size_t)ih * s->w;
+            if (ih % s->stride_h != 0)
+                memset(dst, 0, (size_t)s->w * sizeof(float));
+            else
+                spread_row_with_zeros(dst,
+                                      col + (size_t)c * tile_cols +
+                                          (size_t)(ih / s->stride_h - oh_begin) * s->ow,
+                                      s->ow, s->stride_w, s->w);
+        }
+    }
+}
+
 /* col2im when stride is 1 and OW = W, the inverse of im2col_tap_span: each tap's
  * valid rows add into dx as one span. The tap's entries that read padding are zeroed
  * first, as the span lays them on a neighbouring row's edge, where adding +0 changes

@@ -181,6 +181,7 @@ typedef struct conv_shape {
     int64_t positions; /* OH * OW */
     int64_t col_elems; /* col_rows * positions: one untiled im2col buffer */
     int direct_1x1;    /* 1x1, stride 1, unpadded: GEMM straight on x, no scratch */
+    int strided_1x1;   /* 1x1, a stride above 1, unpadded: windows never overlap */
 } conv_shape;
 
 /* A 3x3 kernel, stride 1 and dilation 1 both ways (MobileNet's depthwise layers,
@@ -252,6 +253,12 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
  * tiled. May zero col's entries that read padding. */
 void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, int ih_begin,
                     int ih_end, float *dx_group);
+
+/* For a strided_1x1 layer: writes dx_group's input rows [ih_begin, ih_end) that output
+ * rows [oh_begin, oh_end) reach (rows oh*SH up to the next output row's) whole, each
+ * element from its one entry of col (plus +0, as if added to a zeroed dx) or zero. */
+void bc_col2im_1x1_strided(const conv_shape *s, const float *col, int oh_begin, int oh_end,
+                           int ih_begin, int ih_end, float *dx_group);
 
 /* The three passes: planning differs. */
 typedef enum conv_pass {

@@ -149,6 +149,8 @@ blasconv_status bc_conv_shape(blasconv_context *ctx, const char *fn, const blasc
     s->col_elems = s->col_rows * s->positions; /* < 2^31 * 2^31: fits int64 */
     s->direct_1x1 = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
                     s->pad_t == 0 && s->pad_b == 0 && s->pad_l == 0 && s->pad_r == 0;
+    s->strided_1x1 = s->kh == 1 && s->kw == 1 && !s->direct_1x1 && s->pad_t == 0 &&
+                     s->pad_b == 0 && s->pad_l == 0 && s->pad_r == 0;
     return BLASCONV_OK;
 }
 

@@ -288,6 +288,48 @@ START_TEST(backward_data_matches_oracle)
 }
 END_TEST
 
+/* Strided 1x1 unpadded layers, whose backward data writes each dx row whole (its
+ * one sum or zero) instead of zeroing dx and adding: strides 1-3 each way (stride 1
+ * across keeps the general path), odd and even sizes, one to seven threads, and
+ * workspace limits that cut an image into tiles of a few output rows. Every fourth
+ * layer has a few channels on a large map, which threads split by input rows (whose
+ * first row need not be one the stride reaches); the others are small. */
+START_TEST(strided_1x1_backward_data_matches_oracle)
+{
+    test_rng r = test_rng_seeded(2500);
+    const size_t limits[] = {0, 4096, 20000};
+    for (int t = 0; t < 120; t++) {
+        const int large = t % 4 == 0;
+        blasconv_conv2d d = {
+            .batch = large ? 1 : test_rng_int(&r, 1, 3),
+            .in_channels = large ? test_rng_int(&r, 1, 6) : test_rng_int(&r, 1, 40),
+            .in_height = large ? test_rng_int(&r, 60, 110) : test_rng_int(&r, 1, 23),
+            .in_width = large ? test_rng_int(&r, 60, 110) : test_rng_int(&r, 1, 23),
+            .out_channels = large ? test_rng_int(&r, 48, 64) : test_rng_int(&r, 1, 24),
+            .kernel_height = 1,
+            .kernel_width = 1,
+            .stride_height = test_rng_int(&r, 1, 3),
+            .stride_width = test_rng_int(&r, 1, 3)};
+        if (d.stride_height == 1 && d.stride_width == 1)
+            d.stride_height = 2;
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+        float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want),
+                         BLASCONV_OK);
+        blasconv_context *ctx;
+        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+        blasconv_context_set_threads(ctx, test_rng_int(&r, 1, 7));
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limits[t % 3]), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, dx), BLASCONV_OK);
+        test_assert_conv_close(dx, want, nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
+        blasconv_context_destroy(ctx);
+        free(dy), free(w), free(dx), free(want);
+    }
+}
+END_TEST
+
 START_TEST(backward_filter_matches_oracle)
 {
     test_rng r = test_rng_seeded(3000 + (uint64_t)_i);
@@ -399,6 +441,7 @@ int main(void)
     tcase_add_test(tc, depthwise_filter_gradient_keeps_an_infinity);
     tcase_add_test(tc, depthwise_filter_gradient_stride2_stays_in_its_input);
     tcase_add_loop_test(tc, backward_data_matches_oracle, 0, 2);
+    tcase_add_test(tc, strided_1x1_backward_data_matches_oracle);
     tcase_add_loop_test(tc, backward_filter_matches_oracle, 0, 2);
     tcase_add_test(tc, every_gemm_goes_through_the_seam);
     suite_add_tcase(s, tc);
