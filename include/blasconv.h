@@ -169,10 +169,11 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  filter always takes the input channels' kernel rows; NHWC forward takes output
  *  rows, NHWC backward data whole images (on fewer images than threads, input rows;
  *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
- *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance. FAST gives each thread whole
- *  batches of tiles in buffers of its own, or, for an NCHW layer whose transformed
- *  filter takes 4 MiB or more, blocks of output channels (its results agree with one
- *  thread's within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
+ *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance.
+ *  FAST gives each thread whole batches of tiles in buffers of its own, or, for an
+ *  NCHW layer whose transformed filter takes 4 MiB or more (and at least the tiles'
+ *  transforms), blocks of output channels (its results agree with one thread's
+ *  within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
  *  split planes, rows or channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
  *  The library keeps one set of worker threads for the process, shared by all
@@ -194,9 +195,9 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  F(2x2), chosen per layer, where that is expected to be faster; the error may
  *  exceed blasconv_conv2d_tolerance's by up to 1e-6 * 9(C+1) * max|x| * max|w|
  *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both
- *  backward passes, runs as under GEMM, with bitwise the GEMM result. Workspace limits and caller buffers apply: FAST
- *  needs the transformed filter ((m+2)^2 * K * C floats) plus one tile; below that
- *  the call takes the lowering and its minimum. */
+ *  backward passes, runs as under GEMM, with bitwise the GEMM result. Workspace
+ *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 * K *
+ *  C floats) plus one tile; below that the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
     BLASCONV_ALGO_GEMM = 0, /**< im2col/col2im + sgemm only */
     BLASCONV_ALGO_FAST = 1  /**< also lowerings with fewer multiplications */

@@ -73,10 +73,11 @@
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
  * no more than U: each block's GEMMs read all of V again, as each batch's read all of
- * U. r50_3x3_28 at batch 8 (V and M 6x U) ran 6.2-6.3 ms in blocks against 4.8-5.0
- * whole at one thread, 4.8 against 3.0 at two; at batch 2 (1.5x) 1.15-1.19 against
- * 1.33 and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against
- * 3.2-3.4 and 2.0-2.1 against 2.4-2.6 (a test program, medians of 21 and 31, while blocks began at 2 MiB of U). */
+ * U. While blocks began at 2 MiB of U (a test program, medians of 21 and 31):
+ * r50_3x3_28 at batch 8 (V and M 6x U) ran 6.2-6.3 ms in blocks against 4.8-5.0 whole
+ * at one thread, 4.8 against 3.0 at two; at batch 2 (1.5x) 1.15-1.19 against 1.33
+ * and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against 3.2-3.4
+ * and 2.0-2.1 against 2.4-2.6. */
 #define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
@@ -189,12 +190,12 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 }
 
 /* Output channels per block of U when the filter is transformed block by block
- * (WINOGRAD_K_BLOCK_BYTES above): a multiple of 16, the blocks evened out to a multiple of
- * the threads; 0 when U is transformed whole (kept, small, too many tiles for one batch
- * or more V and M than U,
- * not within `capacity`, or NHWC: its GEMMs have the tiles as rows, and r50_3x3_14_b8
- * at two threads ran 1.21-1.25x the lowering in blocks against 1.35-1.41x whole,
- * blasconv-fastbench --reps 15, three runs). */
+ * (WINOGRAD_K_BLOCK_BYTES above): a multiple of 16, the blocks evened out to a
+ * multiple of the threads; 0 when U is transformed whole (kept, small, too many tiles
+ * for one batch or more V and M than U, not within `capacity`, or NHWC: its GEMMs
+ * have the tiles as rows, and r50_3x3_14_b8 at two threads ran 1.21-1.25x the
+ * lowering in blocks against 1.35-1.41x whole, blasconv-fastbench --reps 15, three
+ * runs). */
 static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
                         size_t capacity)
 {

@@ -24,15 +24,14 @@ struct bench_onednn {
     dnnl_status_t status;
     char error[160];
 };
-typedef struct bench_onednn onednn_conv;
 
-static void execute(onednn_conv *c, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args)
+static void execute(bench_onednn *c, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args)
 {
     if (c->status == dnnl_success)
         c->status = dnnl_primitive_execute(p, c->stream, nargs, args);
 }
 
-static void reorder_inputs(onednn_conv *c)
+static void reorder_inputs(bench_onednn *c)
 {
     if (c->reorder_x)
         execute(c, c->reorder_x, 2,
@@ -42,14 +41,14 @@ static void reorder_inputs(onednn_conv *c)
                 (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->user_w}, {DNNL_ARG_TO, c->w}});
 }
 
-static void reorder_output(onednn_conv *c)
+static void reorder_output(bench_onednn *c)
 {
     if (c->reorder_y)
         execute(c, c->reorder_y, 2,
                 (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, c->y}, {DNNL_ARG_TO, c->user_y}});
 }
 
-static void wait_stream(onednn_conv *c)
+static void wait_stream(bench_onednn *c)
 {
     if (c->status == dnnl_success)
         c->status = dnnl_stream_wait(c->stream);
@@ -57,7 +56,7 @@ static void wait_stream(onednn_conv *c)
 
 void bench_onednn_run(void *arg)
 {
-    onednn_conv *c = arg;
+    bench_onednn *c = arg;
     if (!c->own_layout)
         reorder_inputs(c);
     execute(c, c->conv, 4,
@@ -72,7 +71,7 @@ void bench_onednn_run(void *arg)
 
 /* The memory oneDNN's convolution wants for `what`: the user's, or a new buffer and
  * a reorder from (to_user = 0) or to (to_user = 1) the user's. */
-static dnnl_status_t bind(onednn_conv *c, dnnl_query_t what, dnnl_memory_t user,
+static dnnl_status_t bind(bench_onednn *c, dnnl_query_t what, dnnl_memory_t user,
                           dnnl_memory_t *mem, dnnl_primitive_t *reorder, int to_user)
 {
     const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(c->pd, what, 0);
@@ -98,7 +97,7 @@ static dnnl_status_t bind(onednn_conv *c, dnnl_query_t what, dnnl_memory_t user,
     return st;
 }
 
-static void destroy(onednn_conv *c)
+static void destroy(bench_onednn *c)
 {
     if (!c)
         return;
@@ -151,7 +150,7 @@ const char *bench_onednn_create(bench_onednn **out, const blasconv_conv2d *d, in
     int oh, ow;
     if (blasconv_conv2d_output_size(d, &oh, &ow) != BLASCONV_OK)
         return "invalid descriptor";
-    onednn_conv *c = calloc(1, sizeof *c);
+    bench_onednn *c = calloc(1, sizeof *c);
     if (!c)
         return "out of memory";
     c->own_layout = mode != BENCH_ONEDNN_NCHW;
