@@ -171,8 +171,8 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
  *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance.
  *  FAST gives each thread whole batches of tiles in buffers of its own, or, for an
- *  NCHW layer whose transformed filter takes 4 MiB or more (and at least the tiles'
- *  transforms), blocks of output channels (its results agree with one thread's
+ *  NCHW layer whose transformed filter takes 4 MiB or more (and no less than the
+ *  transformed tiles), blocks of output channels (its results agree with one thread's
  *  within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
  *  split planes, rows or channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
