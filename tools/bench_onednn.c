@@ -132,11 +132,22 @@ static void set_omp_threads(int threads)
         set(threads);
 }
 
+static const char *status_name(dnnl_status_t st)
+{
+    switch (st) {
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "no implementation for this shape";
+    default: return "error";
+    }
+}
+
 #define TRY(call, what)                                                                           \
     do {                                                                                          \
         dnnl_status_t st_ = (call);                                                               \
         if (st_ != dnnl_success) {                                                                \
-            snprintf(c->error, sizeof c->error, "%s failed (dnnl status %d)", (what), (int)st_);  \
+            snprintf(c->error, sizeof c->error, "%s failed: %s (dnnl status %d)", (what),         \
+                     status_name(st_), (int)st_);                                                 \
             goto done;                                                                            \
         }                                                                                         \
     } while (0)

@@ -45,7 +45,8 @@ static void usage(FILE *out)
             "  --scale S      x and w uniform in [-S, S) (default 1)\n"
             "  --constant     FAST context promises constant weights (filter transform kept)\n"
             "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
-            "                 reorders timed; FAST wall time over the better one%s\n",
+            "                 reorders timed, and give the faster one's wall time over\n"
+            "                 FAST's%s\n",
             FASTBENCH_DEFAULT_SUITE, MAX_REPS, have_onednn ? "" : " (not in this build)");
 }
 
