@@ -726,7 +726,8 @@ static void run_batch(stage *st, int first, int split)
 }
 
 /* Output channels [k0, k1) of U (NCHW), every tap position, into a block of
- * (k1 - k0) * C floats per tap position; then their rows of every M[xi]. */
+ * (k1 - k0) * C floats per tap position; then their rows of every M[xi], then their
+ * planes of y while those rows are in this core's cache. */
 static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
@@ -735,6 +736,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
     for (int xi = 0; xi < taps; xi++)
         product_rows_nchw(st, xi, u + xi * block, k0, k1);
+    output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
 }
 
 /* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
@@ -773,11 +775,10 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
-    if (wp->k_block) { /* NCHW, one batch: V, then U and M block by block, then y */
+    if (wp->k_block) { /* NCHW, one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
         run_stage_all(&st, STAGE_INPUT, s->c);
         bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
-        run_stage_all(&st, STAGE_OUTPUT, s->k);
         return;
     }
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
