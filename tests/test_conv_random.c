@@ -293,7 +293,8 @@ END_TEST
  * across keeps the general path), odd and even sizes, one to seven threads, and
  * workspace limits that cut an image into tiles of a few output rows. Every fourth
  * layer has a few channels on a large map, which threads split by input rows (whose
- * first row need not be one the stride reaches); the others are small. */
+ * first row need not be one the stride reaches); the others are small, some grouped,
+ * some NHWC (whose col2im adds as before). */
 START_TEST(strided_1x1_backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2500);
@@ -312,6 +313,13 @@ START_TEST(strided_1x1_backward_data_matches_oracle)
             .stride_width = test_rng_int(&r, 1, 3)};
         if (d.stride_height == 1 && d.stride_width == 1)
             d.stride_height = 2;
+        if (t % 4 == 1) { /* grouped: each group's channels are a share of their own */
+            d.groups = test_rng_int(&r, 2, 3);
+            d.in_channels = d.groups * test_rng_int(&r, 1, 13);
+            d.out_channels = d.groups * test_rng_int(&r, 1, 8);
+        }
+        if (t % 4 == 3)
+            d.layout = BLASCONV_NHWC;
         size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
         float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
         float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
