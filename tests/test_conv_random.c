@@ -293,8 +293,9 @@ END_TEST
  * across keeps the general path), odd and even sizes, one to seven threads, and
  * workspace limits that cut an image into tiles of a few output rows. Every fourth
  * layer has a few channels on a large map, which threads split by input rows (whose
- * first row need not be one the stride reaches); the others are small, some grouped,
- * some NHWC (whose col2im adds as before). */
+ * first row need not be one the stride reaches), every eighth one image of many
+ * channels, which threads split by input channels; the others are small, some
+ * grouped, some NHWC (whose col2im adds as before). */
 START_TEST(strided_1x1_backward_data_matches_oracle)
 {
     test_rng r = test_rng_seeded(2500);
@@ -320,6 +321,13 @@ START_TEST(strided_1x1_backward_data_matches_oracle)
         }
         if (t % 4 == 3)
             d.layout = BLASCONV_NHWC;
+        if (t % 8 == 2) { /* one image of many channels: threads split input channels */
+            d.batch = 1;
+            d.in_channels = test_rng_int(&r, 64, 160);
+            d.out_channels = test_rng_int(&r, 32, 64);
+            d.in_height = test_rng_int(&r, 24, 40);
+            d.in_width = test_rng_int(&r, 24, 40);
+        }
         size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
         float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
         float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
@@ -328,7 +336,9 @@ START_TEST(strided_1x1_backward_data_matches_oracle)
         blasconv_context *ctx;
         ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
         blasconv_context_set_threads(ctx, test_rng_int(&r, 1, 7));
-        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limits[t % 3]), BLASCONV_OK);
+        /* (the many channels' output row alone takes more than the small limits) */
+        const size_t limit = t % 8 == 2 && limits[t % 3] ? (size_t)1 << 17 : limits[t % 3];
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limit), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, dx), BLASCONV_OK);
         test_assert_conv_close(dx, want, nx, &d, BLASCONV_PASS_BACKWARD_DATA,
                                test_conv_describe(&d));
