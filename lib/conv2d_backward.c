@@ -99,18 +99,14 @@ static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, 
     }
     int oh_first, oh_stop;
     dy_rows_reaching(s, ih_begin, ih_end, &oh_first, &oh_stop);
-    if (s->strided_1x1) { /* rows before the first one reached are zero; the rest are
-                             written whole by bc_col2im_1x1_strided */
-        const int64_t reached = (int64_t)oh_first * s->stride_h;
-        const int zero_rows = (int)((reached < ih_end ? reached : ih_end) - ih_begin);
-        for (int c = 0; c < c_end - c_begin && zero_rows > 0; c++)
-            memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
-                   (size_t)zero_rows * s->w * sizeof(float));
-    } else {
-        for (int c = 0; c < c_end - c_begin; c++)
-            memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
-                   (size_t)(ih_end - ih_begin) * s->w * sizeof(float));
-    }
+    /* dx rows start at zero for col2im to add into; a strided 1x1 layer's rows from
+     * the first one reached on are written whole by bc_col2im_1x1_strided */
+    int64_t zero_end = ih_end;
+    if (s->strided_1x1 && (int64_t)oh_first * s->stride_h < ih_end)
+        zero_end = (int64_t)oh_first * s->stride_h;
+    for (int c = 0; c < c_end - c_begin && zero_end > ih_begin; c++)
+        memset(dx_share + (size_t)c * plane + (size_t)ih_begin * s->w, 0,
+               (size_t)(zero_end - ih_begin) * s->w * sizeof(float));
     if (p->row_shift) {
         backward_data_shifted(ctx, p, &share, dy_group, g, c_begin, ih_begin, ih_end, dx_share,
                               col);
