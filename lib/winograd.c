@@ -190,14 +190,15 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 }
 
 /* Output channels per block of U when the filter is transformed block by block
- * (WINOGRAD_K_BLOCK_BYTES above): a multiple of 16, the blocks evened out to a
- * multiple of the threads; 0 when U is transformed whole (kept, small, too many tiles
+ * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
+ * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
+ * multiple of the threads before the rounding to 16; 0 when U is transformed whole (kept, small, too many tiles
  * for one batch or more V and M than U, not within `capacity`, or NHWC: its GEMMs
  * have the tiles as rows, and r50_3x3_14_b8 at two threads ran 1.21-1.25x the
  * lowering in blocks against 1.35-1.41x whole, blasconv-fastbench --reps 15, three
  * runs). */
 static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
-                        size_t capacity)
+                        size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
     if (s->layout != BLASCONV_NCHW || cached ||
@@ -217,8 +218,10 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
     rows = (rows + 15) / 16 * 16;
     if (rows >= (size_t)s->k)
         return 0;
-    const size_t need = align64(rows * row_bytes) * threads + align64(taps * s->c * tiles * 4) +
-                        align64(taps * s->k * tiles * 4);
+    blocks = ((size_t)s->k + rows - 1) / rows;
+    *buffers = blocks < (size_t)threads ? (int)blocks : threads;
+    const size_t need = align64(rows * row_bytes) * (size_t)*buffers +
+                        align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
     return need <= capacity ? (int)rows : 0;
 }
 
@@ -315,16 +318,14 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     if (!m)
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
-    const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity);
+    int k_threads = 0;
+    const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity, &k_threads);
     if (k_block)
         per_batch = tiles;
     const int batch_threads =
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes =
         align64((size_t)(m + 2) * (m + 2) * k_block * s->c * sizeof(float));
-    /* no more block buffers than blocks, whatever the threads asked for */
-    const int k_blocks = k_block ? ceil_div_int(s->k, k_block) : 0;
-    const int k_threads = threads < k_blocks ? threads : k_blocks;
     const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
