@@ -26,15 +26,6 @@ double bench_row_budget_seconds = 2.0;
 
 double bench_settle_seconds = 0.0;
 
-static void settle(void)
-{
-    if (bench_settle_seconds > 0) {
-        double whole = floor(bench_settle_seconds);
-        struct timespec t = {(time_t)whole, (long)((bench_settle_seconds - whole) * 1e9)};
-        nanosleep(&t, NULL);
-    }
-}
-
 /* Medians of reps samples of each fn, the fns taking turns so that all of them see
  * the same machine load; fewer samples (at least one) once the row's time budget is
  * spent. With bench_settle_seconds > 0 each fn takes all its samples in turn instead,
@@ -65,7 +56,7 @@ static void time_interleaved(int count, void (*const fns[])(void *), void *const
     const double budget = bench_row_budget_seconds / blocks;
     int taken = 0;
     for (int b = 0; b < blocks; b++) {
-        settle();
+        bench_sleep(bench_settle_seconds);
         const double start = bench_clock_seconds(CLOCK_MONOTONIC);
         const int want = b == 0 ? reps : taken; /* every block as many as the first */
         taken = 0;

@@ -4,6 +4,7 @@
  * against the reference. Table on stdout, CSV and a gnuplot chart on request. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, setenv, strtok_r, popen */
 #include "bench.h"
+#include "bench_clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -397,10 +398,7 @@ int main(int argc, char **argv)
             blasconv_context *ctx = vendor_context(ven, o.threads[t], o.workspace_limit);
             if (!ctx)
                 return 1;
-            /* OpenBLAS's idle workers spin for about 0.13 s after a threaded sgemm
-             * (measured here); a 0.3 s pause keeps blasconv's own threads from being
-             * timed against them. */
-            bench_settle_seconds = o.threads[t] > 1 ? 0.3 : 0.0;
+            bench_settle_seconds = bench_settle_seconds_for(o.threads[t]);
             for (int l = 0; l < layer_count; l++)
                 for (int a = 0; a < o.layout_count; a++)
                     for (int p = 0; p < o.pass_count; p++) {

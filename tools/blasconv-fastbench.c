@@ -83,16 +83,6 @@ static int timed_forward(blasconv_context *ctx, const bench_layer *r, const floa
     return st == BLASCONV_OK ? 0 : -1;
 }
 
-/* With threads, a threaded runtime's idle workers spin for a while after a call
- * (OpenBLAS's about 0.1 s, OpenMP's too) and take a core from whatever runs next: with
- * no pause, oneDNN's two threads ran the first layer timed after blasconv at 8 ms a
- * call against 0.56. Each block of timings of another runtime starts after this. */
-static void settle(int threads)
-{
-    if (threads > 1)
-        nanosleep(&(struct timespec){0, 300000000L}, NULL);
-}
-
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
 /* Median wall seconds of oneDNN's `mode` on r's shape with NCHW x, w and bias (NAN
  * if oneDNN has no implementation), the largest |oneDNN - want| over its output,
@@ -112,7 +102,7 @@ static double time_onednn(const bench_layer *r, bench_onednn_mode mode, int reps
     double wall[MAX_REPS], t0;
     for (size_t i = 0; !err && i < ny; i++)
         y[i] = NAN; /* written by finish: what it leaves shows */
-    settle(threads);
+    bench_sleep(bench_settle_seconds_for(threads));
     for (int rep = -1; rep < reps && !err; rep++) {
         t0 = bench_clock_seconds(CLOCK_MONOTONIC);
         bench_onednn_run(c);
@@ -178,8 +168,8 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
     }
     double cpu[2][MAX_REPS], wall[2][MAX_REPS], c, t;
     if (onednn)
-        settle(threads);                             /* after the previous layer's oneDNN */
-    for (int rep = -1; rep < reps && !failed; rep++) /* rep -1 warms up (scratch, caches) */
+        bench_sleep(bench_settle_seconds_for(threads)); /* after the previous layer's oneDNN */
+    for (int rep = -1; rep < reps && !failed; rep++)    /* rep -1 warms up (scratch, caches) */
         for (int a = 0; a < 2 && !failed; a++) {
             failed |= timed_forward(ctx[a], r, x, w, bias, y[a], &c, &t) != 0;
             if (rep >= 0)
