@@ -528,6 +528,8 @@ static void output_nchw(const conv_shape *s, const winograd_plan *wp, const floa
     const int m = wp->m;
     float block[16 * LANES], joined[16 * LANES], bias_lanes[LANES];
     for (int b = 0; b < count; b += LANES) {
+        if (b + LANES > count && count >= LANES)
+            b = count - LANES; /* a last partial block again overlaps the one before */
         const int lanes = count - b < LANES ? count - b : LANES;
         tile_origin at[LANES];
         int run_end[LANES]; /* the lane after the run of lane l's tile row */
