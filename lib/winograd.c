@@ -79,6 +79,15 @@
  * and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against 3.2-3.4
  * and 2.0-2.1 against 2.4-2.6. */
 #define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
+/* Constant weights keep U whole only below this size where it could be transformed
+ * block by block: a larger kept U came back from memory on every call, while the
+ * blocks are made from w (4x smaller at F(4x4)) in the cache. blasconv-fastbench
+ * --reps 15 --constant --only the row, NCHW, two runs alternating kept and blocks
+ * (a temporary switch): r50_3x3_14_b8 (9.4 MB) 7.5 ms kept against 5.7-6.2 in blocks
+ * at one thread, 3.8-4.0 against 4.0 at two; r50_3x3_7_b8 (36 MiB) 8.1-8.2 against
+ * 6.6-6.9 and 4.2 against 4.1-4.2. r50_3x3_14's 4 MiB (F(2x2)) kept ran 1.2-1.3 ms
+ * against 1.1-1.3 at one thread and 0.67-0.71 against 0.95-0.98 at two. */
+#define WINOGRAD_KEEP_MAX_BYTES ((size_t)8 << 20)
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
@@ -192,8 +201,9 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 /* Output channels per block of U when the filter is transformed block by block
  * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
  * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
- * multiple of the threads before the rounding to 16; 0 when U is transformed whole (kept, small, too many tiles
- * for one batch or more V and M than U, not within `capacity`, or NHWC: its GEMMs
+ * multiple of the threads before the rounding to 16; 0 when U is transformed whole
+ * (kept and under WINOGRAD_KEEP_MAX_BYTES, small, too many tiles for one batch or
+ * more V and M than U, not within `capacity`, or NHWC: its GEMMs
  * have the tiles as rows, and r50_3x3_14_b8 at two threads ran 1.21-1.25x the
  * lowering in blocks against 1.35-1.41x whole, blasconv-fastbench --reps 15, three
  * runs). */
@@ -201,7 +211,7 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (s->layout != BLASCONV_NCHW || cached ||
+    if (s->layout != BLASCONV_NCHW || (cached && filter_bytes(s, m) < WINOGRAD_KEEP_MAX_BYTES) ||
         filter_bytes(s, m) < WINOGRAD_K_BLOCK_MIN_U_BYTES ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
@@ -278,7 +288,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         return BLASCONV_OK;
     /* The budget holds U too, cached or not, so FAST's peak stays under the limit. */
     const size_t capacity = bc_scratch_capacity(ctx);
-    const int cached = ctx->weights_constant && !ctx->has_user_workspace;
+    int cached = ctx->weights_constant && !ctx->has_user_workspace;
     /* m by the expected time of an unlimited call; the limit then only sets the
      * batch size (results do not depend on it), unless that m's minimum does not
      * fit, then the other m, then the lowering. Small layers take Winograd
@@ -297,7 +307,9 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
-        double ns = winograd_ns(s, side, (int)all, unlimited, cached);
+        const int kept = cached && (s->layout != BLASCONV_NCHW ||
+                                    filter_bytes(s, side) < WINOGRAD_KEEP_MAX_BYTES);
+        double ns = winograd_ns(s, side, (int)all, unlimited, kept);
         if (threads > 1 && side == 2 && all / threads < WINOGRAD_MIN_THREAD_TILES)
             ns *= WINOGRAD_FEW_TILES_COST;
         if (ns >= bound_ns)
@@ -321,7 +333,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     int k_threads = 0;
     const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity, &k_threads);
     if (k_block)
-        per_batch = tiles;
+        per_batch = tiles, cached = 0; /* a large U is not kept (WINOGRAD_KEEP_MAX_BYTES) */
     const int batch_threads =
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes =

@@ -202,16 +202,19 @@ END_TEST
  *   whole, the tiles taking two batches of about 4 MiB;
  *   128 -> 128, 2.4 MiB of U: whole, one batch.
  * Two and seven threads on the linked BLAS even the blocks out over them, one
- * buffer per thread. NHWC transforms U whole: 36 GEMMs a batch. */
+ * buffer per thread. NHWC transforms U whole: 36 GEMMs a batch. With the weights
+ * promised constant, U under 8 MiB is kept whole (one set of GEMMs a batch, called
+ * twice: the second call reuses it); the 10 MiB one still goes block by block. */
 static const struct {
     blasconv_conv2d d;
     int nchw_sets, nhwc_sets; /* sets of 36 GEMMs: blocks or batches */
+    int kept_nchw_sets;       /* the same with constant weights */
 } block_cases[] = {
-    {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 1},
-    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 1},
-    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 1},
-    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2},
-    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1},
+    {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 1, 17},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 1, 1},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 1, 1},
+    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2, 2},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1, 1},
 };
 
 START_TEST(large_filters_block_by_block)
@@ -231,6 +234,16 @@ START_TEST(large_filters_block_by_block)
                      36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].nchw_sets
                                                      : block_cases[_i / 2].nhwc_sets));
     assert_fast_close(y, want, p.ny, &d, "blocks of U");
+    ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
+    for (int call = 0; call < 2; call++) {
+        test_naive_sgemm_calls = 0;
+        test_poison(y, p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        ck_assert_int_eq(test_naive_sgemm_calls,
+                         36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].kept_nchw_sets
+                                                         : block_cases[_i / 2].nhwc_sets));
+        assert_fast_close(y, want, p.ny, &d, "constant weights");
+    }
     blasconv_context_destroy(ctx);
     const int thread_counts[] = {1, 2, 7};
     for (int i = 0; i < 3; i++) {
@@ -242,6 +255,29 @@ START_TEST(large_filters_block_by_block)
         blasconv_context_destroy(ctx);
     }
     free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
+/* A layer whose large U goes block by block under the promise of constant weights
+ * leaves the kept U of another layer alone: that layer's next call reuses it and
+ * gives bitwise its first result. (Block buffers placed in the kept U's memory
+ * would overwrite it.) */
+START_TEST(kept_filter_survives_blocked_layers)
+{
+    test_rng r = test_rng_seeded(9780);
+    const blasconv_conv2d kept = block_cases[4].d, blocked = block_cases[0].d;
+    test_conv_problem a = test_conv_problem_make(&r, kept),
+                      b = test_conv_problem_make(&r, blocked);
+    float *first = test_alloc_poisoned(a.ny), *again = test_alloc_poisoned(a.ny);
+    float *yb = test_alloc_poisoned(b.ny);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &kept, a.x, a.w, a.bias, first), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &blocked, b.x, b.w, b.bias, yb), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &kept, a.x, a.w, a.bias, again), BLASCONV_OK);
+    ck_assert(!memcmp(first, again, a.ny * sizeof(float)));
+    blasconv_context_destroy(ctx);
+    free(first), free(again), free(yb), test_conv_problem_free(&a), test_conv_problem_free(&b);
 }
 END_TEST
 
@@ -527,6 +563,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
     tcase_add_loop_test(tc, large_filters_block_by_block, 0,
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
+    tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
     tcase_add_test(tc, everything_else_is_gemm);
