@@ -22,6 +22,8 @@
  * at batch 1 1.38 -> 1.45 ms (its filter is larger than its lowering). */
 #include "internal.h"
 
+#include <string.h>
+
 /* Whether `rows` lowered rows of one image (C/g*KW*OW floats each) stay under 2^31
  * elements, like every scratch buffer: then the path's tiles, leading dimensions and
  * row counts all fit an int (a huge dilation or pad would make them overflow). */
@@ -86,21 +88,26 @@ struct filter_job {
     float *shifted;
 };
 
-/* Output channels [k_begin, k_end) of the filter copy. */
+/* Output channels [k_begin, k_end) of the filter copy, each filter read once in order
+ * and its kernel rows written to their KH copies. */
 static void copy_filter_rows(void *arg, int64_t k_begin, int64_t k_end)
 {
     const struct filter_job *j = arg;
     const conv_shape *s = j->s;
-    const int cg = s->c_per_group, kw = s->kw, taps = s->kh * s->kw;
-    const size_t depth = (size_t)cg * (size_t)kw;
-    for (int ki = 0; ki < s->kh; ki++)
-        for (int64_t k = k_begin; k < k_end; k++) {
-            float *dst = j->shifted + ((size_t)ki * s->k + (size_t)k) * depth;
-            const float *src = j->w + (size_t)k * (size_t)s->col_rows + (size_t)ki * kw;
+    const int cg = s->c_per_group, kw = s->kw, kh = s->kh;
+    const size_t depth = (size_t)cg * (size_t)kw, copy = (size_t)s->k * depth;
+    for (int64_t k = k_begin; k < k_end; k++) {
+        const float *src = j->w + (size_t)k * (size_t)s->col_rows;
+        float *dst = j->shifted + (size_t)k * depth;
+        if (kw == 3) /* fixed-size copies: a few moves, not a loop */
+            for (int c = 0; c < cg; c++, dst += 3)
+                for (int ki = 0; ki < kh; ki++, src += 3)
+                    memcpy(dst + (size_t)ki * copy, src, 3 * sizeof(float));
+        else
             for (int c = 0; c < cg; c++, dst += kw)
-                for (int kj = 0; kj < kw; kj++)
-                    dst[kj] = src[(size_t)c * taps + kj];
-        }
+                for (int ki = 0; ki < kh; ki++, src += kw)
+                    memcpy(dst + (size_t)ki * copy, src, (size_t)kw * sizeof(float));
+    }
 }
 
 void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, int threads)
