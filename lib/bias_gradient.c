@@ -13,32 +13,6 @@
 typedef float vec8f __attribute__((vector_size(32)));
 typedef double vec8d __attribute__((vector_size(64)));
 
-/* One step of a 16 x 16 transpose: rows r and r + b (r & b == 0) swap their b x b
- * blocks off the diagonal (b = 8, 4, 2, 1); lo and hi are the two rows' new lanes. */
-#define TRANSPOSE_STEP(t, b, lo, hi)                                                              \
-    for (int r = 0; r < 16; r++)                                                                  \
-        if (!(r & (b))) {                                                                         \
-            const vec16 top = t[r], bottom = t[r + (b)];                                          \
-            t[r] = BC_SHUFFLE(top, bottom, lo);                                                   \
-            t[r + (b)] = BC_SHUFFLE(top, bottom, hi);                                             \
-        }
-#define LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-#define LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-
-static inline void transpose16(vec16 t[16])
-{
-    TRANSPOSE_STEP(t, 8, LO8, HI8)
-    TRANSPOSE_STEP(t, 4, LO4, HI4)
-    TRANSPOSE_STEP(t, 2, LO2, HI2)
-    TRANSPOSE_STEP(t, 1, LO1, HI1)
-}
-
 /* The 16 channels' sums over positions [0, count) of their planes, positions 16 at a
  * time: a 16 x 16 block loaded a channel a row, transposed so that each vector holds
  * one position of all 16, then added position by position (in the scalar loop's
@@ -54,7 +28,7 @@ static inline size_t sum16_blocks(const float *planes, size_t positions, double 
         vec16 t[16];
         for (int j = 0; j < 16; j++)
             t[j] = bc_load16(planes + (size_t)j * positions + i);
-        transpose16(t);
+        bc_transpose16(t);
         for (int q = 0; q < 16; q++) {
             vec8f a, b;
             memcpy(&a, &t[q], sizeof a);

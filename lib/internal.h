@@ -91,6 +91,33 @@ typedef int bc_lanes16 __attribute__((vector_size(64)));
     (f), (f) + 16, (f) + 1, (f) + 17, (f) + 2, (f) + 18, (f) + 3, (f) + 19, (f) + 4, (f) + 20,    \
         (f) + 5, (f) + 21, (f) + 6, (f) + 22, (f) + 7, (f) + 23
 
+/* 16 x 16 transposes of vectors (the bias gradient's sums, NHWC's Winograd filter).
+ * One step: rows r and r + b (r & b == 0) swap their b x b blocks off the diagonal
+ * (b = 8, 4, 2, 1); lo and hi are the two rows' new lanes. */
+#define BC_TRANSPOSE_STEP(t, b, lo, hi)                                                           \
+    for (int r = 0; r < 16; r++)                                                                  \
+        if (!(r & (b))) {                                                                         \
+            const vec16 top = t[r], bottom = t[r + (b)];                                          \
+            t[r] = BC_SHUFFLE(top, bottom, lo);                                                   \
+            t[r + (b)] = BC_SHUFFLE(top, bottom, hi);                                             \
+        }
+#define BC_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define BC_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define BC_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define BC_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define BC_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define BC_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define BC_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define BC_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+
+static inline void bc_transpose16(vec16 t[16])
+{
+    BC_TRANSPOSE_STEP(t, 8, BC_LO8, BC_HI8)
+    BC_TRANSPOSE_STEP(t, 4, BC_LO4, BC_HI4)
+    BC_TRANSPOSE_STEP(t, 2, BC_LO2, BC_HI2)
+    BC_TRANSPOSE_STEP(t, 1, BC_LO1, BC_HI1)
+}
+
 /* CBLAS enum values (the ABI every CBLAS shares). */
 enum {
     CBLAS_ROW_MAJOR = 101,
