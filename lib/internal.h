@@ -449,6 +449,11 @@ void bc_winograd_spread_row(int m, const float *src, float *dst, ptrdiff_t ds);
 void bc_winograd_join_rows(int m, const float *src, float *dst);
 void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes, float *dst,
                         ptrdiff_t ds);
+/* 16 filters (filter f at src + f*fs) of 16 contiguous lanes each (tap t at + t*ts)
+ * -> dst[xi*ds + l*ls + f]: each tap position's 16 x 16 block transposed, so that
+ * the filters sit side by side (NHWC's U^T[xi][c][k] from w[k][3][3][c]). */
+void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts, float *dst,
+                              ptrdiff_t ds, ptrdiff_t ls);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,
                         float *dst, ptrdiff_t rs, ptrdiff_t cs);
 

@@ -7,9 +7,9 @@
  * with U[xi] = G g G^T the filter, transformed once per call (or kept in the
  * context when the caller promised constant weights). NCHW keeps V as [xi][C][T]
  * and M as [xi][K][T] (the GEMM is U V, tiles as columns); NHWC keeps V as
- * [xi][T][C] and M as [xi][T][K] (the GEMM is V U^T, as in conv2d.c's NHWC path),
- * so each layout's transforms run over contiguous lanes: tiles in NCHW, channels
- * in NHWC.
+ * [xi][T][C], U transposed as [xi][C][K] and M as [xi][T][K] (the GEMM is V U^T,
+ * tiles as rows), so each layout's transforms run over contiguous lanes: tiles in
+ * NCHW, channels in NHWC.
  *
  * Choice of m: F(4x4) does 4x fewer multiplications than the lowering against
  * F(2x2)'s 2.25x and its transforms cost less per output, but its filter is 36/16
@@ -401,8 +401,30 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
     }
 }
 
-/* U[xi][k][c] from w: [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart) or
- * [K][3][3][C] (NHWC: lanes are one filter's C channels). */
+/* NHWC's U^T[xi][c][k] for channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16
+ * filters by 16 channels transformed over the channels (contiguous loads), transposed
+ * and stored straight into U (no streaming stores: through a 36 KB block on the
+ * stack, which beside the transform's own overflowed the L1 cache, r50_3x3_14_b8's
+ * transform took 2 ms); the rest with the K filters as lanes, 9C floats apart.
+ * U used to be [xi][k][c] like NCHW's, for a GEMM V U^T that OpenBLAS runs slower
+ * than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36 GEMMs of
+ * 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134 against 143
+ * for 128 x 256 x 256 (a test program, medians of 21). */
+static void transform_filter_nhwc(const conv_shape *s, int m, const float *w, float *u,
+                                  int64_t c_begin, int64_t c_end, int stream)
+{
+    const ptrdiff_t kc = (ptrdiff_t)s->k * s->c, fs = (ptrdiff_t)9 * s->c;
+    int64_t c = c_begin;
+    if (s->k % LANES == 0)
+        for (; c + LANES <= c_end; c += LANES)
+            for (int k = 0; k < s->k; k += LANES)
+                bc_winograd_filter_16x16(m, w + k * fs + c, fs, s->c, u + c * s->k + k, kc, s->k);
+    for (; c < c_end; c++)
+        filter_lanes(m, w + c, s->c, fs, s->k, u + c * s->k, kc, stream);
+}
+
+/* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
+ * U^T[xi][c][k] from w [K][3][3][C] (NHWC: over channels). */
 static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
                              int64_t end, int stream)
 {
@@ -410,8 +432,7 @@ static void transform_filter(const conv_shape *s, int m, const float *w, float *
     if (s->layout == BLASCONV_NCHW) /* lanes [begin, end) of the K*C filters */
         filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc, stream);
     else
-        for (int64_t k = begin; k < end; k++) /* filters [begin, end) */
-            filter_lanes(m, w + k * 9 * s->c, s->c, 1, s->c, u + k * s->c, kc, stream);
+        transform_filter_nhwc(s, m, w, u, begin, end, stream);
 #if defined(__x86_64__)
     if (stream)
         _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
@@ -673,7 +694,8 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
              st->product + ((size_t)xi * s->k + (size_t)k0) * st->count, st->count);
 }
 
-/* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows) for xi in [begin, end). */
+/* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows, U^T as it lies) for xi
+ * in [begin, end). */
 static void gemms(const stage *st, int begin, int end)
 {
     const conv_shape *s = st->s;
@@ -684,8 +706,8 @@ static void gemms(const stage *st, int begin, int end)
         if (s->layout == BLASCONV_NCHW)
             product_rows_nchw(st, xi, wp->u + xi * kc, 0, s->k);
         else
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_TRANS, st->count, s->k, s->c, 1.0f,
-                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->c, 0.0f,
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, s->k, s->c, 1.0f,
+                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->k, 0.0f,
                      st->product + xi * p_step, s->k);
     }
 }
@@ -797,7 +819,7 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
         return;
     }
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->k);
+        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->c);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};

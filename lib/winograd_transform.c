@@ -295,6 +295,24 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
+BC_MULTI_ISA void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts,
+                                           float *dst, ptrdiff_t ds, ptrdiff_t ls)
+{
+    const int a = m + 2;
+    float u[16 * 36 * LANES]; /* [filter][xi][lane] */
+    for (int f = 0; f < 16; f++)
+        m == 2 ? filter_block(2, src + f * fs, ts, 1, u + f * 36 * LANES, LANES)
+               : filter_block(4, src + f * fs, ts, 1, u + f * 36 * LANES, LANES);
+    for (int xi = 0; xi < a * a; xi++) {
+        vec16 t[16];
+        for (int f = 0; f < 16; f++)
+            t[f] = bc_load16(u + (f * 36 + xi) * LANES);
+        bc_transpose16(t);
+        for (int l = 0; l < LANES; l++)
+            bc_store16(dst + xi * ds + l * ls, t[l]);
+    }
+}
+
 BC_MULTI_ISA void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes,
                                      const float *bias, float *dst, ptrdiff_t rs, ptrdiff_t cs)
 {
