@@ -69,6 +69,15 @@
  * 2 MiB, r50_3x3_28's 2.4 MiB in blocks ran no faster at one thread and slower at
  * two (0.57-0.60 against 0.50-0.61 ms; a test program, medians of 101, six runs). */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES ((size_t)4 << 20)
+/* NHWC's GEMMs have the tiles as rows: a block is columns [k0, k1) of each M[xi],
+ * and its output transform reads their tiles' rows 16 channels at a time. That
+ * pays only for a U far beyond the caches: blasconv-fastbench --reps 9 to 15
+ * --layout nhwc --only the row, two or three runs alternating blocks and whole U
+ * (a temporary switch): r50_3x3_7_b8 (36 MiB) 6.3-7.8 ms in blocks against the
+ * lowering's 10.0-11.3 at one thread (whole U: 13.0-13.6), 4.5-4.6 against 6.0-6.2
+ * at two; r50_3x3_14_b8 (9.4 MB) 6.4-6.9 against 6.8-6.9 whole at one thread but
+ * 4.7-4.8 against 3.9 at two. */
+#define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
@@ -125,6 +134,13 @@ static size_t tile_bytes(const conv_shape *s, int m)
     return (size_t)(m + 2) * (m + 2) * ((size_t)s->c + (size_t)s->k) * sizeof(float);
 }
 
+/* Whether U is large enough to go block by block (WINOGRAD_K_BLOCK_MIN_U_BYTES*). */
+static int blocks_pay(const conv_shape *s, int m)
+{
+    return filter_bytes(s, m) >= (s->layout == BLASCONV_NCHW ? WINOGRAD_K_BLOCK_MIN_U_BYTES
+                                                             : WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC);
+}
+
 static int ceil_div_int(int num, int den)
 {
     return (num + den - 1) / den;
@@ -166,7 +182,9 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
 #define NS_PER_FLOP 0.0091
 #define NS_PER_FLOP_NHWC 0.0080
 /* GEMM columns (tiles) at which the sgemm runs at half rate: NCHW's tiles are the
- * GEMM's N; NHWC's are its M, which OpenBLAS needs more of. */
+ * GEMM's N; NHWC's are its M, which OpenBLAS needs more of, but not against a block
+ * of U^T (OpenBLAS: 157 GFLOP/s for 36 GEMMs of 32 x 48 x 512, 192 for NCHW's
+ * 48 x 32 x 512; a test program, medians of 21). */
 #define TILE_EFFICIENCY_HALF 16.0
 #define TILE_EFFICIENCY_HALF_NHWC 40.0
 #define NS_PER_FILTER_FLOAT 0.22
@@ -188,8 +206,8 @@ static double lowering_ns(const conv_shape *s)
 static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
 {
     const double taps = (m + 2) * (m + 2);
-    const double half =
-        s->layout == BLASCONV_NCHW ? TILE_EFFICIENCY_HALF : TILE_EFFICIENCY_HALF_NHWC;
+    const double half = s->layout == BLASCONV_NCHW || blocks_pay(s, m) ? TILE_EFFICIENCY_HALF
+                                                                       : TILE_EFFICIENCY_HALF_NHWC;
     const double gemm =
         2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP * (per_batch + half) / per_batch;
     const double io_per_float = s->layout == BLASCONV_NCHW ? 0.4 : 0.2;
@@ -202,17 +220,13 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
  * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
  * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
  * multiple of the threads before the rounding to 16; 0 when U is transformed whole
- * (kept and under WINOGRAD_KEEP_MAX_BYTES, small, too many tiles for one batch or
- * more V and M than U, not within `capacity`, or NHWC: its GEMMs
- * have the tiles as rows, and r50_3x3_14_b8 at two threads ran 1.21-1.25x the
- * lowering in blocks against 1.35-1.41x whole, blasconv-fastbench --reps 15, three
- * runs). */
+ * (kept and under WINOGRAD_KEEP_MAX_BYTES, small for the layout, too many tiles for
+ * one batch or more V and M than U, or not within `capacity`). */
 static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (s->layout != BLASCONV_NCHW || (cached && filter_bytes(s, m) < WINOGRAD_KEEP_MAX_BYTES) ||
-        filter_bytes(s, m) < WINOGRAD_K_BLOCK_MIN_U_BYTES ||
+    if (!blocks_pay(s, m) || (cached && filter_bytes(s, m) < WINOGRAD_KEEP_MAX_BYTES) ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;
@@ -307,8 +321,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
-        const int kept = cached && (s->layout != BLASCONV_NCHW ||
-                                    filter_bytes(s, side) < WINOGRAD_KEEP_MAX_BYTES);
+        const int kept =
+            cached && !(blocks_pay(s, side) && filter_bytes(s, side) >= WINOGRAD_KEEP_MAX_BYTES);
         double ns = winograd_ns(s, side, (int)all, unlimited, kept);
         if (threads > 1 && side == 2 && all / threads < WINOGRAD_MIN_THREAD_TILES)
             ns *= WINOGRAD_FEW_TILES_COST;
@@ -401,7 +415,8 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
     }
 }
 
-/* NHWC's U^T[xi][c][k] for channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16
+/* NHWC's U^T[xi][c][k - k_begin] (rows ld floats apart) for filters [k_begin, k_end)
+ * and channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16
  * filters by 16 channels transformed over the channels (contiguous loads), transposed
  * and stored straight into U (no streaming stores: through a 36 KB block on the
  * stack, which beside the transform's own overflowed the L1 cache, r50_3x3_14_b8's
@@ -410,17 +425,19 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
  * than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36 GEMMs of
  * 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134 against 143
  * for 128 x 256 x 256 (a test program, medians of 21). */
-static void transform_filter_nhwc(const conv_shape *s, int m, const float *w, float *u,
-                                  int64_t c_begin, int64_t c_end, int stream)
+static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
+                         float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end, int stream)
 {
-    const ptrdiff_t kc = (ptrdiff_t)s->k * s->c, fs = (ptrdiff_t)9 * s->c;
+    const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = ld * s->c;
+    const int filters = k_end - k_begin;
+    const float *wk = w + (size_t)k_begin * fs;
     int64_t c = c_begin;
-    if (s->k % LANES == 0)
+    if (filters % LANES == 0)
         for (; c + LANES <= c_end; c += LANES)
-            for (int k = 0; k < s->k; k += LANES)
-                bc_winograd_filter_16x16(m, w + k * fs + c, fs, s->c, u + c * s->k + k, kc, s->k);
+            for (int k = 0; k < filters; k += LANES)
+                bc_winograd_filter_16x16(m, wk + k * fs + c, fs, s->c, u + c * ld + k, ds, ld);
     for (; c < c_end; c++)
-        filter_lanes(m, w + c, s->c, fs, s->k, u + c * s->k, kc, stream);
+        filter_lanes(m, wk + c, s->c, fs, filters, u + c * ld, ds, stream);
 }
 
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
@@ -432,7 +449,7 @@ static void transform_filter(const conv_shape *s, int m, const float *w, float *
     if (s->layout == BLASCONV_NCHW) /* lanes [begin, end) of the K*C filters */
         filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc, stream);
     else
-        transform_filter_nhwc(s, m, w, u, begin, end, stream);
+        filters_nhwc(s, m, w, 0, s->k, u, s->k, begin, end, stream);
 #if defined(__x86_64__)
     if (stream)
         _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
@@ -623,8 +640,10 @@ static void input_nhwc(const conv_shape *s, const winograd_plan *wp, const float
     }
 }
 
+/* Tiles [t_begin, t_end), output channels [k_begin, k_end). */
 static void output_nhwc(const conv_shape *s, const winograd_plan *wp, const float *product,
-                        const float *bias, int first, int count, float *y, int t_begin, int t_end)
+                        const float *bias, int first, int count, float *y, int t_begin, int t_end,
+                        int k_begin, int k_end)
 {
     const int m = wp->m;
     const ptrdiff_t row = (ptrdiff_t)s->ow * s->k, ss = (ptrdiff_t)count * s->k;
@@ -634,13 +653,14 @@ static void output_nhwc(const conv_shape *s, const winograd_plan *wp, const floa
         float *out = y + ((size_t)at.n * s->oh + at.oh) * row + (size_t)at.ow * s->k;
         const float *src = product + (size_t)t * s->k;
         if (at.oh + m <= s->oh && at.ow + m <= s->ow) {
-            bc_winograd_output(m, src, ss, s->k, bias, out, row, s->k);
+            bc_winograd_output(m, src + k_begin, ss, k_end - k_begin, bias ? bias + k_begin : NULL,
+                               out + k_begin, row, s->k);
             continue;
         }
         const int rows = s->oh - at.oh < m ? s->oh - at.oh : m;
         const int cols = s->ow - at.ow < m ? s->ow - at.ow : m;
-        for (int k0 = 0; k0 < s->k; k0 += CHANNEL_CHUNK) {
-            const int chunk = s->k - k0 < CHANNEL_CHUNK ? s->k - k0 : CHANNEL_CHUNK;
+        for (int k0 = k_begin; k0 < k_end; k0 += CHANNEL_CHUNK) {
+            const int chunk = k_end - k0 < CHANNEL_CHUNK ? k_end - k0 : CHANNEL_CHUNK;
             bc_winograd_output(m, src + k0, ss, chunk, bias ? bias + k0 : NULL, block,
                                (ptrdiff_t)m * CHANNEL_CHUNK, CHANNEL_CHUNK);
             for (int i = 0; i < rows; i++)
@@ -731,7 +751,7 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
                     (int)end);
     else
         output_nhwc(s, wp, st->product, st->bias, st->first, st->count, st->y, (int)begin,
-                    (int)end);
+                    (int)end, 0, s->k);
 }
 
 /* One stage over all its items, split over the threads. */
@@ -762,14 +782,24 @@ static void run_batch(stage *st, int first, int split)
     }
 }
 
-/* Output channels [k0, k1) of U (NCHW), every tap position, into a block of
- * (k1 - k0) * C floats per tap position; then their rows of every M[xi], then their
- * planes of y while those rows are in this core's cache. */
+/* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
+ * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi],
+ * then their planes or channels of y while those are in this core's cache. */
 static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
+    if (s->layout == BLASCONV_NHWC) {
+        filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c, 0);
+        for (int xi = 0; xi < taps; xi++)
+            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0, s->c, 1.0f,
+                     st->v + (size_t)xi * s->c * st->count, s->c, u + xi * block, k1 - k0, 0.0f,
+                     st->product + (size_t)xi * s->k * st->count + k0, s->k);
+        output_nhwc(s, st->wp, st->product, st->bias, st->first, st->count, st->y, 0, st->count,
+                    k0, k1);
+        return;
+    }
     filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
     for (int xi = 0; xi < taps; xi++)
         product_rows_nchw(st, xi, u + xi * block, k0, k1);
@@ -812,9 +842,9 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
-    if (wp->k_block) { /* NCHW, one batch: V, then U, M and y block by block */
+    if (wp->k_block) { /* one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
-        run_stage_all(&st, STAGE_INPUT, s->c);
+        run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
         bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
         return;
     }

@@ -190,21 +190,23 @@ START_TEST(wide_rows_match_oracle)
 }
 END_TEST
 
-/* A transformed filter of 4 MiB or more, with all tiles in one batch and no more V and
- * M than U, is transformed a block of output channels at a time in NCHW, each block's
- * GEMMs right after it: blocks of at most 1 MiB in a multiple of 16 channels, or of
- * at most 4 MiB where 16 channels take more. F(4x4) here, each block's 36 GEMMs
- * through a user's sgemm (which runs on the caller alone):
- *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
- *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16;
- *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48;
+/* A transformed filter of 4 MiB or more in NCHW, 16 MiB or more in NHWC, with all
+ * tiles in one batch and no more V and M than U, is transformed a block of output
+ * channels at a time, each block's GEMMs right after it: blocks of at most 1 MiB in a
+ * multiple of 16 channels, or of at most 4 MiB where 16 channels take more. F(4x4)
+ * here, each block's 36 GEMMs through a user's sgemm (which runs on the caller alone):
+ *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16 (NHWC whole);
+ *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16 (NHWC whole);
+ *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48 (NHWC whole);
  *   the same on 8 images: V and M (6.8 MB) would outweigh U, which is transformed
  *   whole, the tiles taking two batches of about 4 MiB;
- *   128 -> 128, 2.4 MiB of U: whole, one batch.
+ *   128 -> 128, 2.4 MiB of U: whole, one batch;
+ *   512 -> 256, 18 MiB, 16 channels 1.2 MB: five blocks of 48 and one of 16 in both
+ *   layouts.
  * Two and seven threads on the linked BLAS even the blocks out over them, one
- * buffer per thread. NHWC transforms U whole: 36 GEMMs a batch. With the weights
- * promised constant, U under 8 MiB is kept whole (one set of GEMMs a batch, called
- * twice: the second call reuses it); the 10 MiB one still goes block by block. */
+ * buffer per thread. With the weights promised constant, U under 8 MiB (NHWC: under
+ * 16 MiB) is kept whole (one set of GEMMs a batch, called twice: the second call
+ * reuses it); larger ones still go block by block. */
 static const struct {
     blasconv_conv2d d;
     int nchw_sets, nhwc_sets; /* sets of 36 GEMMs: blocks or batches */
@@ -215,6 +217,7 @@ static const struct {
     {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 1, 1},
     {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2, 2},
     {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1, 1},
+    {TEST_CONV_3X3_SAME(2, 512, 12, 12, 256), 6, 6, 6},
 };
 
 START_TEST(large_filters_block_by_block)
