@@ -88,26 +88,31 @@ struct filter_job {
     float *shifted;
 };
 
-/* Output channels [k_begin, k_end) of the filter copy, each filter read once in order
- * and its kernel rows written to their KH copies. */
+/* Output channels [k_begin, k_end) of the filter copy, filter by filter: each kernel
+ * row's copy written in one run while the filter (C/g*KH*KW floats) is in the L1
+ * cache. perf shares of r50_3x3_28's forward pass (a test program, 2001 calls):
+ * 4.0% at one thread and 5.2% at two when the copy went kernel row by kernel row
+ * over all filters, 2.9% and 7.1% when each filter was read once into KH runs at
+ * the same time, 2.1% and 4.4% this way. */
 static void copy_filter_rows(void *arg, int64_t k_begin, int64_t k_end)
 {
     const struct filter_job *j = arg;
     const conv_shape *s = j->s;
     const int cg = s->c_per_group, kw = s->kw, kh = s->kh;
     const size_t depth = (size_t)cg * (size_t)kw, copy = (size_t)s->k * depth;
-    for (int64_t k = k_begin; k < k_end; k++) {
-        const float *src = j->w + (size_t)k * (size_t)s->col_rows;
-        float *dst = j->shifted + (size_t)k * depth;
-        if (kw == 3) /* fixed-size copies: a few moves, not a loop */
-            for (int c = 0; c < cg; c++, dst += 3)
-                for (int ki = 0; ki < kh; ki++, src += 3)
-                    memcpy(dst + (size_t)ki * copy, src, 3 * sizeof(float));
-        else
-            for (int c = 0; c < cg; c++, dst += kw)
-                for (int ki = 0; ki < kh; ki++, src += kw)
-                    memcpy(dst + (size_t)ki * copy, src, (size_t)kw * sizeof(float));
-    }
+    const size_t taps = (size_t)kh * (size_t)kw;
+    for (int64_t k = k_begin; k < k_end; k++)
+        for (int ki = 0; ki < kh; ki++) {
+            const float *src = j->w + (size_t)k * (size_t)s->col_rows + (size_t)ki * kw;
+            float *dst = j->shifted + (size_t)ki * copy + (size_t)k * depth;
+            if (kw == 3) /* fixed-size copies: a few moves, not a loop */
+                for (int c = 0; c < cg; c++)
+                    memcpy(dst + (size_t)c * 3, src + (size_t)c * taps, 3 * sizeof(float));
+            else
+                for (int c = 0; c < cg; c++)
+                    memcpy(dst + (size_t)c * kw, src + (size_t)c * taps,
+                           (size_t)kw * sizeof(float));
+        }
 }
 
 void bc_row_shift_filter(const conv_shape *s, const float *w, float *shifted, int threads)
