@@ -416,11 +416,11 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
 }
 
 /* NHWC's U^T[xi][c][k - k_begin] (rows ld floats apart) for filters [k_begin, k_end)
- * and channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16
- * filters by 16 channels transformed over the channels (contiguous loads), transposed
- * and stored straight into U (no streaming stores: through a 36 KB block on the
- * stack, which beside the transform's own overflowed the L1 cache, r50_3x3_14_b8's
- * transform took 2 ms); the rest with the K filters as lanes, 9C floats apart.
+ * and channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16 filters by 16
+ * channels transformed over the channels (contiguous loads), transposed and stored
+ * straight into U (no streaming stores: through a 36 KB block on the stack, which
+ * beside the transform's own overflowed the L1 cache, r50_3x3_14_b8's transform took
+ * 2 ms); the rest with the K filters as lanes, 9C floats apart.
  * U used to be [xi][k][c] like NCHW's, for a GEMM V U^T that OpenBLAS runs slower
  * than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36 GEMMs of
  * 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134 against 143
