@@ -82,21 +82,20 @@ BC_MULTI_ISA void bc_interleave_phases(const float *restrict phases, int64_t wid
 }
 
 /* Where each kernel column lands: output columns [lo, hi) read the input row at
- * lo*stride + offset. Computed once per call (the divisions cost more than a row
- * update); kernels wider than the cache compute it per use. */
-#define COLUMN_CACHE 32
+ * lo*stride + offset (bc_kernel_columns), and where its run starts in a row split by
+ * phases. Computed once per call; kernels wider than the cache compute it per use. */
 typedef struct tap_columns {
-    int lo[COLUMN_CACHE], hi[COLUMN_CACHE];
-    int64_t phase_run[COLUMN_CACHE]; /* stride > 1: bc_phase_run_start of the column */
+    bc_kernel_columns columns;
+    int64_t phase_run[BC_COLUMN_CACHE]; /* stride > 1: bc_phase_run_start of the column */
 } tap_columns;
 
 static void tap_columns_init(const conv_shape *s, tap_columns *t)
 {
-    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++) {
-        const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-        bc_valid_columns(s, offset, &t->lo[kj], &t->hi[kj]);
-        t->phase_run[kj] = s->stride_w > 1 ? bc_phase_run_start(s->w, s->stride_w, offset) : 0;
-    }
+    bc_kernel_columns_init(s, &t->columns);
+    for (int kj = 0; kj < s->kw && kj < BC_COLUMN_CACHE; kj++)
+        t->phase_run[kj] = s->stride_w > 1 ? bc_phase_run_start(s->w, s->stride_w,
+                                                                (int64_t)kj * s->dil_w - s->pad_l)
+                                           : 0;
 }
 
 /* Columns every live tap covers (stride 1), 16 at a time: all taps summed in
@@ -295,13 +294,10 @@ BC_MULTI_ISA static void depthwise_plane(const conv_shape *s, const tap_columns 
             for (int kj = 0; kj < s->kw; kj++) {
                 bc_live_tap tap = {x_plane + (size_t)ih * s->w, (int64_t)kj * s->dil_w - s->pad_l,
                                    w_k[ki * s->kw + kj], 0, 0};
-                if (kj < COLUMN_CACHE)
-                    tap.lo = t->lo[kj], tap.hi = t->hi[kj];
-                else
-                    bc_valid_columns(s, tap.offset, &tap.lo, &tap.hi);
+                bc_kernel_columns_at(s, &t->columns, kj, &tap.lo, &tap.hi);
                 if (row_phases) { /* the run from row_phases + tap.offset on */
                     tap.row = row_phases;
-                    tap.offset = kj < COLUMN_CACHE
+                    tap.offset = kj < BC_COLUMN_CACHE
                                      ? t->phase_run[kj]
                                      : bc_phase_run_start(s->w, s->stride_w, tap.offset);
                 }

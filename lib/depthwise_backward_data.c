@@ -6,9 +6,6 @@
 
 #include <string.h>
 
-/* Kernel columns whose output-column range is computed once per plane. */
-#define COLUMN_CACHE 32
-
 /* A stride-1 layer's input gradient is dy correlated with each kernel rotated 180
  * degrees, over dy padded so that dx row ih sees the dy rows ih + pad_t - ki*dil_h:
  * the forward pass of the layer *r (bc_depthwise_forward_rotated rotates the
@@ -132,9 +129,8 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
             data_row_phased(s, &cp, dy_image, w, c, ih, phases, dx_plane + (size_t)ih * s->w);
         return;
     }
-    int lo[COLUMN_CACHE], hi[COLUMN_CACHE]; /* kernel column kj's output columns */
-    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
-        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo[kj], &hi[kj]);
+    bc_kernel_columns columns; /* kernel column kj's output columns, once per plane */
+    bc_kernel_columns_init(s, &columns);
     for (int ih = 0; ih < s->h; ih++) {
         float *row = dx_plane + (size_t)ih * s->w;
         memset(row, 0, (size_t)s->w * sizeof *row);
@@ -146,11 +142,8 @@ BC_MULTI_ISA static void data_plane(const conv_shape *s, const float *dy_image, 
                     continue;
                 for (int kj = 0; kj < s->kw; kj++) {
                     const int64_t offset = (int64_t)kj * s->dil_w - s->pad_l;
-                    int first = 0, last = 0;
-                    if (kj < COLUMN_CACHE)
-                        first = lo[kj], last = hi[kj];
-                    else
-                        bc_valid_columns(s, offset, &first, &last);
+                    int first, last;
+                    bc_kernel_columns_at(s, &columns, kj, &first, &last);
                     scatter_tap(row, dy_row, first, last, s->stride_w, offset,
                                 w_k[ki * s->kw + kj]);
                 }

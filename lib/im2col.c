@@ -39,25 +39,10 @@ void bc_valid_columns(const conv_shape *s, int64_t offset, int *lo, int *hi)
     *hi = (int)last;
 }
 
-/* Kernel columns whose valid output range im2col and col2im keep per call (the
- * divisions in bc_valid_columns cost more than copying or adding a short row: on
- * r50_3x3_7's 7-wide rows im2col's per-tap divisions took 0.75% of the forward call);
- * wider kernels compute it per use. */
-#define COLUMN_CACHE 32
-
-static void valid_columns_of_kernel(const conv_shape *s, int *lo_of, int *hi_of)
+void bc_kernel_columns_init(const conv_shape *s, bc_kernel_columns *columns)
 {
-    for (int kj = 0; kj < s->kw && kj < COLUMN_CACHE; kj++)
-        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &lo_of[kj], &hi_of[kj]);
-}
-
-static void valid_columns_at(const conv_shape *s, int kj, const int *lo_of, const int *hi_of,
-                             int *lo, int *hi)
-{
-    if (kj < COLUMN_CACHE)
-        *lo = lo_of[kj], *hi = hi_of[kj];
-    else
-        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, lo, hi);
+    for (int kj = 0; kj < s->kw && kj < BC_COLUMN_CACHE; kj++)
+        bc_valid_columns(s, (int64_t)kj * s->dil_w - s->pad_l, &columns->lo[kj], &columns->hi[kj]);
 }
 
 /* Stride 1 and OW = W: the output rows [*first, *last) of [oh_begin, oh_end) whose
@@ -115,8 +100,8 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
     const int spans = s->stride_h == 1 && s->stride_w == 1 && s->ow == s->w;
     const int ow = s->ow;
     const size_t plane = (size_t)s->h * s->w;
-    int lo_of[COLUMN_CACHE], hi_of[COLUMN_CACHE];
-    valid_columns_of_kernel(s, lo_of, hi_of);
+    bc_kernel_columns columns;
+    bc_kernel_columns_init(s, &columns);
     size_t row = 0;
     for (int kernel_row = first; kernel_row < end; kernel_row++) {
         const int c = kernel_row / s->kh, ki = kernel_row % s->kh;
@@ -124,7 +109,7 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
         for (int kj = 0; kj < s->kw; kj++, row++) {
             const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
             int lo, hi;
-            valid_columns_at(s, kj, lo_of, hi_of, &lo, &hi);
+            bc_kernel_columns_at(s, &columns, kj, &lo, &hi);
             float *dst = col + row * ld;
             if (spans) {
                 im2col_tap_span(s, x_plane, ki, col_offset, lo, hi, oh_begin, oh_end, dst);
@@ -156,7 +141,7 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
  * reach a dx element in (oh, c, ki, kj) order whatever the tile size, so results do
  * not depend on the workspace. One call per row, so each ISA gets its own loops. */
 BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict col_at_row,
-                                    size_t tile_cols, int oh, const int *lo_of, const int *hi_of,
+                                    size_t tile_cols, int oh, const bc_kernel_columns *columns,
                                     int ih_begin, int ih_end, float *restrict dx_group)
 {
     const size_t plane = (size_t)s->h * s->w;
@@ -174,7 +159,7 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
             for (int kj = 0; kj < s->kw; kj++, row++) {
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
-                valid_columns_at(s, kj, lo_of, hi_of, &lo, &hi);
+                bc_kernel_columns_at(s, columns, kj, &lo, &hi);
                 const float *src = col_at_row + row * tile_cols + lo;
                 float *out = dst + (int64_t)lo * stride + col_offset;
                 /* Stride 2 has its own loop: a constant stride vectorises, a variable
@@ -299,9 +284,9 @@ void bc_col2im_nchw(const conv_shape *s, float *col, int oh_begin, int oh_end, i
         return;
     }
     const size_t tile_cols = (size_t)(oh_end - oh_begin) * (size_t)s->ow;
-    int lo_of[COLUMN_CACHE], hi_of[COLUMN_CACHE];
-    valid_columns_of_kernel(s, lo_of, hi_of);
+    bc_kernel_columns columns;
+    bc_kernel_columns_init(s, &columns);
     for (int oh = oh_begin; oh < oh_end; oh++)
-        col2im_row(s, col + (size_t)(oh - oh_begin) * s->ow, tile_cols, oh, lo_of, hi_of, ih_begin,
+        col2im_row(s, col + (size_t)(oh - oh_begin) * s->ow, tile_cols, oh, &columns, ih_begin,
                    ih_end, dx_group);
 }
