@@ -141,6 +141,13 @@ static int blocks_pay(const conv_shape *s, int m)
                                                              : WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC);
 }
 
+/* Whether a context with constant weights keeps U whole between calls: not where U is
+ * large enough to go block by block and reaches WINOGRAD_KEEP_MAX_BYTES. */
+static int keeps_filter(const conv_shape *s, int m, int cached)
+{
+    return cached && !(blocks_pay(s, m) && filter_bytes(s, m) >= WINOGRAD_KEEP_MAX_BYTES);
+}
+
 static int ceil_div_int(int num, int den)
 {
     return (num + den - 1) / den;
@@ -226,7 +233,7 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (!blocks_pay(s, m) || (cached && filter_bytes(s, m) < WINOGRAD_KEEP_MAX_BYTES) ||
+    if (!blocks_pay(s, m) || keeps_filter(s, m, cached) ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;
@@ -321,9 +328,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
-        const int kept =
-            cached && !(blocks_pay(s, side) && filter_bytes(s, side) >= WINOGRAD_KEEP_MAX_BYTES);
-        double ns = winograd_ns(s, side, (int)all, unlimited, kept);
+        double ns = winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached));
         if (threads > 1 && side == 2 && all / threads < WINOGRAD_MIN_THREAD_TILES)
             ns *= WINOGRAD_FEW_TILES_COST;
         if (ns >= bound_ns)
@@ -714,6 +719,17 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
              st->product + ((size_t)xi * s->k + (size_t)k0) * st->count, st->count);
 }
 
+/* NHWC: columns [k0, k1) of M[xi] = V[xi] times u_cols (those columns of U^T[xi],
+ * rows ld floats apart). */
+static void product_columns_nhwc(const stage *st, int xi, const float *u_cols, int ld, int k0,
+                                 int k1)
+{
+    const conv_shape *s = st->s;
+    bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0, s->c, 1.0f,
+             st->v + (size_t)xi * s->c * st->count, s->c, u_cols, ld, 0.0f,
+             st->product + (size_t)xi * s->k * st->count + k0, s->k);
+}
+
 /* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows, U^T as it lies) for xi
  * in [begin, end). */
 static void gemms(const stage *st, int begin, int end)
@@ -721,14 +737,11 @@ static void gemms(const stage *st, int begin, int end)
     const conv_shape *s = st->s;
     const winograd_plan *wp = st->wp;
     const size_t kc = (size_t)s->k * s->c;
-    const size_t v_step = (size_t)s->c * st->count, p_step = (size_t)s->k * st->count;
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
             product_rows_nchw(st, xi, wp->u + xi * kc, 0, s->k);
         else
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, s->k, s->c, 1.0f,
-                     st->v + xi * v_step, s->c, wp->u + xi * kc, s->k, 0.0f,
-                     st->product + xi * p_step, s->k);
+            product_columns_nhwc(st, xi, wp->u + xi * kc, s->k, 0, s->k);
     }
 }
 
@@ -790,20 +803,22 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     const conv_shape *s = st->s;
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
-    if (s->layout == BLASCONV_NHWC) {
+    const int nchw = s->layout == BLASCONV_NCHW;
+    if (nchw)
+        filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
+    else
         filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c, 0);
-        for (int xi = 0; xi < taps; xi++)
-            bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0, s->c, 1.0f,
-                     st->v + (size_t)xi * s->c * st->count, s->c, u + xi * block, k1 - k0, 0.0f,
-                     st->product + (size_t)xi * s->k * st->count + k0, s->k);
+    for (int xi = 0; xi < taps; xi++) {
+        if (nchw)
+            product_rows_nchw(st, xi, u + xi * block, k0, k1);
+        else
+            product_columns_nhwc(st, xi, u + xi * block, k1 - k0, k0, k1);
+    }
+    if (nchw)
+        output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
+    else
         output_nhwc(s, st->wp, st->product, st->bias, st->first, st->count, st->y, 0, st->count,
                     k0, k1);
-        return;
-    }
-    filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
-    for (int xi = 0; xi < taps; xi++)
-        product_rows_nchw(st, xi, u + xi * block, k0, k1);
-    output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
 }
 
 /* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
