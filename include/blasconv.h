@@ -170,10 +170,11 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  rows, NHWC backward data whole images (on fewer images than threads, input rows;
  *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
  *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance.
- *  FAST gives each thread whole batches of tiles in buffers of its own, or, for an
- *  NCHW layer whose transformed filter takes 4 MiB or more (and no less than the
- *  transformed tiles), blocks of output channels (its results agree with one thread's
- *  within FAST's bound, bitwise through a deterministic sgemm); depthwise layers
+ *  FAST gives each thread whole batches of tiles in buffers of its own, or, for a
+ *  layer whose transformed filter takes 4 MiB or more in NCHW, 16 MiB in NHWC (and
+ *  no less than the transformed tiles), blocks of output channels (its results agree
+ *  with one thread's within FAST's bound, bitwise through a deterministic sgemm);
+ *  depthwise layers
  *  split planes, rows or channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
  *  The library keeps one set of worker threads for the process, shared by all
@@ -209,7 +210,9 @@ BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ct
  *  given do not change while the same pointer is passed: FAST may then keep the
  *  transformed filter of the last weights pointer (Winograd's G g G^T, up to
  *  36/9 the size of w) in the context between forward calls, instead of
- *  transforming it on every call. Calling this again (on or off) forgets what was
+ *  transforming it on every call (not one that takes 8 MiB or more and goes block
+ *  by block, faster than reading it back: README "FAST: Winograd"). Calling this
+ *  again (on or off) forgets what was
  *  kept: do so after changing weights in place. Default 0. No caching with a
  *  caller-owned workspace (that would allocate). No effect under GEMM. */
 BLASCONV_API blasconv_status blasconv_context_set_weights_constant(blasconv_context *ctx,
