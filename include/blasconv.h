@@ -212,9 +212,9 @@ BLASCONV_API blasconv_status blasconv_context_set_algorithm(blasconv_context *ct
  *  36/9 the size of w) in the context between forward calls, instead of
  *  transforming it on every call (not one that takes 8 MiB or more and goes block
  *  by block, faster than reading it back: README "FAST: Winograd"). Calling this
- *  again (on or off) forgets what was
- *  kept: do so after changing weights in place. Default 0. No caching with a
- *  caller-owned workspace (that would allocate). No effect under GEMM. */
+ *  again (on or off) forgets what was kept: do so after changing weights in place.
+ *  Default 0. No caching with a caller-owned workspace (that would allocate). No
+ *  effect under GEMM. */
 BLASCONV_API blasconv_status blasconv_context_set_weights_constant(blasconv_context *ctx,
                                                                    int constant);
 /** A sentence about the last failing call on this context that names the function,
