@@ -6,18 +6,20 @@
 #                                          clang, build-fuzz/), from tests/fuzz/corpus/
 #   sh tools/reliability.sh soak           10^5 random calls, resident memory must stay flat
 #   sh tools/reliability.sh valgrind       a shorter soak (20000 calls) under valgrind memcheck
+#   sh tools/reliability.sh clang          library, tools and tests built by clang with
+#                                          -Werror (build-clang/), then every test
 # Each exits non-zero on a finding. Set BLASCONV_CONCURRENCY_SECONDS for a longer
 # tsan run and BLASCONV_SOAK_CALLS for another soak length.
 set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 mode=${1:-}
 case "$mode" in
-tsan | fuzz | soak | valgrind) ;;
+tsan | fuzz | soak | valgrind | clang) ;;
 -h | --help) usage; exit 0 ;;
 *) usage >&2; exit 2 ;;
 esac
@@ -61,6 +63,18 @@ fuzz)
             tee build-fuzz/"$name".log | grep -E "^(FUZZ FINDING|==|SUMMARY|stat::number_of_executed_units|Done)" || true
         grep -q "^Done " build-fuzz/"$name".log || { echo "reliability: $name found something: build-fuzz/$name.log" >&2; exit 1; }
     done
+    ;;
+clang)
+    # A second compiler: gcc inlines calls (floor) that clang leaves to libm, and each
+    # warns about different things.
+    cc=$(command -v clang-14 || command -v clang || true)
+    if [ -z "$cc" ]; then
+        echo "reliability: clang mode needs clang (Debian package clang-14)" >&2
+        exit 1
+    fi
+    CC=$cc cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
+    cmake --build build-clang -j "$jobs"
+    (cd build-clang && ctest -j "$jobs" -E '^format$' --output-on-failure)
     ;;
 soak | valgrind)
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
