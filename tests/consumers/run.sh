@@ -1,14 +1,16 @@
 #!/bin/sh
-# Installs the current build into a fresh temporary prefix and builds and runs a
-# consumer program against it, the way a user's project would:
+# Builds and runs a consumer program against the current build, the way a user's
+# project would (installed into a fresh temporary prefix, but for subdirectory):
 #   cmake             find_package(blasconv CONFIG), shared and static targets
 #   pkgconfig         cc consumer.c $(pkg-config --cflags --libs blasconv)
 #   pkgconfig-static  the same with pkg-config --static and libblasconv.a
+#   subdirectory      add_subdirectory of the source tree (no install), shared and static
 # usage: run.sh MODE BUILD_DIR [EXTRA_CFLAGS]   (CC picks the compiler; default cc)
 set -eu
 
-mode=${1:?usage: run.sh cmake|pkgconfig|pkgconfig-static BUILD_DIR [EXTRA_CFLAGS]}
-build=${2:?usage: run.sh cmake|pkgconfig|pkgconfig-static BUILD_DIR [EXTRA_CFLAGS]}
+usage='usage: run.sh cmake|pkgconfig|pkgconfig-static|subdirectory BUILD_DIR [EXTRA_CFLAGS]'
+mode=${1:?$usage}
+build=${2:?$usage}
 extra_cflags=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 cc=${CC:-cc}
@@ -31,14 +33,16 @@ expect_static() { # the program carries blasconv itself
 }
 
 case "$mode" in
-cmake)
-    cmake -S "$here/cmake" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$prefix" \
-        -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$extra_cflags" >"$tmp/configure.log" ||
+cmake | subdirectory)
+    cmake -S "$here/$mode" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$prefix" \
+        -DBLASCONV_SOURCE_DIR="$here/../.." -DCMAKE_C_COMPILER="$cc" \
+        -DCMAKE_C_FLAGS="$extra_cflags" >"$tmp/configure.log" ||
         { cat "$tmp/configure.log"; exit 1; }
-    cmake --build "$tmp/build"
+    cmake --build "$tmp/build" -j 2
     expect_shared "$tmp/build/consumer_shared"
     expect_static "$tmp/build/consumer_static"
-    # CMake's build RPATH points at the prefix: no LD_LIBRARY_PATH needed.
+    # CMake's build RPATH points at the library (prefix or subproject build): no
+    # LD_LIBRARY_PATH needed.
     "$tmp/build/consumer_shared"
     "$tmp/build/consumer_static"
     ;;
