@@ -8,18 +8,20 @@
 #   sh tools/reliability.sh valgrind       a shorter soak (20000 calls) under valgrind memcheck
 #   sh tools/reliability.sh clang          library, tools and tests built by clang with
 #                                          -Werror (build-clang/), then every test
+#   sh tools/reliability.sh torch [CASES]  tools/torch-crosscheck.py: CASES random convolutions
+#                                          and poolings against PyTorch (default 2000)
 # Each exits non-zero on a finding. Set BLASCONV_CONCURRENCY_SECONDS for a longer
 # tsan run and BLASCONV_SOAK_CALLS for another soak length.
 set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 mode=${1:-}
 case "$mode" in
-tsan | fuzz | soak | valgrind | clang) ;;
+tsan | fuzz | soak | valgrind | clang | torch) ;;
 -h | --help) usage; exit 0 ;;
 *) usage >&2; exit 2 ;;
 esac
@@ -75,6 +77,13 @@ clang)
     CC=$cc cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
     cmake --build build-clang -j "$jobs"
     (cd build-clang && ctest -j "$jobs" -E '^format$' --output-on-failure)
+    ;;
+torch)
+    /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null ||
+        { echo "reliability: torch mode needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
+    cmake --build build -j "$jobs" --target blasconv
+    /usr/bin/python3 tools/torch-crosscheck.py --cases "${2:-2000}" --lib build/libblasconv.so
     ;;
 soak | valgrind)
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON
