@@ -246,6 +246,39 @@ START_TEST(onednn_rows_are_checked)
 }
 END_TEST
 
+/* Built with oneDNN: its sgemm is a vendor of its own (through set_sgemm), every pass
+ * checked against the reference, its kernels named. */
+START_TEST(onednn_sgemm_vendor_rows_are_checked)
+{
+    char args[1024], err[8192];
+#ifdef BLASCONV_BENCH_HAVE_ONEDNN
+    const char *csv = in_dir(1, "onednn_sgemm.csv");
+    snprintf(args, sizeof args,
+             "--suite '%s' --blas onednn-sgemm --reps 1 --pass all --threads 1,2 --csv '%s'",
+             path_buf[0], csv);
+    int rc = run_tool(args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    FILE *f = open_csv(csv);
+    char line[2048], *fields[CSV_FIELDS + 1];
+    int rows = 0;
+    while (next_csv_row(f, line, sizeof line, fields)) {
+        ck_assert_str_eq(fields[1], "onednn-sgemm");
+        ck_assert_str_eq(fields[19], "ok");
+        ck_assert_msg(strstr(fields[20], "dnnl_sgemm") && strstr(fields[20], "set_sgemm"),
+                      "kernels: %s", fields[20]);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 2 * 2 * 3); /* two layers, two thread counts, three passes */
+    ck_assert_int_eq(run_tool("--blas onednn-sgemm=/some/path", err, sizeof err), 2);
+#else
+    snprintf(args, sizeof args, "--suite '%s' --blas onednn-sgemm", path_buf[0]);
+    ck_assert_int_eq(run_tool(args, err, sizeof err), 2);
+    ck_assert(strstr(err, "no oneDNN") != NULL);
+#endif
+}
+END_TEST
+
 /* At two threads the summary gives the batch rows' speedup over one thread: here the
  * grouped layer (batch 2) alone, so the range is its two CSV rows' GFLOP/s ratio. */
 START_TEST(summary_gives_two_thread_speedup)
@@ -397,6 +430,7 @@ int main(void)
     tcase_add_test(tc, summary_gives_two_thread_speedup);
     tcase_add_test(tc, default_suite_is_found);
     tcase_add_test(tc, onednn_rows_are_checked);
+    tcase_add_test(tc, onednn_sgemm_vendor_rows_are_checked);
     tcase_add_loop_test(tc, errors_are_reported, 0,
                         (int)(sizeof error_cases / sizeof error_cases[0]));
     tcase_add_loop_test(tc, fastbench_row_and_onednn_cells, 0, 2);

@@ -50,7 +50,7 @@ typedef struct bench_row {
     double vs_onednn;   /* blasconv GFLOP/s over oneDNN's, same layer, threads and pass */
     int dense;          /* bench_layer_is_dense: counts in the summary's means */
     const char *status; /* "ok", "unsupported", "WRONG" or "error" */
-    char kernels[160];  /* which BLAS build and kernel family ran */
+    char kernels[256];  /* which BLAS build and kernel family ran */
 } bench_row;
 
 /* The median of reps timed runs of fn(arg) after one warm-up run; fast calls are
@@ -119,5 +119,15 @@ const char *bench_onednn_create(bench_onednn **out, const blasconv_conv2d *d, in
                                 const float *bias, float *y, char *impl, size_t impl_size);
 void bench_onednn_run(void *onednn);
 const char *bench_onednn_finish(bench_onednn *onednn);
+
+/* oneDNN's dnnl_sgemm as a blasconv_sgemm_fn, for the onednn-sgemm vendor (its
+ * context gets it through blasconv_context_set_sgemm, so blasconv calls it from the
+ * calling thread only, and oneDNN's OpenMP threads share each GEMM). threads sets the
+ * calling thread's OpenMP thread count; info names oneDNN's version, runtime and ISA. */
+void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                        int ldc);
+void bench_onednn_sgemm_threads(int threads);
+const char *bench_onednn_sgemm_info(void);
 
 #endif

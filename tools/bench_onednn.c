@@ -242,3 +242,36 @@ const char *bench_onednn_finish(bench_onednn *c)
     destroy(c);
     return error[0] ? error : NULL;
 }
+
+void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                        int ldc)
+{
+    (void)layout; /* blasconv calls row-major (101) only, as dnnl_sgemm computes */
+    /* Valid arguments (blasconv checks them first) leave no error to report. */
+    (void)dnnl_sgemm(trans_a == 112 ? 'T' : 'N', trans_b == 112 ? 'T' : 'N', m, n, k, alpha, a,
+                     lda, b, ldb, beta, c, ldc);
+}
+
+void bench_onednn_sgemm_threads(int threads)
+{
+    set_omp_threads(threads);
+}
+
+const char *bench_onednn_sgemm_info(void)
+{
+    static char info[96];
+    const dnnl_version_t *v = dnnl_version();
+    const char *isa = "";
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_avx512_core: isa = ", avx512_core"; break;
+    case dnnl_cpu_isa_avx512_core_vnni: isa = ", avx512_core_vnni"; break;
+    case dnnl_cpu_isa_avx512_core_bf16: isa = ", avx512_core_bf16"; break;
+    case dnnl_cpu_isa_avx512_core_amx: isa = ", avx512_core_amx"; break;
+    case dnnl_cpu_isa_avx2: isa = ", avx2"; break;
+    default: break;
+    }
+    snprintf(info, sizeof info, "oneDNN %d.%d.%d dnnl_sgemm (%s runtime%s)", v->major, v->minor,
+             v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other", isa);
+    return info;
+}

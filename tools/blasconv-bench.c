@@ -39,8 +39,12 @@ static const struct {
 
 typedef struct vendor {
     char name[32];
-    char path[1024]; /* "" = the BLAS the library was linked with */
+    char path[1024];  /* "" = the BLAS the library was linked with */
+    int onednn_sgemm; /* oneDNN's dnnl_sgemm through blasconv_context_set_sgemm */
 } vendor;
+
+/* The vendor name of oneDNN's sgemm (not "onednn": that names its convolution rows). */
+static const char onednn_sgemm_name[] = "onednn-sgemm";
 
 typedef struct options {
     const char *suite, *csv, *chart, *layer_filter;
@@ -69,9 +73,13 @@ static void usage(FILE *out)
             "  --blas NAME=PATH    a BLAS shared library with cblas_sgemm, loaded through\n"
             "                      blasconv_context_load_blas; repeatable. NAME alone picks a\n"
             "                      Debian vendor (openblas, blis, atlas, netlib) or 'linked'\n"
-            "                      (the BLAS the library was built with). Default: every\n"
+            "                      (the BLAS the library was built with), or onednn-sgemm\n"
+            "                      (oneDNN's dnnl_sgemm through blasconv_context_set_sgemm,\n"
+            "                      when the tool was built with libdnnl-dev: GEMMs one at a\n"
+            "                      time, each on oneDNN's OpenMP threads). Default: every\n"
             "                      Debian vendor installed under /usr/lib/x86_64-linux-gnu/\n"
-            "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3\n"
+            "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3,\n"
+            "                      and onednn-sgemm where built in\n"
             "  --threads 1,2       thread counts (default 1). A loaded vendor gets them through\n"
             "                      OPENBLAS_NUM_THREADS/BLIS_NUM_THREADS/OMP_NUM_THREADS, set\n"
             "                      before it is loaded, and the context's set_threads\n"
@@ -155,7 +163,18 @@ static int add_vendor(options *o, const char *spec)
         return fail("--blas '%s': NAME must be 1 to 31 characters", spec);
     memcpy(v->name, spec, name_len);
     v->name[name_len] = '\0';
-    if (eq) {
+    v->onednn_sgemm = 0;
+    if (strcmp(v->name, onednn_sgemm_name) == 0) {
+#if defined(BLASCONV_BENCH_HAVE_ONEDNN)
+        if (eq)
+            return fail("--blas '%s': %s takes no PATH", spec, onednn_sgemm_name);
+        v->path[0] = '\0';
+        v->onednn_sgemm = 1;
+#else
+        return fail("--blas %s: this build has no oneDNN (install libdnnl-dev and rebuild)",
+                    onednn_sgemm_name);
+#endif
+    } else if (eq) {
         if (!eq[1] || strlen(eq + 1) >= sizeof v->path)
             return fail("--blas '%s': PATH is empty or too long", spec);
         strcpy(v->path, eq + 1);
@@ -167,8 +186,8 @@ static int add_vendor(options *o, const char *spec)
             i++;
         if (i == DEBIAN_VENDOR_COUNT)
             return fail("--blas '%s': not a known vendor (openblas, blis, atlas, netlib, "
-                        "linked); give NAME=PATH",
-                        spec);
+                        "linked, %s); give NAME=PATH",
+                        spec, onednn_sgemm_name);
         strcpy(v->path, debian_vendors[i].path);
     }
     o->vendor_count++;
@@ -287,6 +306,9 @@ static int parse_options(int argc, char **argv, options *o)
                 add_vendor(o, debian_vendors[v].name);
         if (o->vendor_count == 0)
             add_vendor(o, "linked");
+#if defined(BLASCONV_BENCH_HAVE_ONEDNN)
+        add_vendor(o, onednn_sgemm_name);
+#endif
     }
     return 1;
 }
@@ -312,6 +334,12 @@ static blasconv_context *vendor_context(const vendor *v, int threads, size_t wor
         return NULL;
     }
     set_thread_env(threads);
+#if defined(BLASCONV_BENCH_HAVE_ONEDNN)
+    if (v->onednn_sgemm) {
+        blasconv_context_set_sgemm(ctx, bench_onednn_sgemm);
+        bench_onednn_sgemm_threads(threads);
+    }
+#endif
     if (v->path[0] && blasconv_context_load_blas(ctx, v->path) != BLASCONV_OK) {
         fprintf(stderr, "blasconv-bench: --blas %s=%s: %s\n", v->name, v->path,
                 blasconv_context_last_error(ctx));
@@ -321,6 +349,23 @@ static blasconv_context *vendor_context(const vendor *v, int threads, size_t wor
     blasconv_context_set_threads(ctx, threads);
     blasconv_context_set_workspace_limit(ctx, workspace_limit);
     return ctx;
+}
+
+/* What ran v's GEMMs: blasconv_context_blas_info, with oneDNN's version and ISA in
+ * front for onednn-sgemm (whose context then reports the user function). */
+static const char *vendor_kernels(const vendor *v, const blasconv_context *ctx)
+{
+#if defined(BLASCONV_BENCH_HAVE_ONEDNN)
+    static char text[256];
+    if (v->onednn_sgemm) {
+        snprintf(text, sizeof text, "%s via %s", bench_onednn_sgemm_info(),
+                 blasconv_context_blas_info(ctx));
+        return text;
+    }
+#else
+    (void)v;
+#endif
+    return blasconv_context_blas_info(ctx);
 }
 
 static void print_environment(void)
@@ -373,8 +418,10 @@ int main(int argc, char **argv)
         if (!ctx)
             return 1;
         printf("  %-10s %s\n  %-10s %s\n", ven->name,
-               ven->path[0] ? ven->path : "(linked at build time)", "",
-               blasconv_context_blas_info(ctx));
+               ven->onednn_sgemm ? "(libdnnl, linked into this tool)"
+               : ven->path[0]    ? ven->path
+                                 : "(linked at build time)",
+               "", vendor_kernels(ven, ctx));
         blasconv_context_destroy(ctx);
     }
     printf("\n");
@@ -408,7 +455,7 @@ int main(int argc, char **argv)
                         row->vendor = ven->name;
                         row->threads = o.threads[t];
                         snprintf(row->kernels, sizeof row->kernels, "%s",
-                                 blasconv_context_blas_info(ctx));
+                                 vendor_kernels(ven, ctx));
                         fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
                                 layers[l].name, ven->name, o.threads[t],
                                 layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
