@@ -102,9 +102,22 @@ BLASCONV_API blasconv_status blasconv_context_create(blasconv_context **out);
  *  A caller-owned workspace is not freed. */
 BLASCONV_API void blasconv_context_destroy(blasconv_context *ctx);
 /** Route every GEMM of this context through fn; NULL restores the linked BLAS.
- *  fn is called only from the thread that calls into this context. */
+ *  fn is called only from the thread that calls into this context (unless
+ *  blasconv_context_set_sgemm_concurrent says otherwise); setting a function, or
+ *  NULL, withdraws that promise. */
 BLASCONV_API blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx,
                                                         blasconv_sgemm_fn fn);
+/** Promise (concurrent != 0) that the function given to set_sgemm may be called from
+ *  several threads at once, each call computing on its calling thread alone. A
+ *  context with 2+ threads then runs large calls in parallel slots as it does with
+ *  OpenBLAS or BLIS (see set_threads), calling fn from the library's worker threads,
+ *  one GEMM per slot at a time; FAST likewise. Without the promise (the default, 0)
+ *  such a context runs its GEMMs one at a time on the calling thread, however many
+ *  threads fn itself uses. blasconv_sgemm on such a context splits c's columns
+ *  over the threads. Call it after set_sgemm; no effect while the context has no
+ *  set_sgemm function. NULL_POINTER if ctx is NULL. */
+BLASCONV_API blasconv_status blasconv_context_set_sgemm_concurrent(blasconv_context *ctx,
+                                                                   int concurrent);
 /** dlopen a BLAS shared library by path and use its cblas_sgemm for this context.
  *  Several contexts may load different BLAS libraries in one process: each really
  *  runs its own library (no symbol interposition between them). A missing file, a
@@ -181,10 +194,10 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
  *  that finds them busy with another thread's call starts and joins its own. A
  *  function given to set_sgemm is only called from the calling thread (such a
- *  context runs its GEMMs serially). With the linked OpenBLAS the BLAS thread count
- *  is process-wide: each call sets it before its GEMMs, so contexts asking for
- *  different counts at the same time may run with each other's count (results are
- *  unaffected). */
+ *  context runs its GEMMs serially), unless set_sgemm_concurrent promises more.
+ *  With the linked OpenBLAS the BLAS thread count is process-wide: each call sets it
+ *  before its GEMMs, so contexts asking for different counts at the same time may
+ *  run with each other's count (results are unaffected). */
 BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx, int threads);
 
 /** Which lowering this context may use. GEMM (the default) is im2col/col2im + sgemm
@@ -225,8 +238,10 @@ BLASCONV_API const char *blasconv_context_last_error(const blasconv_context *ctx
 
 /** Row-major c[m][n] = alpha * op(a) op(b) + beta * c through the very GEMM this
  *  context runs its convolutions on (set_sgemm's function, the loaded BLAS or the
- *  linked one, with the context's thread count), e.g. to time a vendor's plain
- *  sgemm against a convolution of the same GEMM shape. ctx may be NULL (linked BLAS).
+ *  linked one, with the context's thread count: a set_sgemm function promised
+ *  concurrent gets blocks of c's columns from each thread, 16 columns at least, on
+ *  products of 2e6 flops or more), e.g. to time a vendor's plain sgemm against a
+ *  convolution of the same GEMM shape. ctx may be NULL (linked BLAS).
  *  trans_a/trans_b: 0 = as stored, 1 = transposed (op(a) is m x k, op(b) k x n);
  *  other values, negative sizes or leading dimensions below the row length
  *  (lda < (trans_a ? m : k), ldb < (trans_b ? k : n), ldc < n, each at least 1)

@@ -433,7 +433,7 @@ void bc_blas_apply_threads(const blasconv_context *ctx)
 int bc_blas_parallel_callable(const blasconv_context *ctx)
 {
     if (ctx->user_sgemm)
-        return 0;
+        return ctx->user_sgemm_concurrent;
     const struct bc_blas *b = context_blas(ctx);
     return b->openblas_set_threads != NULL || b->blis_set_threads != NULL;
 }

@@ -40,6 +40,16 @@ blasconv_status blasconv_context_set_sgemm(blasconv_context *ctx, blasconv_sgemm
     if (!ctx)
         return BLASCONV_ERR_NULL_POINTER;
     ctx->user_sgemm = fn;
+    ctx->user_sgemm_concurrent = 0; /* a promise about the previous function */
+    bc_clear_error(ctx);
+    return BLASCONV_OK;
+}
+
+blasconv_status blasconv_context_set_sgemm_concurrent(blasconv_context *ctx, int concurrent)
+{
+    if (!ctx)
+        return BLASCONV_ERR_NULL_POINTER;
+    ctx->user_sgemm_concurrent = concurrent != 0;
     bc_clear_error(ctx);
     return BLASCONV_OK;
 }

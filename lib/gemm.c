@@ -55,6 +55,38 @@ static blasconv_status validate(blasconv_context *ctx, int trans_a, int trans_b,
     return BLASCONV_OK;
 }
 
+/* A user function promised concurrent (set_sgemm_concurrent) computes on its calling
+ * thread alone: the context's threads then take column blocks of C, 16 columns at
+ * least per block, on products of 2e6 flops or more (as the convolutions' slots). */
+enum {
+    COLUMN_BLOCK = 16,
+    SPLIT_MIN_FLOPS = 2000000
+};
+
+struct column_job {
+    const blasconv_context *ctx;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+};
+
+static void column_blocks(void *arg, int64_t begin, int64_t end)
+{
+    const struct column_job *j = arg;
+    const int j0 = (int)begin * COLUMN_BLOCK;
+    const int j1 = end * COLUMN_BLOCK < j->n ? (int)end * COLUMN_BLOCK : j->n;
+    const float *b = j->b + (j->trans_b == CBLAS_TRANS ? (size_t)j0 * j->ldb : (size_t)j0);
+    bc_sgemm(j->ctx, j->trans_a, j->trans_b, j->m, j1 - j0, j->k, j->alpha, j->a, j->lda, b,
+             j->ldb, j->beta, j->c + j0, j->ldc);
+}
+
+static int splits_columns(const blasconv_context *ctx, int m, int n, int k)
+{
+    return ctx->user_sgemm && ctx->user_sgemm_concurrent && bc_thread_count(ctx) > 1 &&
+           n >= 2 * COLUMN_BLOCK && 2.0 * m * n * k >= SPLIT_MIN_FLOPS;
+}
+
 blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b, int m, int n,
                                int k, float alpha, const float *a, int lda, const float *b,
                                int ldb, float beta, float *c, int ldc)
@@ -62,11 +94,15 @@ blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b, 
     blasconv_context tmp;
     blasconv_context *run = bc_call_begin(ctx, &tmp);
     blasconv_status st = validate(run, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
-    if (st == BLASCONV_OK && m > 0 && n > 0) {
+    const int ta = trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const int tb = trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    if (st == BLASCONV_OK && m > 0 && n > 0 && splits_columns(run, m, n, k)) {
+        struct column_job job = {run, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+        bc_parallel_for(bc_thread_count(run), (n + COLUMN_BLOCK - 1) / COLUMN_BLOCK, 1,
+                        column_blocks, &job);
+    } else if (st == BLASCONV_OK && m > 0 && n > 0) {
         bc_blas_apply_threads(run);
-        bc_sgemm(run, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
-                 trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                 ldc);
+        bc_sgemm(run, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     if (st == BLASCONV_OK)
         bc_clear_error(run);

@@ -127,6 +127,7 @@ enum {
 
 struct blasconv_context {
     blasconv_sgemm_fn user_sgemm; /* set_sgemm; wins over everything */
+    int user_sgemm_concurrent;    /* set_sgemm_concurrent: slots may call it at once */
     struct bc_blas *loaded_blas;  /* load_blas; NULL = the linked BLAS (blas.c) */
     size_t workspace_limit;       /* 0 = none */
     void *user_workspace;         /* caller-owned; used when has_user_workspace */

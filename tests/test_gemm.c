@@ -103,6 +103,54 @@ START_TEST(runs_the_context_seam)
 }
 END_TEST
 
+static int concurrent_calls;
+
+static void concurrent_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k,
+                             float alpha, const float *a, int lda, const float *b, int ldb,
+                             float beta, float *c, int ldc)
+{
+    __atomic_add_fetch(&concurrent_calls, 1, __ATOMIC_RELAXED);
+    test_naive_sgemm(layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* A user function promised concurrent: on two threads a product of 2e6 flops or more
+ * goes as two blocks of C's columns (either transpose of b, padded leading
+ * dimensions), a smaller or narrower one, or one thread, as one call. */
+START_TEST(a_concurrent_user_sgemm_takes_column_blocks)
+{
+    test_rng r = test_rng_seeded(9 + (uint64_t)_i);
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, concurrent_sgemm), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    const struct {
+        int threads, m, n, k, calls;
+    } cases[] = {
+        {2, 40, 200, 150, 2}, /* 2.4e6 flops */
+        {2, 40, 200, 100, 1}, /* 1.6e6 */
+        {2, 400, 31, 100, 1}, /* under two blocks of 16 columns */
+        {1, 40, 200, 150, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, cases[i].threads), BLASCONV_OK);
+        gemm_case g = {.ta = _i & 1,
+                       .tb = _i >> 1,
+                       .m = cases[i].m,
+                       .n = cases[i].n,
+                       .k = cases[i].k,
+                       .alpha = 0.5f,
+                       .beta = 0.25f};
+        g.lda = (g.ta ? g.m : g.k) + 2;
+        g.ldb = (g.tb ? g.k : g.n) + 3;
+        g.ldc = g.n + 1;
+        concurrent_calls = 0;
+        check_case(ctx, &r, &g);
+        ck_assert_int_eq(concurrent_calls, cases[i].calls);
+    }
+    blasconv_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(runs_a_loaded_blas)
 {
     static const char netlib[] = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
@@ -190,6 +238,7 @@ int main(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_loop_test(tc, random_products_match_naive, 0, 2);
     tcase_add_test(tc, runs_the_context_seam);
+    tcase_add_loop_test(tc, a_concurrent_user_sgemm_takes_column_blocks, 0, 4);
     tcase_add_test(tc, runs_a_loaded_blas);
     tcase_add_test(tc, empty_products_do_nothing);
     tcase_add_loop_test(tc, bad_arguments_are_refused, 0,

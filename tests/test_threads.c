@@ -527,23 +527,49 @@ static void same_thread_sgemm(int layout, int ta, int tb, int m, int n, int k, f
     test_naive_sgemm(layout, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/* A user sgemm runs on the calling thread only (0), unless set_sgemm_concurrent
+ * promises it may run on several (1: the slots then call it from the workers, and
+ * every pass still agrees with the oracle); setting the function again withdraws
+ * the promise (2). */
 START_TEST(a_user_sgemm_stays_on_the_calling_thread)
 {
     const blasconv_conv2d *d = &batch_layer;
+    const size_t nx = test_conv_x_elems(d), nw = test_conv_w_elems(d), ny = test_conv_y_elems(d);
     test_rng r = test_rng_seeded(92);
-    float *x = test_alloc_random(&r, test_conv_x_elems(d));
-    float *w = test_alloc_random(&r, test_conv_w_elems(d));
-    float *y = test_alloc_poisoned(test_conv_y_elems(d));
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *dy = test_alloc_random(&r, ny), *y = test_alloc_poisoned(ny);
+    float *dx = test_alloc_poisoned(nx), *dw = test_alloc_poisoned(nw);
+    float *want_y = test_alloc_poisoned(ny), *want_dx = test_alloc_poisoned(nx);
+    float *want_dw = test_alloc_poisoned(nw);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, x, w, NULL, want_y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, d, dy, w, want_dx),
+                     BLASCONV_OK);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, x, dy, want_dw, NULL),
+                     BLASCONV_OK);
     blasconv_context *ctx = context_with(2, 0);
     ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
+    if (_i >= 1)
+        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    if (_i == 2)
+        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
     caller = pthread_self();
     foreign_calls = 0;
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, x, w, NULL, y), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, d, dy, w, dx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, x, dy, dw, NULL), BLASCONV_OK);
     ck_assert_int_gt(test_naive_sgemm_calls, 0);
-    ck_assert_int_eq(foreign_calls, 0);
+    if (_i == 1)
+        ck_assert_int_gt(foreign_calls, 0);
+    else
+        ck_assert_int_eq(foreign_calls, 0);
+    test_assert_conv_close(y, want_y, ny, d, BLASCONV_PASS_FORWARD, "forward");
+    test_assert_conv_close(dx, want_dx, nx, d, BLASCONV_PASS_BACKWARD_DATA, "backward data");
+    test_assert_conv_close(dw, want_dw, nw, d, BLASCONV_PASS_BACKWARD_FILTER, "backward filter");
+    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(NULL, 1), BLASCONV_ERR_NULL_POINTER);
     blasconv_context_destroy(ctx);
-    free(x), free(w), free(y);
+    free(x), free(w), free(dy), free(y), free(dx), free(dw);
+    free(want_y), free(want_dx), free(want_dw);
 }
 END_TEST
 
@@ -553,7 +579,7 @@ int main(void)
     TCase *tc = tcase_create("parallel slots");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, two_threads_match_one_bitwise_and_the_oracle);
-    tcase_add_test(tc, a_user_sgemm_stays_on_the_calling_thread);
+    tcase_add_loop_test(tc, a_user_sgemm_stays_on_the_calling_thread, 0, 3);
     tcase_add_test(tc, default_threads_read_the_core_count_once);
     tcase_add_loop_test(tc, depthwise_on_two_threads_is_bitwise_one_thread, 0, 4);
     tcase_add_test(tc, bias_gradient_on_threads_is_bitwise_one_thread);

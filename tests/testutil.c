@@ -285,7 +285,7 @@ void test_naive_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k,
 {
     if (layout != 101) /* CblasRowMajor; no ck_assert here: Check allocates */
         abort();
-    test_naive_sgemm_calls++;
+    __atomic_add_fetch(&test_naive_sgemm_calls, 1, __ATOMIC_RELAXED); /* slots may call at once */
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double sum = 0;

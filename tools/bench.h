@@ -120,14 +120,15 @@ const char *bench_onednn_create(bench_onednn **out, const blasconv_conv2d *d, in
 void bench_onednn_run(void *onednn);
 const char *bench_onednn_finish(bench_onednn *onednn);
 
-/* oneDNN's dnnl_sgemm as a blasconv_sgemm_fn, for the onednn-sgemm vendor (its
- * context gets it through blasconv_context_set_sgemm, so blasconv calls it from the
- * calling thread only, and oneDNN's OpenMP threads share each GEMM). threads sets the
- * calling thread's OpenMP thread count; info names oneDNN's version, runtime and ISA. */
+/* oneDNN's dnnl_sgemm as a blasconv_sgemm_fn, for the onednn-sgemm vendor: its
+ * context gets it through blasconv_context_set_sgemm and set_sgemm_concurrent, each
+ * call computing on one OpenMP thread, the calling one, so that blasconv's parallel
+ * slots share the work as they do with OpenBLAS. prepare (once, before any call) finds
+ * the OpenMP runtime; info names oneDNN's version, runtime and ISA. */
 void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
                         int ldc);
-void bench_onednn_sgemm_threads(int threads);
+void bench_onednn_sgemm_prepare(void);
 const char *bench_onednn_sgemm_info(void);
 
 #endif

@@ -243,19 +243,24 @@ const char *bench_onednn_finish(bench_onednn *c)
     return error[0] ? error : NULL;
 }
 
+/* omp_set_num_threads, found by bench_onednn_sgemm_threads before any GEMM. */
+static void (*omp_threads)(int);
+
 void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
                         int ldc)
 {
-    (void)layout; /* blasconv calls row-major (101) only, as dnnl_sgemm computes */
+    (void)layout;       /* blasconv calls row-major (101) only, as dnnl_sgemm computes */
+    if (omp_threads)    /* one OpenMP thread for this calling thread: blasconv's slots */
+        omp_threads(1); /* call it from several threads at once */
     /* Valid arguments (blasconv checks them first) leave no error to report. */
     (void)dnnl_sgemm(trans_a == 112 ? 'T' : 'N', trans_b == 112 ? 'T' : 'N', m, n, k, alpha, a,
                      lda, b, ldb, beta, c, ldc);
 }
 
-void bench_onednn_sgemm_threads(int threads)
+void bench_onednn_sgemm_prepare(void)
 {
-    set_omp_threads(threads);
+    omp_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
 }
 
 const char *bench_onednn_sgemm_info(void)

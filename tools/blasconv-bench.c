@@ -74,9 +74,9 @@ static void usage(FILE *out)
             "                      blasconv_context_load_blas; repeatable. NAME alone picks a\n"
             "                      Debian vendor (openblas, blis, atlas, netlib) or 'linked'\n"
             "                      (the BLAS the library was built with), or onednn-sgemm\n"
-            "                      (oneDNN's dnnl_sgemm through blasconv_context_set_sgemm,\n"
-            "                      when the tool was built with libdnnl-dev: GEMMs one at a\n"
-            "                      time, each on oneDNN's OpenMP threads). Default: every\n"
+            "                      (oneDNN's dnnl_sgemm through blasconv_context_set_sgemm\n"
+            "                      and _set_sgemm_concurrent, each GEMM on one thread, when\n"
+            "                      the tool was built with libdnnl-dev). Default: every\n"
             "                      Debian vendor installed under /usr/lib/x86_64-linux-gnu/\n"
             "                      {openblas-pthread,blis-pthread,atlas,blas}/libblas.so.3,\n"
             "                      and onednn-sgemm where built in\n"
@@ -336,8 +336,9 @@ static blasconv_context *vendor_context(const vendor *v, int threads, size_t wor
     set_thread_env(threads);
 #if defined(BLASCONV_BENCH_HAVE_ONEDNN)
     if (v->onednn_sgemm) {
+        bench_onednn_sgemm_prepare();
         blasconv_context_set_sgemm(ctx, bench_onednn_sgemm);
-        bench_onednn_sgemm_threads(threads);
+        blasconv_context_set_sgemm_concurrent(ctx, 1);
     }
 #endif
     if (v->path[0] && blasconv_context_load_blas(ctx, v->path) != BLASCONV_OK) {
