@@ -57,11 +57,9 @@ static blasconv_status validate(blasconv_context *ctx, int trans_a, int trans_b,
 
 /* A user function promised concurrent (set_sgemm_concurrent) computes on its calling
  * thread alone: the context's threads then take column blocks of C, 16 columns at
- * least per block, on products of 2e6 flops or more (as the convolutions' slots). */
-enum {
-    COLUMN_BLOCK = 16,
-    SPLIT_MIN_FLOPS = 2000000
-};
+ * least per block, on products of BC_SLOT_MIN_FLOPS or more (as the convolutions'
+ * slots). */
+#define COLUMN_BLOCK 16
 
 struct column_job {
     const blasconv_context *ctx;
@@ -84,7 +82,7 @@ static void column_blocks(void *arg, int64_t begin, int64_t end)
 static int splits_columns(const blasconv_context *ctx, int m, int n, int k)
 {
     return ctx->user_sgemm && ctx->user_sgemm_concurrent && bc_thread_count(ctx) > 1 &&
-           n >= 2 * COLUMN_BLOCK && 2.0 * m * n * k >= SPLIT_MIN_FLOPS;
+           n >= 2 * COLUMN_BLOCK && 2.0 * m * n * k >= BC_SLOT_MIN_FLOPS;
 }
 
 blasconv_status blasconv_sgemm(blasconv_context *ctx, int trans_a, int trans_b, int m, int n,

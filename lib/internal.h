@@ -660,4 +660,7 @@ int bc_thread_count(const blasconv_context *ctx);
  * caller. */
 void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg);
 
+/* Below this many flops a call runs on one thread, BLAS included (plan.c says why). */
+#define BC_SLOT_MIN_FLOPS 2000000.0
+
 #endif

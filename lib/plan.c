@@ -193,13 +193,12 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
  * KH*KW*C/g, each slot lowering only its columns: its GEMMs on the BLAS's threads
  * with a serial lowering ran r50_3x3_56 no faster on two threads than on one). */
 enum {
-    SLOT_MIN_FLOPS = 2000000,
     SLOT_MIN_POSITIONS = 96,
     SLOT_MIN_CHANNELS = 32,
     SLOT_MIN_INPUT_ROWS = 8
 };
 
-/* Below SLOT_MIN_FLOPS a call runs on one thread, BLAS included. OpenBLAS's threads
+/* Below BC_SLOT_MIN_FLOPS a call runs on one thread, BLAS included. OpenBLAS's threads
  * made small calls slower than one thread, and slots pay off well below 5e7 flops
  * (3x3 layers on 14x14 maps, GFLOP/s of the median of 2001 calls, three runs: 32
  * channels, 3.6e6 flops: one thread 94-95, OpenBLAS's two 48-49, two slots 177-182;
@@ -243,7 +242,7 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
     if (!bc_blas_parallel_callable(ctx))
         return 1;
     const int threads = bc_thread_count(ctx);
-    if (threads < 2 || pass_flops(s) < SLOT_MIN_FLOPS)
+    if (threads < 2 || pass_flops(s) < BC_SLOT_MIN_FLOPS)
         return 1;
     if (s->layout == BLASCONV_NHWC && pass == PASS_BACKWARD_FILTER) {
         /* columns of dw: every slot sums each of its columns over all positions, in
@@ -378,7 +377,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st == BLASCONV_OK && p->depthwise)
         return st;
     if (st == BLASCONV_OK &&
-        (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < SLOT_MIN_FLOPS))
+        (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < BC_SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
     else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);
