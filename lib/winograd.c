@@ -79,6 +79,11 @@
  * 4.7-4.8 against 3.9 at two. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
+/* NCHW's U (whole or a block of output channels) keeps its tap positions' matrices
+ * this many floats more than K*C apart: r50_3x3_14's blocks of 64 channels of 256
+ * are 64 KiB, and sixteen rows 64 KiB apart share one L1 set, so the filter
+ * transform had gone through a block on the stack and memcpy. */
+#define WINOGRAD_TAP_PAD 16
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
  * no more than U: each block's GEMMs read all of V again, as each batch's read all of
@@ -123,10 +128,16 @@ static size_t align64(size_t bytes)
     return (bytes + 63) / 64 * 64;
 }
 
+/* Floats from one tap position's matrix of U to the next's (WINOGRAD_TAP_PAD). */
+static size_t u_tap_floats(const conv_shape *s)
+{
+    return (size_t)s->k * s->c + (s->layout == BLASCONV_NCHW ? WINOGRAD_TAP_PAD : 0);
+}
+
 /* Bytes of U, and of V plus M per tile, for tile side m. */
 static size_t filter_bytes(const conv_shape *s, int m)
 {
-    return (size_t)(m + 2) * (m + 2) * (size_t)s->k * (size_t)s->c * sizeof(float);
+    return (size_t)(m + 2) * (m + 2) * u_tap_floats(s) * sizeof(float);
 }
 
 static size_t tile_bytes(const conv_shape *s, int m)
@@ -223,6 +234,14 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
     return gemm + io + filter;
 }
 
+/* One block buffer: `rows` output channels of U at every tap position, each tap's
+ * rows WINOGRAD_TAP_PAD floats apart from the next's. */
+static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
+{
+    const size_t taps = (size_t)(m + 2) * (m + 2);
+    return align64(taps * (rows * (size_t)s->c + WINOGRAD_TAP_PAD) * sizeof(float));
+}
+
 /* Output channels per block of U when the filter is transformed block by block
  * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
  * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
@@ -251,7 +270,7 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
         return 0;
     blocks = ((size_t)s->k + rows - 1) / rows;
     *buffers = blocks < (size_t)threads ? (int)blocks : threads;
-    const size_t need = align64(rows * row_bytes) * (size_t)*buffers +
+    const size_t need = k_block_buffer_bytes(s, m, rows) * (size_t)*buffers +
                         align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
     return need <= capacity ? (int)rows : 0;
 }
@@ -355,8 +374,7 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         per_batch = tiles, cached = 0; /* a large U is not kept (WINOGRAD_KEEP_MAX_BYTES) */
     const int batch_threads =
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
-    const size_t u_block_bytes =
-        align64((size_t)(m + 2) * (m + 2) * k_block * s->c * sizeof(float));
+    const size_t u_block_bytes = k_block_buffer_bytes(s, m, (size_t)k_block);
     const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
@@ -450,9 +468,11 @@ static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin
 static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
                              int64_t end, int stream)
 {
-    const ptrdiff_t kc = (ptrdiff_t)s->k * s->c;
-    if (s->layout == BLASCONV_NCHW) /* lanes [begin, end) of the K*C filters */
-        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, kc, stream);
+    const ptrdiff_t tap = (ptrdiff_t)u_tap_floats(s);
+    if (s->layout == BLASCONV_NCHW && !stream) /* lanes [begin, end) of the K*C filters */
+        bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), u + begin, tap);
+    else if (s->layout == BLASCONV_NCHW) /* streaming stores go through a block */
+        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, tap, stream);
     else
         filters_nhwc(s, m, w, 0, s->k, u, s->k, begin, end, stream);
 #if defined(__x86_64__)
@@ -736,12 +756,12 @@ static void gemms(const stage *st, int begin, int end)
 {
     const conv_shape *s = st->s;
     const winograd_plan *wp = st->wp;
-    const size_t kc = (size_t)s->k * s->c;
+    const size_t tap = u_tap_floats(s);
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
-            product_rows_nchw(st, xi, wp->u + xi * kc, 0, s->k);
+            product_rows_nchw(st, xi, wp->u + xi * tap, 0, s->k);
         else
-            product_columns_nhwc(st, xi, wp->u + xi * kc, s->k, 0, s->k);
+            product_columns_nhwc(st, xi, wp->u + xi * tap, s->k, 0, s->k);
     }
 }
 
@@ -804,13 +824,14 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
     const int nchw = s->layout == BLASCONV_NCHW;
+    const ptrdiff_t tap_stride = block + WINOGRAD_TAP_PAD;
     if (nchw)
-        filter_lanes(m, st->w + (size_t)k0 * s->c * 9, 1, 9, block, u, block, 0);
+        bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, (int)block, u, tap_stride);
     else
         filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c, 0);
     for (int xi = 0; xi < taps; xi++) {
         if (nchw)
-            product_rows_nchw(st, xi, u + xi * block, k0, k1);
+            product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
         else
             product_columns_nhwc(st, xi, u + xi * block, k1 - k0, k0, k1);
     }

@@ -52,11 +52,14 @@ static int eligible(const blasconv_conv2d *d)
 #undef DEFAULT1
 }
 
-/* Bytes of F(m x m)'s transformed filter and of V plus M per tile (the library's
- * documented budget: the filter and one batch of tiles must fit the limit). */
+/* Bytes of F(m x m)'s transformed filter (NCHW: 16 floats between tap positions) and
+ * of V plus M per tile (the library's documented budget: the filter and one batch of
+ * tiles must fit the limit). */
 static size_t filter_bytes(const blasconv_conv2d *d, int m)
 {
-    return (size_t)(m + 2) * (m + 2) * d->in_channels * d->out_channels * sizeof(float);
+    const size_t pad = d->layout == BLASCONV_NCHW ? 16 : 0;
+    return (size_t)(m + 2) * (m + 2) * ((size_t)d->in_channels * d->out_channels + pad) *
+           sizeof(float);
 }
 static size_t tile_bytes(const blasconv_conv2d *d, int m)
 {
