@@ -439,46 +439,54 @@ int main(int argc, char **argv)
     for (int l = 0; l < layer_count; l++)
         data[l] = bench_layer_data_create(&layers[l], o.batch);
 
+    /* Timed layer by layer, each layer's oneDNN row right after its vendors' rows, so
+     * that a change of the shared machine's speed between layers moves both sides of a
+     * ratio; printed vendor by vendor, oneDNN last. */
+    const size_t onednn_first = per_setting * o.vendor_count * o.thread_count;
     size_t done = 0;
-    for (int v = 0; v < o.vendor_count; v++)
-        for (int t = 0; t < o.thread_count; t++) {
-            const vendor *ven = &o.vendors[v];
-            blasconv_context *ctx = vendor_context(ven, o.threads[t], o.workspace_limit);
-            if (!ctx)
+    for (int t = 0; t < o.thread_count; t++) {
+        blasconv_context *ctx[MAX_VENDORS];
+        for (int v = 0; v < o.vendor_count; v++)
+            if (!(ctx[v] = vendor_context(&o.vendors[v], o.threads[t], o.workspace_limit)))
                 return 1;
-            bench_settle_seconds = bench_settle_seconds_for(o.threads[t]);
-            for (int l = 0; l < layer_count; l++)
+        bench_settle_seconds = bench_settle_seconds_for(o.threads[t]);
+        for (int l = 0; l < layer_count; l++) {
+            for (int v = 0; v < o.vendor_count; v++)
                 for (int a = 0; a < o.layout_count; a++)
                     for (int p = 0; p < o.pass_count; p++) {
-                        bench_row *row = &rows[done++];
+                        const vendor *ven = &o.vendors[v];
+                        bench_row *row =
+                            &rows[(((size_t)v * o.thread_count + t) * layer_count + l) *
+                                      o.layout_count * o.pass_count +
+                                  (size_t)a * o.pass_count + p];
                         row->layer = layers[l].name;
                         row->dense = bench_layer_is_dense(&layers[l].d);
                         row->vendor = ven->name;
                         row->threads = o.threads[t];
                         snprintf(row->kernels, sizeof row->kernels, "%s",
-                                 vendor_kernels(ven, ctx));
-                        fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", done, total,
+                                 vendor_kernels(ven, ctx[v]));
+                        fprintf(stderr, "[%zu/%zu] %s %s %dt %s %s ...", ++done, total,
                                 layers[l].name, ven->name, o.threads[t],
                                 layout_names[o.layouts[a]], bench_pass_names[o.passes[p]]);
-                        bench_run_row(ctx, data[l], o.layouts[a], o.passes[p], o.reps, o.verify,
+                        bench_run_row(ctx[v], data[l], o.layouts[a], o.passes[p], o.reps, o.verify,
                                       row);
                         fprintf(stderr, " %.3g GFLOP/s (%s)\n", row->conv_gflops, row->status);
                     }
-            blasconv_context_destroy(ctx);
-        }
-    if (o.onednn)
-        for (int t = 0; t < o.thread_count; t++)
-            for (int l = 0; l < layer_count; l++) {
-                bench_row *row = &rows[done++];
+            if (o.onednn) {
+                bench_row *row = &rows[onednn_first + (size_t)t * layer_count + l];
                 row->layer = layers[l].name;
                 row->dense = bench_layer_is_dense(&layers[l].d);
                 row->vendor = "onednn";
                 row->threads = o.threads[t];
-                fprintf(stderr, "[%zu/%zu] %s onednn %dt nchw fwd ...", done, total,
+                fprintf(stderr, "[%zu/%zu] %s onednn %dt nchw fwd ...", ++done, total,
                         layers[l].name, o.threads[t]);
                 bench_run_onednn_row(data[l], o.threads[t], o.reps, o.verify, row);
                 fprintf(stderr, " %.3g GFLOP/s (%s)\n", row->conv_gflops, row->status);
             }
+        }
+        for (int v = 0; v < o.vendor_count; v++)
+            blasconv_context_destroy(ctx[v]);
+    }
     bench_fill_vs_onednn(rows, done);
 
     bench_print_table(stdout, rows, done);
