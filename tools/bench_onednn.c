@@ -243,7 +243,7 @@ const char *bench_onednn_finish(bench_onednn *c)
     return error[0] ? error : NULL;
 }
 
-/* omp_set_num_threads, found by bench_onednn_sgemm_threads before any GEMM. */
+/* omp_set_num_threads, found by bench_onednn_sgemm_prepare before any GEMM. */
 static void (*omp_threads)(int);
 
 void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
