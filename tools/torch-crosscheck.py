@@ -179,6 +179,26 @@ class Checker:
             raise Mismatch(f"conv2d_tolerance returned {st}")
         return atol.value, rtol.value
 
+    def output_size(self, name, d):
+        """blasconv's status for d's output size (its validation of d)."""
+        oh, ow = ctypes.c_int(), ctypes.c_int()
+        status = getattr(self.lib, f"blasconv_{name}_output_size")(
+            ctypes.byref(d), ctypes.byref(oh), ctypes.byref(ow))
+        return status, oh.value, ow.value
+
+    def valid_in_both(self, kind, desc, status, truth):
+        """Whether both accept the descriptor; raises if only one of them does."""
+        if truth is not None and status == OK:
+            return True
+        if (truth is None) != (status == BAD_SHAPE):
+            raise Mismatch(f"{desc}: blasconv status {status}, PyTorch "
+                           f"{'rejects' if truth is None else 'accepts'} it")
+        self.counts[f"{kind} rejected"] += 1
+        return False
+
+    def random_dy(self, seed, shape):
+        return self.f32(self.np.random.default_rng(seed).uniform(-1, 1, tuple(shape)))
+
     def call(self, what, ctx, fn, *args):
         st = fn(ctx, *args)
         if st != OK:
@@ -228,8 +248,7 @@ class Checker:
             return None
         if y.numel() == 0:
             return None
-        dy = self.np.random.default_rng(dy_seed).uniform(-1, 1, tuple(y.shape))
-        dy = self.f32(dy)
+        dy = self.random_dy(dy_seed, y.shape)
         y.backward(torch.from_numpy(dy.astype("float64")))
         db = None if bt is None else bt.grad.numpy()
         return y.detach().numpy(), dy, xt.grad.numpy(), wt.grad.numpy(), db
@@ -239,19 +258,13 @@ class Checker:
         rng = np.random.default_rng(seed)
         d = self.random_conv(rng)
         desc = describe(d)
-        oh, ow = ctypes.c_int(), ctypes.c_int()
-        status = lib.blasconv_conv2d_output_size(ctypes.byref(d), ctypes.byref(oh),
-                                                 ctypes.byref(ow))
+        status = self.output_size("conv2d", d)[0]
         cpg = d.in_channels // d.groups
         x = self.f32(rng.uniform(-1, 1, (d.batch, d.in_channels, d.in_height, d.in_width)))
         w = self.f32(rng.uniform(-1, 1, (d.out_channels, cpg, d.kernel_height, d.kernel_width)))
         b = self.f32(rng.uniform(-1, 1, d.out_channels)) if rng.random() < 0.7 else None
         truth = self.torch_conv(d, x, w, b, seed + 1)
-        if truth is None or status != OK:
-            if (truth is None) != (status == BAD_SHAPE):
-                raise Mismatch(f"{desc}: blasconv status {status}, PyTorch "
-                               f"{'rejects' if truth is None else 'accepts'} it")
-            self.counts["conv rejected"] += 1
+        if not self.valid_in_both("conv", desc, status, truth):
             return
         y64, dy, dx64, dw64, db64 = truth
         lay = d.layout
@@ -343,7 +356,7 @@ class Checker:
             return None
         if y.numel() == 0:
             return None
-        dy = self.f32(self.np.random.default_rng(dy_seed).uniform(-1, 1, tuple(y.shape)))
+        dy = self.random_dy(dy_seed, y.shape)
         if not backward:
             return y.detach().numpy(), dy, None
         y.backward(torch.from_numpy(dy.astype("float64")))
@@ -354,9 +367,7 @@ class Checker:
         rng = np.random.default_rng(seed)
         d = self.random_pool(rng)
         desc = describe(d)
-        oh, ow = ctypes.c_int(), ctypes.c_int()
-        status = lib.blasconv_pool2d_output_size(ctypes.byref(d), ctypes.byref(oh),
-                                                 ctypes.byref(ow))
+        status, oh, ow = self.output_size("pool2d", d)
         shape = (d.batch, d.channels, d.in_height, d.in_width)
         # Few distinct values (ties), now and then a NaN or an infinity.
         x = self.f32(rng.integers(-3, 4, shape) / 2.0)
@@ -369,14 +380,9 @@ class Checker:
         # column, outside the window or past the end of x (which corrupted the heap
         # here), blasconv drops it (its README, "Pooling"): there dx is checked
         # against blasconv's reference only, and PyTorch runs no backward.
-        pytorch_dx = not (status == OK and d.mode == MAX and
-                          has_empty_window(d, oh.value, ow.value))
+        pytorch_dx = not (status == OK and d.mode == MAX and has_empty_window(d, oh, ow))
         truth = self.torch_pool(d, x, seed + 1, backward=pytorch_dx)
-        if truth is None or status != OK:
-            if (truth is None) != (status == BAD_SHAPE):
-                raise Mismatch(f"{desc}: blasconv status {status}, PyTorch "
-                               f"{'rejects' if truth is None else 'accepts'} it")
-            self.counts["pool rejected"] += 1
+        if not self.valid_in_both("pool", desc, status, truth):
             return
         y64, dy, dx64 = truth
         lay = d.layout
