@@ -137,6 +137,51 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
     }
 }
 
+/* Stride 2, dilation 1: kernel columns kj and kj + 1 land on alternate elements of
+ * one input row, so their two lowered rows (src, src + tile_cols) are added as one
+ * interleaved pass over the row (kj's element o at row[offset + 2o], kj + 1's at
+ * row[offset + 2o + 1]; offset is kj's column offset). Each element still gets one
+ * term from the pair, in kj order across pairs. Separate strided passes, each a
+ * read-modify-write of the whole row, took most of r50_conv1's col2im. */
+static inline void add_column_pair(const conv_shape *s, const bc_kernel_columns *columns, int kj,
+                                   const float *restrict src, size_t tile_cols,
+                                   float *restrict row, int64_t offset)
+{
+    int lo0, hi0, lo1, hi1;
+    bc_kernel_columns_at(s, columns, kj, &lo0, &hi0);
+    bc_kernel_columns_at(s, columns, kj + 1, &lo1, &hi1);
+    const float *restrict src1 = src + tile_cols;
+    const int a = lo0 > lo1 ? lo0 : lo1; /* [a, b): the outputs both columns reach */
+    int b = hi0 < hi1 ? hi0 : hi1;
+    if (b < a)
+        b = a;
+    /* each column's outputs outside [a, b) (an output or none at each end) */
+    for (int o = lo0; o < (hi0 < a ? hi0 : a); o++)
+        row[offset + 2 * (int64_t)o] += src[o];
+    for (int o = lo0 > b ? lo0 : b; o < hi0; o++)
+        row[offset + 2 * (int64_t)o] += src[o];
+    for (int o = lo1; o < (hi1 < a ? hi1 : a); o++)
+        row[offset + 2 * (int64_t)o + 1] += src1[o];
+    for (int o = lo1 > b ? lo1 : b; o < hi1; o++)
+        row[offset + 2 * (int64_t)o + 1] += src1[o];
+    if (b == a)
+        return;
+    float *restrict pair = row + offset + 2 * (int64_t)a; /* a is valid for both */
+    const float *s0 = src + a, *s1 = src1 + a;
+    const int n = b - a;
+    int o = 0;
+    for (; o + 16 <= n; o += 16) { /* the two rows zipped: 32 floats of the row at once */
+        const vec16 x0 = bc_load16(s0 + o), x1 = bc_load16(s1 + o);
+        float *at = pair + 2 * o;
+        bc_store16(at, bc_load16(at) + BC_SHUFFLE(x0, x1, BC_ALTERNATE(0)));
+        bc_store16(at + 16, bc_load16(at + 16) + BC_SHUFFLE(x0, x1, BC_ALTERNATE(8)));
+    }
+    for (; o < n; o++) {
+        pair[2 * o] += s0[o];
+        pair[2 * o + 1] += s1[o];
+    }
+}
+
 /* Output row oh of a tile added back into every input plane it read: contributions
  * reach a dx element in (oh, c, ki, kj) order whatever the tile size, so results do
  * not depend on the workspace. One call per row, so each ISA gets its own loops. */
@@ -160,6 +205,12 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
                 bc_kernel_columns_at(s, columns, kj, &lo, &hi);
+                if (stride == 2 && s->dil_w == 1 && kj + 1 < s->kw) {
+                    add_column_pair(s, columns, kj, col_at_row + row * tile_cols, tile_cols, dst,
+                                    col_offset);
+                    kj++, row++;
+                    continue;
+                }
                 const float *src = col_at_row + row * tile_cols + lo;
                 float *out = dst + (int64_t)lo * stride + col_offset;
                 /* Stride 2 has its own loop: a constant stride vectorises, a variable

@@ -288,6 +288,40 @@ START_TEST(backward_data_matches_oracle)
 }
 END_TEST
 
+/* Stride 2 across, dilation 1, kernels 2-7 wide: col2im adds kernel columns kj and
+ * kj + 1 as one interleaved pass, 16 output columns at a time where both reach them
+ * (rows up to 60 outputs wide) and one column at a time at the edges (asymmetric
+ * pads 0-3) and for the last, odd kernel column. */
+START_TEST(stride2_backward_data_pairs_kernel_columns)
+{
+    test_rng r = test_rng_seeded(2600);
+    for (int t = 0; t < 40; t++) {
+        blasconv_conv2d d = {.batch = test_rng_int(&r, 1, 2),
+                             .in_channels = test_rng_int(&r, 1, 4),
+                             .in_height = test_rng_int(&r, 8, 24),
+                             .in_width = test_rng_int(&r, 30, 120),
+                             .out_channels = test_rng_int(&r, 1, 16),
+                             .kernel_height = test_rng_int(&r, 1, 7),
+                             .kernel_width = test_rng_int(&r, 2, 7),
+                             .stride_height = test_rng_int(&r, 1, 2),
+                             .stride_width = 2,
+                             .pad_top = test_rng_int(&r, 0, 3),
+                             .pad_bottom = test_rng_int(&r, 0, 3),
+                             .pad_left = test_rng_int(&r, 0, 3),
+                             .pad_right = test_rng_int(&r, 0, 3)};
+        size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d), ny = test_conv_y_elems(&d);
+        float *dy = test_alloc_random(&r, ny), *w = test_alloc_random(&r, nw);
+        float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(NULL, &d, dy, w, dx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want),
+                         BLASCONV_OK);
+        test_assert_conv_close(dx, want, nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
+        free(dy), free(w), free(dx), free(want);
+    }
+}
+END_TEST
+
 /* Strided 1x1 unpadded layers, whose backward data writes each dx row whole (its
  * one sum or zero) instead of zeroing dx and adding: strides 1-3 each way (stride 1
  * across keeps the general path), odd and even sizes, one to seven threads, and
@@ -452,6 +486,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
     tcase_add_test(tc, wide_depthwise_matches_oracle);
+    tcase_add_test(tc, stride2_backward_data_pairs_kernel_columns);
     tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
     tcase_add_test(tc, depthwise_rows_wider_than_the_phase_buffer_match_oracle);
     tcase_add_test(tc, depthwise_nhwc_channel_blocks_match_oracle);
