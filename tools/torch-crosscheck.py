@@ -28,8 +28,8 @@ import ctypes
 import os
 import sys
 
-DEFAULT_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build",
-                           "libblasconv.so")
+DEFAULT_LIB = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                            "build", "libblasconv.so"))
 
 OK, BAD_SHAPE, WORKSPACE = 0, 2, 5
 NCHW, NHWC = 0, 1
