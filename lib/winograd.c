@@ -39,12 +39,14 @@
 /* The transforms take this many tiles (NCHW) or channels (NHWC) at a time. */
 #define LANES 16
 #define CHANNEL_CHUNK 64
-/* The filter transform writes this many lanes of each tap position at a time,
- * through a block on the stack: 16 lanes straight into U made 36 streams of 64-byte
- * stores, 256 KB apart on r50_3x3_14_b8, and two threads transformed its filter
- * hardly faster than one (NCHW 1.3-1.7 ms, NHWC 0.9-1.0 ms a call: blasconv-fastbench
- * with and without --constant). 128 and 256 lanes ran the same; 128 keeps the block
- * at 18 KB of the caller's stack. */
+/* The filter transform's streaming stores (and NHWC's channels outside 16 x 16
+ * blocks) go through a block on the stack, this many lanes of each tap position at
+ * a time: 16 lanes straight into an unpadded U made 36 streams of 64-byte stores,
+ * 256 KB apart on r50_3x3_14_b8, and two threads transformed its filter hardly
+ * faster than one (NCHW 1.3-1.7 ms, NHWC 0.9-1.0 ms a call: blasconv-fastbench with
+ * and without --constant). 128 and 256 lanes ran the same; 128 keeps the block at
+ * 18 KB of the caller's stack. Ordinary NCHW stores go straight into U, whose tap
+ * positions are padded apart (WINOGRAD_TAP_PAD). */
 #define FILTER_CHUNK 128
 /* U at least this large is written with streaming stores, which skip reading each
  * line before writing it, and so is U transformed by several threads.
@@ -79,12 +81,12 @@
  * 4.7-4.8 against 3.9 at two. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
+#define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* NCHW's U (whole or a block of output channels) keeps its tap positions' matrices
  * this many floats more than K*C apart: r50_3x3_14's blocks of 64 channels of 256
  * are 64 KiB, and sixteen rows 64 KiB apart share one L1 set, so the filter
  * transform had gone through a block on the stack and memcpy. */
 #define WINOGRAD_TAP_PAD 16
-#define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
  * no more than U: each block's GEMMs read all of V again, as each batch's read all of
  * U. While blocks began at 2 MiB of U (a test program, medians of 21 and 31):
@@ -128,10 +130,17 @@ static size_t align64(size_t bytes)
     return (bytes + 63) / 64 * 64;
 }
 
-/* Floats from one tap position's matrix of U to the next's (WINOGRAD_TAP_PAD). */
+/* Floats from one tap position's matrix of `rows` output channels of U to the next's
+ * (NCHW: WINOGRAD_TAP_PAD more than the matrix). */
+static size_t tap_floats(const conv_shape *s, size_t rows)
+{
+    return rows * (size_t)s->c + (s->layout == BLASCONV_NCHW ? WINOGRAD_TAP_PAD : 0);
+}
+
+/* The same for the whole U. */
 static size_t u_tap_floats(const conv_shape *s)
 {
-    return (size_t)s->k * s->c + (s->layout == BLASCONV_NCHW ? WINOGRAD_TAP_PAD : 0);
+    return tap_floats(s, (size_t)s->k);
 }
 
 /* Bytes of U, and of V plus M per tile, for tile side m. */
@@ -234,12 +243,10 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
     return gemm + io + filter;
 }
 
-/* One block buffer: `rows` output channels of U at every tap position, each tap's
- * rows WINOGRAD_TAP_PAD floats apart from the next's. */
+/* One block buffer: `rows` output channels of U at every tap position. */
 static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
 {
-    const size_t taps = (size_t)(m + 2) * (m + 2);
-    return align64(taps * (rows * (size_t)s->c + WINOGRAD_TAP_PAD) * sizeof(float));
+    return align64((size_t)(m + 2) * (m + 2) * tap_floats(s, rows) * sizeof(float));
 }
 
 /* Output channels per block of U when the filter is transformed block by block
@@ -824,7 +831,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     const int m = st->wp->m, taps = (m + 2) * (m + 2);
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
     const int nchw = s->layout == BLASCONV_NCHW;
-    const ptrdiff_t tap_stride = block + WINOGRAD_TAP_PAD;
+    const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)(k1 - k0));
     if (nchw)
         bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, (int)block, u, tap_stride);
     else
@@ -833,7 +840,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
         if (nchw)
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
         else
-            product_columns_nhwc(st, xi, u + xi * block, k1 - k0, k0, k1);
+            product_columns_nhwc(st, xi, u + xi * tap_stride, k1 - k0, k0, k1);
     }
     if (nchw)
         output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
