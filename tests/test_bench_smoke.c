@@ -120,6 +120,18 @@ static FILE *open_csv(const char *path)
     return f;
 }
 
+/* Runs blasconv-bench on the tiny suite with `options`, its CSV to in_dir(1, name):
+ * asserts it exits 0 and returns the CSV past its header; stderr in err. */
+static FILE *run_to_csv(const char *options, const char *name, char *err, size_t err_size)
+{
+    char args[1024];
+    const char *csv = in_dir(1, name);
+    snprintf(args, sizeof args, "--suite '%s' %s --csv '%s'", path_buf[0], options, csv);
+    int rc = run_tool(args, err, err_size);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    return open_csv(csv);
+}
+
 /* The next data row of f split into fields (which point into line); 0 at the end. */
 static int next_csv_row(FILE *f, char *line, size_t size, char **fields)
 {
@@ -144,18 +156,15 @@ static void read_stdout(char *out, size_t size)
 START_TEST(tiny_suite_gives_checked_csv_and_chart)
 {
     int have_netlib = access(netlib, R_OK) == 0;
-    char args[1024], err[8192];
-    const char *csv = in_dir(1, "out.csv"), *chart = in_dir(2, "chart.png");
-    snprintf(
-        args, sizeof args,
-        "--suite '%s' --blas linked %s%s --reps 3 --budget 0.0002 --pass all --layout nchw,nhwc "
-        "--threads 1 --csv '%s' --chart '%s'",
-        path_buf[0], have_netlib ? "--blas netlib=" : "", have_netlib ? netlib : "", csv, chart);
-    int rc = run_tool(args, err, sizeof err);
-    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    char options[1024], err[8192];
+    const char *chart = in_dir(2, "chart.png");
+    snprintf(options, sizeof options,
+             "--blas linked %s%s --reps 3 --budget 0.0002 --pass all --layout nchw,nhwc "
+             "--threads 1 --chart '%s'",
+             have_netlib ? "--blas netlib=" : "", have_netlib ? netlib : "", chart);
+    FILE *f = run_to_csv(options, "out.csv", err, sizeof err);
     ck_assert_msg(strstr(err, "[1/") != NULL, "no progress on stderr:\n%s", err);
 
-    FILE *f = open_csv(csv);
     char line[2048], *fields[CSV_FIELDS + 1];
     int rows = 0, ok_rows = 0, fwd_nchw_ok = 0;
     double grouped_ratio = NAN;
@@ -213,13 +222,8 @@ END_TEST
 START_TEST(onednn_rows_are_checked)
 {
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
-    char args[1024], err[8192];
-    const char *csv = in_dir(1, "onednn.csv");
-    snprintf(args, sizeof args, "--suite '%s' --blas linked --reps 1 --onednn --csv '%s'",
-             path_buf[0], csv);
-    int rc = run_tool(args, err, sizeof err);
-    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
-    FILE *f = open_csv(csv);
+    char err[8192];
+    FILE *f = run_to_csv("--blas linked --reps 1 --onednn", "onednn.csv", err, sizeof err);
     char line[2048], *fields[CSV_FIELDS + 1];
     int onednn_rows = 0, ratio_rows = 0;
     while (next_csv_row(f, line, sizeof line, fields)) {
@@ -250,15 +254,10 @@ END_TEST
  * checked against the reference, its kernels named. */
 START_TEST(onednn_sgemm_vendor_rows_are_checked)
 {
-    char args[1024], err[8192];
+    char err[8192];
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
-    const char *csv = in_dir(1, "onednn_sgemm.csv");
-    snprintf(args, sizeof args,
-             "--suite '%s' --blas onednn-sgemm --reps 1 --pass all --threads 1,2 --csv '%s'",
-             path_buf[0], csv);
-    int rc = run_tool(args, err, sizeof err);
-    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
-    FILE *f = open_csv(csv);
+    FILE *f = run_to_csv("--blas onednn-sgemm --reps 1 --pass all --threads 1,2",
+                         "onednn_sgemm.csv", err, sizeof err);
     char line[2048], *fields[CSV_FIELDS + 1];
     int rows = 0;
     while (next_csv_row(f, line, sizeof line, fields)) {
@@ -272,6 +271,7 @@ START_TEST(onednn_sgemm_vendor_rows_are_checked)
     ck_assert_int_eq(rows, 2 * 2 * 3); /* two layers, two thread counts, three passes */
     ck_assert_int_eq(run_tool("--blas onednn-sgemm=/some/path", err, sizeof err), 2);
 #else
+    char args[1024];
     snprintf(args, sizeof args, "--suite '%s' --blas onednn-sgemm", path_buf[0]);
     ck_assert_int_eq(run_tool(args, err, sizeof err), 2);
     ck_assert(strstr(err, "no oneDNN") != NULL);
@@ -283,14 +283,9 @@ END_TEST
  * grouped layer (batch 2) alone, so the range is its two CSV rows' GFLOP/s ratio. */
 START_TEST(summary_gives_two_thread_speedup)
 {
-    char args[1024], err[8192];
-    const char *csv = in_dir(1, "threads.csv");
-    snprintf(args, sizeof args,
-             "--suite '%s' --blas linked --reps 1 --threads 1,2 --layers small_grouped --csv '%s'",
-             path_buf[0], csv);
-    int rc = run_tool(args, err, sizeof err);
-    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
-    FILE *f = open_csv(csv);
+    char err[8192];
+    FILE *f = run_to_csv("--blas linked --reps 1 --threads 1,2 --layers small_grouped",
+                         "threads.csv", err, sizeof err);
     char line[2048], *fields[CSV_FIELDS + 1];
     double gflops[3] = {NAN, NAN, NAN}; /* by thread count */
     while (next_csv_row(f, line, sizeof line, fields))
