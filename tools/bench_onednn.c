@@ -124,12 +124,22 @@ static void destroy(bench_onednn *c)
     free(c);
 }
 
-/* oneDNN here runs on OpenMP: its thread count is the OpenMP runtime's. */
+/* oneDNN here runs on OpenMP: its thread count is the OpenMP runtime's (per calling
+ * thread). omp_set_num_threads, looked up from the main thread before any use
+ * (bench_onednn_create, bench_onednn_sgemm_prepare); NULL without OpenMP. */
+static void (*omp_set_threads)(int);
+
+static void find_omp(void)
+{
+    if (!omp_set_threads)
+        omp_set_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+}
+
 static void set_omp_threads(int threads)
 {
-    void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    if (set)
-        set(threads);
+    find_omp();
+    if (omp_set_threads)
+        omp_set_threads(threads);
 }
 
 static const char *status_name(dnnl_status_t st)
@@ -243,16 +253,13 @@ const char *bench_onednn_finish(bench_onednn *c)
     return error[0] ? error : NULL;
 }
 
-/* omp_set_num_threads, found by bench_onednn_sgemm_prepare before any GEMM. */
-static void (*omp_threads)(int);
-
 void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
                         int ldc)
 {
-    (void)layout;       /* blasconv calls row-major (101) only, as dnnl_sgemm computes */
-    if (omp_threads)    /* one OpenMP thread for this calling thread: blasconv's slots */
-        omp_threads(1); /* call it from several threads at once */
+    (void)layout;           /* blasconv calls row-major (101) only, as dnnl_sgemm computes */
+    if (omp_set_threads)    /* one OpenMP thread for this calling thread: blasconv's */
+        omp_set_threads(1); /* slots call it from several threads at once */
     /* Valid arguments (blasconv checks them first) leave no error to report. */
     (void)dnnl_sgemm(trans_a == 112 ? 'T' : 'N', trans_b == 112 ? 'T' : 'N', m, n, k, alpha, a,
                      lda, b, ldb, beta, c, ldc);
@@ -260,7 +267,7 @@ void bench_onednn_sgemm(int layout, int trans_a, int trans_b, int m, int n, int 
 
 void bench_onednn_sgemm_prepare(void)
 {
-    omp_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    find_omp();
 }
 
 const char *bench_onednn_sgemm_info(void)
