@@ -48,8 +48,9 @@
  * 18 KB of the caller's stack. Ordinary NCHW stores go straight into U, whose tap
  * positions are padded apart (WINOGRAD_TAP_PAD). */
 #define FILTER_CHUNK 128
-/* U at least this large is written with streaming stores, which skip reading each
- * line before writing it, and so is U transformed by several threads.
+/* NCHW's U at least this large is written with streaming stores, which skip reading
+ * each line before writing it, and so is U transformed by several threads (NHWC's
+ * 16 x 16 blocks store straight into U, see filters_nhwc).
  * blasconv-fastbench --reps 9 --only the row, alternating with ordinary stores, NCHW:
  * r50_3x3_7_b8 (U 36 MiB) 11.2-12.6 -> 10.1-10.3 ms at one thread, 6.4-6.5 -> 6.0 at two;
  * r50_3x3_14_b8 (9 MiB) 9.0 -> 7.8-7.9 and 4.9-5.1 -> 4.8; r50_3x3_56 (0.6 MiB) at two
@@ -130,23 +131,17 @@ static size_t align64(size_t bytes)
     return (bytes + 63) / 64 * 64;
 }
 
-/* Floats from one tap position's matrix of `rows` output channels of U to the next's
- * (NCHW: WINOGRAD_TAP_PAD more than the matrix). */
+/* Floats from one tap position's matrix of `rows` output channels of U (all K, or a
+ * block's) to the next's (NCHW: WINOGRAD_TAP_PAD more than the matrix). */
 static size_t tap_floats(const conv_shape *s, size_t rows)
 {
     return rows * (size_t)s->c + (s->layout == BLASCONV_NCHW ? WINOGRAD_TAP_PAD : 0);
 }
 
-/* The same for the whole U. */
-static size_t u_tap_floats(const conv_shape *s)
-{
-    return tap_floats(s, (size_t)s->k);
-}
-
 /* Bytes of U, and of V plus M per tile, for tile side m. */
 static size_t filter_bytes(const conv_shape *s, int m)
 {
-    return (size_t)(m + 2) * (m + 2) * u_tap_floats(s) * sizeof(float);
+    return (size_t)(m + 2) * (m + 2) * tap_floats(s, (size_t)s->k) * sizeof(float);
 }
 
 static size_t tile_bytes(const conv_shape *s, int m)
@@ -407,7 +402,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->product = (float *)((char *)wp->v + v_bytes);
     wp->batch_threads = batch_threads;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
-    wp->stream_filter = !k_block && (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
+    wp->stream_filter = s->layout == BLASCONV_NCHW && !k_block &&
+                        (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
     wp->k_block = k_block;
     wp->k_threads = k_threads;
     wp->u_block_floats = u_block_bytes / sizeof(float);
@@ -456,7 +452,7 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
  * 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134 against 143
  * for 128 x 256 x 256 (a test program, medians of 21). */
 static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
-                         float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end, int stream)
+                         float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
 {
     const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = ld * s->c;
     const int filters = k_end - k_begin;
@@ -467,7 +463,7 @@ static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin
             for (int k = 0; k < filters; k += LANES)
                 bc_winograd_filter_16x16(m, wk + k * fs + c, fs, s->c, u + c * ld + k, ds, ld);
     for (; c < c_end; c++)
-        filter_lanes(m, wk + c, s->c, fs, filters, u + c * ld, ds, stream);
+        filter_lanes(m, wk + c, s->c, fs, filters, u + c * ld, ds, 0);
 }
 
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
@@ -475,13 +471,13 @@ static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin
 static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
                              int64_t end, int stream)
 {
-    const ptrdiff_t tap = (ptrdiff_t)u_tap_floats(s);
+    const ptrdiff_t tap = (ptrdiff_t)tap_floats(s, (size_t)s->k);
     if (s->layout == BLASCONV_NCHW && !stream) /* lanes [begin, end) of the K*C filters */
         bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), u + begin, tap);
     else if (s->layout == BLASCONV_NCHW) /* streaming stores go through a block */
         filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, tap, stream);
     else
-        filters_nhwc(s, m, w, 0, s->k, u, s->k, begin, end, stream);
+        filters_nhwc(s, m, w, 0, s->k, u, s->k, begin, end);
 #if defined(__x86_64__)
     if (stream)
         _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
@@ -763,7 +759,7 @@ static void gemms(const stage *st, int begin, int end)
 {
     const conv_shape *s = st->s;
     const winograd_plan *wp = st->wp;
-    const size_t tap = u_tap_floats(s);
+    const size_t tap = tap_floats(s, (size_t)s->k);
     for (int xi = begin; xi < end; xi++) {
         if (s->layout == BLASCONV_NCHW)
             product_rows_nchw(st, xi, wp->u + xi * tap, 0, s->k);
@@ -835,7 +831,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     if (nchw)
         bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, (int)block, u, tap_stride);
     else
-        filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c, 0);
+        filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c);
     for (int xi = 0; xi < taps; xi++) {
         if (nchw)
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
