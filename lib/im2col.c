@@ -137,38 +137,35 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
     }
 }
 
-/* Stride 2, dilation 1: kernel columns kj and kj + 1 land on alternate elements of
- * one input row, so their two lowered rows (src, src + tile_cols) are added as one
- * interleaved pass over the row (kj's element o at row[offset + 2o], kj + 1's at
- * row[offset + 2o + 1]; offset is kj's column offset). Each element still gets one
- * term from the pair, in kj order across pairs. Separate strided passes, each a
- * read-modify-write of the whole row, took most of r50_conv1's col2im. */
-static inline void add_column_pair(const conv_shape *s, const bc_kernel_columns *columns, int kj,
-                                   const float *restrict src, size_t tile_cols,
-                                   float *restrict row, int64_t offset)
+/* out[o * 2] += src[o] for o in [0, count): stride 2 has its own loop, as a constant
+ * stride vectorises and a variable one does not (r50_conv1's backward data ran 1.15x
+ * faster). */
+static inline void add_stride2(float *restrict out, const float *restrict src, int count)
 {
-    int lo0, hi0, lo1, hi1;
-    bc_kernel_columns_at(s, columns, kj, &lo0, &hi0);
-    bc_kernel_columns_at(s, columns, kj + 1, &lo1, &hi1);
-    const float *restrict src1 = src + tile_cols;
-    const int a = lo0 > lo1 ? lo0 : lo1; /* [a, b): the outputs both columns reach */
-    int b = hi0 < hi1 ? hi0 : hi1;
-    if (b < a)
-        b = a;
-    /* each column's outputs outside [a, b) (an output or none at each end) */
-    for (int o = lo0; o < (hi0 < a ? hi0 : a); o++)
-        row[offset + 2 * (int64_t)o] += src[o];
-    for (int o = lo0 > b ? lo0 : b; o < hi0; o++)
-        row[offset + 2 * (int64_t)o] += src[o];
-    for (int o = lo1; o < (hi1 < a ? hi1 : a); o++)
-        row[offset + 2 * (int64_t)o + 1] += src1[o];
-    for (int o = lo1 > b ? lo1 : b; o < hi1; o++)
-        row[offset + 2 * (int64_t)o + 1] += src1[o];
-    if (b == a)
+    for (int o = 0; o < count; o++)
+        out[(size_t)o * 2] += src[o];
+}
+
+/* Stride 2, dilation 1: kernel columns kj and kj + 1 land on alternate elements of
+ * one input row (kj's output o at row[offset + 2o], kj + 1's at row[offset + 2o + 1];
+ * offset is kj's column offset), so their lowered rows src and src1 are added as one
+ * interleaved pass where both reach. kj + 1 reads one column further right: its
+ * outputs [lo1, hi1) start and end no later than kj's [lo0, hi0), so both reach
+ * [lo0, hi1), kj + 1 alone [lo1, lo0) and kj alone [hi1, hi0), an output or none each.
+ * Each element still gets one term from the pair, in kj order across pairs. Separate
+ * strided passes, each a read-modify-write of the whole row, took most of r50_conv1's
+ * col2im. */
+static inline void add_column_pair(const float *restrict src, const float *restrict src1, int lo0,
+                                   int hi0, int lo1, int hi1, float *restrict row, int64_t offset)
+{
+    const int both_end = hi1 > lo0 ? hi1 : lo0;
+    add_stride2(row + offset + 2 * (int64_t)lo1 + 1, src1 + lo1, (hi1 < lo0 ? hi1 : lo0) - lo1);
+    add_stride2(row + offset + 2 * (int64_t)both_end, src + both_end, hi0 - both_end);
+    if (both_end == lo0)
         return;
-    float *restrict pair = row + offset + 2 * (int64_t)a; /* a is valid for both */
-    const float *s0 = src + a, *s1 = src1 + a;
-    const int n = b - a;
+    float *restrict pair = row + offset + 2 * (int64_t)lo0;
+    const float *s0 = src + lo0, *s1 = src1 + lo0;
+    const int n = both_end - lo0;
     int o = 0;
     for (; o + 16 <= n; o += 16) { /* the two rows zipped: 32 floats of the row at once */
         const vec16 x0 = bc_load16(s0 + o), x1 = bc_load16(s1 + o);
@@ -205,22 +202,21 @@ BC_MULTI_ISA static void col2im_row(const conv_shape *s, const float *restrict c
                 const int64_t col_offset = (int64_t)kj * s->dil_w - s->pad_l;
                 int lo, hi;
                 bc_kernel_columns_at(s, columns, kj, &lo, &hi);
+                const float *src = col_at_row + row * tile_cols;
                 if (stride == 2 && s->dil_w == 1 && kj + 1 < s->kw) {
-                    add_column_pair(s, columns, kj, col_at_row + row * tile_cols, tile_cols, dst,
-                                    col_offset);
+                    int lo1, hi1;
+                    bc_kernel_columns_at(s, columns, kj + 1, &lo1, &hi1);
+                    add_column_pair(src, src + tile_cols, lo, hi, lo1, hi1, dst, col_offset);
                     kj++, row++;
                     continue;
                 }
-                const float *src = col_at_row + row * tile_cols + lo;
+                src += lo;
                 float *out = dst + (int64_t)lo * stride + col_offset;
-                /* Stride 2 has its own loop: a constant stride vectorises, a variable
-                 * one does not (r50_conv1's backward data ran 1.15x faster). */
                 if (stride == 1)
                     for (int o = 0; o < hi - lo; o++)
                         out[o] += src[o];
                 else if (stride == 2)
-                    for (int o = 0; o < hi - lo; o++)
-                        out[(size_t)o * 2] += src[o];
+                    add_stride2(out, src, hi - lo);
                 else
                     for (int o = 0; o < hi - lo; o++)
                         out[(size_t)o * stride] += src[o];
