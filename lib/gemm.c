@@ -81,7 +81,7 @@ static void column_blocks(void *arg, int64_t begin, int64_t end)
 
 static int splits_columns(const blasconv_context *ctx, int m, int n, int k)
 {
-    return ctx->user_sgemm && ctx->user_sgemm_concurrent && bc_thread_count(ctx) > 1 &&
+    return ctx->user_sgemm && bc_blas_parallel_callable(ctx) && bc_thread_count(ctx) > 1 &&
            n >= 2 * COLUMN_BLOCK && 2.0 * m * n * k >= BC_SLOT_MIN_FLOPS;
 }
 
