@@ -108,14 +108,6 @@
 /* Batches hold at least this many tiles when the workspace allows: thinner GEMMs
  * lose more to their overhead than a batch beyond the L2 cache costs. */
 #define WINOGRAD_MIN_BATCH_TILES 64
-/* With threads and fewer F(2x2) tiles than this per thread, FAST's split stages
- * scale worse than the lowering's slots, so the model charges such a call this
- * factor: r50_3x3_14's 49 tiles ran 1.19x the lowering at one thread and 0.87-0.90x
- * at two (blasconv-fastbench --reps 9). F(4x4) with as few tiles did not lose:
- * r50_3x3_7_b8's 32 tiles ran 1.05-1.09x at two threads, where the factor had
- * sent it to F(2x2) at 0.89-0.96x. */
-#define WINOGRAD_MIN_THREAD_TILES 32
-#define WINOGRAD_FEW_TILES_COST 1.3
 /* Winograd is taken only when expected at least this much faster than the lowering. */
 #define WINOGRAD_MARGIN 0.85
 /* Below this expected lowering time (ns) the model is not consulted (see the plan). */
@@ -350,8 +342,6 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (unlimited <= 0)
             continue;
         double ns = winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached));
-        if (threads > 1 && side == 2 && all / threads < WINOGRAD_MIN_THREAD_TILES)
-            ns *= WINOGRAD_FEW_TILES_COST;
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
