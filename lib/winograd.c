@@ -185,23 +185,39 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
     return fit > (size_t)tiles ? tiles : (int)fit;
 }
 
-/* Expected nanoseconds of one forward call, fitted to measurements on the suite's
- * 3x3 layers (1 thread, OpenBLAS SkylakeX, see the README): sgemm at ~110 GFLOP/s
- * (NHWC ~125) times an efficiency that falls with the GEMMs' column count (N = 4
- * runs at a seventh of the rate) for both; for Winograd, plus the transforms
- * by the float they touch (input and output per tile, the filter per call unless
- * it is kept). Only the ranking matters, and only roughly: m = 4 wins on large
- * maps, m = 2 on small ones (less padding waste, more tiles per GEMM), the
- * lowering when a map is so small that every GEMM is thin. */
+/* Expected nanoseconds of one forward call: sgemm at ~110 GFLOP/s (NHWC's lowering
+ * ~125) times an efficiency that falls with the GEMMs' column count for both; for
+ * Winograd, plus the transforms by the float they touch (input and output per tile,
+ * the filter per call unless it is kept), and a charge where two or more threads
+ * share few tiles. Only the ranking matters: m = 4 wins on large maps, m = 2 on
+ * small ones (less padding waste, more tiles per GEMM), the lowering when a map is
+ * so small that every GEMM is thin.
+ * Fitted 2026-12-02 (OpenBLAS Cooperlake kernels): a test program timed the lowering,
+ * F(2x2) and F(4x4) (forced) on 32 shapes (C = K from 32 to 512 on 7x7 to 56x56
+ * maps at batch 1, 128-512 channels on 7x7 and 14x14 at batch 8, a few with C != K,
+ * 10x10, 20x20, 112x112), both layouts, one and two threads, medians of 5-301
+ * calls; the constants came from a random search for the least time lost to the
+ * choice (the sum of log(chosen / fastest)), then were scaled to keep the lowering's
+ * rate. A second run of the grid, not used in the fit: the choice ran on average
+ * 6.8% slower than the fastest of the three with the constants before (fitted to the
+ * suite alone, in an earlier session, before the transforms kept their tiles in
+ * registers), 3.1% with these. */
 #define NS_PER_FLOP 0.0091
-#define NS_PER_FLOP_NHWC 0.0080
-/* GEMM columns (tiles) at which the sgemm runs at half rate: NCHW's tiles are the
- * GEMM's N; NHWC's are its M, which OpenBLAS needs more of, but not against a block
- * of U^T (OpenBLAS: 157 GFLOP/s for 36 GEMMs of 32 x 48 x 512, 192 for NCHW's
- * 48 x 32 x 512; a test program, medians of 21). */
-#define TILE_EFFICIENCY_HALF 16.0
-#define TILE_EFFICIENCY_HALF_NHWC 40.0
-#define NS_PER_FILTER_FLOAT 0.22
+#define NS_PER_FLOP_NHWC 0.0079
+/* GEMM columns at which the sgemm runs at half rate: the lowering's columns, and
+ * FAST's tiles (NCHW's tiles are the GEMM's N; NHWC's are its M, and in blocks of
+ * U^T its N). */
+#define LOWERING_EFFICIENCY_HALF 16.0
+#define TILE_EFFICIENCY_HALF 21.5
+#define TILE_EFFICIENCY_HALF_NHWC 14.0
+#define NS_PER_IO_FLOAT 0.32
+#define NS_PER_IO_FLOAT_NHWC 0.12
+#define NS_PER_FILTER_FLOAT 0.032
+/* With 2+ threads and fewer tiles than this per thread, FAST's stages are thin: 7x7
+ * maps at batch 1 ran F(2x2) at 0.8-0.9x the lowering's time at one thread, 1.0-1.7x
+ * at two (the grid above). */
+#define FEW_TILES_PER_THREAD 36
+#define FEW_TILES_COST 1.1
 static double lowering_ns(const conv_shape *s)
 {
     /* NCHW runs a GEMM per image (N = OH*OW), or per group of images on small maps
@@ -214,20 +230,24 @@ static double lowering_ns(const conv_shape *s)
     }
     const double ns_per_flop = s->layout == BLASCONV_NCHW ? NS_PER_FLOP : NS_PER_FLOP_NHWC;
     return 2.0 * s->k * s->c * 9.0 * (double)s->n * (double)s->positions * ns_per_flop *
-           (columns + TILE_EFFICIENCY_HALF) / columns;
+           (columns + LOWERING_EFFICIENCY_HALF) / columns;
 }
 
-static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
+static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached,
+                          int threads)
 {
     const double taps = (m + 2) * (m + 2);
     const double half = s->layout == BLASCONV_NCHW || blocks_pay(s, m) ? TILE_EFFICIENCY_HALF
                                                                        : TILE_EFFICIENCY_HALF_NHWC;
     const double gemm =
         2.0 * s->k * s->c * taps * tiles * NS_PER_FLOP * (per_batch + half) / per_batch;
-    const double io_per_float = s->layout == BLASCONV_NCHW ? 0.4 : 0.2;
+    const double io_per_float =
+        s->layout == BLASCONV_NCHW ? NS_PER_IO_FLOAT : NS_PER_IO_FLOAT_NHWC;
     const double io = io_per_float * ((double)s->c + s->k) * taps * tiles;
     const double filter = cached ? 0.0 : NS_PER_FILTER_FLOAT * taps * s->k * s->c;
-    return gemm + io + filter;
+    const double few =
+        threads > 1 && tiles < FEW_TILES_PER_THREAD * threads ? FEW_TILES_COST : 1.0;
+    return (gemm + io + filter) * few;
 }
 
 /* One block buffer: `rows` output channels of U at every tap position. */
@@ -341,7 +361,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
-        double ns = winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached));
+        const double ns =
+            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), threads);
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
