@@ -14,8 +14,8 @@
  * Choice of m: F(4x4) does 4x fewer multiplications than the lowering against
  * F(2x2)'s 2.25x and its transforms cost less per output, but its filter is 36/16
  * larger, it wastes more on maps that are not a multiple of 4, and its error is
- * 10-20x larger. A cost model (winograd_ns, lowering_ns below, fitted to the
- * suite) ranks F(4x4), F(2x2) and the lowering per layer: F(4x4) on large maps,
+ * 10-20x larger. A cost model (winograd_ns, lowering_ns below, fitted to a grid of
+ * shapes) ranks F(4x4), F(2x2) and the lowering per layer: F(4x4) on large maps,
  * F(2x2) on 14x14, the lowering on 7x7 at batch 1 (every GEMM is too thin).
  *
  * Error bound (measured over the suite's 3x3 layers against the lowering, x and w
