@@ -122,7 +122,8 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
                     continue;
                 }
                 const float *src = x_plane + (size_t)ih * s->w;
-                memset(dst, 0, (size_t)lo * sizeof(float));
+                if (lo > 0) /* zero-length memsets: 0.5% of r50_1x1_s2 (callgrind) */
+                    memset(dst, 0, (size_t)lo * sizeof(float));
                 if (hi == lo) {
                     /* the whole row reads padding */
                 } else if (s->stride_w == 1) {
@@ -131,7 +132,8 @@ void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int f
                     gather_strided(dst + lo, src + (int64_t)lo * s->stride_w + col_offset, hi - lo,
                                    s->stride_w);
                 }
-                memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
+                if (hi < ow)
+                    memset(dst + hi, 0, (size_t)(ow - hi) * sizeof(float));
             }
         }
     }
