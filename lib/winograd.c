@@ -79,7 +79,15 @@
  * (a temporary switch): r50_3x3_7_b8 (36 MiB) 6.3-7.8 ms in blocks against the
  * lowering's 10.0-11.3 at one thread (whole U: 13.0-13.6), 4.5-4.6 against 6.0-6.2
  * at two; r50_3x3_14_b8 (9.4 MB) 6.4-6.9 against 6.8-6.9 whole at one thread but
- * 4.7-4.8 against 3.9 at two. */
+ * 4.7-4.8 against 3.9 at two. That was before the transforms kept their tiles in
+ * registers: now NHWC goes block by block from WINOGRAD_K_BLOCK_MIN_U_BYTES as NCHW
+ * does at one thread, or with fewer tiles than WINOGRAD_MIN_BATCH_TILES (blocks_go).
+ * A test program, medians of 31-201, two runs alternating, ms, one thread:
+ * r50_3x3_14 (4 MiB) 0.98-1.00 -> 0.69-0.70, at batch 2 2.26-2.28 -> 1.74-1.81, at
+ * batch 8 (9.4 MB) 6.0-6.3 -> 5.5-5.6, 256 channels on 28x28 2.8-2.9 -> 2.3, 384 on
+ * 14x14 2.3-2.4 -> 1.6-1.7; two threads: r50_3x3_14 0.70-0.73 -> 0.54-0.57, 384 on 14x14
+ * 1.38-1.41 -> 1.17-1.20, 512 -> 256 on 14x14 1.38-1.42 -> 1.09-1.10, but at batch 2
+ * (98 tiles) 1.03-1.07 -> 1.25 and at batch 4 2.0-2.1 -> 2.4. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
@@ -146,6 +154,14 @@ static int blocks_pay(const conv_shape *s, int m)
 {
     return filter_bytes(s, m) >= (s->layout == BLASCONV_NCHW ? WINOGRAD_K_BLOCK_MIN_U_BYTES
                                                              : WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC);
+}
+
+/* Whether a call of `tiles` on `threads` transforms U block by block, if the rest
+ * allows (see WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC). */
+static int blocks_go(const conv_shape *s, int m, int tiles, int threads)
+{
+    return blocks_pay(s, m) || (filter_bytes(s, m) >= WINOGRAD_K_BLOCK_MIN_U_BYTES &&
+                                (threads == 1 || tiles < WINOGRAD_MIN_BATCH_TILES));
 }
 
 /* Whether a context with constant weights keeps U whole between calls: not where U is
@@ -266,7 +282,7 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (!blocks_pay(s, m) || keeps_filter(s, m, cached) ||
+    if (!blocks_go(s, m, tiles, threads) || keeps_filter(s, m, cached) ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;

@@ -197,10 +197,11 @@ END_TEST
  * tiles in one batch and no more V and M than U, is transformed a block of output
  * channels at a time, each block's GEMMs right after it: blocks of at most 1 MiB in a
  * multiple of 16 channels, or of at most 4 MiB where 16 channels take more. F(4x4)
- * here, each block's 36 GEMMs through a user's sgemm (which runs on the caller alone):
- *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16 (NHWC whole);
- *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16 (NHWC whole);
- *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48 (NHWC whole);
+ * here, each block's 36 GEMMs through a user's sgemm (which runs on the caller alone,
+ * so NHWC goes block by block from 4 MiB too):
+ *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
+ *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16;
+ *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48;
  *   the same on 8 images: V and M (6.8 MB) would outweigh U, which is transformed
  *   whole, the tiles taking two batches of about 4 MiB;
  *   128 -> 128, 2.4 MiB of U: whole, one batch;
@@ -212,15 +213,15 @@ END_TEST
  * reuses it); larger ones still go block by block. */
 static const struct {
     blasconv_conv2d d;
-    int nchw_sets, nhwc_sets; /* sets of 36 GEMMs: blocks or batches */
-    int kept_nchw_sets;       /* the same with constant weights */
+    int nchw_sets, nhwc_sets;           /* sets of 36 GEMMs: blocks or batches */
+    int kept_nchw_sets, kept_nhwc_sets; /* the same with constant weights */
 } block_cases[] = {
-    {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 1, 17},
-    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 1, 1},
-    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 1, 1},
-    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2, 2},
-    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1, 1},
-    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 256), 6, 6, 6},
+    {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 17, 17, 1},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 3, 1, 1},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 5, 1, 1},
+    {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2, 2, 2},
+    {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1, 1, 1},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 256), 6, 6, 6, 6},
 };
 
 START_TEST(large_filters_block_by_block)
@@ -247,7 +248,7 @@ START_TEST(large_filters_block_by_block)
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
         ck_assert_int_eq(test_naive_sgemm_calls,
                          36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].kept_nchw_sets
-                                                         : block_cases[_i / 2].nhwc_sets));
+                                                         : block_cases[_i / 2].kept_nhwc_sets));
         assert_fast_close(y, want, p.ny, &d, "constant weights");
     }
     blasconv_context_destroy(ctx);
