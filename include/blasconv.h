@@ -184,8 +184,9 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
  *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance.
  *  FAST gives each thread whole batches of tiles in buffers of its own, or, for a
- *  layer whose transformed filter takes 4 MiB or more in NCHW, 16 MiB in NHWC (and
- *  no less than the transformed tiles), blocks of output channels (its results agree
+ *  layer whose transformed filter takes 4 MiB or more in NCHW, in NHWC 4 MiB on one
+ *  thread or under 64 tiles and 16 MiB otherwise (and no less than the transformed
+ *  tiles), blocks of output channels (its results agree
  *  with one thread's within FAST's bound, bitwise through a deterministic sgemm);
  *  depthwise layers
  *  split planes, rows or channels in all three passes, bitwise as one thread.
