@@ -474,6 +474,10 @@ void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int
  * the filters sit side by side (NHWC's U^T[xi][c][k] from w[k][3][3][c]). */
 void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts, float *dst,
                               ptrdiff_t ds, ptrdiff_t ls);
+/* The same from w[k][c][3][3]: 16 filters (filter f at src + f*fs) of 16 channels 9
+ * floats apart (NCHW's U^T[xi][c][k] for the GEMMs with the tiles as rows). */
+void bc_winograd_filter_16x16_kcrs(int m, const float *src, ptrdiff_t fs, float *dst, ptrdiff_t ds,
+                                   ptrdiff_t ls);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,
                         float *dst, ptrdiff_t rs, ptrdiff_t cs);
 

@@ -845,6 +845,52 @@ static void run_batch(stage *st, int first, int split)
     }
 }
 
+/* NCHW in blocks of 16 output channels over 16 input channels: output channels
+ * [k0, k1) of U^T[xi] (C x (k1 - k0), tap positions tap_stride apart), the GEMMs with
+ * the tiles as rows into M^T[xi] (tiles x (k1 - k0), at the block's own part of the
+ * product), and their planes of y from it, 16 channels of a tile at a time. OpenBLAS
+ * ran r50_3x3_14's 16 GEMMs of 49 tiles by 64 channels by 256 at 183-213 GFLOP/s as
+ * V^T U^T, 134-156 as U V (a test program, medians of 201). Taken for F(2x2) at one
+ * thread (a test program, medians of 101-201, two runs alternating, ms): r50_3x3_14
+ * 1.10-1.17 -> 0.94-0.96, 384 channels on 14x14 2.45-2.52 -> 2.11-2.19, 512 -> 256 on
+ * 14x14 2.26-2.28 -> 1.97-2.04; F(4x4) lost (r50_3x3_7_b8 6.3-6.5 -> 7.8-7.9,
+ * r50_3x3_14_b8 6.5-6.7 -> 7.0-7.5) and so did two threads (r50_3x3_14 0.67-0.70 ->
+ * 0.72-0.73). */
+static void k_block_tiles_as_rows(const stage *st, float *u, ptrdiff_t tap_stride, int k0, int k1)
+{
+    const conv_shape *s = st->s;
+    const winograd_plan *wp = st->wp;
+    const int m = wp->m, taps = (m + 2) * (m + 2), width = k1 - k0;
+    const ptrdiff_t fs = (ptrdiff_t)9 * s->c;
+    for (int c = 0; c < s->c; c += LANES)
+        for (int k = k0; k < k1; k += LANES)
+            bc_winograd_filter_16x16_kcrs(m, st->w + (size_t)k * fs + (size_t)c * 9, fs,
+                                          u + (size_t)c * width + (k - k0), tap_stride, width);
+    float *product = st->product + (size_t)taps * st->count * k0;
+    const ptrdiff_t product_tap = (ptrdiff_t)st->count * width;
+    for (int xi = 0; xi < taps; xi++)
+        bc_sgemm(st->ctx, CBLAS_TRANS, CBLAS_NO_TRANS, st->count, width, s->c, 1.0f,
+                 st->v + (size_t)xi * s->c * st->count, st->count, u + xi * tap_stride, width,
+                 0.0f, product + xi * product_tap, width);
+    float block[16 * LANES];
+    for (int t = 0; t < st->count; t++) {
+        const tile_origin at = tile_at(wp, st->first + t);
+        const int rows = s->oh - at.oh < m ? s->oh - at.oh : m;
+        const int cols = s->ow - at.ow < m ? s->ow - at.ow : m;
+        for (int k = k0; k < k1; k += LANES) {
+            bc_winograd_output(m, product + (size_t)t * width + (k - k0), product_tap, LANES,
+                               st->bias ? st->bias + k : NULL, block, (ptrdiff_t)m * LANES, LANES);
+            for (int l = 0; l < LANES; l++) {
+                float *plane = st->y + ((size_t)at.n * s->k + (size_t)(k + l)) * s->positions +
+                               (size_t)at.oh * s->ow + at.ow;
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        plane[(size_t)i * s->ow + j] = block[(i * m + j) * LANES + l];
+            }
+        }
+    }
+}
+
 /* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
  * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi],
  * then their planes or channels of y while those are in this core's cache. */
@@ -855,6 +901,10 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
     const int nchw = s->layout == BLASCONV_NCHW;
     const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)(k1 - k0));
+    if (nchw && m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && (k1 - k0) % LANES == 0) {
+        k_block_tiles_as_rows(st, u, tap_stride, k0, k1);
+        return;
+    }
     if (nchw)
         bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, (int)block, u, tap_stride);
     else

@@ -309,14 +309,15 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
         memcpy(dst + l + xi * ds, out + xi * LANES, (size_t)rest * sizeof(float));
 }
 
-BC_MULTI_ISA void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts,
-                                           float *dst, ptrdiff_t ds, ptrdiff_t ls)
+/* 16 filters of 16 lanes each (filter_block's ts and ls) transformed, then each tap
+ * position's 16 x 16 block transposed into dst[xi*ds + l*ls + f]. */
+static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts,
+                                 ptrdiff_t lane_stride, float *dst, ptrdiff_t ds, ptrdiff_t ls)
 {
     const int a = m + 2;
     float u[16 * 36 * LANES]; /* [filter][xi][lane] */
     for (int f = 0; f < 16; f++)
-        m == 2 ? filter_block(2, src + f * fs, ts, 1, u + f * 36 * LANES, LANES)
-               : filter_block(4, src + f * fs, ts, 1, u + f * 36 * LANES, LANES);
+        filter_block(m, src + f * fs, ts, lane_stride, u + f * 36 * LANES, LANES);
     for (int xi = 0; xi < a * a; xi++) {
         vec16 t[16];
         for (int f = 0; f < 16; f++)
@@ -325,6 +326,20 @@ BC_MULTI_ISA void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs
         for (int l = 0; l < LANES; l++)
             bc_store16(dst + xi * ds + l * ls, t[l]);
     }
+}
+
+BC_MULTI_ISA void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts,
+                                           float *dst, ptrdiff_t ds, ptrdiff_t ls)
+{
+    m == 2 ? filters_16x16(2, src, fs, ts, 1, dst, ds, ls)
+           : filters_16x16(4, src, fs, ts, 1, dst, ds, ls);
+}
+
+BC_MULTI_ISA void bc_winograd_filter_16x16_kcrs(int m, const float *src, ptrdiff_t fs, float *dst,
+                                                ptrdiff_t ds, ptrdiff_t ls)
+{
+    m == 2 ? filters_16x16(2, src, fs, 1, 9, dst, ds, ls)
+           : filters_16x16(4, src, fs, 1, 9, dst, ds, ls);
 }
 
 static inline void output_lanes(int m, const float *src, ptrdiff_t ss, int lanes,

@@ -265,6 +265,37 @@ START_TEST(large_filters_block_by_block)
 }
 END_TEST
 
+/* NCHW F(2x2) in blocks at one thread, with the channels in sixteens, runs its GEMMs
+ * with the tiles as rows (U^T and M^T) and writes y 16 channels of a tile at a time:
+ * 256 -> 256 on 14x14 (four blocks of 64), and 256 -> 260 on 13x11 with a bias, whose
+ * last block of 4 channels goes the other way (blocks of 64 and one of 4) and whose
+ * edge tiles are clipped at the bottom and right. */
+START_TEST(nchw_blocks_with_tiles_as_rows)
+{
+    static const struct {
+        blasconv_conv2d d;
+        int blocks;
+    } cases[] = {
+        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), 4},
+        {TEST_CONV_3X3_SAME(1, 256, 13, 11, 260), 5},
+    };
+    const blasconv_conv2d d = cases[_i].d;
+    test_rng r = test_rng_seeded(9790 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
+                     BLASCONV_OK);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, 16 * cases[_i].blocks); /* F(2x2) in blocks */
+    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* A layer whose large U goes block by block under the promise of constant weights
  * leaves the kept U of another layer alone: that layer's next call reuses it and
  * gives bitwise its first result. (Block buffers placed in the kept U's memory
@@ -570,6 +601,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
     tcase_add_loop_test(tc, large_filters_block_by_block, 0,
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
+    tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
