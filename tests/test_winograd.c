@@ -193,7 +193,29 @@ START_TEST(wide_rows_match_oracle)
 }
 END_TEST
 
-/* A transformed filter of 4 MiB or more in NCHW, 16 MiB or more in NHWC, with all
+/* The reference forward of p (malloc'd). */
+static float *oracle(const blasconv_conv2d *d, const test_conv_problem *p)
+{
+    float *want = test_alloc_poisoned(p->ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, d, p->x, p->w, p->bias, want),
+                     BLASCONV_OK);
+    return want;
+}
+
+/* FAST forward of p into y on a new context (left in *ctx) through the counting
+ * naive sgemm, which runs on the caller alone: the GEMMs it made. */
+static int counted_fast_forward(const blasconv_conv2d *d, const test_conv_problem *p, float *y,
+                                blasconv_context **ctx)
+{
+    *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(*ctx, test_naive_sgemm), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(*ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
+    return test_naive_sgemm_calls;
+}
+
+/* A transformed filter of 4 MiB or more (NHWC on two or more threads and 64 tiles or
+ * more: 16 MiB), with all
  * tiles in one batch and no more V and M than U, is transformed a block of output
  * channels at a time, each block's GEMMs right after it: blocks of at most 1 MiB in a
  * multiple of 16 channels, or of at most 4 MiB where 16 channels take more. F(4x4)
@@ -230,14 +252,9 @@ START_TEST(large_filters_block_by_block)
     d.layout = (blasconv_layout)(_i % 2);
     test_rng r = test_rng_seeded(9760 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
-    float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
-    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
-                     BLASCONV_OK);
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    test_naive_sgemm_calls = 0;
-    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(test_naive_sgemm_calls,
+    float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx;
+    ck_assert_int_eq(counted_fast_forward(&d, &p, y, &ctx),
                      36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].nchw_sets
                                                      : block_cases[_i / 2].nhwc_sets));
     assert_fast_close(y, want, p.ny, &d, "blocks of U");
@@ -282,14 +299,9 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
     const blasconv_conv2d d = cases[_i].d;
     test_rng r = test_rng_seeded(9790 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
-    float *want = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
-    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
-                     BLASCONV_OK);
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    test_naive_sgemm_calls = 0;
-    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(test_naive_sgemm_calls, 16 * cases[_i].blocks); /* F(2x2) in blocks */
+    float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx;
+    ck_assert_int_eq(counted_fast_forward(&d, &p, y, &ctx), 16 * cases[_i].blocks); /* F(2x2) */
     assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(want), free(y), test_conv_problem_free(&p);
