@@ -9,7 +9,8 @@
  * and M as [xi][K][T] (the GEMM is U V, tiles as columns); NHWC keeps V as
  * [xi][T][C], U transposed as [xi][C][K] and M as [xi][T][K] (the GEMM is V U^T,
  * tiles as rows), so each layout's transforms run over contiguous lanes: tiles in
- * NCHW, channels in NHWC.
+ * NCHW, channels in NHWC. (NCHW's blocks of U under F(2x2) at one thread take U^T
+ * and M^T as NHWC does, for faster GEMMs: k_block_tiles_as_rows.)
  *
  * Choice of m: F(4x4) does 4x fewer multiplications than the lowering against
  * F(2x2)'s 2.25x and its transforms cost less per output, but its filter is 36/16
