@@ -307,6 +307,33 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
 }
 END_TEST
 
+/* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
+ * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
+ * of 64 channels, at batch 2 (98 tiles) U whole and one batch of stages split over
+ * the threads. */
+START_TEST(nhwc_two_threads_block_few_tiles)
+{
+    static const struct {
+        int batch, gemms;
+    } cases[] = {{1, 16 * 4}, {2, 16}};
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(cases[_i].batch, 256, 14, 14, 256);
+    d.layout = BLASCONV_NHWC;
+    test_rng r = test_rng_seeded(9795 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, cases[_i].gemms);
+    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* A layer whose large U goes block by block under the promise of constant weights
  * leaves the kept U of another layer alone: that layer's next call reuses it and
  * gives bitwise its first result. (Block buffers placed in the kept U's memory
@@ -613,6 +640,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, large_filters_block_by_block, 0,
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
     tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
+    tcase_add_loop_test(tc, nhwc_two_threads_block_few_tiles, 0, 2);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
