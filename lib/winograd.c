@@ -10,7 +10,7 @@
  * [xi][T][C], U transposed as [xi][C][K] and M as [xi][T][K] (the GEMM is V U^T,
  * tiles as rows), so each layout's transforms run over contiguous lanes: tiles in
  * NCHW, channels in NHWC. (NCHW's blocks of U under F(2x2) at one thread take U^T
- * and M^T as NHWC does, for faster GEMMs: k_block_tiles_as_rows.)
+ * and M^T as NHWC does, for faster GEMMs: k_block_rows_of_m.)
  *
  * Choice of m: F(4x4) does 4x fewer multiplications than the lowering against
  * F(2x2)'s 2.25x and its transforms cost less per output, but its filter is 36/16
@@ -51,7 +51,7 @@
 #define FILTER_CHUNK 128
 /* NCHW's U at least this large is written with streaming stores, which skip reading
  * each line before writing it, and so is U transformed by several threads (NHWC's
- * 16 x 16 blocks store straight into U, see filters_nhwc).
+ * 16 x 16 blocks store straight into U, see filters_transposed).
  * blasconv-fastbench --reps 9 --only the row, alternating with ordinary stores, NCHW:
  * r50_3x3_7_b8 (U 36 MiB) 11.2-12.6 -> 10.1-10.3 ms at one thread, 6.4-6.5 -> 6.0 at two;
  * r50_3x3_14_b8 (9 MiB) 9.0 -> 7.8-7.9 and 4.9-5.1 -> 4.8; r50_3x3_56 (0.6 MiB) at two
@@ -469,29 +469,37 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
     }
 }
 
-/* NHWC's U^T[xi][c][k - k_begin] (rows ld floats apart) for filters [k_begin, k_end)
- * and channels [c_begin, c_end) of w [K][3][3][C]: blocks of 16 filters by 16
- * channels transformed over the channels (contiguous loads), transposed and stored
+/* U^T[xi][c][k - k_begin] (rows ld floats apart, tap positions tap_floats(ld)
+ * apart) for filters [k_begin, k_end) and channels [c_begin, c_end): from w [K][3][3][C]
+ * (NHWC) or w [K][C][3][3] (NCHW's blocks with the tiles as rows). Blocks of 16
+ * filters by 16 channels transformed over the channels, transposed and stored
  * straight into U (no streaming stores: through a 36 KB block on the stack, which
  * beside the transform's own overflowed the L1 cache, r50_3x3_14_b8's transform took
  * 2 ms); the rest with the K filters as lanes, 9C floats apart.
- * U used to be [xi][k][c] like NCHW's, for a GEMM V U^T that OpenBLAS runs slower
- * than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36 GEMMs of
- * 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134 against 143
- * for 128 x 256 x 256 (a test program, medians of 21). */
-static void filters_nhwc(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
-                         float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
+ * NHWC's U used to be [xi][k][c] like NCHW's, for a GEMM V U^T that OpenBLAS runs
+ * slower than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36
+ * GEMMs of 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134
+ * against 143 for 128 x 256 x 256 (a test program, medians of 21). */
+static void filters_transposed(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
+                               float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
 {
-    const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = ld * s->c;
+    const int nchw = s->layout == BLASCONV_NCHW;
+    const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = (ptrdiff_t)tap_floats(s, (size_t)ld);
+    const ptrdiff_t channel = nchw ? 9 : 1, tap = nchw ? 1 : s->c; /* strides in w */
     const int filters = k_end - k_begin;
     const float *wk = w + (size_t)k_begin * fs;
     int64_t c = c_begin;
     if (filters % LANES == 0)
         for (; c + LANES <= c_end; c += LANES)
-            for (int k = 0; k < filters; k += LANES)
-                bc_winograd_filter_16x16(m, wk + k * fs + c, fs, s->c, u + c * ld + k, ds, ld);
+            for (int k = 0; k < filters; k += LANES) {
+                const float *src = wk + k * fs + c * channel;
+                if (nchw)
+                    bc_winograd_filter_16x16_kcrs(m, src, fs, u + c * ld + k, ds, ld);
+                else
+                    bc_winograd_filter_16x16(m, src, fs, s->c, u + c * ld + k, ds, ld);
+            }
     for (; c < c_end; c++)
-        filter_lanes(m, wk + c, s->c, fs, filters, u + c * ld, ds, 0);
+        filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
 }
 
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
@@ -505,7 +513,7 @@ static void transform_filter(const conv_shape *s, int m, const float *w, float *
     else if (s->layout == BLASCONV_NCHW) /* streaming stores go through a block */
         filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, tap, stream);
     else
-        filters_nhwc(s, m, w, 0, s->k, u, s->k, begin, end);
+        filters_transposed(s, m, w, 0, s->k, u, s->k, begin, end);
 #if defined(__x86_64__)
     if (stream)
         _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
@@ -770,15 +778,16 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
              st->product + ((size_t)xi * s->k + (size_t)k0) * st->count, st->count);
 }
 
-/* NHWC: columns [k0, k1) of M[xi] = V[xi] times u_cols (those columns of U^T[xi],
- * rows ld floats apart). */
-static void product_columns_nhwc(const stage *st, int xi, const float *u_cols, int ld, int k0,
-                                 int k1)
+/* Columns [k0, k1) of M^T[xi] ([T][K]) = V^T[xi] times u_cols (those columns of
+ * U^T[xi], rows ld floats apart): NHWC's V is [T][C] as it lies, NCHW's [C][T] read
+ * transposed. */
+static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int k0, int k1)
 {
     const conv_shape *s = st->s;
-    bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0, s->c, 1.0f,
-             st->v + (size_t)xi * s->c * st->count, s->c, u_cols, ld, 0.0f,
-             st->product + (size_t)xi * s->k * st->count + k0, s->k);
+    const int nchw = s->layout == BLASCONV_NCHW;
+    bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0,
+             s->c, 1.0f, st->v + (size_t)xi * s->c * st->count, nchw ? st->count : s->c, u_cols,
+             ld, 0.0f, st->product + (size_t)xi * s->k * st->count + k0, s->k);
 }
 
 /* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows, U^T as it lies) for xi
@@ -792,7 +801,7 @@ static void gemms(const stage *st, int begin, int end)
         if (s->layout == BLASCONV_NCHW)
             product_rows_nchw(st, xi, wp->u + xi * tap, 0, s->k);
         else
-            product_columns_nhwc(st, xi, wp->u + xi * tap, s->k, 0, s->k);
+            product_columns(st, xi, wp->u + xi * tap, s->k, 0, s->k);
     }
 }
 
@@ -846,41 +855,22 @@ static void run_batch(stage *st, int first, int split)
     }
 }
 
-/* NCHW in blocks of 16 output channels over 16 input channels: output channels
- * [k0, k1) of U^T[xi] (C x (k1 - k0), tap positions tap_stride apart), the GEMMs with
- * the tiles as rows into M^T[xi] (tiles x (k1 - k0), at the block's own part of the
- * product), and their planes of y from it, 16 channels of a tile at a time. OpenBLAS
- * ran r50_3x3_14's 16 GEMMs of 49 tiles by 64 channels by 256 at 183-213 GFLOP/s as
- * V^T U^T, 134-156 as U V (a test program, medians of 201). Taken for F(2x2) at one
- * thread (a test program, medians of 101-201, two runs alternating, ms): r50_3x3_14
- * 1.10-1.17 -> 0.94-0.96, 384 channels on 14x14 2.45-2.52 -> 2.11-2.19, 512 -> 256 on
- * 14x14 2.26-2.28 -> 1.97-2.04; F(4x4) lost (r50_3x3_7_b8 6.3-6.5 -> 7.8-7.9,
- * r50_3x3_14_b8 6.5-6.7 -> 7.0-7.5) and so did two threads (r50_3x3_14 0.67-0.70 ->
- * 0.72-0.73). */
-static void k_block_tiles_as_rows(const stage *st, float *u, ptrdiff_t tap_stride, int k0, int k1)
+/* NCHW's planes of y for output channels [k0, k1) (16 at a time) of the tiles, from
+ * M^T ([xi][T][K]): each tile's 16 channels transformed as lanes, then stored to their
+ * planes, clipped at the bottom and right edges. */
+static void output_nchw_from_columns(const stage *st, int k0, int k1)
 {
     const conv_shape *s = st->s;
-    const winograd_plan *wp = st->wp;
-    const int m = wp->m, taps = (m + 2) * (m + 2), width = k1 - k0;
-    const ptrdiff_t fs = (ptrdiff_t)9 * s->c;
-    for (int c = 0; c < s->c; c += LANES)
-        for (int k = k0; k < k1; k += LANES)
-            bc_winograd_filter_16x16_kcrs(m, st->w + (size_t)k * fs + (size_t)c * 9, fs,
-                                          u + (size_t)c * width + (k - k0), tap_stride, width);
-    float *product = st->product + (size_t)taps * st->count * k0;
-    const ptrdiff_t product_tap = (ptrdiff_t)st->count * width;
-    for (int xi = 0; xi < taps; xi++)
-        bc_sgemm(st->ctx, CBLAS_TRANS, CBLAS_NO_TRANS, st->count, width, s->c, 1.0f,
-                 st->v + (size_t)xi * s->c * st->count, st->count, u + xi * tap_stride, width,
-                 0.0f, product + xi * product_tap, width);
+    const int m = st->wp->m;
     float block[16 * LANES];
     for (int t = 0; t < st->count; t++) {
-        const tile_origin at = tile_at(wp, st->first + t);
+        const tile_origin at = tile_at(st->wp, st->first + t);
         const int rows = s->oh - at.oh < m ? s->oh - at.oh : m;
         const int cols = s->ow - at.ow < m ? s->ow - at.ow : m;
         for (int k = k0; k < k1; k += LANES) {
-            bc_winograd_output(m, product + (size_t)t * width + (k - k0), product_tap, LANES,
-                               st->bias ? st->bias + k : NULL, block, (ptrdiff_t)m * LANES, LANES);
+            bc_winograd_output(m, st->product + (size_t)t * s->k + k, (ptrdiff_t)st->count * s->k,
+                               LANES, st->bias ? st->bias + k : NULL, block, (ptrdiff_t)m * LANES,
+                               LANES);
             for (int l = 0; l < LANES; l++) {
                 float *plane = st->y + ((size_t)at.n * s->k + (size_t)(k + l)) * s->positions +
                                (size_t)at.oh * s->ow + at.ow;
@@ -894,33 +884,40 @@ static void k_block_tiles_as_rows(const stage *st, float *u, ptrdiff_t tap_strid
 
 /* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
  * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi],
- * then their planes or channels of y while those are in this core's cache. */
+ * then their planes or channels of y while those are in this core's cache.
+ * NCHW's blocks under F(2x2) at one thread, in sixteens of channels, take U^T and
+ * M^T as NHWC does (V read transposed), the tiles as the GEMMs' rows: OpenBLAS ran
+ * r50_3x3_14's 16 GEMMs of 49 tiles by 64 channels by 256 at 183-213 GFLOP/s that
+ * way, 134-156 as U V (a test program, medians of 201). A test program, medians of
+ * 101-201, two runs alternating, ms, one thread: r50_3x3_14 1.10-1.17 -> 0.94-0.96,
+ * 384 channels on 14x14 2.45-2.52 -> 2.11-2.19, 512 -> 256 on 14x14 2.26-2.28 ->
+ * 1.97-2.04; F(4x4) lost (r50_3x3_7_b8 6.3-6.5 -> 7.8-7.9, r50_3x3_14_b8 6.5-6.7 ->
+ * 7.0-7.5) and so did two threads (r50_3x3_14 0.67-0.70 -> 0.72-0.73). */
 static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
-    const int m = st->wp->m, taps = (m + 2) * (m + 2);
-    const ptrdiff_t block = (ptrdiff_t)(k1 - k0) * s->c;
+    const int m = st->wp->m, taps = (m + 2) * (m + 2), width = k1 - k0;
     const int nchw = s->layout == BLASCONV_NCHW;
-    const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)(k1 - k0));
-    if (nchw && m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && (k1 - k0) % LANES == 0) {
-        k_block_tiles_as_rows(st, u, tap_stride, k0, k1);
-        return;
-    }
-    if (nchw)
-        bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, (int)block, u, tap_stride);
+    const int columns =
+        !nchw || (m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && width % LANES == 0);
+    const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
+    if (columns)
+        filters_transposed(s, m, st->w, k0, k1, u, width, 0, s->c);
     else
-        filters_nhwc(s, m, st->w, k0, k1, u, k1 - k0, 0, s->c);
+        bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, width * s->c, u, tap_stride);
     for (int xi = 0; xi < taps; xi++) {
-        if (nchw)
-            product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
+        if (columns)
+            product_columns(st, xi, u + xi * tap_stride, width, k0, k1);
         else
-            product_columns_nhwc(st, xi, u + xi * tap_stride, k1 - k0, k0, k1);
+            product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
     }
-    if (nchw)
-        output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
-    else
+    if (!nchw)
         output_nhwc(s, st->wp, st->product, st->bias, st->first, st->count, st->y, 0, st->count,
                     k0, k1);
+    else if (columns)
+        output_nchw_from_columns(st, k0, k1);
+    else
+        output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
 }
 
 /* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
