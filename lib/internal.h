@@ -505,6 +505,8 @@ typedef struct winograd_plan {
                           (see winograd.c) */
     int k_threads;
     size_t u_block_floats;
+    size_t v_copy_floats; /* >0: each block buffer's thread transforms all the input
+                             into a V of its own, v + t * v_copy_floats */
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m

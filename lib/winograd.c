@@ -105,6 +105,17 @@
  * and 0.97-1.00 against 0.93; r50_3x3_14 at batch 4 (half) 2.7-2.8 against 3.2-3.4
  * and 2.0-2.1 against 2.4-2.6. */
 #define WINOGRAD_K_BLOCK_BATCH_BYTES ((size_t)16 << 20)
+/* With two or more block buffers, each thread transforms all the tiles' input into a
+ * V of its own where that V takes at most this much, and the threads meet once a
+ * call instead of twice: split over the threads, V was half written by each core and
+ * then read whole by both, and the input stage of r50_3x3_14 (NHWC, 49 tiles, 0.8 MB
+ * of V) took 82-89 us at two threads against 50-56 at one (means of 1004 calls). A
+ * test program at two threads, medians of 51-1001, two or three runs alternating,
+ * ms: r50_3x3_14 NHWC 0.58-0.59 -> 0.49-0.50, NCHW 0.60-0.61 -> 0.57-0.58; NCHW at
+ * batch 2 1.18 -> 1.10-1.11, 384 channels on 14x14 1.29-1.30 -> 1.22-1.23, 256 on 28x28
+ * 1.79 -> 1.70; from 2.4 MB of V the copies lost: NCHW r50_3x3_7_b8 3.46-3.51 ->
+ * 3.73-3.74, r50_3x3_14 at batch 4 (3.2 MB) 1.83-1.88 -> 2.05. */
+#define WINOGRAD_V_COPY_MAX_BYTES ((size_t)2 << 20)
 /* Constant weights keep U whole only below this size where it could be transformed
  * block by block: a larger kept U came back from memory on every call, while the
  * blocks are made from w (4x smaller at F(4x4)) in the cache. blasconv-fastbench
@@ -413,7 +424,12 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (st != BLASCONV_OK)
             return st;
     }
-    const size_t scratch_bytes = (cached ? 0 : u_bytes) + (v_bytes + p_bytes) * batch_threads;
+    const int v_copies = k_block && k_threads > 1 && v_bytes <= WINOGRAD_V_COPY_MAX_BYTES &&
+                                 u_bytes + p_bytes + v_bytes * k_threads <= capacity
+                             ? k_threads
+                             : 1;
+    const size_t scratch_bytes =
+        (cached ? 0 : u_bytes) + (v_bytes + p_bytes) * batch_threads + v_bytes * (v_copies - 1);
     char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
@@ -428,6 +444,11 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     wp->u = cached ? ctx->winograd_cache.u : (float *)scratch;
     wp->v = (float *)(scratch + (cached ? 0 : u_bytes));
     wp->product = (float *)((char *)wp->v + v_bytes);
+    if (v_copies > 1) { /* M, then the copies of V */
+        wp->product = wp->v;
+        wp->v = (float *)((char *)wp->product + p_bytes);
+        wp->v_copy_floats = v_bytes / sizeof(float);
+    }
     wp->batch_threads = batch_threads;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
     wp->stream_filter = s->layout == BLASCONV_NCHW && !k_block &&
@@ -921,7 +942,8 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 }
 
 /* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
- * of output channels (T = k_threads). */
+ * of output channels (T = k_threads), first transforming the input into its own V
+ * when the plan gave it one. */
 static void run_k_blocks(void *arg, int64_t begin, int64_t end)
 {
     const stage *st = arg;
@@ -929,8 +951,14 @@ static void run_k_blocks(void *arg, int64_t begin, int64_t end)
     const int k = st->s->k, step = wp->k_threads * wp->k_block;
     for (int64_t t = begin; t < end; t++) {
         float *u = wp->u + (size_t)t * wp->u_block_floats;
+        stage own = *st;
+        if (wp->v_copy_floats) { /* this thread's V */
+            own.v = wp->v + (size_t)t * wp->v_copy_floats;
+            own.kind = STAGE_INPUT;
+            run_stage(&own, 0, st->s->layout == BLASCONV_NCHW ? st->s->c : st->count);
+        }
         for (int k0 = (int)t * wp->k_block; k0 < k; k0 += step)
-            k_block_rows_of_m(st, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
+            k_block_rows_of_m(&own, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
     }
 }
 
@@ -958,7 +986,8 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (wp->k_block) { /* one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
-        run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
+        if (!wp->v_copy_floats)
+            run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
         bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
         return;
     }

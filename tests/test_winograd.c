@@ -309,7 +309,7 @@ END_TEST
 
 /* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
  * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
- * of 64 channels, at batch 2 (98 tiles) U whole and one batch of stages split over
+ * of 64 channels, each thread transforming the input into a V of its own, at batch 2 (98 tiles) U whole and one batch of stages split over
  * the threads. */
 START_TEST(nhwc_two_threads_block_few_tiles)
 {
