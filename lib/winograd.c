@@ -288,13 +288,25 @@ static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
  * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
  * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
  * multiple of the threads before the rounding to 16; 0 when U is transformed whole
- * (kept and under WINOGRAD_KEEP_MAX_BYTES, small for the layout, too many tiles for
- * one batch or more V and M than U, or not within `capacity`). */
+ * (kept and under WINOGRAD_KEEP_MAX_BYTES, small for the layout with one thread or
+ * many tiles, too many tiles for one batch or more V and M than U, or not within
+ * `capacity`).
+ * Two or more threads sharing under WINOGRAD_MIN_BATCH_TILES tiles had each stage
+ * split over them (a barrier a stage, each stage reading what the other core wrote);
+ * U too small to go by the cache's measure now goes in one block of output channels
+ * per thread, each thread transforming its own V (WINOGRAD_V_COPY_MAX_BYTES). A test
+ * program, two threads, medians of 501, two runs alternating, ms, NHWC: 128 channels
+ * on 14x14 0.165 -> 0.140-0.147, 192 on 14x14 0.41 -> 0.28-0.33, 128 on 20x20
+ * 0.27-0.28 -> 0.206, r50_3x3_28 0.39-0.40 -> 0.33 (0.365-0.367 in blocks of at most
+ * 1 MiB, two a thread); NCHW, one run: 128 on 14x14 0.193 -> 0.168, 192 on 14x14
+ * 0.467 -> 0.302, 128 on 20x20 0.361 -> 0.305, r50_3x3_28 0.47 either way. */
 static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    if (!blocks_go(s, m, tiles, threads) || keeps_filter(s, m, cached) ||
+    const int by_cache = blocks_go(s, m, tiles, threads);
+    const int by_threads = threads > 1 && tiles < WINOGRAD_MIN_BATCH_TILES;
+    if (!(by_cache || by_threads) || keeps_filter(s, m, cached) ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;
@@ -304,7 +316,7 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
         rows = WINOGRAD_K_BLOCK_WIDE_BYTES / row_bytes / 16 * 16;
     if (rows < 16)
         rows = 16;
-    size_t blocks = ((size_t)s->k + rows - 1) / rows;
+    size_t blocks = by_cache ? ((size_t)s->k + rows - 1) / rows : 1;
     blocks = (blocks + threads - 1) / threads * threads;
     rows = ((size_t)s->k + blocks - 1) / blocks;
     rows = (rows + 15) / 16 * 16;

@@ -334,6 +334,47 @@ START_TEST(nhwc_two_threads_block_few_tiles)
 }
 END_TEST
 
+/* Two threads (a user sgemm promised concurrent) on fewer than 64 tiles take U in one
+ * block of output channels per thread even where U is small (here 0.6-2.4 MiB), each
+ * thread transforming the input into a V of its own: twice the tap positions' GEMMs
+ * in both layouts: 128 channels on 14x14 (F(2x2), 49 tiles, 64 + 64 channels), 160 ->
+ * 136 on 16x15 (F(4x4), 16 tiles, 80 + 56, the right edge tiles clipped). On the
+ * linked BLAS at 2 and 3 threads too. */
+START_TEST(few_tiles_block_per_thread)
+{
+    static const struct {
+        blasconv_conv2d d;
+        int taps;
+    } cases[] = {
+        {TEST_CONV_3X3_SAME(1, 128, 14, 14, 128), 16},
+        {TEST_CONV_3X3_SAME(1, 160, 16, 15, 136), 36},
+    };
+    blasconv_conv2d d = cases[_i / 2].d;
+    d.layout = (blasconv_layout)(_i % 2);
+    test_rng r = test_rng_seeded(9797 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    ck_assert_int_eq(test_naive_sgemm_calls, 2 * cases[_i / 2].taps);
+    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    for (int threads = 2; threads <= 3; threads++) {
+        ctx = fast_context();
+        blasconv_context_set_threads(ctx, threads);
+        test_poison(y, p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        assert_fast_close(y, want, p.ny, &d, "linked BLAS");
+        blasconv_context_destroy(ctx);
+    }
+    free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* A layer whose large U goes block by block under the promise of constant weights
  * leaves the kept U of another layer alone: that layer's next call reuses it and
  * gives bitwise its first result. (Block buffers placed in the kept U's memory
@@ -641,6 +682,7 @@ static Suite *winograd_suite(void)
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
     tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
     tcase_add_loop_test(tc, nhwc_two_threads_block_few_tiles, 0, 2);
+    tcase_add_loop_test(tc, few_tiles_block_per_thread, 0, 4);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
