@@ -299,16 +299,14 @@ static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
  * on 14x14 0.165 -> 0.140-0.147, 192 on 14x14 0.41 -> 0.28-0.33, 128 on 20x20
  * 0.27-0.28 -> 0.206, r50_3x3_28 0.39-0.40 -> 0.33 (0.365-0.367 in blocks of at most
  * 1 MiB, two a thread); NCHW, one run: 128 on 14x14 0.193 -> 0.168, 192 on 14x14
- * 0.467 -> 0.302, 128 on 20x20 0.361 -> 0.305, r50_3x3_28 0.47 either way.
- * A kept U (`kept`) is split the same way, each thread multiplying its rows (NCHW) or
- * columns (NHWC) of it: no block buffers then. */
-static int k_block_rows(const conv_shape *s, int m, int kept, int tiles, int threads,
+ * 0.467 -> 0.302, 128 on 20x20 0.361 -> 0.305, r50_3x3_28 0.47 either way. */
+static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
-    const int by_cache = blocks_go(s, m, tiles, threads) && !kept;
+    const int by_cache = blocks_go(s, m, tiles, threads);
     const int by_threads = threads > 1 && tiles < WINOGRAD_MIN_BATCH_TILES;
-    if (!(by_cache || by_threads) ||
+    if (!(by_cache || by_threads) || keeps_filter(s, m, cached) ||
         (size_t)tiles > WINOGRAD_K_BLOCK_BATCH_BYTES / tile_bytes(s, m) ||
         (size_t)tiles > filter_bytes(s, m) / tile_bytes(s, m))
         return 0;
@@ -326,7 +324,7 @@ static int k_block_rows(const conv_shape *s, int m, int kept, int tiles, int thr
         return 0;
     blocks = ((size_t)s->k + rows - 1) / rows;
     *buffers = blocks < (size_t)threads ? (int)blocks : threads;
-    const size_t need = (kept ? 0 : k_block_buffer_bytes(s, m, rows) * (size_t)*buffers) +
+    const size_t need = k_block_buffer_bytes(s, m, rows) * (size_t)*buffers +
                         align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
     return need <= capacity ? (int)rows : 0;
 }
@@ -424,15 +422,13 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
     int k_threads = 0;
-    const int kept = keeps_filter(s, m, cached);
-    const int k_block = k_block_rows(s, m, kept, tiles, threads, capacity, &k_threads);
-    if (k_block) /* a large U is not kept (WINOGRAD_KEEP_MAX_BYTES) */
-        per_batch = tiles, cached = kept;
+    const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity, &k_threads);
+    if (k_block)
+        per_batch = tiles, cached = 0; /* a large U is not kept (WINOGRAD_KEEP_MAX_BYTES) */
     const int batch_threads =
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
-    const int u_whole = !k_block || cached;
-    const size_t u_block_bytes = u_whole ? 0 : k_block_buffer_bytes(s, m, (size_t)k_block);
-    const size_t u_bytes = u_whole ? align64(filter_bytes(s, m)) : u_block_bytes * k_threads;
+    const size_t u_block_bytes = k_block_buffer_bytes(s, m, (size_t)k_block);
+    const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
     const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
     const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
     if (cached) {
@@ -467,8 +463,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
     }
     wp->batch_threads = batch_threads;
     wp->slot_floats = (v_bytes + p_bytes) / sizeof(float);
-    wp->stream_filter =
-        s->layout == BLASCONV_NCHW && u_whole && (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
+    wp->stream_filter = s->layout == BLASCONV_NCHW && !k_block &&
+                        (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
     wp->k_block = k_block;
     wp->k_threads = k_threads;
     wp->u_block_floats = u_block_bytes / sizeof(float);
@@ -934,23 +930,17 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
     const int m = st->wp->m, taps = (m + 2) * (m + 2), width = k1 - k0;
-    const int nchw = s->layout == BLASCONV_NCHW, kept = st->wp->cached;
-    const int columns = !nchw || (!kept && m == 2 && st->wp->threads == 1 && s->c % LANES == 0 &&
-                                  width % LANES == 0);
-    ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
-    int ld = width;
-    if (kept) { /* the block's rows (NCHW) or columns (NHWC) of the whole U */
-        tap_stride = (ptrdiff_t)tap_floats(s, (size_t)s->k);
-        ld = s->k;
-        u = st->wp->u + (nchw ? (size_t)k0 * s->c : (size_t)k0);
-    } else if (columns) {
+    const int nchw = s->layout == BLASCONV_NCHW;
+    const int columns =
+        !nchw || (m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && width % LANES == 0);
+    const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
+    if (columns)
         filters_transposed(s, m, st->w, k0, k1, u, width, 0, s->c);
-    } else {
+    else
         bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, width * s->c, u, tap_stride);
-    }
     for (int xi = 0; xi < taps; xi++) {
         if (columns)
-            product_columns(st, xi, u + xi * tap_stride, ld, k0, k1);
+            product_columns(st, xi, u + xi * tap_stride, width, k0, k1);
         else
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
     }
@@ -1006,18 +996,18 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
     const int m = wp->m;
     const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
-    if ((!wp->k_block || wp->cached) && (!wp->cached || !cache_holds(ctx, s, m, w))) {
-        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->c);
-        if (wp->cached)
-            ctx->winograd_cache = (struct bc_winograd_cache){
-                ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
-    }
-    if (wp->k_block) { /* one batch: V, then (U,) M and y block by block */
+    if (wp->k_block) { /* one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
         if (!wp->v_copy_floats)
             run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
         bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
         return;
+    }
+    if (!wp->cached || !cache_holds(ctx, s, m, w)) {
+        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->c);
+        if (wp->cached)
+            ctx->winograd_cache = (struct bc_winograd_cache){
+                ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
     }
     if (wp->batch_threads > 1) {
         bc_parallel_for(wp->batch_threads, wp->batch_threads, 1, run_thread_batches, &st);
