@@ -186,8 +186,10 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  FAST gives each thread whole batches of tiles in buffers of its own, or, for a
  *  layer whose transformed filter takes 4 MiB or more in NCHW, in NHWC 4 MiB on one
  *  thread or under 64 tiles and 16 MiB otherwise (and no less than the transformed
- *  tiles), blocks of output channels (its results agree with one thread's within
- *  FAST's bound, bitwise through a deterministic sgemm); depthwise layers split
+ *  tiles), blocks of output channels; on under 64 tiles a smaller filter not kept
+ *  goes in one block per thread (each thread transforming the input itself where
+ *  that takes up to 2 MiB). Its results agree with one thread's within FAST's bound,
+ *  bitwise through a deterministic sgemm. Depthwise layers split
  *  planes, rows or channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
  *  The library keeps one set of worker threads for the process, shared by all
