@@ -410,19 +410,20 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
             sides[1] = sides[0], sides_ns[1] = sides_ns[0];
         sides[at] = side, sides_ns[at] = ns;
     }
-    int m = 0, per_batch = 0, tiles = 0;
+    int m = 0, per_batch = 0, tiles = 0, k_threads = 0, k_block = 0;
     for (int i = 0; i < 2 && !m; i++) {
         if (!sides[i])
             continue;
         per_batch = batch_tiles(s, sides[i], capacity, tiles_of[sides[i]], 1);
-        if (per_batch > 0)
+        /* Where U whole does not fit, the blocks it would go in may (U then not kept). */
+        k_block = k_block_rows(s, sides[i], per_batch ? cached : 0, tiles_of[sides[i]], threads,
+                               capacity, &k_threads);
+        if (per_batch > 0 || k_block > 0)
             m = sides[i], tiles = tiles_of[m];
     }
     if (!m)
         return BLASCONV_OK; /* the lowering: faster, or FAST does not fit (then the
                                lowering's own minimum decides) */
-    int k_threads = 0;
-    const int k_block = k_block_rows(s, m, cached, tiles, threads, capacity, &k_threads);
     if (k_block)
         per_batch = tiles, cached = 0; /* a large U is not kept (WINOGRAD_KEEP_MAX_BYTES) */
     const int batch_threads =

@@ -307,6 +307,60 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
 }
 END_TEST
 
+/* A workspace limit that cannot hold U whole still runs FAST where the blocks U goes
+ * in fit: r50_3x3_14 (F(2x2), 4 MiB of U, blocks of 64 channels: 1 MiB, and 1.6 MB of
+ * V and M) under 3 MiB in four blocks, bitwise the unlimited call; under 2 MiB
+ * F(4x4) in sixteen blocks of 16 channels (0.6 MB, and 1.2 MB of V and M); under
+ * 1 MiB the lowering, bitwise a GEMM context's under the same limit. The same with
+ * the weights promised constant (but unlimited, where U is kept whole): a U that does
+ * not fit is not kept, and its blocks run. */
+START_TEST(blocks_fit_where_the_whole_filter_does_not)
+{
+    static const struct {
+        size_t limit;
+        int gemms; /* 0: the lowering */
+    } caps[] = {{0, 16 * 4}, {(size_t)3 << 20, 16 * 4}, {(size_t)2 << 20, 36 * 16}, {1 << 20, 0}};
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(1, 256, 14, 14, 256);
+    d.layout = (blasconv_layout)_i;
+    test_rng r = test_rng_seeded(9798 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = oracle(&d, &p), *unlimited = test_alloc_poisoned(p.ny);
+    for (int i = 0; i < 8; i++) { /* each limit twice: the second promising constant
+                                     weights, which a U that does not fit is not kept for */
+        const int c = i % 4, constant = i >= 4 && caps[c].limit > 0;
+        blasconv_context *ctx = fast_context();
+        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, constant), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, caps[c].limit), BLASCONV_OK);
+        float *y = i ? test_alloc_poisoned(p.ny) : unlimited;
+        test_naive_sgemm_calls = 0;
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        blasconv_context_destroy(ctx);
+        if (caps[c].gemms) {
+            ck_assert_int_eq(test_naive_sgemm_calls, caps[c].gemms);
+            assert_fast_close(y, want, p.ny, &d, "blocks under a limit");
+        }
+        if (caps[c].gemms == caps[0].gemms)
+            ck_assert_msg(!memcmp(y, unlimited, p.ny * sizeof(float)), "limit %zu", caps[c].limit);
+        if (!caps[c].gemms) { /* the lowering */
+            blasconv_context *gemm;
+            ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
+            blasconv_context_set_sgemm(gemm, test_naive_sgemm);
+            blasconv_context_set_workspace_limit(gemm, caps[c].limit);
+            float *lowered = test_alloc_poisoned(p.ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(gemm, &d, p.x, p.w, p.bias, lowered),
+                             BLASCONV_OK);
+            ck_assert(!memcmp(y, lowered, p.ny * sizeof(float)));
+            free(lowered);
+            blasconv_context_destroy(gemm);
+        }
+        if (i)
+            free(y);
+    }
+    free(want), free(unlimited), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
  * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
  * of 64 channels, each thread transforming the input into a V of its own, at batch 2 (98 tiles) U whole and one batch of stages split over
@@ -682,6 +736,7 @@ static Suite *winograd_suite(void)
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
     tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
     tcase_add_loop_test(tc, nhwc_two_threads_block_few_tiles, 0, 2);
+    tcase_add_loop_test(tc, blocks_fit_where_the_whole_filter_does_not, 0, 2);
     tcase_add_loop_test(tc, few_tiles_block_per_thread, 0, 4);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
