@@ -214,6 +214,19 @@ static int counted_fast_forward(const blasconv_conv2d *d, const test_conv_proble
     return test_naive_sgemm_calls;
 }
 
+/* The same at two threads, the user sgemm promised concurrent. */
+static int two_thread_fast_forward(const blasconv_conv2d *d, const test_conv_problem *p, float *y)
+{
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
+    test_naive_sgemm_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
+    blasconv_context_destroy(ctx);
+    return test_naive_sgemm_calls;
+}
+
 /* A transformed filter of 4 MiB or more (NHWC on two or more threads and 64 tiles or
  * more: 16 MiB), with all tiles in one batch and no more V and M than U, is
  * transformed a block of output channels at a time, each block's GEMMs right after it: blocks of at most 1 MiB in a
@@ -363,8 +376,8 @@ END_TEST
 
 /* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
  * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
- * of 64 channels, each thread transforming the input into a V of its own, at batch 2 (98 tiles) U whole and one batch of stages split over
- * the threads. */
+ * of 64 channels, each thread transforming the input into a V of its own; at batch 2
+ * (98 tiles) U whole and one batch of stages split over the threads. */
 START_TEST(nhwc_two_threads_block_few_tiles)
 {
     static const struct {
@@ -375,15 +388,8 @@ START_TEST(nhwc_two_threads_block_few_tiles)
     test_rng r = test_rng_seeded(9795 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
-    test_naive_sgemm_calls = 0;
-    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(test_naive_sgemm_calls, cases[_i].gemms);
+    ck_assert_int_eq(two_thread_fast_forward(&d, &p, y), cases[_i].gemms);
     assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
-    blasconv_context_destroy(ctx);
     free(want), free(y), test_conv_problem_free(&p);
 }
 END_TEST
@@ -408,17 +414,10 @@ START_TEST(few_tiles_block_per_thread)
     test_rng r = test_rng_seeded(9797 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
-    test_naive_sgemm_calls = 0;
-    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    ck_assert_int_eq(test_naive_sgemm_calls, 2 * cases[_i / 2].taps);
+    ck_assert_int_eq(two_thread_fast_forward(&d, &p, y), 2 * cases[_i / 2].taps);
     assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
-    blasconv_context_destroy(ctx);
     for (int threads = 2; threads <= 3; threads++) {
-        ctx = fast_context();
+        blasconv_context *ctx = fast_context();
         blasconv_context_set_threads(ctx, threads);
         test_poison(y, p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
