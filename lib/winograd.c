@@ -290,7 +290,7 @@ static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
  * multiple of the threads before the rounding to 16; 0 when U is transformed whole
  * (kept and under WINOGRAD_KEEP_MAX_BYTES, small for the layout with one thread or
  * many tiles, too many tiles for one batch or more V and M than U, or not within
- * `capacity`).
+ * `capacity` even in blocks of 16 channels: a limit narrows the blocks to fit).
  * Two or more threads sharing under WINOGRAD_MIN_BATCH_TILES tiles had each stage
  * split over them (a barrier a stage, each stage reading what the other core wrote);
  * U too small to go by the cache's measure now goes in one block of output channels
@@ -322,11 +322,15 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
     rows = (rows + 15) / 16 * 16;
     if (rows >= (size_t)s->k)
         return 0;
-    blocks = ((size_t)s->k + rows - 1) / rows;
-    *buffers = blocks < (size_t)threads ? (int)blocks : threads;
-    const size_t need = k_block_buffer_bytes(s, m, rows) * (size_t)*buffers +
-                        align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
-    return need <= capacity ? (int)rows : 0;
+    const size_t tiles_bytes = align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
+    for (;; rows -= 16) { /* under a limit, narrower blocks rather than none */
+        blocks = ((size_t)s->k + rows - 1) / rows;
+        *buffers = blocks < (size_t)threads ? (int)blocks : threads;
+        if (k_block_buffer_bytes(s, m, rows) * (size_t)*buffers + tiles_bytes <= capacity)
+            return (int)rows;
+        if (rows <= 16)
+            return 0;
+    }
 }
 
 static blasconv_status ensure_cache(blasconv_context *ctx, const char *fn, size_t bytes)

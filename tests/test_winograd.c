@@ -320,27 +320,36 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
 }
 END_TEST
 
-/* A workspace limit that cannot hold U whole still runs FAST where the blocks U goes
- * in fit: r50_3x3_14 (F(2x2), 4 MiB of U, blocks of 64 channels: 1 MiB, and 1.6 MB of
- * V and M) under 3 MiB in four blocks, bitwise the unlimited call; under 2 MiB
- * F(4x4) in sixteen blocks of 16 channels (0.6 MB, and 1.2 MB of V and M); under
- * 1 MiB the lowering, bitwise a GEMM context's under the same limit. The same with
- * the weights promised constant (but unlimited, where U is kept whole): a U that does
- * not fit is not kept, and its blocks run. */
+/* A workspace limit that cannot hold U whole still runs FAST where blocks of U fit,
+ * narrower ones (down to 16 channels) if need be: r50_3x3_14 (F(2x2), 4 MiB of U,
+ * blocks of 64 channels: 1 MiB, and 1.6 MB of V and M) under 3 MiB in four blocks and
+ * under 2 MiB in sixteen of 16 channels (0.25 MiB), both bitwise the unlimited call;
+ * under 1.8 MB F(4x4) in sixteen blocks of 16 channels (0.56 MiB, and 1.1 MiB of V
+ * and M); under 1 MiB the lowering, bitwise a GEMM context's under the same limit.
+ * The same with the weights promised constant (but unlimited, where U is kept
+ * whole): a U that does not fit is not kept, and its blocks run. */
 START_TEST(blocks_fit_where_the_whole_filter_does_not)
 {
     static const struct {
         size_t limit;
-        int gemms; /* 0: the lowering */
-    } caps[] = {{0, 16 * 4}, {(size_t)3 << 20, 16 * 4}, {(size_t)2 << 20, 36 * 16}, {1 << 20, 0}};
+        int m, gemms; /* m 0: the lowering */
+    } caps[] = {{0, 2, 16 * 4},
+                {(size_t)3 << 20, 2, 16 * 4},
+                {(size_t)2 << 20, 2, 16 * 16},
+                {1800000, 4, 36 * 16},
+                {1 << 20, 0, 0}};
+    enum {
+        LIMITS = sizeof caps / sizeof caps[0]
+    };
     blasconv_conv2d d = TEST_CONV_3X3_SAME(1, 256, 14, 14, 256);
     d.layout = (blasconv_layout)_i;
     test_rng r = test_rng_seeded(9798 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *unlimited = test_alloc_poisoned(p.ny);
-    for (int i = 0; i < 8; i++) { /* each limit twice: the second promising constant
-                                     weights, which a U that does not fit is not kept for */
-        const int c = i % 4, constant = i >= 4 && caps[c].limit > 0;
+    for (int i = 0; i < 2 * LIMITS; i++) { /* each limit twice: the second promising
+                                              constant weights, which a U that does not
+                                              fit is not kept for */
+        const int c = i % LIMITS, constant = i >= LIMITS && caps[c].limit > 0;
         blasconv_context *ctx = fast_context();
         ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, constant), BLASCONV_OK);
@@ -349,13 +358,13 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
         test_naive_sgemm_calls = 0;
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
         blasconv_context_destroy(ctx);
-        if (caps[c].gemms) {
+        if (caps[c].m) {
             ck_assert_int_eq(test_naive_sgemm_calls, caps[c].gemms);
             assert_fast_close(y, want, p.ny, &d, "blocks under a limit");
         }
-        if (caps[c].gemms == caps[0].gemms)
+        if (caps[c].m == caps[0].m)
             ck_assert_msg(!memcmp(y, unlimited, p.ny * sizeof(float)), "limit %zu", caps[c].limit);
-        if (!caps[c].gemms) { /* the lowering */
+        if (!caps[c].m) { /* the lowering */
             blasconv_context *gemm;
             ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
             blasconv_context_set_sgemm(gemm, test_naive_sgemm);
