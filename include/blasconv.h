@@ -214,8 +214,8 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  backward passes, runs as under GEMM, with bitwise the GEMM result. Workspace
  *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 * K *
  *  C floats, plus (m+2)^2 * 16 in NCHW) plus one tile, or, for a layer whose filter
- *  goes block by block, its blocks plus all its tiles; below that the call takes the
- *  lowering and its minimum. */
+ *  goes block by block, its blocks (narrowed down to 16 channels under a limit) plus
+ *  all its tiles; below that the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
     BLASCONV_ALGO_GEMM = 0, /**< im2col/col2im + sgemm only */
     BLASCONV_ALGO_FAST = 1  /**< also lowerings with fewer multiplications */
