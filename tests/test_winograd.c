@@ -383,6 +383,36 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
 }
 END_TEST
 
+/* Large filters on random shapes (128-320 channels, odd counts too, maps of 5-17,
+ * padding 0-2, batch 1-2, either layout) under random limits of 1-6 MiB, one and two
+ * threads (a user sgemm promised concurrent): FAST whole, in blocks (narrowed or not)
+ * or the lowering, whatever fits, within FAST's bound of the oracle. */
+START_TEST(large_filters_under_random_limits)
+{
+    test_rng r = test_rng_seeded(9799);
+    for (int t = 0; t < 12; t++) {
+        blasconv_conv2d d = random_eligible(&r, 1);
+        d.in_channels = test_rng_int(&r, 128, 320);
+        d.out_channels = test_rng_int(&r, 8, 20) * 16 + test_rng_int(&r, 0, 1) * 5;
+        d.in_height = test_rng_int(&r, 5, 17);
+        d.in_width = test_rng_int(&r, 5, 17);
+        d.batch = test_rng_int(&r, 1, 2);
+        test_conv_problem p = test_conv_problem_make(&r, d);
+        float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+        blasconv_context *ctx = fast_context();
+        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, 1 + t % 2), BLASCONV_OK);
+        const size_t limit = (size_t)test_rng_int(&r, 1 << 10, 6 << 10) << 10;
+        ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limit), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+        assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+        blasconv_context_destroy(ctx);
+        free(want), free(y), test_conv_problem_free(&p);
+    }
+}
+END_TEST
+
 /* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
  * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
  * of 64 channels, each thread transforming the input into a V of its own; at batch 2
@@ -745,6 +775,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
     tcase_add_loop_test(tc, nhwc_two_threads_block_few_tiles, 0, 2);
     tcase_add_loop_test(tc, blocks_fit_where_the_whole_filter_does_not, 0, 2);
+    tcase_add_test(tc, large_filters_under_random_limits);
     tcase_add_loop_test(tc, few_tiles_block_per_thread, 0, 4);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
