@@ -176,6 +176,8 @@ size_t bc_scratch_capacity(const blasconv_context *ctx)
 
 float *bc_scratch(blasconv_context *ctx, size_t bytes)
 {
+    if (bytes > bc_scratch_capacity(ctx)) /* a plan past the limit: fail, never overrun */
+        return NULL;
     if (ctx->has_user_workspace)
         return (float *)((char *)ctx->user_workspace + user_workspace_skew(ctx));
     if (ctx->scratch_bytes >= bytes && ctx->scratch)
