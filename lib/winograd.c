@@ -843,6 +843,21 @@ static void gemms(const stage *st, int begin, int end)
     }
 }
 
+/* What a stage of kind `kind` runs over (run_stage's [begin, end)): filters in NCHW
+ * and channels in NHWC (the filter transform), channels or tiles (input), tap
+ * positions (GEMMs), output channels or tiles (output). */
+static int64_t stage_items(const stage *st, stage_kind kind)
+{
+    const conv_shape *s = st->s;
+    const int nchw = s->layout == BLASCONV_NCHW;
+    switch (kind) {
+    case STAGE_FILTER: return nchw ? (int64_t)s->k * s->c : s->c;
+    case STAGE_INPUT: return nchw ? s->c : st->count;
+    case STAGE_GEMM: return (int64_t)(st->wp->m + 2) * (st->wp->m + 2);
+    default: return nchw ? s->k : st->count;
+    }
+}
+
 static void run_stage(void *arg, int64_t begin, int64_t end)
 {
     const stage *st = arg;
@@ -866,29 +881,26 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
 }
 
 /* One stage over all its items, split over the threads. */
-static void run_stage_all(stage *st, stage_kind kind, int64_t items)
+static void run_stage_all(stage *st, stage_kind kind)
 {
     st->kind = kind;
-    bc_parallel_for(st->wp->threads, items, 1, run_stage, st);
+    bc_parallel_for(st->wp->threads, stage_items(st, kind), 1, run_stage, st);
 }
 
 /* The three stages of the batch of tiles [first, first + count), each split over the
  * threads (split = 1) or all on this thread. */
 static void run_batch(stage *st, int first, int split)
 {
-    const conv_shape *s = st->s;
     const winograd_plan *wp = st->wp;
-    const int nchw = s->layout == BLASCONV_NCHW, taps = (wp->m + 2) * (wp->m + 2);
     st->first = first;
     st->count = wp->tiles - first < wp->tiles_per_batch ? wp->tiles - first : wp->tiles_per_batch;
     const stage_kind kinds[3] = {STAGE_INPUT, STAGE_GEMM, STAGE_OUTPUT};
-    const int64_t items[3] = {nchw ? s->c : st->count, taps, nchw ? s->k : st->count};
     for (int i = 0; i < 3; i++) {
         if (split) {
-            run_stage_all(st, kinds[i], items[i]);
+            run_stage_all(st, kinds[i]);
         } else {
             st->kind = kinds[i];
-            run_stage(st, 0, items[i]);
+            run_stage(st, 0, stage_items(st, kinds[i]));
         }
     }
 }
@@ -972,7 +984,7 @@ static void run_k_blocks(void *arg, int64_t begin, int64_t end)
         if (wp->v_copy_floats) { /* this thread's V */
             own.v = wp->v + (size_t)t * wp->v_copy_floats;
             own.kind = STAGE_INPUT;
-            run_stage(&own, 0, st->s->layout == BLASCONV_NCHW ? st->s->c : st->count);
+            run_stage(&own, 0, stage_items(&own, STAGE_INPUT));
         }
         for (int k0 = (int)t * wp->k_block; k0 < k; k0 += step)
             k_block_rows_of_m(&own, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
@@ -999,17 +1011,16 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
                          const float *x, const float *w, const float *bias, float *y)
 {
     const int m = wp->m;
-    const int nchw = s->layout == BLASCONV_NCHW;
     stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
     if (wp->k_block) { /* one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
         if (!wp->v_copy_floats)
-            run_stage_all(&st, STAGE_INPUT, nchw ? s->c : st.count);
+            run_stage_all(&st, STAGE_INPUT);
         bc_parallel_for(wp->threads, wp->k_threads, 1, run_k_blocks, &st);
         return;
     }
     if (!wp->cached || !cache_holds(ctx, s, m, w)) {
-        run_stage_all(&st, STAGE_FILTER, nchw ? (int64_t)s->k * s->c : s->c);
+        run_stage_all(&st, STAGE_FILTER);
         if (wp->cached)
             ctx->winograd_cache = (struct bc_winograd_cache){
                 ctx->winograd_cache.u, ctx->winograd_cache.bytes, w, m, s->k, s->c, s->layout};
