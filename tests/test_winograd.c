@@ -94,6 +94,19 @@ static blasconv_context *fast_context(void)
     return ctx;
 }
 
+/* A FAST context whose GEMMs go through the counting naive sgemm: on the caller alone
+ * at one thread, promised concurrent at more. */
+static blasconv_context *naive_fast_context(int threads)
+{
+    blasconv_context *ctx = fast_context();
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    if (threads > 1) {
+        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+    }
+    return ctx;
+}
+
 /* _i = 0: default choice of m; _i = 1: F(2x2) forced by a limit F(4x4) misses. */
 START_TEST(fast_matches_oracle)
 {
@@ -154,8 +167,7 @@ START_TEST(wide_channels_match_oracle)
     test_rng r = test_rng_seeded(9700 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    blasconv_context *ctx = naive_fast_context(1);
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
     ck_assert_msg(test_naive_sgemm_calls == 36 || test_naive_sgemm_calls == 16, "%d GEMMs: %s",
@@ -202,29 +214,24 @@ static float *oracle(const blasconv_conv2d *d, const test_conv_problem *p)
     return want;
 }
 
-/* FAST forward of p into y on a new context (left in *ctx) through the counting
- * naive sgemm, which runs on the caller alone: the GEMMs it made. */
+/* FAST forward of p into y on a new naive_fast_context(threads), left in *ctx: the
+ * GEMMs it made. */
 static int counted_fast_forward(const blasconv_conv2d *d, const test_conv_problem *p, float *y,
-                                blasconv_context **ctx)
+                                int threads, blasconv_context **ctx)
 {
-    *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(*ctx, test_naive_sgemm), BLASCONV_OK);
+    *ctx = naive_fast_context(threads);
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(*ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
     return test_naive_sgemm_calls;
 }
 
-/* The same at two threads, the user sgemm promised concurrent. */
+/* The same at two threads, the context destroyed. */
 static int two_thread_fast_forward(const blasconv_conv2d *d, const test_conv_problem *p, float *y)
 {
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_threads(ctx, 2), BLASCONV_OK);
-    test_naive_sgemm_calls = 0;
-    ck_assert_int_eq(blasconv_conv2d_forward(ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
+    blasconv_context *ctx;
+    const int gemms = counted_fast_forward(d, p, y, 2, &ctx);
     blasconv_context_destroy(ctx);
-    return test_naive_sgemm_calls;
+    return gemms;
 }
 
 /* A transformed filter of 4 MiB or more (NHWC on two or more threads and 64 tiles or
@@ -266,7 +273,7 @@ START_TEST(large_filters_block_by_block)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     blasconv_context *ctx;
-    ck_assert_int_eq(counted_fast_forward(&d, &p, y, &ctx),
+    ck_assert_int_eq(counted_fast_forward(&d, &p, y, 1, &ctx),
                      36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].nchw_sets
                                                      : block_cases[_i / 2].nhwc_sets));
     assert_fast_close(y, want, p.ny, &d, "blocks of U");
@@ -313,7 +320,7 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     blasconv_context *ctx;
-    ck_assert_int_eq(counted_fast_forward(&d, &p, y, &ctx), 16 * cases[_i].blocks); /* F(2x2) */
+    ck_assert_int_eq(counted_fast_forward(&d, &p, y, 1, &ctx), 16 * cases[_i].blocks); /* F(2x2) */
     assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(want), free(y), test_conv_problem_free(&p);
@@ -350,8 +357,7 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
                                               constant weights, which a U that does not
                                               fit is not kept for */
         const int c = i % LIMITS, constant = i >= LIMITS && caps[c].limit > 0;
-        blasconv_context *ctx = fast_context();
-        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+        blasconv_context *ctx = naive_fast_context(1);
         ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, constant), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, caps[c].limit), BLASCONV_OK);
         float *y = i ? test_alloc_poisoned(p.ny) : unlimited;
@@ -399,10 +405,7 @@ START_TEST(large_filters_under_random_limits)
         d.batch = test_rng_int(&r, 1, 2);
         test_conv_problem p = test_conv_problem_make(&r, d);
         float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
-        blasconv_context *ctx = fast_context();
-        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_context_set_threads(ctx, 1 + t % 2), BLASCONV_OK);
+        blasconv_context *ctx = naive_fast_context(1 + t % 2);
         const size_t limit = (size_t)test_rng_int(&r, 1 << 10, 6 << 10) << 10;
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limit), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
