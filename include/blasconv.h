@@ -189,8 +189,8 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  tiles), blocks of output channels; on under 64 tiles a smaller filter not kept
  *  goes in one block per thread (each thread transforming the input itself where
  *  that takes up to 2 MiB). Its results agree with one thread's within FAST's bound,
- *  bitwise through a deterministic sgemm. Depthwise layers split
- *  planes, rows or channels in all three passes, bitwise as one thread.
+ *  bitwise through a deterministic sgemm. Depthwise layers split planes, rows or
+ *  channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
  *  The library keeps one set of worker threads for the process, shared by all
  *  contexts (they spin 1 ms after a job, then sleep; they are joined at exit); a call
