@@ -109,7 +109,8 @@
  * V of its own where that V takes at most this much, and the threads meet once a
  * call instead of twice: split over the threads, V was half written by each core and
  * then read whole by both, and the input stage of r50_3x3_14 (NHWC, 49 tiles, 0.8 MB
- * of V) took 82-89 us at two threads against 50-56 at one (means of 1004 calls). A
+ * of V) took 73-79 us at two threads against 42-49 at one (a test build timing the
+ * stage, medians of 1004 calls, four runs; NCHW 117-123 against 85-96). A
  * test program at two threads, medians of 51-1001, two or three runs alternating,
  * ms: r50_3x3_14 NHWC 0.58-0.59 -> 0.49-0.50, NCHW 0.60-0.61 -> 0.57-0.58; NCHW at
  * batch 2 1.18 -> 1.10-1.11, 384 channels on 14x14 1.29-1.30 -> 1.22-1.23, 256 on 28x28
