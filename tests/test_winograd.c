@@ -15,96 +15,18 @@
  * - the transformed filter is kept only when the caller promises constant weights.
  */
 #include "alloc_count.h"
-#include "testutil.h"
+#include "fast_testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A random 3x3 stride-1 descriptor FAST takes: odd sizes, pads 0-2 per side. */
-static blasconv_conv2d random_eligible(test_rng *r, int min_channels)
-{
-    blasconv_conv2d d = {0};
-    d.batch = test_rng_int(r, 1, 3);
-    d.in_channels = test_rng_int(r, min_channels, 16);
-    d.out_channels = test_rng_int(r, min_channels, 16);
-    d.kernel_height = d.kernel_width = 3;
-    d.pad_top = test_rng_int(r, 0, 2);
-    d.pad_bottom = test_rng_int(r, 0, 2);
-    d.pad_left = test_rng_int(r, 0, 2);
-    d.pad_right = test_rng_int(r, 0, 2);
-    d.in_height =
-        test_rng_int(r, 3 - d.pad_top - d.pad_bottom > 1 ? 3 - d.pad_top - d.pad_bottom : 1, 19);
-    d.in_width =
-        test_rng_int(r, 3 - d.pad_left - d.pad_right > 1 ? 3 - d.pad_left - d.pad_right : 1, 23);
-    d.stride_height = test_rng_int(r, 0, 1); /* 0 is the default, 1 */
-    d.dilation_width = test_rng_int(r, 0, 1);
-    d.layout = test_rng_int(r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
-    return d;
-}
-
-static int eligible(const blasconv_conv2d *d)
-{
-    int one = 1;
-#define DEFAULT1(v) ((v) == 0 || (v) == one)
-    return d->kernel_height == 3 && d->kernel_width == 3 && DEFAULT1(d->stride_height) &&
-           DEFAULT1(d->stride_width) && DEFAULT1(d->dilation_height) &&
-           DEFAULT1(d->dilation_width) && DEFAULT1(d->groups);
-#undef DEFAULT1
-}
-
-/* Bytes of F(m x m)'s transformed filter (NCHW: 16 floats between tap positions) and
- * of V plus M per tile (the library's documented budget: the filter and one batch of
- * tiles must fit the limit). */
-static size_t filter_bytes(const blasconv_conv2d *d, int m)
-{
-    const size_t pad = d->layout == BLASCONV_NCHW ? 16 : 0;
-    return (size_t)(m + 2) * (m + 2) * ((size_t)d->in_channels * d->out_channels + pad) *
-           sizeof(float);
-}
-static size_t tile_bytes(const blasconv_conv2d *d, int m)
-{
-    return (size_t)(m + 2) * (m + 2) * (d->in_channels + d->out_channels) * sizeof(float);
-}
-/* A limit holding the filter and `tiles` tiles of F(m x m), with the alignment slack. */
-static size_t limit_for(const blasconv_conv2d *d, int m, int tiles)
-{
-    return filter_bytes(d, m) + 64 + (size_t)tiles * tile_bytes(d, m) + 128;
-}
-
-/* FAST's documented extra error for inputs bounded by sx (x) and sw (w). */
-static double fast_extra(const blasconv_conv2d *d, double sx, double sw)
-{
-    return 1e-6 * 9.0 * (d->in_channels + 1) * sx * sw;
-}
-
-/* Asserts FAST's bound: the default tolerance plus fast_extra, values in [-1, 1]. */
+/* Asserts FAST's bound: the default tolerance plus test_fast_extra, values in [-1, 1]. */
 static void assert_fast_close(const float *got, const float *want, size_t n,
                               const blasconv_conv2d *d, const char *what)
 {
     double atol, rtol;
     test_conv_tolerance(d, BLASCONV_PASS_FORWARD, &atol, &rtol);
-    test_assert_close(got, want, n, atol + fast_extra(d, 1.0, 1.0), rtol, what);
-}
-
-static blasconv_context *fast_context(void)
-{
-    blasconv_context *ctx;
-    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST), BLASCONV_OK);
-    return ctx;
-}
-
-/* A FAST context whose GEMMs go through the counting naive sgemm: on the caller alone
- * at one thread, promised concurrent at more. */
-static blasconv_context *naive_fast_context(int threads)
-{
-    blasconv_context *ctx = fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
-    if (threads > 1) {
-        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
-        ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
-    }
-    return ctx;
+    test_assert_close(got, want, n, atol + test_fast_extra(d->in_channels, 1.0, 1.0), rtol, what);
 }
 
 /* _i = 0: default choice of m; _i = 1: F(2x2) forced by a limit F(4x4) misses. */
@@ -112,15 +34,15 @@ START_TEST(fast_matches_oracle)
 {
     const int force_m2 = _i == 1;
     test_rng r = test_rng_seeded(9100 + (uint64_t)_i);
-    blasconv_context *ctx = fast_context();
+    blasconv_context *ctx = test_fast_context();
     for (int t = 0; t < 300; t++) {
         /* F(2x2)'s filter plus 8 tiles stays below F(4x4)'s filter plus one tile
          * once C and K are at least 10. */
-        blasconv_conv2d d = random_eligible(&r, force_m2 ? 10 : 1);
+        blasconv_conv2d d = test_fast_random_eligible(&r, force_m2 ? 10 : 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
         if (force_m2) {
-            size_t limit = limit_for(&d, 2, 8);
-            ck_assert_uint_lt(limit, limit_for(&d, 4, 1) - 192);
+            size_t limit = test_fast_limit_for(&d, 2, 8);
+            ck_assert_uint_lt(limit, test_fast_limit_for(&d, 4, 1) - 192);
             blasconv_context_set_workspace_limit(ctx, limit);
         }
         const float *bias = t % 2 ? p.bias : NULL;
@@ -167,7 +89,7 @@ START_TEST(wide_channels_match_oracle)
     test_rng r = test_rng_seeded(9700 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
-    blasconv_context *ctx = naive_fast_context(1);
+    blasconv_context *ctx = test_naive_fast_context(1);
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
     ck_assert_msg(test_naive_sgemm_calls == 36 || test_naive_sgemm_calls == 16, "%d GEMMs: %s",
@@ -192,7 +114,7 @@ START_TEST(wide_rows_match_oracle)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
     float *lowered = test_alloc_poisoned(p.ny);
-    blasconv_context *ctx = fast_context();
+    blasconv_context *ctx = test_fast_context();
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
     ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, lowered), BLASCONV_OK);
     ck_assert_msg(memcmp(y, lowered, p.ny * sizeof(float)) != 0, "FAST did not run: %s",
@@ -214,12 +136,12 @@ static float *oracle(const blasconv_conv2d *d, const test_conv_problem *p)
     return want;
 }
 
-/* FAST forward of p into y on a new naive_fast_context(threads), left in *ctx: the
+/* FAST forward of p into y on a new test_naive_fast_context(threads), left in *ctx: the
  * GEMMs it made. */
 static int counted_fast_forward(const blasconv_conv2d *d, const test_conv_problem *p, float *y,
                                 int threads, blasconv_context **ctx)
 {
-    *ctx = naive_fast_context(threads);
+    *ctx = test_naive_fast_context(threads);
     test_naive_sgemm_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(*ctx, d, p->x, p->w, p->bias, y), BLASCONV_OK);
     return test_naive_sgemm_calls;
@@ -290,7 +212,7 @@ START_TEST(large_filters_block_by_block)
     blasconv_context_destroy(ctx);
     const int thread_counts[] = {1, 2, 7};
     for (int i = 0; i < 3; i++) {
-        ctx = fast_context();
+        ctx = test_fast_context();
         blasconv_context_set_threads(ctx, thread_counts[i]);
         test_poison(y, p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
@@ -357,7 +279,7 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
                                               constant weights, which a U that does not
                                               fit is not kept for */
         const int c = i % LIMITS, constant = i >= LIMITS && caps[c].limit > 0;
-        blasconv_context *ctx = naive_fast_context(1);
+        blasconv_context *ctx = test_naive_fast_context(1);
         ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, constant), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, caps[c].limit), BLASCONV_OK);
         float *y = i ? test_alloc_poisoned(p.ny) : unlimited;
@@ -397,7 +319,7 @@ START_TEST(large_filters_under_random_limits)
 {
     test_rng r = test_rng_seeded(9799);
     for (int t = 0; t < 12; t++) {
-        blasconv_conv2d d = random_eligible(&r, 1);
+        blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         d.in_channels = test_rng_int(&r, 128, 320);
         d.out_channels = test_rng_int(&r, 8, 20) * 16 + test_rng_int(&r, 0, 1) * 5;
         d.in_height = test_rng_int(&r, 5, 17);
@@ -405,7 +327,7 @@ START_TEST(large_filters_under_random_limits)
         d.batch = test_rng_int(&r, 1, 2);
         test_conv_problem p = test_conv_problem_make(&r, d);
         float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
-        blasconv_context *ctx = naive_fast_context(1 + t % 2);
+        blasconv_context *ctx = test_naive_fast_context(1 + t % 2);
         const size_t limit = (size_t)test_rng_int(&r, 1 << 10, 6 << 10) << 10;
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limit), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
@@ -459,7 +381,7 @@ START_TEST(few_tiles_block_per_thread)
     ck_assert_int_eq(two_thread_fast_forward(&d, &p, y), 2 * cases[_i / 2].taps);
     assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
     for (int threads = 2; threads <= 3; threads++) {
-        blasconv_context *ctx = fast_context();
+        blasconv_context *ctx = test_fast_context();
         blasconv_context_set_threads(ctx, threads);
         test_poison(y, p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
@@ -482,7 +404,7 @@ START_TEST(kept_filter_survives_blocked_layers)
                       b = test_conv_problem_make(&r, blocked);
     float *first = test_alloc_poisoned(a.ny), *again = test_alloc_poisoned(a.ny);
     float *yb = test_alloc_poisoned(b.ny);
-    blasconv_context *ctx = fast_context();
+    blasconv_context *ctx = test_fast_context();
     ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &kept, a.x, a.w, a.bias, first), BLASCONV_OK);
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &blocked, b.x, b.w, b.bias, yb), BLASCONV_OK);
@@ -517,11 +439,11 @@ START_TEST(two_threads_agree_with_one)
     ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
                      BLASCONV_OK);
     ck_assert_int_eq(blasconv_conv2d_forward(NULL, &d, p.x, p.w, p.bias, lowered), BLASCONV_OK);
-    const size_t limits[] = {0, limit_for(&d, 4, 40)};
+    const size_t limits[] = {0, test_fast_limit_for(&d, 4, 40)};
     float *one = NULL;
     for (size_t l = 0; l < 2; l++)
         for (int threads = 1; threads <= 2; threads++) {
-            blasconv_context *ctx = fast_context();
+            blasconv_context *ctx = test_fast_context();
             blasconv_context_set_threads(ctx, threads);
             blasconv_context_set_workspace_limit(ctx, limits[l]);
             float *y = test_alloc_poisoned(p.ny);
@@ -546,10 +468,10 @@ END_TEST
 START_TEST(error_scales_with_magnitude)
 {
     test_rng r = test_rng_seeded(9200);
-    blasconv_context *ctx = fast_context();
+    blasconv_context *ctx = test_fast_context();
     const float scales[] = {1e-3f, 1.0f, 1e3f};
     for (int t = 0; t < 60; t++) {
-        blasconv_conv2d d = random_eligible(&r, 1);
+        blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
         const float sx = scales[t % 3], sw = scales[(t / 3) % 3];
         for (size_t i = 0; i < p.nx; i++)
@@ -560,7 +482,8 @@ START_TEST(error_scales_with_magnitude)
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, NULL, y), BLASCONV_OK);
         ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, NULL, want),
                          BLASCONV_OK);
-        test_assert_close(y, want, p.ny, fast_extra(&d, sx, sw), 1e-6, test_conv_describe(&d));
+        test_assert_close(y, want, p.ny, test_fast_extra(d.in_channels, sx, sw), 1e-6,
+                          test_conv_describe(&d));
         free(y), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
@@ -582,11 +505,11 @@ static blasconv_status all_passes(blasconv_context *ctx, const test_conv_problem
 START_TEST(everything_else_is_gemm)
 {
     test_rng r = test_rng_seeded(9300);
-    blasconv_context *fast = fast_context(), *gemm;
+    blasconv_context *fast = test_fast_context(), *gemm;
     ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
     int fallbacks = 0;
     for (int t = 0; t < 300; t++) {
-        blasconv_conv2d d = t % 3 ? test_random_conv(&r) : random_eligible(&r, 1);
+        blasconv_conv2d d = t % 3 ? test_random_conv(&r) : test_fast_random_eligible(&r, 1);
         if (t % 3)
             d.layout = test_rng_int(&r, 0, 1) ? BLASCONV_NHWC : BLASCONV_NCHW;
         test_conv_problem p = test_conv_problem_make(&r, d);
@@ -601,7 +524,7 @@ START_TEST(everything_else_is_gemm)
                 BLASCONV_OK);
         }
         const char *what = test_conv_describe(&d);
-        if (!eligible(&d)) {
+        if (!test_fast_eligible(&d)) {
             fallbacks++;
             ck_assert_msg(!memcmp(out[0][0], out[1][0], p.ny * sizeof(float)), "forward: %s",
                           what);
@@ -624,15 +547,15 @@ END_TEST
 START_TEST(tight_limits_are_bitwise_identical)
 {
     test_rng r = test_rng_seeded(9400);
-    blasconv_context *unlimited = fast_context(), *tight = fast_context();
+    blasconv_context *unlimited = test_fast_context(), *tight = test_fast_context();
     blasconv_context_set_sgemm(unlimited, test_naive_sgemm);
     blasconv_context_set_sgemm(tight, test_naive_sgemm);
     for (int t = 0; t < 120; t++) {
-        blasconv_conv2d d = random_eligible(&r, 1);
+        blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
         /* F(4x4) with 1, 3 or 17 tiles a batch (or F(2x2) if that is the choice) */
         const int tiles[] = {1, 3, 17};
-        blasconv_context_set_workspace_limit(tight, limit_for(&d, 4, tiles[t % 3]));
+        blasconv_context_set_workspace_limit(tight, test_fast_limit_for(&d, 4, tiles[t % 3]));
         float *a = test_alloc_poisoned(p.ny), *b = test_alloc_poisoned(p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(unlimited, &d, p.x, p.w, p.bias, a), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_forward(tight, &d, p.x, p.w, p.bias, b), BLASCONV_OK);
@@ -662,8 +585,8 @@ START_TEST(below_minimum_falls_back_then_fails)
                          .pad_right = 1};
     test_conv_problem p = test_conv_problem_make(&r, d);
     const size_t gemm_row = (size_t)8 * 9 * 11 * sizeof(float); /* one output row's im2col */
-    ck_assert_uint_lt(gemm_row * 2, limit_for(&d, 2, 1));
-    blasconv_context *fast = fast_context(), *gemm;
+    ck_assert_uint_lt(gemm_row * 2, test_fast_limit_for(&d, 2, 1));
+    blasconv_context *fast = test_fast_context(), *gemm;
     ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
     blasconv_context_set_workspace_limit(fast, gemm_row * 2);
     blasconv_context_set_workspace_limit(gemm, gemm_row * 2);
@@ -686,15 +609,15 @@ END_TEST
 START_TEST(caller_buffer_never_allocates)
 {
     test_rng r = test_rng_seeded(9600);
-    blasconv_context *mine = fast_context(), *lib = fast_context();
+    blasconv_context *mine = test_fast_context(), *lib = test_fast_context();
     blasconv_context_set_sgemm(mine, test_naive_sgemm);
     blasconv_context_set_sgemm(lib, test_naive_sgemm);
     /* the promise of constant weights must not make a caller-buffer context allocate */
     blasconv_context_set_weights_constant(mine, 1);
     for (int t = 0; t < 60; t++) {
-        blasconv_conv2d d = random_eligible(&r, 1);
+        blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
-        size_t bytes = limit_for(&d, 4, 1 + t % 20) + (size_t)(t % 2) * 3;
+        size_t bytes = test_fast_limit_for(&d, 4, 1 + t % 20) + (size_t)(t % 2) * 3;
         unsigned char *buffer = malloc(bytes + 1);
         ck_assert_int_eq(blasconv_context_set_workspace(mine, buffer + t % 2, bytes), BLASCONV_OK);
         float *a = test_alloc_poisoned(p.ny), *b = test_alloc_poisoned(p.ny);
@@ -736,7 +659,7 @@ START_TEST(weights_cache_only_when_promised)
     float *first = test_alloc_poisoned(p.ny), *y = test_alloc_poisoned(p.ny);
     float *want = test_alloc_poisoned(p.ny);
     for (int promise = 0; promise < 2; promise++) {
-        blasconv_context *ctx = fast_context();
+        blasconv_context *ctx = test_fast_context();
         ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, promise), BLASCONV_OK);
         float *w = test_alloc_copy(p.w, p.nw);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, w, p.bias, first), BLASCONV_OK);
