@@ -368,6 +368,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->winograd = (winograd_plan){0};
     if (pass == PASS_FORWARD && !p->depthwise)
         st = bc_winograd_plan(ctx, fn, &p->s, &p->winograd);
+    else if (pass == PASS_BACKWARD_DATA && !p->depthwise)
+        st = bc_winograd_plan_backward_data(ctx, fn, &p->s, &p->dx_forward, &p->winograd);
     if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)

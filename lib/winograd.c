@@ -382,12 +382,22 @@ static int per_thread_batches(const conv_shape *s, int m, size_t capacity, int t
 blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
                                  winograd_plan *wp)
 {
+    return bc_winograd_plan_after(ctx, fn, s, 0, 0.0, wp);
+}
+
+blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                       size_t ahead_bytes, double ahead_ns, winograd_plan *wp)
+{
     memset(wp, 0, sizeof *wp);
     if (ctx->algorithm != BLASCONV_ALGO_FAST || !winograd_applies(s))
         return BLASCONV_OK;
     /* The budget holds U too, cached or not, so FAST's peak stays under the limit. */
-    const size_t capacity = bc_scratch_capacity(ctx);
-    int cached = ctx->weights_constant && !ctx->has_user_workspace;
+    size_t capacity = bc_scratch_capacity(ctx);
+    if (capacity <= ahead_bytes)
+        return BLASCONV_OK;
+    capacity -= ahead_bytes;
+    /* what lies ahead is the caller's, made on each call: no cache to key on it */
+    int cached = ctx->weights_constant && !ctx->has_user_workspace && !ahead_bytes;
     /* m by the expected time of an unlimited call; the limit then only sets the
      * batch size (results do not depend on it), unless that m's minimum does not
      * fit, then the other m, then the lowering. Small layers take Winograd
@@ -407,7 +417,8 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
         if (unlimited <= 0)
             continue;
         const double ns =
-            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), threads);
+            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), threads) +
+            ahead_ns;
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
@@ -448,10 +459,12 @@ blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const co
                              : 1;
     const size_t scratch_bytes =
         (cached ? 0 : u_bytes) + (v_bytes + p_bytes) * batch_threads + v_bytes * (v_copies - 1);
-    char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
+    char *scratch = (char *)bc_scratch(ctx, ahead_bytes + scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
-                       scratch_bytes);
+                       ahead_bytes + scratch_bytes);
+    wp->ahead = ahead_bytes ? (float *)scratch : NULL;
+    scratch += ahead_bytes;
     wp->m = m;
     wp->tiles_h = ceil_div_int(s->oh, m);
     wp->tiles_w = ceil_div_int(s->ow, m);

@@ -12,7 +12,7 @@ This tool checks both against PyTorch (Debian's python3-torch, run with
   to the last float32 bit but one (1 ulp: both round a double sum once); the fast
   calls (GEMM on one and two threads, GEMM under a small workspace limit, FAST) must
   agree within blasconv_conv2d_tolerance (RANDOM_DATA), plus FAST's documented
-  bound for FAST's forward. Descriptors PyTorch rejects must be BAD_SHAPE, and the
+  bound for FAST's forward and backward data. Descriptors PyTorch rejects must be BAD_SHAPE, and the
   other way round.
 - pooling, MAX and AVG, NCHW and NHWC, symmetric pads (PyTorch has no other),
   dilation (MAX), ceil_mode, count_include_pad, with ties, NaN and infinities in x:
@@ -316,8 +316,11 @@ class Checker:
             for name, which in passes:
                 got = out[name] if name == "db" else self.from_layout(out[name], lay)
                 atol, rtol = self.tolerance(d, which)
-                if algorithm == FAST and name == "y":  # FAST's bound, README "FAST: Winograd"
+                # FAST's bound, README "FAST: Winograd": sums over C/g (y) or K/g (dx)
+                if algorithm == FAST and name == "y":
                     atol += 1e-6 * 9 * (cpg + 1)
+                elif algorithm == FAST and name == "dx":
+                    atol += 1e-6 * 9 * (d.out_channels // d.groups + 1)
                 self.compare(f"{desc}: {label} {name}", got, want[name].astype(np.float32),
                              atol, rtol)
         self.counts["conv"] += 1
