@@ -32,17 +32,18 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: blasconv-fastbench [--suite FILE] [--only NAME] [--reps N] [--threads N]\n"
             "                          [--layout nchw|nhwc] [--scale S] [--constant] [--onednn]\n"
-            "                          [--help]\n"
-            "Times blasconv_conv2d_forward under BLASCONV_ALGO_GEMM and BLASCONV_ALGO_FAST,\n"
-            "alternating, on every 3x3 stride-1 dilation-1 groups-1 row of a layers suite.\n"
-            "Prints median thread-CPU and wall milliseconds, the speedup (CPU time) and the\n"
-            "largest |FAST - GEMM| relative to the largest |GEMM| output.\n"
+            "                          [--pass fwd|bwd-data] [--help]\n"
+            "Times blasconv_conv2d_forward (or _backward_data) under BLASCONV_ALGO_GEMM and\n"
+            "BLASCONV_ALGO_FAST, alternating, on every 3x3 stride-1 dilation-1 groups-1 row\n"
+            "of a layers suite. Prints median thread-CPU and wall milliseconds, the speedup\n"
+            "(CPU time) and the largest |FAST - GEMM| relative to the largest |GEMM| output.\n"
             "  --suite FILE   CSV as ../shared/bench/layers.csv (default %s)\n"
             "  --only NAME    just this row\n"
             "  --reps N       timed calls per algorithm (default 7, at most %d)\n"
             "  --threads N    context threads (default 1)\n"
             "  --layout L     nchw (default) or nhwc\n"
-            "  --scale S      x and w uniform in [-S, S) (default 1)\n"
+            "  --scale S      x (dy) and w uniform in [-S, S) (default 1)\n"
+            "  --pass P       fwd (default): forward; bwd-data: backward data, dx from dy\n"
             "  --constant     FAST context promises constant weights (filter transform kept)\n"
             "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
             "                 reorders timed, and give the faster one's wall time over\n"
@@ -69,13 +70,16 @@ static float *random_array(size_t n, float scale, unsigned *seed)
     return a;
 }
 
-/* One timed call: thread CPU and wall seconds. */
-static int timed_forward(blasconv_context *ctx, const bench_layer *r, const float *x,
-                         const float *w, const float *bias, float *y, double *cpu, double *wall)
+/* One timed call, forward (y from x) or backward data (dx from dy): thread CPU and
+ * wall seconds. */
+static int timed_call(blasconv_context *ctx, const bench_layer *r, int backward_data,
+                      const float *in, const float *w, const float *bias, float *out, double *cpu,
+                      double *wall)
 {
     double c0 = bench_clock_seconds(CLOCK_THREAD_CPUTIME_ID),
            w0 = bench_clock_seconds(CLOCK_MONOTONIC);
-    blasconv_status st = blasconv_conv2d_forward(ctx, &r->d, x, w, bias, y);
+    blasconv_status st = backward_data ? blasconv_conv2d_backward_data(ctx, &r->d, in, w, out)
+                                       : blasconv_conv2d_forward(ctx, &r->d, in, w, bias, out);
     *cpu = bench_clock_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
     *wall = bench_clock_seconds(CLOCK_MONOTONIC) - w0;
     if (st != BLASCONV_OK)
@@ -145,7 +149,7 @@ static void print_onednn_cells(const bench_layer *r, int reps, int threads, cons
 #endif
 
 static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant,
-                      int onednn)
+                      int onednn, int backward_data)
 {
     blasconv_context *ctx[2];
     size_t nx = (size_t)r->d.batch * r->d.in_channels * r->d.in_height * r->d.in_width;
@@ -153,10 +157,11 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
     int oh, ow;
     blasconv_conv2d_output_size(&r->d, &oh, &ow);
     size_t ny = (size_t)r->d.batch * r->d.out_channels * oh * ow;
+    const size_t n_in = backward_data ? ny : nx, n_out = backward_data ? nx : ny;
     unsigned seed = 12345;
-    float *x = random_array(nx, scale, &seed), *w = random_array(nw, scale, &seed);
+    float *x = random_array(n_in, scale, &seed), *w = random_array(nw, scale, &seed);
     float *bias = random_array((size_t)r->d.out_channels, scale, &seed);
-    float *y[2] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+    float *y[2] = {malloc(n_out * sizeof(float)), malloc(n_out * sizeof(float))};
     int failed = !x || !w || !bias || !y[0] || !y[1];
     for (int a = 0; a < 2 && !failed; a++) {
         failed |= blasconv_context_create(&ctx[a]) != BLASCONV_OK;
@@ -171,13 +176,13 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
         bench_sleep(bench_settle_seconds_for(threads)); /* after the previous layer's oneDNN */
     for (int rep = -1; rep < reps && !failed; rep++)    /* rep -1 warms up (scratch, caches) */
         for (int a = 0; a < 2 && !failed; a++) {
-            failed |= timed_forward(ctx[a], r, x, w, bias, y[a], &c, &t) != 0;
+            failed |= timed_call(ctx[a], r, backward_data, x, w, bias, y[a], &c, &t) != 0;
             if (rep >= 0)
                 cpu[a][rep] = c, wall[a][rep] = t;
         }
     if (!failed) {
         double max_out = 0, max_err = 0;
-        for (size_t i = 0; i < ny; i++) {
+        for (size_t i = 0; i < n_out; i++) {
             max_out = fmax(max_out, fabs(y[0][i]));
             max_err = fmax(max_err, fabs((double)y[1][i] - y[0][i]));
         }
@@ -215,7 +220,7 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
 int main(int argc, char **argv)
 {
     const char *suite = FASTBENCH_DEFAULT_SUITE, *only = NULL;
-    int reps = 7, threads = 1, constant = 0, onednn = 0;
+    int reps = 7, threads = 1, constant = 0, onednn = 0, backward_data = 0;
     float scale = 1.0f;
     blasconv_layout layout = BLASCONV_NCHW;
     for (int i = 1; i < argc; i++) {
@@ -251,6 +256,8 @@ int main(int argc, char **argv)
             threads = atoi(value);
         else if (!strcmp(arg, "--scale"))
             scale = strtof(value, NULL);
+        else if (!strcmp(arg, "--pass") && (!strcmp(value, "fwd") || !strcmp(value, "bwd-data")))
+            backward_data = !strcmp(value, "bwd-data");
         else if (!strcmp(arg, "--layout") && (!strcmp(value, "nchw") || !strcmp(value, "nhwc")))
             layout = !strcmp(value, "nhwc") ? BLASCONV_NHWC : BLASCONV_NCHW;
         else {
@@ -264,14 +271,19 @@ int main(int argc, char **argv)
                 MAX_REPS);
         return 2;
     }
+    if (onednn && backward_data) {
+        fprintf(stderr, "blasconv-fastbench: --onednn times forward only\n");
+        return 2;
+    }
     static bench_layer rows[BENCH_MAX_LAYERS];
     bench_program = "blasconv-fastbench";
     int count = 0;
     if (!bench_read_suite(suite, rows, &count)) /* says what is wrong */
         return 1;
-    printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s\n",
+    printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s; pass %s\n",
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
-           (double)scale, constant ? "constant (cached)" : "transformed per call");
+           (double)scale, constant ? "constant (cached)" : "transformed per call",
+           backward_data ? "backward data" : "forward");
     printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
            " speedup wall | max abs diff | max diff / max abs |%s\n"
            "|---|---|---|---|---|---|---|---|---|%s\n",
@@ -285,7 +297,7 @@ int main(int argc, char **argv)
             continue;
         rows[i].d.layout = layout;
         fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
-        if (time_layer(&rows[i], reps, threads, scale, constant, onednn) != 0)
+        if (time_layer(&rows[i], reps, threads, scale, constant, onednn, backward_data) != 0)
             return 1;
         ran++;
     }
