@@ -146,15 +146,18 @@ static blasconv_conv2d random_fast_eligible(test_rng *r)
 }
 
 /* FAST's documented bound (README "FAST: Winograd", tests/test_winograd.c): the public
- * RANDOM_DATA tolerance plus 1e-6 * 9(C+1) * max|x| * max|w|, data in [-1, 1). */
-static int fast_disagrees(const char *name, const blasconv_conv2d *d, const float *got,
-                          const float *want, size_t n, char *why, size_t why_size)
+ * RANDOM_DATA tolerance plus 1e-6 * 9(C+1) * max|x| * max|w| for y (9(K+1) * max|dy|
+ * * max|w| for dx), data in [-1, 1). */
+static int fast_disagrees(const char *name, const blasconv_conv2d *d, blasconv_conv2d_pass pass,
+                          const float *got, const float *want, size_t n, char *why,
+                          size_t why_size)
 {
     double atol, rtol;
     blasconv_compare_report rep;
-    if (blasconv_conv2d_tolerance(d, BLASCONV_PASS_FORWARD, BLASCONV_TOLERANCE_RANDOM_DATA, 1.0,
-                                  &atol, &rtol) != BLASCONV_OK ||
-        blasconv_compare(got, want, n, atol + 1e-6 * 9.0 * (d->in_channels + 1), rtol, &rep) !=
+    const int channels = pass == BLASCONV_PASS_FORWARD ? d->in_channels : d->out_channels;
+    if (blasconv_conv2d_tolerance(d, pass, BLASCONV_TOLERANCE_RANDOM_DATA, 1.0, &atol, &rtol) !=
+            BLASCONV_OK ||
+        blasconv_compare(got, want, n, atol + 1e-6 * 9.0 * (channels + 1), rtol, &rep) !=
             BLASCONV_OK) {
         snprintf(why, why_size, "%s: tolerance or compare refused the problem", name);
         return 1;
@@ -189,9 +192,10 @@ int test_random_fast_call(test_rng *r, blasconv_context *ctx, long *calls, char 
     float *x = random_floats(r, nx), *w = random_floats(r, nw);
     float *bias = random_floats(r, (size_t)d.out_channels);
     float *got = nan_floats(ny), *want = nan_floats(ny);
+    float *dx = nan_floats(nx), *want_dx = nan_floats(nx);
     int failed = 1;
     blasconv_status st = BLASCONV_OK;
-    if (!x || !w || !bias || !got || !want) {
+    if (!x || !w || !bias || !got || !want || !dx || !want_dx) {
         snprintf(why, why_size, "malloc failed");
         goto done;
     }
@@ -222,17 +226,31 @@ int test_random_fast_call(test_rng *r, blasconv_context *ctx, long *calls, char 
                      blasconv_context_last_error(ctx));
             goto done;
         }
-        if (fast_disagrees(round == 2 ? "FAST forward, weights changed" : "FAST forward", &d, got,
-                           want, ny, why, why_size))
+        if (fast_disagrees(round == 2 ? "FAST forward, weights changed" : "FAST forward", &d,
+                           BLASCONV_PASS_FORWARD, got, want, ny, why, why_size))
             goto done;
     }
+    /* Backward data on the same w, y's buffers as dy and the reference dx's. */
+    for (size_t i = 0; i < ny; i++)
+        got[i] = test_rng_float(r);
+    test_poison(dx, nx);
+    (*calls)++;
+    if ((st = blasconv_conv2d_backward_data(ctx, &d, got, w, dx)) != BLASCONV_OK ||
+        blasconv_reference_conv2d_backward_data(NULL, &d, got, w, want_dx) != BLASCONV_OK) {
+        snprintf(why, why_size, "FAST backward data returned %d: %s", st,
+                 blasconv_context_last_error(ctx));
+        goto done;
+    }
+    if (fast_disagrees("FAST backward data", &d, BLASCONV_PASS_BACKWARD_DATA, dx, want_dx, nx, why,
+                       why_size))
+        goto done;
     failed = 0;
 done:
     /* Back to the defaults, so the caller's context runs GEMM again. */
     blasconv_context_set_weights_constant(ctx, 0);
     blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_GEMM);
     blasconv_context_destroy(own);
-    free(x), free(w), free(bias), free(got), free(want);
+    free(x), free(w), free(bias), free(got), free(want), free(dx), free(want_dx);
     return failed;
 }
 

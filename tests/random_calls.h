@@ -20,9 +20,10 @@ int test_random_conv_call(test_rng *r, blasconv_context *ctx, long *calls, char 
  * exclude_pad, inputs with ties, NaN and infinities. */
 int test_random_pool_call(test_rng *r, blasconv_context *ctx, long *calls, char *why,
                           size_t why_size);
-/* Forward under BLASCONV_ALGO_FAST (mostly 3x3 stride-1 layers, which run Winograd;
- * now and then any layer), with set_weights_constant on or off on this caller's own
- * weights, checked with FAST's documented tolerance. ctx NULL: a context of its own.
+/* Forward (three times) and backward data under BLASCONV_ALGO_FAST (mostly 3x3
+ * stride-1 layers, which run Winograd; now and then any layer), with
+ * set_weights_constant on or off on this caller's own weights, checked with FAST's
+ * documented tolerance. ctx NULL: a context of its own.
  * Leaves ctx back on GEMM with weights_constant 0. */
 int test_random_fast_call(test_rng *r, blasconv_context *ctx, long *calls, char *why,
                           size_t why_size);
