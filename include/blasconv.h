@@ -210,12 +210,16 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  stride-1, dilation-1, groups-1 layers (both layouts) as Winograd F(4x4) or
  *  F(2x2), chosen per layer, where that is expected to be faster; the error may
  *  exceed blasconv_conv2d_tolerance's by up to 1e-6 * 9(C+1) * max|x| * max|w|
- *  (F(2x2) stays within it; README "FAST: Winograd"). Everything else, and both
- *  backward passes, runs as under GEMM, with bitwise the GEMM result. Workspace
+ *  (F(2x2) stays within it; README "FAST: Winograd"). Backward data of such a layer
+ *  with every pad <= 2 runs likewise, as the forward layer of dy (K channels in, C
+ *  out) with the filter turned 180 degrees, where expected faster: its error may
+ *  exceed the tolerance by up to 1e-6 * 9(K+1) * max|dy| * max|w|. Everything else,
+ *  and backward filter, runs as under GEMM, with bitwise the GEMM result. Workspace
  *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 * K *
  *  C floats, plus (m+2)^2 * 16 in NCHW) plus one tile, or, for a layer whose filter
  *  goes block by block, its blocks (narrowed down to 16 channels under a limit) plus
- *  all its tiles; below that the call takes the lowering and its minimum. */
+ *  all its tiles; backward data also the turned filter (9KC floats), copied on every
+ *  call; below that the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
     BLASCONV_ALGO_GEMM = 0, /**< im2col/col2im + sgemm only */
     BLASCONV_ALGO_FAST = 1  /**< also lowerings with fewer multiplications */
