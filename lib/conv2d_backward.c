@@ -388,7 +388,7 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
         if (p.winograd.m)
-            bc_winograd_backward_data(c, &p.s, &p.dx_forward, &p.winograd, dy, w, dx);
+            bc_winograd_backward_data(c, &p.dx_forward, &p.winograd, dy, w, dx);
         else if (p.depthwise)
             bc_depthwise_backward_data(c, &p.s, dy, w, dx);
         else {

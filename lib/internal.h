@@ -507,8 +507,7 @@ typedef struct winograd_plan {
     size_t u_block_floats;
     size_t v_copy_floats; /* >0: each block buffer's thread transforms all the input
                              into a V of its own, v + t * v_copy_floats */
-    float *ahead;         /* the bytes bc_winograd_plan_after kept for its caller, at
-                             the front of the scratch; else NULL */
+    int turned;           /* the filter is the turned view of w (bc_winograd_plan_turned) */
 } winograd_plan;
 
 /* Under FAST, picks m for a forward pass of s and gets its buffers. Leaves wp->m
@@ -517,12 +516,12 @@ typedef struct winograd_plan {
  * workspace. NO_MEMORY when the cache or the scratch cannot grow. */
 blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
                                  winograd_plan *wp);
-/* The same with ahead_bytes (a multiple of 64) of the scratch kept ahead of FAST's
- * buffers for the caller (wp->ahead), inside the workspace limit, and ahead_ns of the
- * caller's own work added to Winograd's expected time; nothing kept in the context's
- * cache then. */
-blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, const conv_shape *s,
-                                       size_t ahead_bytes, double ahead_ns, winograd_plan *wp);
+/* The same for a layer whose filter k of channel c is the filter c of channel k,
+ * turned 180 degrees, of the weights it is then given: w [C][K][3][3] (NCHW) or
+ * [C][3][3][K] (NHWC) in s's terms, as backward data's forward of dy reads the
+ * layer's own w. Its transformed filter is never kept in the context. */
+blasconv_status bc_winograd_plan_turned(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                        winograd_plan *wp);
 void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winograd_plan *wp,
                          const float *x, const float *w, const float *bias, float *y);
 /* Frees the context's transformed-filter cache. */
@@ -531,16 +530,16 @@ void bc_winograd_cache_clear(blasconv_context *ctx);
 /* --- winograd_backward_data.c: FAST backward data as a forward of dy ------ */
 
 /* Under FAST, for backward data of s: where it runs as Winograd, *as_forward is the
- * forward layer of dy whose output is dx, and wp its plan with the turned filter's
- * copy ahead (wp->ahead); else wp->m is 0 (the lowering). NO_MEMORY as
- * bc_winograd_plan. */
+ * forward layer of dy whose output is dx, and wp its plan (a turned filter); else
+ * wp->m is 0 (the lowering). NO_MEMORY as bc_winograd_plan. */
 blasconv_status bc_winograd_plan_backward_data(blasconv_context *ctx, const char *fn,
                                                const conv_shape *s, conv_shape *as_forward,
                                                winograd_plan *wp);
-/* dx of s from dy and w [K][C][3][3] (NCHW) or [K][3][3][C] (NHWC) on that plan. */
-void bc_winograd_backward_data(blasconv_context *ctx, const conv_shape *s,
-                               const conv_shape *as_forward, const winograd_plan *wp,
-                               const float *dy, const float *w, float *dx);
+/* dx from dy and the layer's w [K][C][3][3] (NCHW) or [K][3][3][C] (NHWC) on that
+ * plan. */
+void bc_winograd_backward_data(blasconv_context *ctx, const conv_shape *as_forward,
+                               const winograd_plan *wp, const float *dy, const float *w,
+                               float *dx);
 
 /* --- bias_gradient.c ------------------------------------------------------ */
 

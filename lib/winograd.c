@@ -379,25 +379,18 @@ static int per_thread_batches(const conv_shape *s, int m, size_t capacity, int t
     return threads;
 }
 
-blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
-                                 winograd_plan *wp)
-{
-    return bc_winograd_plan_after(ctx, fn, s, 0, 0.0, wp);
-}
-
-blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, const conv_shape *s,
-                                       size_t ahead_bytes, double ahead_ns, winograd_plan *wp)
+/* Picks m and gets the buffers for the forward layer s, whose filter w is turned
+ * (turned_tap0) when `turned`; a turned U is never kept. */
+static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_shape *s, int turned,
+                            winograd_plan *wp)
 {
     memset(wp, 0, sizeof *wp);
     if (ctx->algorithm != BLASCONV_ALGO_FAST || !winograd_applies(s))
         return BLASCONV_OK;
     /* The budget holds U too, cached or not, so FAST's peak stays under the limit. */
-    size_t capacity = bc_scratch_capacity(ctx);
-    if (capacity <= ahead_bytes)
-        return BLASCONV_OK;
-    capacity -= ahead_bytes;
-    /* what lies ahead is the caller's, made on each call: no cache to key on it */
-    int cached = ctx->weights_constant && !ctx->has_user_workspace && !ahead_bytes;
+    const size_t capacity = bc_scratch_capacity(ctx);
+    /* (the cache's key, the weights pointer, would not tell a turned U from a plain one) */
+    int cached = ctx->weights_constant && !ctx->has_user_workspace && !turned;
     /* m by the expected time of an unlimited call; the limit then only sets the
      * batch size (results do not depend on it), unless that m's minimum does not
      * fit, then the other m, then the lowering. Small layers take Winograd
@@ -417,8 +410,7 @@ blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, co
         if (unlimited <= 0)
             continue;
         const double ns =
-            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), threads) +
-            ahead_ns;
+            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), threads);
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
@@ -459,12 +451,11 @@ blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, co
                              : 1;
     const size_t scratch_bytes =
         (cached ? 0 : u_bytes) + (v_bytes + p_bytes) * batch_threads + v_bytes * (v_copies - 1);
-    char *scratch = (char *)bc_scratch(ctx, ahead_bytes + scratch_bytes);
+    char *scratch = (char *)bc_scratch(ctx, scratch_bytes);
     if (!scratch)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
-                       ahead_bytes + scratch_bytes);
-    wp->ahead = ahead_bytes ? (float *)scratch : NULL;
-    scratch += ahead_bytes;
+                       scratch_bytes);
+    wp->turned = turned;
     wp->m = m;
     wp->tiles_h = ceil_div_int(s->oh, m);
     wp->tiles_w = ceil_div_int(s->ow, m);
@@ -488,6 +479,32 @@ blasconv_status bc_winograd_plan_after(blasconv_context *ctx, const char *fn, co
     wp->k_threads = k_threads;
     wp->u_block_floats = u_block_bytes / sizeof(float);
     return BLASCONV_OK;
+}
+
+blasconv_status bc_winograd_plan(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                 winograd_plan *wp)
+{
+    return plan(ctx, fn, s, 0, wp);
+}
+
+blasconv_status bc_winograd_plan_turned(blasconv_context *ctx, const char *fn, const conv_shape *s,
+                                        winograd_plan *wp)
+{
+    return plan(ctx, fn, s, 1, wp);
+}
+
+/* A turned filter (bc_winograd_plan_turned): filter k of channel c of the layer s
+ * is w's filter c of channel k turned 180 degrees, w being [C][K][3][3] (NCHW) or
+ * [C][3][3][K] (NHWC) in s's terms. Where its tap 0 lies, and the step to the next
+ * tap (backwards through w's taps). */
+static const float *turned_tap0(const conv_shape *s, const float *w, int64_t k, int64_t c)
+{
+    return s->layout == BLASCONV_NCHW ? w + (c * s->k + k) * 9 + 8 : w + (c * 9 + 8) * s->k + k;
+}
+
+static ptrdiff_t turned_tap_stride(const conv_shape *s)
+{
+    return s->layout == BLASCONV_NCHW ? -1 : -(ptrdiff_t)s->k;
 }
 
 /* count floats to dst, with streaming stores if asked (and dst allows them). */
@@ -532,11 +549,17 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
  * slower than V times U^T as it lies: 124 against 145 GFLOP/s for r50_3x3_28's 36
  * GEMMs of 49 x 128 x 128 (tiles as rows), 154 against 210 for 196 x 64 x 64, 134
  * against 143 for 128 x 256 x 256 (a test program, medians of 21). */
-static void filters_transposed(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
-                               float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
+static void filters_transposed(const conv_shape *s, int m, const float *w, int turned, int k_begin,
+                               int k_end, float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
 {
     const int nchw = s->layout == BLASCONV_NCHW;
     const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = (ptrdiff_t)tap_floats(s, (size_t)ld);
+    if (turned) { /* filter k's taps of channel c at w's [c][k] turned: see turned_tap0 */
+        for (int64_t c = c_begin; c < c_end; c++)
+            bc_winograd_filter(m, turned_tap0(s, w, k_begin, c), turned_tap_stride(s),
+                               nchw ? 9 : 1, k_end - k_begin, u + c * ld, ds);
+        return;
+    }
     const ptrdiff_t channel = nchw ? 9 : 1, tap = nchw ? 1 : s->c; /* strides in w */
     const int filters = k_end - k_begin;
     const float *wk = w + (size_t)k_begin * fs;
@@ -554,18 +577,40 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int k
         filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
 }
 
+/* The transform of NCHW's filters [begin, end) of the K*C (lane l is filter l / C's
+ * channel l % C) into dst + l - begin, rows ds apart: 9 apart in w, or, turned, filter
+ * k's run of channels 9K apart (turned_tap0). */
+static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int turned,
+                              int64_t begin, int64_t end, float *dst, ptrdiff_t ds, int stream)
+{
+    if (!turned && !stream)
+        bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), dst, ds);
+    else if (!turned) /* streaming stores go through a block */
+        filter_lanes(m, w + begin * 9, 1, 9, end - begin, dst, ds, stream);
+    for (int64_t l = begin; turned && l < end;) {
+        const int64_t k = l / s->c, c = l % s->c;
+        const int64_t run = end - l < s->c - c ? end - l : s->c - c;
+        if (stream)
+            filter_lanes(m, turned_tap0(s, w, k, c), -1, (ptrdiff_t)9 * s->k, run,
+                         dst + (l - begin), ds, stream);
+        else
+            bc_winograd_filter(m, turned_tap0(s, w, k, c), -1, (ptrdiff_t)9 * s->k, (int)run,
+                               dst + (l - begin), ds);
+        l += run;
+    }
+}
+
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
- * U^T[xi][c][k] from w [K][3][3][C] (NHWC: over channels). */
-static void transform_filter(const conv_shape *s, int m, const float *w, float *u, int64_t begin,
-                             int64_t end, int stream)
+ * U^T[xi][c][k] from w [K][3][3][C] (NHWC: over channels); turned, from w read as the
+ * turned filter (turned_tap0). */
+static void transform_filter(const conv_shape *s, int m, const float *w, int turned, float *u,
+                             int64_t begin, int64_t end, int stream)
 {
     const ptrdiff_t tap = (ptrdiff_t)tap_floats(s, (size_t)s->k);
-    if (s->layout == BLASCONV_NCHW && !stream) /* lanes [begin, end) of the K*C filters */
-        bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), u + begin, tap);
-    else if (s->layout == BLASCONV_NCHW) /* streaming stores go through a block */
-        filter_lanes(m, w + begin * 9, 1, 9, end - begin, u + begin, tap, stream);
+    if (s->layout == BLASCONV_NCHW) /* lanes [begin, end) of the K*C filters */
+        nchw_filter_lanes(s, m, w, turned, begin, end, u + begin, tap, stream);
     else
-        filters_transposed(s, m, w, 0, s->k, u, s->k, begin, end);
+        filters_transposed(s, m, w, turned, 0, s->k, u, s->k, begin, end);
 #if defined(__x86_64__)
     if (stream)
         _mm_sfence(); /* streaming stores are weakly ordered: publish them before the join */
@@ -879,7 +924,7 @@ static void run_stage(void *arg, int64_t begin, int64_t end)
     const winograd_plan *wp = st->wp;
     const int nchw = s->layout == BLASCONV_NCHW;
     if (st->kind == STAGE_FILTER)
-        transform_filter(s, wp->m, st->w, wp->u, begin, end, wp->stream_filter);
+        transform_filter(s, wp->m, st->w, wp->turned, wp->u, begin, end, wp->stream_filter);
     else if (st->kind == STAGE_INPUT && nchw)
         input_nchw(s, wp, st->x, st->first, st->count, st->v, (int)begin, (int)end);
     else if (st->kind == STAGE_INPUT)
@@ -966,9 +1011,10 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
         !nchw || (m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && width % LANES == 0);
     const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
     if (columns)
-        filters_transposed(s, m, st->w, k0, k1, u, width, 0, s->c);
+        filters_transposed(s, m, st->w, st->wp->turned, k0, k1, u, width, 0, s->c);
     else
-        bc_winograd_filter(m, st->w + (size_t)k0 * s->c * 9, 1, 9, width * s->c, u, tap_stride);
+        nchw_filter_lanes(s, m, st->w, st->wp->turned, (int64_t)k0 * s->c, (int64_t)k1 * s->c, u,
+                          tap_stride, 0);
     for (int xi = 0; xi < taps; xi++) {
         if (columns)
             product_columns(st, xi, u + xi * tap_stride, width, k0, k1);

@@ -291,8 +291,9 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
                    : filter_block(4, src + l * 9, 1, 9, dst + l, ds);
         }
     }
-    for (; l + LANES <= lanes; l += LANES)
-        filter_block(m, src + l * ls, ts, ls, dst + l, ds);
+    for (; l + LANES <= lanes; l += LANES) /* m constant: the tile stays in registers */
+        m == 2 ? filter_block(2, src + l * ls, ts, ls, dst + l, ds)
+               : filter_block(4, src + l * ls, ts, ls, dst + l, ds);
     if (l == lanes)
         return;
     if (lanes >= LANES) {

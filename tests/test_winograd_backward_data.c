@@ -8,9 +8,9 @@
  * - layers of many channels (the filter in blocks, one and two threads) likewise;
  * - a pad above 2 falls back: bitwise the GEMM context's dx;
  * - workspace limits change only the batching (bitwise through test_naive_sgemm),
- *   hold the turned filter too, and below FAST's minimum give the lowering;
- * - the turned filter is never kept: constant weights, forward and backward data
- *   in turn on one context, all stay right.
+ *   and below FAST's minimum give the lowering;
+ * - the turned filter's transform is never kept: constant weights, forward and
+ *   backward data in turn on one context, all stay right.
  */
 #include "fast_testutil.h"
 
@@ -47,12 +47,6 @@ static blasconv_conv2d dy_forward(const blasconv_conv2d *d)
     f.pad_left = 2 - d->pad_left, f.pad_right = 2 - d->pad_right;
     f.layout = d->layout;
     return f;
-}
-
-/* Bytes of p's turned filter as FAST keeps it ahead of its buffers. */
-static size_t turned_bytes(const blasconv_conv2d *d)
-{
-    return (test_conv_w_elems(d) * sizeof(float) + 63) / 64 * 64;
 }
 
 /* FAST's dx of p on ctx (poisoned first); returns the GEMMs it called through
@@ -147,10 +141,10 @@ START_TEST(large_pads_fall_back)
 }
 END_TEST
 
-/* Limits holding the turned filter, F(4x4)'s transformed one and 1, 3 or 17 tiles:
+/* Limits holding F(4x4)'s transformed filter and 1, 3 or 17 tiles of dy's forward:
  * bitwise the unlimited dx (the naive sgemm's sums do not depend on the batching).
- * Below FAST's minimum (the turned filter alone): bitwise the GEMM context's dx
- * under the same limit. */
+ * Below FAST's minimum (F(2x2)'s filter alone): bitwise the GEMM context's dx under
+ * the same limit. */
 START_TEST(limits_change_only_batching)
 {
     test_rng r = test_rng_seeded(9970);
@@ -166,14 +160,13 @@ START_TEST(limits_change_only_batching)
         const int tiles[] = {1, 3, 17};
         float *a = test_alloc_poisoned(p.nx), *b = test_alloc_poisoned(p.nx);
         const int whole = fast_dx(unlimited, &p, a);
-        blasconv_context_set_workspace_limit(tight, turned_bytes(&d) +
-                                                        test_fast_limit_for(&f, 4, tiles[t % 3]));
+        blasconv_context_set_workspace_limit(tight, test_fast_limit_for(&f, 4, tiles[t % 3]));
         batched += fast_dx(tight, &p, b) > whole;
         ck_assert_msg(!memcmp(a, b, p.nx * sizeof(float)), "%s", test_conv_describe(&d));
-        /* the turned filter alone: not even F(2x2)'s filter fits beside it; the
-         * lowering's own minimum decides (WORKSPACE below it, dx untouched) */
-        blasconv_context_set_workspace_limit(tight, turned_bytes(&d) + 64);
-        blasconv_context_set_workspace_limit(gemm, turned_bytes(&d) + 64);
+        /* F(2x2)'s filter and no tile: the lowering's own minimum decides (WORKSPACE
+         * below it, dx untouched) */
+        blasconv_context_set_workspace_limit(tight, test_fast_filter_bytes(&f, 2));
+        blasconv_context_set_workspace_limit(gemm, test_fast_filter_bytes(&f, 2));
         test_poison(a, p.nx), test_poison(b, p.nx);
         const blasconv_status st = blasconv_conv2d_backward_data(tight, &d, p.dy, p.w, a);
         ck_assert_int_eq(st, blasconv_conv2d_backward_data(gemm, &d, p.dy, p.w, b));
@@ -192,15 +185,17 @@ START_TEST(limits_change_only_batching)
 }
 END_TEST
 
-/* Constant weights: forward keeps its transformed filter, backward data turns w on
- * every call; forward, dx, forward again on one context stay right, also after the
- * weights change in place (and the promise is renewed), and dx with a second weights
- * array in between (its turned copy lands where the first's did). */
+/* Constant weights: forward keeps its transformed filter, backward data transforms the
+ * turned w on every call; forward, dx, forward again on one context stay right (a
+ * square layer's forward of dy has the layer's own shape and weights pointer: a kept
+ * U would be taken for the other's), also after the weights change in place (and the
+ * promise is renewed), and dx with a second weights array in between. */
 START_TEST(constant_weights_keep_forward_only)
 {
     test_rng r = test_rng_seeded(9980);
     blasconv_conv2d d = TEST_CONV_3X3_SAME(1, 12, 11, 9, 7);
-    d.layout = _i ? BLASCONV_NHWC : BLASCONV_NCHW;
+    d.out_channels = _i / 2 ? 12 : 7; /* 12: square */
+    d.layout = _i % 2 ? BLASCONV_NHWC : BLASCONV_NCHW;
     test_conv_problem p = test_conv_problem_make(&r, d);
     blasconv_context *ctx = test_fast_context();
     ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
@@ -244,7 +239,7 @@ static Suite *winograd_backward_data_suite(void)
     tcase_add_loop_test(tc, many_channels_match_oracle, 0, 8);
     tcase_add_test(tc, large_pads_fall_back);
     tcase_add_test(tc, limits_change_only_batching);
-    tcase_add_loop_test(tc, constant_weights_keep_forward_only, 0, 2);
+    tcase_add_loop_test(tc, constant_weights_keep_forward_only, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }
