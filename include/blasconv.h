@@ -218,8 +218,8 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 * K *
  *  C floats, plus (m+2)^2 * 16 in NCHW) plus one tile, or, for a layer whose filter
  *  goes block by block, its blocks (narrowed down to 16 channels under a limit) plus
- *  all its tiles; backward data also the turned filter (9KC floats), copied on every
- *  call; below that the call takes the lowering and its minimum. */
+ *  all its tiles (backward data: of its forward of dy, K channels in and C out);
+ *  below that the call takes the lowering and its minimum. */
 typedef enum blasconv_algorithm {
     BLASCONV_ALGO_GEMM = 0, /**< im2col/col2im + sgemm only */
     BLASCONV_ALGO_FAST = 1  /**< also lowerings with fewer multiplications */
