@@ -583,11 +583,14 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
 static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int turned,
                               int64_t begin, int64_t end, float *dst, ptrdiff_t ds, int stream)
 {
-    if (!turned && !stream)
-        bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), dst, ds);
-    else if (!turned) /* streaming stores go through a block */
-        filter_lanes(m, w + begin * 9, 1, 9, end - begin, dst, ds, stream);
-    for (int64_t l = begin; turned && l < end;) {
+    if (!turned) {
+        if (stream) /* streaming stores go through a block */
+            filter_lanes(m, w + begin * 9, 1, 9, end - begin, dst, ds, stream);
+        else
+            bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), dst, ds);
+        return;
+    }
+    for (int64_t l = begin; l < end;) {
         const int64_t k = l / s->c, c = l % s->c;
         const int64_t run = end - l < s->c - c ? end - l : s->c - c;
         if (stream)
