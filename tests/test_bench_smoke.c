@@ -401,6 +401,32 @@ START_TEST(fastbench_row_and_onednn_cells)
 }
 END_TEST
 
+/* --pass bwd-data: backward data's row, FAST's dx within 1e-5 of the lowering's
+ * largest and not equal to it (Winograd ran on this small layer), its difference
+ * not forward's; oneDNN (forward only) and an unknown pass are refused. */
+START_TEST(fastbench_backward_data_row)
+{
+    char args[1024], err[8192], line[2048], *cells[16], forward_diff[64];
+    for (int backward = 0; backward < 2; backward++) {
+        snprintf(args, sizeof args, "--suite '%s' --reps 1 --pass %s", path_buf[2],
+                 backward ? "bwd-data" : "fwd");
+        int rc = run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err);
+        ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+        ck_assert_int_eq(table_row("fast_3x3", line, sizeof line, cells, 16), 9);
+        if (!backward)
+            snprintf(forward_diff, sizeof forward_diff, "%s", cells[7]);
+    }
+    ck_assert_msg(atof(cells[8]) < 1e-5, "FAST's relative difference %s", cells[8]);
+    ck_assert_msg(atof(cells[8]) > 0, "FAST's dx equals the lowering's: %s", cells[8]);
+    ck_assert_msg(strcmp(cells[7], forward_diff) != 0, "dx's difference is forward's: %s",
+                  cells[7]);
+    snprintf(args, sizeof args, "--suite '%s' --reps 1 --pass bwd-data --onednn", path_buf[2]);
+    ck_assert_int_eq(run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err), 2);
+    snprintf(args, sizeof args, "--suite '%s' --reps 1 --pass bwd-filter", path_buf[2]);
+    ck_assert_int_eq(run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err), 2);
+}
+END_TEST
+
 START_TEST(help_exits_zero)
 {
     char err[8192];
@@ -429,6 +455,7 @@ int main(void)
     tcase_add_loop_test(tc, errors_are_reported, 0,
                         (int)(sizeof error_cases / sizeof error_cases[0]));
     tcase_add_loop_test(tc, fastbench_row_and_onednn_cells, 0, 2);
+    tcase_add_test(tc, fastbench_backward_data_row);
     tcase_add_test(tc, help_exits_zero);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
