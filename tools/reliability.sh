@@ -32,7 +32,8 @@ case "$mode" in
 tsan)
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLASCONV_WERROR=ON \
         -DBLASCONV_SANITIZE=thread -DBLASCONV_BUILD_TOOLS=OFF
-    cmake --build build-tsan -j "$jobs" --target test_concurrency test_threads test_winograd
+    cmake --build build-tsan -j "$jobs" --target test_concurrency test_threads test_winograd \
+        test_winograd_backward_data
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
         ./build-tsan/tests/test_concurrency
     # the library's own threads: a batch spread over parallel image slots
@@ -41,6 +42,8 @@ tsan)
     # FAST's threads, each running whole batches of tiles
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
         ./build-tsan/tests/test_winograd
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CK_FORK=no \
+        ./build-tsan/tests/test_winograd_backward_data
     ;;
 fuzz)
     seconds=${2:-60}
