@@ -1,7 +1,8 @@
 #!/bin/sh
 # Opt-in reliability runs (none of them is part of `quickstart.sh test`):
-#   sh tools/reliability.sh tsan           test_concurrency, test_threads and test_winograd
-#                                          under ThreadSanitizer (build-tsan/)
+#   sh tools/reliability.sh tsan           test_concurrency, test_threads, test_winograd and
+#                                          test_winograd_backward_data under ThreadSanitizer
+#                                          (build-tsan/)
 #   sh tools/reliability.sh fuzz [SECS]    each libFuzzer harness for SECS s (default 60;
 #                                          clang, build-fuzz/), from tests/fuzz/corpus/
 #   sh tools/reliability.sh soak           10^5 random calls, resident memory must stay flat
@@ -16,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 mode=${1:-}
