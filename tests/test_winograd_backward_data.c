@@ -49,9 +49,9 @@ static blasconv_conv2d dy_forward(const blasconv_conv2d *d)
     return f;
 }
 
-/* FAST's dx of p on ctx (poisoned first); returns the GEMMs it called through
+/* dx of p on ctx (poisoned first); returns the GEMMs it called through
  * test_naive_sgemm (0 with the linked BLAS). */
-static int fast_dx(blasconv_context *ctx, const test_conv_problem *p, float *dx)
+static int dx_on(blasconv_context *ctx, const test_conv_problem *p, float *dx)
 {
     test_poison(dx, p->nx);
     test_naive_sgemm_calls = 0;
@@ -69,7 +69,7 @@ START_TEST(dx_matches_oracle)
         blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
         float *dx = test_alloc_poisoned(p.nx), *want = oracle_dx(&p);
-        const int gemms = fast_dx(ctx, &p, dx);
+        const int gemms = dx_on(ctx, &p, dx);
         /* (one input channel takes the direct depthwise path, exact, before FAST) */
         if (_i && d.in_channels > 1)
             ck_assert_msg(gemms == 36 || gemms == 16, "%d GEMMs: %s", gemms,
@@ -99,12 +99,12 @@ START_TEST(many_channels_match_oracle)
     float *dx = test_alloc_poisoned(p.nx), *want = oracle_dx(&p);
     float *lowered = test_alloc_poisoned(p.nx);
     blasconv_context *ctx = test_naive_fast_context(sh[4]), *gemm;
-    const int gemms = fast_dx(ctx, &p, dx);
+    const int gemms = dx_on(ctx, &p, dx);
     ck_assert_msg(gemms % 16 == 0 || gemms % 36 == 0, "%d GEMMs: %s", gemms,
                   test_conv_describe(&d));
     ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
     ck_assert_int_eq(blasconv_context_set_sgemm(gemm, test_naive_sgemm), BLASCONV_OK);
-    fast_dx(gemm, &p, lowered);
+    dx_on(gemm, &p, lowered);
     ck_assert_msg(memcmp(dx, lowered, p.nx * sizeof(float)) != 0, "the lowering ran: %s",
                   test_conv_describe(&d));
     assert_fast_dx_close(dx, want, &p, test_conv_describe(&d));
@@ -112,7 +112,7 @@ START_TEST(many_channels_match_oracle)
     blasconv_context_destroy(gemm);
     ctx = test_fast_context(); /* the linked BLAS, at the same threads */
     ck_assert_int_eq(blasconv_context_set_threads(ctx, sh[4]), BLASCONV_OK);
-    fast_dx(ctx, &p, dx);
+    dx_on(ctx, &p, dx);
     assert_fast_dx_close(dx, want, &p, "linked BLAS");
     blasconv_context_destroy(ctx);
     free(dx), free(want), free(lowered), test_conv_problem_free(&p);
@@ -131,8 +131,8 @@ START_TEST(large_pads_fall_back)
         *pads[t % 4] = 3;
         test_conv_problem p = test_conv_problem_make(&r, d);
         float *a = test_alloc_poisoned(p.nx), *b = test_alloc_poisoned(p.nx);
-        fast_dx(fast, &p, a);
-        fast_dx(gemm, &p, b);
+        dx_on(fast, &p, a);
+        dx_on(gemm, &p, b);
         ck_assert_msg(!memcmp(a, b, p.nx * sizeof(float)), "%s", test_conv_describe(&d));
         free(a), free(b), test_conv_problem_free(&p);
     }
@@ -159,9 +159,9 @@ START_TEST(limits_change_only_batching)
         const blasconv_conv2d f = dy_forward(&d);
         const int tiles[] = {1, 3, 17};
         float *a = test_alloc_poisoned(p.nx), *b = test_alloc_poisoned(p.nx);
-        const int whole = fast_dx(unlimited, &p, a);
+        const int whole = dx_on(unlimited, &p, a);
         blasconv_context_set_workspace_limit(tight, test_fast_limit_for(&f, 4, tiles[t % 3]));
-        batched += fast_dx(tight, &p, b) > whole;
+        batched += dx_on(tight, &p, b) > whole;
         ck_assert_msg(!memcmp(a, b, p.nx * sizeof(float)), "%s", test_conv_describe(&d));
         /* F(2x2)'s filter and no tile: the lowering's own minimum decides (WORKSPACE
          * below it, dx untouched) */
@@ -212,12 +212,12 @@ START_TEST(constant_weights_keep_forward_only)
             test_conv_tolerance(&d, BLASCONV_PASS_FORWARD, &atol, &rtol);
             test_assert_close(y, want_y, p.ny, atol + test_fast_extra(d.in_channels, 1, 1), rtol,
                               "forward");
-            fast_dx(ctx, &p, dx);
+            dx_on(ctx, &p, dx);
             assert_fast_dx_close(dx, want_dx, &p, "dx");
             test_conv_problem other = p; /* the same layer, other weights */
             other.w = test_alloc_random(&r, p.nw);
             float *want_other = oracle_dx(&other);
-            fast_dx(ctx, &other, dx);
+            dx_on(ctx, &other, dx);
             assert_fast_dx_close(dx, want_other, &other, "dx, other weights");
             free(other.w), free(want_other);
         }
