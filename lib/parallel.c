@@ -10,7 +10,8 @@
  * spinning after a call, unlike OpenBLAS's ~0.1 s, leaves the cores to whatever runs
  * next. The team is shared by every context, so two contexts used in turn do not
  * keep two sets of spinning workers; a call that finds it busy (another thread's
- * call) starts and joins threads of its own. */
+ * call) starts and joins threads of its own. A call about to run the BLAS's own
+ * threads sends the spinning workers to sleep first (bc_parallel_rest). */
 #define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include "internal.h"
 
@@ -72,15 +73,27 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Spins while *word == value, until the deadline (now_ns()); whether *word changed. */
-static int spin_while_equal(const unsigned *word, unsigned value, int64_t deadline)
+/* Bumped by bc_parallel_rest: idle workers stop spinning when it moves. */
+static unsigned team_rest;
+
+/* Spins while *word == value, until the deadline (now_ns()) or, given rest (the
+ * value of team_rest when the spin began), until team_rest moves; whether *word
+ * changed. */
+static int spin_while_equal(const unsigned *word, unsigned value, int64_t deadline,
+                            const unsigned *rest)
 {
     for (unsigned i = 1; __atomic_load_n(word, __ATOMIC_ACQUIRE) == value; i++) {
         cpu_relax();
-        if (i % 256 == 0 && now_ns() > deadline)
+        if (i % 256 == 0 && (now_ns() > deadline ||
+                             (rest && __atomic_load_n(&team_rest, __ATOMIC_RELAXED) != *rest)))
             return 0;
     }
     return 1;
+}
+
+void bc_parallel_rest(void)
+{
+    __atomic_add_fetch(&team_rest, 1, __ATOMIC_RELAXED);
 }
 
 /* A worker woken by the caller may be woken on the caller's CPU: without cache
@@ -109,7 +122,8 @@ static void *worker_main(void *p)
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         CPU_ZERO(&allowed);
     for (;;) {
-        spin_while_equal(&t->job, seen, now_ns() + TEAM_SPIN_NS);
+        const unsigned rest = __atomic_load_n(&team_rest, __ATOMIC_RELAXED);
+        spin_while_equal(&t->job, seen, now_ns() + TEAM_SPIN_NS, &rest);
         pthread_mutex_lock(&t->lock);
         while (t->job == seen && !t->quit)
             pthread_cond_wait(&t->wake, &t->lock);
@@ -211,7 +225,7 @@ static void run_on_team(struct bc_team *t, const struct chunk *chunks, int n)
     const int64_t deadline = now_ns() + TEAM_SPIN_NS;
     unsigned left;
     while ((left = __atomic_load_n(&t->pending, __ATOMIC_ACQUIRE)) > 0) {
-        if (spin_while_equal(&t->pending, left, deadline))
+        if (spin_while_equal(&t->pending, left, deadline, NULL))
             continue;
         pthread_mutex_lock(&t->lock);
         while (__atomic_load_n(&t->pending, __ATOMIC_ACQUIRE) > 0)
