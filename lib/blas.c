@@ -427,7 +427,10 @@ void bc_blas_apply_threads(const blasconv_context *ctx)
      * for (0 = what the library chose when it loaded) before its GEMMs run. */
     if (ctx->user_sgemm)
         return;
-    bc_blas_use_threads(ctx, ctx->threads ? ctx->threads : context_blas(ctx)->default_threads);
+    const int threads = ctx->threads ? ctx->threads : context_blas(ctx)->default_threads;
+    bc_blas_use_threads(ctx, threads);
+    if (threads > 1)
+        bc_parallel_rest(); /* the BLAS's threads get the cores */
 }
 
 int bc_blas_parallel_callable(const blasconv_context *ctx)

@@ -179,7 +179,8 @@ float *bc_scratch(blasconv_context *ctx, size_t bytes);
 void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int n, int k,
               float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
               int ldc);
-/* Applies the context's thread count to its BLAS before a call's GEMMs. */
+/* Applies the context's thread count to its BLAS before a call's GEMMs; at more than
+ * one, sends the library's idle workers to sleep first (bc_parallel_rest). */
 void bc_blas_apply_threads(const blasconv_context *ctx);
 /* Sets the BLAS behind ctx to `threads` (when it has a thread setter). */
 void bc_blas_use_threads(const blasconv_context *ctx, int threads);

@@ -381,10 +381,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st == BLASCONV_OK &&
         (p->slots > 1 || p->winograd.threads > 1 || pass_flops(&p->s) < BC_SLOT_MIN_FLOPS))
         bc_blas_use_threads(ctx, 1);
-    else if (st == BLASCONV_OK) {
+    else if (st == BLASCONV_OK)
         bc_blas_apply_threads(ctx);
-        if (bc_thread_count(ctx) > 1)
-            bc_parallel_rest(); /* the BLAS's threads get the cores */
-    }
     return st;
 }
