@@ -578,27 +578,22 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
 }
 
 /* The transform of NCHW's filters [begin, end) of the K*C (lane l is filter l / C's
- * channel l % C) into dst + l - begin, rows ds apart: 9 apart in w, or, turned, filter
- * k's run of channels 9K apart (turned_tap0). */
+ * channel l % C) into dst + l - begin, rows ds apart, in runs of lanes a constant
+ * stride apart in w: all of them, 9 apart, or, turned, filter k's channels, 9K apart
+ * (turned_tap0). */
 static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int turned,
                               int64_t begin, int64_t end, float *dst, ptrdiff_t ds, int stream)
 {
-    if (!turned) {
-        if (stream) /* streaming stores go through a block */
-            filter_lanes(m, w + begin * 9, 1, 9, end - begin, dst, ds, stream);
-        else
-            bc_winograd_filter(m, w + begin * 9, 1, 9, (int)(end - begin), dst, ds);
-        return;
-    }
     for (int64_t l = begin; l < end;) {
         const int64_t k = l / s->c, c = l % s->c;
-        const int64_t run = end - l < s->c - c ? end - l : s->c - c;
-        if (stream)
-            filter_lanes(m, turned_tap0(s, w, k, c), -1, (ptrdiff_t)9 * s->k, run,
-                         dst + (l - begin), ds, stream);
+        const int64_t run = !turned || end - l < s->c - c ? end - l : s->c - c;
+        const float *src = turned ? turned_tap0(s, w, k, c) : w + l * 9;
+        const ptrdiff_t ts = turned ? turned_tap_stride(s) : 1;
+        const ptrdiff_t ls = turned ? (ptrdiff_t)9 * s->k : 9;
+        if (stream) /* streaming stores go through a block */
+            filter_lanes(m, src, ts, ls, run, dst + (l - begin), ds, stream);
         else
-            bc_winograd_filter(m, turned_tap0(s, w, k, c), -1, (ptrdiff_t)9 * s->k, (int)run,
-                               dst + (l - begin), ds);
+            bc_winograd_filter(m, src, ts, ls, (int)run, dst + (l - begin), ds);
         l += run;
     }
 }
