@@ -387,8 +387,8 @@ blasconv_status blasconv_conv2d_backward_data(blasconv_context *ctx, const blasc
     conv_plan p;
     blasconv_status st = bc_conv_plan(c, fn, d, PASS_BACKWARD_DATA, &p);
     if (st == BLASCONV_OK) {
-        if (p.winograd.m)
-            bc_winograd_backward_data(c, &p.dx_forward, &p.winograd, dy, w, dx);
+        if (p.winograd.m) /* dx is the forward of dy (winograd_backward_data.c) */
+            bc_winograd_forward(c, &p.dx_forward, &p.winograd, dy, w, NULL, dx);
         else if (p.depthwise)
             bc_depthwise_backward_data(c, &p.s, dy, w, dx);
         else {

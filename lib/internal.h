@@ -531,16 +531,12 @@ void bc_winograd_cache_clear(blasconv_context *ctx);
 /* --- winograd_backward_data.c: FAST backward data as a forward of dy ------ */
 
 /* Under FAST, for backward data of s: where it runs as Winograd, *as_forward is the
- * forward layer of dy whose output is dx, and wp its plan (a turned filter); else
- * wp->m is 0 (the lowering). NO_MEMORY as bc_winograd_plan. */
+ * forward layer of dy whose output is dx, and wp its plan (a turned filter):
+ * bc_winograd_forward(ctx, as_forward, wp, dy, w, NULL, dx) with the layer's own w
+ * then gives dx; else wp->m is 0 (the lowering). NO_MEMORY as bc_winograd_plan. */
 blasconv_status bc_winograd_plan_backward_data(blasconv_context *ctx, const char *fn,
                                                const conv_shape *s, conv_shape *as_forward,
                                                winograd_plan *wp);
-/* dx from dy and the layer's w [K][C][3][3] (NCHW) or [K][3][3][C] (NHWC) on that
- * plan. */
-void bc_winograd_backward_data(blasconv_context *ctx, const conv_shape *as_forward,
-                               const winograd_plan *wp, const float *dy, const float *w,
-                               float *dx);
 
 /* --- bias_gradient.c ------------------------------------------------------ */
 

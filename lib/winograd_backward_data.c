@@ -38,9 +38,3 @@ blasconv_status bc_winograd_plan_backward_data(blasconv_context *ctx, const char
         return BLASCONV_OK;
     return bc_winograd_plan_turned(ctx, fn, as_forward, wp);
 }
-
-void bc_winograd_backward_data(blasconv_context *ctx, const conv_shape *as_forward,
-                               const winograd_plan *wp, const float *dy, const float *w, float *dx)
-{
-    bc_winograd_forward(ctx, as_forward, wp, dy, w, NULL, dx);
-}
