@@ -54,6 +54,15 @@ double test_fast_extra(int channels, double sa, double sb)
     return 1e-6 * 9.0 * (channels + 1) * sa * sb;
 }
 
+void test_assert_fast_close(const float *got, const float *want, size_t n,
+                            const blasconv_conv2d *d, blasconv_conv2d_pass pass, const char *what)
+{
+    double atol, rtol;
+    test_conv_tolerance(d, pass, &atol, &rtol);
+    const int channels = pass == BLASCONV_PASS_FORWARD ? d->in_channels : d->out_channels;
+    test_assert_close(got, want, n, atol + test_fast_extra(channels, 1.0, 1.0), rtol, what);
+}
+
 blasconv_context *test_fast_context(void)
 {
     blasconv_context *ctx;

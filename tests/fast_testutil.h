@@ -23,6 +23,12 @@ size_t test_fast_limit_for(const blasconv_conv2d *d, int m, int tiles);
  * values bounded by sa and sb: 1e-6 * 9(channels + 1) * sa * sb. */
 double test_fast_extra(int channels, double sa, double sb);
 
+/* Asserts got within FAST's bound of want (the oracle's, n values of pass's output):
+ * the default tolerance plus test_fast_extra over the sum's channels (C forward, K
+ * backward data), inputs in [-1, 1]. */
+void test_assert_fast_close(const float *got, const float *want, size_t n,
+                            const blasconv_conv2d *d, blasconv_conv2d_pass pass, const char *what);
+
 /* A context under BLASCONV_ALGO_FAST. */
 blasconv_context *test_fast_context(void);
 /* A FAST context whose GEMMs go through the counting naive sgemm: on the caller alone

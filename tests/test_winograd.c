@@ -21,15 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Asserts FAST's bound: the default tolerance plus test_fast_extra, values in [-1, 1]. */
-static void assert_fast_close(const float *got, const float *want, size_t n,
-                              const blasconv_conv2d *d, const char *what)
-{
-    double atol, rtol;
-    test_conv_tolerance(d, BLASCONV_PASS_FORWARD, &atol, &rtol);
-    test_assert_close(got, want, n, atol + test_fast_extra(d->in_channels, 1.0, 1.0), rtol, what);
-}
-
 /* _i = 0: default choice of m; _i = 1: F(2x2) forced by a limit F(4x4) misses. */
 START_TEST(fast_matches_oracle)
 {
@@ -68,7 +59,8 @@ START_TEST(fast_matches_oracle)
             test_assert_conv_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD,
                                    test_conv_describe(&d));
         else
-            assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+            test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD,
+                                   test_conv_describe(&d));
         free(y), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
@@ -97,7 +89,7 @@ START_TEST(wide_channels_match_oracle)
                   test_naive_sgemm_calls, test_conv_describe(&d));
     ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
                      BLASCONV_OK);
-    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(y), free(want), test_conv_problem_free(&p);
 }
@@ -122,7 +114,7 @@ START_TEST(wide_rows_match_oracle)
                   test_conv_describe(&d));
     ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, p.bias, want),
                      BLASCONV_OK);
-    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(y), free(want), free(lowered), test_conv_problem_free(&p);
 }
@@ -199,7 +191,7 @@ START_TEST(large_filters_block_by_block)
     ck_assert_int_eq(counted_fast_forward(&d, &p, y, 1, &ctx),
                      36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].nchw_sets
                                                      : block_cases[_i / 2].nhwc_sets));
-    assert_fast_close(y, want, p.ny, &d, "blocks of U");
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "blocks of U");
     ck_assert_int_eq(blasconv_context_set_weights_constant(ctx, 1), BLASCONV_OK);
     for (int call = 0; call < 2; call++) {
         test_naive_sgemm_calls = 0;
@@ -208,7 +200,7 @@ START_TEST(large_filters_block_by_block)
         ck_assert_int_eq(test_naive_sgemm_calls,
                          36 * (d.layout == BLASCONV_NCHW ? block_cases[_i / 2].kept_nchw_sets
                                                          : block_cases[_i / 2].kept_nhwc_sets));
-        assert_fast_close(y, want, p.ny, &d, "constant weights");
+        test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "constant weights");
     }
     blasconv_context_destroy(ctx);
     const int thread_counts[] = {1, 2, 7};
@@ -217,7 +209,7 @@ START_TEST(large_filters_block_by_block)
         blasconv_context_set_threads(ctx, thread_counts[i]);
         test_poison(y, p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-        assert_fast_close(y, want, p.ny, &d, "linked BLAS");
+        test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "linked BLAS");
         blasconv_context_destroy(ctx);
     }
     free(want), free(y), test_conv_problem_free(&p);
@@ -244,7 +236,7 @@ START_TEST(nchw_blocks_with_tiles_as_rows)
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     blasconv_context *ctx;
     ck_assert_int_eq(counted_fast_forward(&d, &p, y, 1, &ctx), 16 * cases[_i].blocks); /* F(2x2) */
-    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(want), free(y), test_conv_problem_free(&p);
 }
@@ -289,7 +281,8 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
         blasconv_context_destroy(ctx);
         if (caps[c].m) {
             ck_assert_int_eq(test_naive_sgemm_calls, caps[c].gemms);
-            assert_fast_close(y, want, p.ny, &d, "blocks under a limit");
+            test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD,
+                                   "blocks under a limit");
         }
         if (caps[c].m == caps[0].m)
             ck_assert_msg(!memcmp(y, unlimited, p.ny * sizeof(float)), "limit %zu", caps[c].limit);
@@ -332,7 +325,7 @@ START_TEST(large_filters_under_random_limits)
         const size_t limit = (size_t)test_rng_int(&r, 1 << 10, 6 << 10) << 10;
         ck_assert_int_eq(blasconv_context_set_workspace_limit(ctx, limit), BLASCONV_OK);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-        assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+        test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
         blasconv_context_destroy(ctx);
         free(want), free(y), test_conv_problem_free(&p);
     }
@@ -354,7 +347,7 @@ START_TEST(nhwc_two_threads_block_few_tiles)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     ck_assert_int_eq(two_thread_fast_forward(&d, &p, y), cases[_i].gemms);
-    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     free(want), free(y), test_conv_problem_free(&p);
 }
 END_TEST
@@ -380,13 +373,13 @@ START_TEST(few_tiles_block_per_thread)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     ck_assert_int_eq(two_thread_fast_forward(&d, &p, y), 2 * cases[_i / 2].taps);
-    assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     for (int threads = 2; threads <= 3; threads++) {
         blasconv_context *ctx = test_fast_context();
         blasconv_context_set_threads(ctx, threads);
         test_poison(y, p.ny);
         ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-        assert_fast_close(y, want, p.ny, &d, "linked BLAS");
+        test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "linked BLAS");
         blasconv_context_destroy(ctx);
     }
     free(want), free(y), test_conv_problem_free(&p);
@@ -452,9 +445,11 @@ START_TEST(two_threads_agree_with_one)
             blasconv_context_destroy(ctx);
             ck_assert_msg(memcmp(y, lowered, p.ny * sizeof(float)) != 0,
                           "FAST did not run (limit %zu, %d threads)", limits[l], threads);
-            assert_fast_close(y, want, p.ny, &d, test_conv_describe(&d));
+            test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD,
+                                   test_conv_describe(&d));
             if (threads == 2)
-                assert_fast_close(y, one, p.ny, &d, "2 threads against 1");
+                test_assert_fast_close(y, one, p.ny, &d, BLASCONV_PASS_FORWARD,
+                                       "2 threads against 1");
             else if (one)
                 test_assert_conv_agree(one, y, p.ny, &d, BLASCONV_PASS_FORWARD, "limits");
             free(one);
@@ -676,7 +671,7 @@ START_TEST(weights_cache_only_when_promised)
             test_poison(y, p.ny);
             ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, w, p.bias, y), BLASCONV_OK);
         }
-        assert_fast_close(y, want, p.ny, &d, "changed weights");
+        test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "changed weights");
         if (promise) { /* another pointer with the first weights: transformed again */
             test_poison(y, p.ny);
             ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);

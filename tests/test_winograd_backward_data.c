@@ -26,16 +26,6 @@ static float *oracle_dx(const test_conv_problem *p)
     return want;
 }
 
-/* Asserts FAST's bound for dx, values in [-1, 1]: the sums run over K channels. */
-static void assert_fast_dx_close(const float *got, const float *want, const test_conv_problem *p,
-                                 const char *what)
-{
-    double atol, rtol;
-    test_conv_tolerance(&p->d, BLASCONV_PASS_BACKWARD_DATA, &atol, &rtol);
-    test_assert_close(got, want, p->nx, atol + test_fast_extra(p->d.out_channels, 1.0, 1.0), rtol,
-                      what);
-}
-
 /* The forward layer of dy that FAST runs for p's dx: K channels in on OH x OW, C out,
  * pads 2 - p (its budget is test_fast_limit_for's). */
 static blasconv_conv2d dy_forward(const blasconv_conv2d *d)
@@ -74,7 +64,8 @@ START_TEST(dx_matches_oracle)
         if (_i && d.in_channels > 1)
             ck_assert_msg(gemms == 36 || gemms == 16, "%d GEMMs: %s", gemms,
                           test_conv_describe(&d));
-        assert_fast_dx_close(dx, want, &p, test_conv_describe(&d));
+        test_assert_fast_close(dx, want, p.nx, &p.d, BLASCONV_PASS_BACKWARD_DATA,
+                               test_conv_describe(&d));
         free(dx), free(want), test_conv_problem_free(&p);
     }
     blasconv_context_destroy(ctx);
@@ -107,13 +98,14 @@ START_TEST(many_channels_match_oracle)
     dx_on(gemm, &p, lowered);
     ck_assert_msg(memcmp(dx, lowered, p.nx * sizeof(float)) != 0, "the lowering ran: %s",
                   test_conv_describe(&d));
-    assert_fast_dx_close(dx, want, &p, test_conv_describe(&d));
+    test_assert_fast_close(dx, want, p.nx, &p.d, BLASCONV_PASS_BACKWARD_DATA,
+                           test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     blasconv_context_destroy(gemm);
     ctx = test_fast_context(); /* the linked BLAS, at the same threads */
     ck_assert_int_eq(blasconv_context_set_threads(ctx, sh[4]), BLASCONV_OK);
     dx_on(ctx, &p, dx);
-    assert_fast_dx_close(dx, want, &p, "linked BLAS");
+    test_assert_fast_close(dx, want, p.nx, &p.d, BLASCONV_PASS_BACKWARD_DATA, "linked BLAS");
     blasconv_context_destroy(ctx);
     free(dx), free(want), free(lowered), test_conv_problem_free(&p);
 }
@@ -208,17 +200,15 @@ START_TEST(constant_weights_keep_forward_only)
         for (int twice = 0; twice < 2; twice++) {
             test_poison(y, p.ny);
             ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-            double atol, rtol;
-            test_conv_tolerance(&d, BLASCONV_PASS_FORWARD, &atol, &rtol);
-            test_assert_close(y, want_y, p.ny, atol + test_fast_extra(d.in_channels, 1, 1), rtol,
-                              "forward");
+            test_assert_fast_close(y, want_y, p.ny, &d, BLASCONV_PASS_FORWARD, "forward");
             dx_on(ctx, &p, dx);
-            assert_fast_dx_close(dx, want_dx, &p, "dx");
+            test_assert_fast_close(dx, want_dx, p.nx, &p.d, BLASCONV_PASS_BACKWARD_DATA, "dx");
             test_conv_problem other = p; /* the same layer, other weights */
             other.w = test_alloc_random(&r, p.nw);
             float *want_other = oracle_dx(&other);
             dx_on(ctx, &other, dx);
-            assert_fast_dx_close(dx, want_other, &other, "dx, other weights");
+            test_assert_fast_close(dx, want_other, other.nx, &other.d, BLASCONV_PASS_BACKWARD_DATA,
+                                   "dx, other weights");
             free(other.w), free(want_other);
         }
         free(want_dx);
