@@ -471,8 +471,8 @@ void bc_winograd_join_rows(int m, const float *src, float *dst);
 void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, int lanes, float *dst,
                         ptrdiff_t ds);
 /* 16 filters (filter f at src + f*fs) of 16 contiguous lanes each (tap t at + t*ts)
- * -> dst[xi*ds + l*ls + f]: each tap position's 16 x 16 block transposed, so that
- * the filters sit side by side (NHWC's U^T[xi][c][k] from w[k][3][3][c]). */
+ * -> dst[xi*ds + l*ls + f]: transposed so that the filters sit side by side (NHWC's
+ * U^T[xi][c][k] from w[k][3][3][c]). */
 void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts, float *dst,
                               ptrdiff_t ds, ptrdiff_t ls);
 /* The same from w[k][c][3][3]: 16 filters (filter f at src + f*fs) of 16 channels 9

@@ -92,10 +92,12 @@
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
-/* NCHW's U (whole or a block of output channels) keeps its tap positions' matrices
- * this many floats more than K*C apart: r50_3x3_14's blocks of 64 channels of 256
- * are 64 KiB, and sixteen rows 64 KiB apart share one L1 set, so the filter
- * transform had gone through a block on the stack and memcpy. */
+/* U (whole or a block of output channels) keeps its tap positions' matrices this
+ * many floats more than K*C apart: r50_3x3_14's blocks of 64 channels of 256 are
+ * 64 KiB, and sixteen rows 64 KiB apart share one L1 set, so NCHW's filter transform
+ * had gone through a block on the stack and memcpy. NHWC's, which stores each
+ * channel's (m+2)^2 tap positions in turn, ran r50_3x3_7_b8 (blocks of 48 channels,
+ * 96 KiB apart) 1.5x slower unpadded. */
 #define WINOGRAD_TAP_PAD 16
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
  * no more than U: each block's GEMMs read all of V again, as each batch's read all of
@@ -145,10 +147,10 @@ static size_t align64(size_t bytes)
 }
 
 /* Floats from one tap position's matrix of `rows` output channels of U (all K, or a
- * block's) to the next's (NCHW: WINOGRAD_TAP_PAD more than the matrix). */
+ * block's) to the next's (WINOGRAD_TAP_PAD more than the matrix). */
 static size_t tap_floats(const conv_shape *s, size_t rows)
 {
-    return rows * (size_t)s->c + (s->layout == BLASCONV_NCHW ? WINOGRAD_TAP_PAD : 0);
+    return rows * (size_t)s->c + WINOGRAD_TAP_PAD;
 }
 
 /* Bytes of U, and of V plus M per tile, for tile side m. */

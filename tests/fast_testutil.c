@@ -34,8 +34,7 @@ int test_fast_eligible(const blasconv_conv2d *d)
 
 size_t test_fast_filter_bytes(const blasconv_conv2d *d, int m)
 {
-    const size_t pad = d->layout == BLASCONV_NCHW ? 16 : 0;
-    return (size_t)(m + 2) * (m + 2) * ((size_t)d->in_channels * d->out_channels + pad) *
+    return (size_t)(m + 2) * (m + 2) * ((size_t)d->in_channels * d->out_channels + 16) *
            sizeof(float);
 }
 
