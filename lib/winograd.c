@@ -994,21 +994,27 @@ static void output_nchw_from_columns(const stage *st, int k0, int k1)
 /* Output channels [k0, k1) of U, every tap position, into a block of (k1 - k0) * C
  * floats per tap position; then their rows (NCHW) or columns (NHWC) of every M[xi],
  * then their planes or channels of y while those are in this core's cache.
- * NCHW's blocks under F(2x2) at one thread, in sixteens of channels, take U^T and
+ * NCHW's blocks under F(2x2), in sixteens of channels, take U^T and
  * M^T as NHWC does (V read transposed), the tiles as the GEMMs' rows: OpenBLAS ran
  * r50_3x3_14's 16 GEMMs of 49 tiles by 64 channels by 256 at 183-213 GFLOP/s that
  * way, 134-156 as U V (a test program, medians of 201). A test program, medians of
  * 101-201, two runs alternating, ms, one thread: r50_3x3_14 1.10-1.17 -> 0.94-0.96,
  * 384 channels on 14x14 2.45-2.52 -> 2.11-2.19, 512 -> 256 on 14x14 2.26-2.28 ->
  * 1.97-2.04; F(4x4) lost (r50_3x3_7_b8 6.3-6.5 -> 7.8-7.9, r50_3x3_14_b8 6.5-6.7 ->
- * 7.0-7.5) and so did two threads (r50_3x3_14 0.67-0.70 -> 0.72-0.73). */
+ * 7.0-7.5), and still does with the filter transform that reads w as rows
+ * (bc_winograd_filter_16x16_kcrs: 5.6-5.7 -> 6.0-6.3 and 5.8-5.9 -> 6.4-6.5). Two
+ * threads, which lost before that transform (r50_3x3_14 0.67-0.70 -> 0.72-0.73),
+ * gain since: r50_3x3_14 0.58-0.59 -> 0.49-0.50 ms, 384 channels on 14x14 1.25-1.28
+ * -> 1.07-1.12, 512 on 7x7 (F(2x2) forced) 0.93-1.13 -> 0.80-0.83 (three runs
+ * alternating, a temporary switch). */
 static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 {
     const conv_shape *s = st->s;
     const int m = st->wp->m, taps = (m + 2) * (m + 2), width = k1 - k0;
     const int nchw = s->layout == BLASCONV_NCHW;
-    const int columns =
-        !nchw || (m == 2 && st->wp->threads == 1 && s->c % LANES == 0 && width % LANES == 0);
+    /* Blocks that run at once share M: every one of them takes it the same way. */
+    const int in_sixteens = st->wp->k_threads > 1 ? s->k % LANES == 0 : width % LANES == 0;
+    const int columns = !nchw || (m == 2 && s->c % LANES == 0 && in_sixteens);
     const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
     if (columns)
         filters_transposed(s, m, st->w, st->wp->turned, k0, k1, u, width, 0, s->c);

@@ -216,26 +216,29 @@ START_TEST(large_filters_block_by_block)
 }
 END_TEST
 
-/* NCHW F(2x2) in blocks at one thread, with the channels in sixteens, runs its GEMMs
- * with the tiles as rows (U^T and M^T) and writes y 16 channels of a tile at a time:
- * 256 -> 256 on 14x14 (four blocks of 64), and 256 -> 260 on 13x11 with a bias, whose
- * last block of 4 channels goes the other way (blocks of 64 and one of 4) and whose
- * edge tiles are clipped at the bottom and right. */
+/* NCHW F(2x2) in blocks, with the channels in sixteens, runs its GEMMs with the tiles
+ * as rows (U^T and M^T) and writes y 16 channels of a tile at a time: 256 -> 256 on
+ * 14x14 (four blocks of 64), and 256 -> 260 on 14x13 with a bias, whose edge tiles
+ * are clipped at the right and whose last block (of 4 channels at one
+ * thread, 20 at two) is not in sixteens: at one thread it goes the other way (M, not
+ * M^T), at two, where the blocks share M at once, so does every block. */
 START_TEST(nchw_blocks_with_tiles_as_rows)
 {
     static const struct {
         blasconv_conv2d d;
-        int blocks;
+        int blocks[2]; /* at one and two threads */
     } cases[] = {
-        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), 4},
-        {TEST_CONV_3X3_SAME(1, 256, 13, 11, 260), 5},
+        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), {4, 4}},
+        {TEST_CONV_3X3_SAME(1, 256, 14, 13, 260), {5, 6}},
     };
-    const blasconv_conv2d d = cases[_i].d;
+    const blasconv_conv2d d = cases[_i / 2].d;
+    const int threads = 1 + _i % 2;
     test_rng r = test_rng_seeded(9790 + (uint64_t)_i);
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
     blasconv_context *ctx;
-    ck_assert_int_eq(counted_fast_forward(&d, &p, y, 1, &ctx), 16 * cases[_i].blocks); /* F(2x2) */
+    ck_assert_int_eq(counted_fast_forward(&d, &p, y, threads, &ctx),
+                     16 * cases[_i / 2].blocks[threads - 1]); /* F(2x2) */
     test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
     blasconv_context_destroy(ctx);
     free(want), free(y), test_conv_problem_free(&p);
@@ -695,7 +698,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, wide_rows_match_oracle, 0, 6);
     tcase_add_loop_test(tc, large_filters_block_by_block, 0,
                         2 * (int)(sizeof block_cases / sizeof block_cases[0]));
-    tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 2);
+    tcase_add_loop_test(tc, nchw_blocks_with_tiles_as_rows, 0, 4);
     tcase_add_loop_test(tc, nhwc_two_threads_block_few_tiles, 0, 2);
     tcase_add_loop_test(tc, blocks_fit_where_the_whole_filter_does_not, 0, 2);
     tcase_add_test(tc, large_filters_under_random_limits);
