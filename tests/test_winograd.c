@@ -337,13 +337,13 @@ END_TEST
 
 /* NHWC at two threads (a user sgemm promised concurrent) takes blocks of U from 4 MiB
  * only on fewer than 64 tiles: r50_3x3_14 at batch 1 (49 F(2x2) tiles) in four blocks
- * of 64 channels, each thread transforming the input into a V of its own; at batch 2
- * (98 tiles) U whole and one batch of stages split over the threads. */
+ * of 64 channels, each thread transforming the input into a V of its own; at batch 4
+ * (64 F(4x4) tiles) U whole and one batch of stages split over the threads. */
 START_TEST(nhwc_two_threads_block_few_tiles)
 {
     static const struct {
         int batch, gemms;
-    } cases[] = {{1, 16 * 4}, {2, 16}};
+    } cases[] = {{1, 16 * 4}, {4, 36}};
     blasconv_conv2d d = TEST_CONV_3X3_SAME(cases[_i].batch, 256, 14, 14, 256);
     d.layout = BLASCONV_NHWC;
     test_rng r = test_rng_seeded(9795 + (uint64_t)_i);
