@@ -246,6 +246,12 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
 #define NS_PER_IO_FLOAT 0.2
 #define NS_PER_IO_FLOAT_NHWC 0.085
 #define NS_PER_FILTER_FLOAT 0.025
+/* NHWC's turned filter (backward data) reads w across its rows (filters_transposed):
+ * r50_3x3_7's FAST backward data (F(2x2)) ran 0.72-0.92x the lowering's speed at one
+ * thread and 0.71-0.79x at two where its forward ran 1.05x and 1.25x
+ * (blasconv-fastbench --pass bwd-data --layout nhwc, three runs each); charged so that
+ * it keeps the lowering. */
+#define TURNED_NHWC_COST 4.0
 static double lowering_ns(const conv_shape *s)
 {
     /* NCHW runs a GEMM per image (N = OH*OW), or per group of images on small maps
@@ -261,7 +267,8 @@ static double lowering_ns(const conv_shape *s)
            (columns + LOWERING_EFFICIENCY_HALF) / columns;
 }
 
-static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached)
+static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, int cached,
+                          int turned)
 {
     const double taps = (m + 2) * (m + 2);
     const double half = s->layout == BLASCONV_NCHW || blocks_pay(s, m) ? TILE_EFFICIENCY_HALF
@@ -271,7 +278,10 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
     const double io_per_float =
         s->layout == BLASCONV_NCHW ? NS_PER_IO_FLOAT : NS_PER_IO_FLOAT_NHWC;
     const double io = io_per_float * ((double)s->c + s->k) * taps * tiles;
-    const double filter = cached ? 0.0 : NS_PER_FILTER_FLOAT * taps * s->k * s->c;
+    const double filter = cached
+                              ? 0.0
+                              : NS_PER_FILTER_FLOAT * taps * s->k * s->c *
+                                    (turned && s->layout == BLASCONV_NHWC ? TURNED_NHWC_COST : 1);
     return gemm + io + filter;
 }
 
@@ -405,7 +415,8 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
         int unlimited = batch_tiles(s, side, SIZE_MAX, (int)all, 1);
         if (unlimited <= 0)
             continue;
-        const double ns = winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached));
+        const double ns =
+            winograd_ns(s, side, (int)all, unlimited, keeps_filter(s, side, cached), turned);
         if (ns >= bound_ns)
             continue;
         int at = ns < sides_ns[0] ? 0 : 1;
