@@ -479,6 +479,11 @@ void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t t
  * floats apart (NCHW's U^T[xi][c][k] for the GEMMs with the tiles as rows). */
 void bc_winograd_filter_16x16_kcrs(int m, const float *src, ptrdiff_t fs, float *dst, ptrdiff_t ds,
                                    ptrdiff_t ls);
+/* The same with each filter's taps backwards: NCHW's turned filter (backward data),
+ * where 16 channels of w (rows fs apart) each hold 16 filters side by side, 9 floats
+ * apart, become the lanes: dst[xi*ds + f*ls + c] for filter f of channel c. */
+void bc_winograd_filter_16x16_turned(int m, const float *src, ptrdiff_t fs, float *dst,
+                                     ptrdiff_t ds, ptrdiff_t ls);
 void bc_winograd_output(int m, const float *src, ptrdiff_t ss, int lanes, const float *bias,
                         float *dst, ptrdiff_t rs, ptrdiff_t cs);
 

@@ -598,16 +598,16 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
         filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
 }
 
-/* The transform of NCHW's filters [begin, end) of the K*C (lane l is filter l / C's
+/* The transform of NCHW's filters [from, to) of the K*C (lane l is filter l / C's
  * channel l % C) into dst + l - begin, rows ds apart, in runs of lanes a constant
  * stride apart in w: all of them, 9 apart, or, turned, filter k's channels, 9K apart
  * (turned_tap0). */
-static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int turned,
-                              int64_t begin, int64_t end, float *dst, ptrdiff_t ds, int stream)
+static void nchw_filter_runs(const conv_shape *s, int m, const float *w, int turned, int64_t begin,
+                             int64_t from, int64_t to, float *dst, ptrdiff_t ds, int stream)
 {
-    for (int64_t l = begin; l < end;) {
+    for (int64_t l = from; l < to;) {
         const int64_t k = l / s->c, c = l % s->c;
-        const int64_t run = !turned || end - l < s->c - c ? end - l : s->c - c;
+        const int64_t run = !turned || to - l < s->c - c ? to - l : s->c - c;
         const float *src = turned ? turned_tap0(s, w, k, c) : w + l * 9;
         const ptrdiff_t ts = turned ? turned_tap_stride(s) : 1;
         const ptrdiff_t ls = turned ? (ptrdiff_t)9 * s->k : 9;
@@ -617,6 +617,29 @@ static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int tu
             bc_winograd_filter(m, src, ts, ls, (int)run, dst + (l - begin), ds);
         l += run;
     }
+}
+
+/* NCHW's filters [begin, end) into dst + l - begin (nchw_filter_runs). A turned
+ * filter's channels lie 9K floats apart, a gather a float at a time; in whole
+ * sixteens of filters by 16 channels they go through bc_winograd_filter_16x16_turned
+ * instead (stored directly, streaming or not). blasconv-fastbench --only r50_3x3_7_b8
+ * --pass bwd-data --reps 9, NCHW, FAST wall ms, two runs alternating the library
+ * before and after: one thread (pinned) 9.2-9.3 -> 7.4, two 6.1-6.3 -> 5.2-5.4. */
+static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int turned,
+                              int64_t begin, int64_t end, float *dst, ptrdiff_t ds, int stream)
+{
+    int64_t from = begin; /* the first filter not yet transformed */
+    const int64_t k0 = (begin + s->c - 1) / s->c, k_end = end / s->c; /* whole filters */
+    if (turned && s->c % LANES == 0 && k_end - k0 >= LANES) {
+        nchw_filter_runs(s, m, w, turned, begin, begin, k0 * s->c, dst, ds, stream);
+        int64_t k = k0;
+        for (; k + LANES <= k_end; k += LANES)
+            for (int64_t c = 0; c < s->c; c += LANES)
+                bc_winograd_filter_16x16_turned(m, w + (c * s->k + k) * 9, (ptrdiff_t)9 * s->k,
+                                                dst + (k * s->c + c - begin), ds, s->c);
+        from = k * s->c;
+    }
+    nchw_filter_runs(s, m, w, turned, begin, from, end, dst, ds, stream);
 }
 
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or

@@ -340,7 +340,8 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
  * a 16 x 36-vector block: a test program transforming 512 x 512 NCHW filters at one
  * thread, 0.65 -> 0.34 ms at F(2x2) and 1.80 -> 0.93 at F(4x4). */
 static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ps, int pb,
-                                 int ib, int prefetch, float *dst, ptrdiff_t ds, ptrdiff_t ls)
+                                 int ib, int prefetch, int turned, float *dst, ptrdiff_t ds,
+                                 ptrdiff_t ls)
 {
     vec16 buf[9 * LANES]; /* [channel * 9 + tap], the filters as lanes */
     for (int p = 0; p < 9; p++) {
@@ -356,10 +357,11 @@ static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_
     }
     const int a = m + 2;
     for (int c = 0; c < LANES; c++) {
-        vec16 t[18], u[36];
+        vec16 g[9], t[18], u[36];
+        for (int tap = 0; tap < 9; tap++)
+            g[tap] = buf[c * 9 + (turned ? 8 - tap : tap)];
         for (int j = 0; j < 3; j++) /* columns: G g, a x 3 */
-            m == 2 ? filter_1d_m2(buf + c * 9 + j, 3, t + j, 3)
-                   : filter_1d_m4(buf + c * 9 + j, 3, t + j, 3);
+            m == 2 ? filter_1d_m2(g + j, 3, t + j, 3) : filter_1d_m4(g + j, 3, t + j, 3);
         for (int i = 0; i < a; i++) /* rows: (G g) G^T, a x a */
             m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
                    : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
@@ -374,15 +376,22 @@ static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_
 BC_MULTI_ISA void bc_winograd_filter_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ts,
                                            float *dst, ptrdiff_t ds, ptrdiff_t ls)
 {
-    m == 2 ? filters_16x16(2, src, fs, ts, 1, 9, 1, dst, ds, ls)
-           : filters_16x16(4, src, fs, ts, 1, 9, 1, dst, ds, ls);
+    m == 2 ? filters_16x16(2, src, fs, ts, 1, 9, 1, 0, dst, ds, ls)
+           : filters_16x16(4, src, fs, ts, 1, 9, 1, 0, dst, ds, ls);
 }
 
 BC_MULTI_ISA void bc_winograd_filter_16x16_kcrs(int m, const float *src, ptrdiff_t fs, float *dst,
                                                 ptrdiff_t ds, ptrdiff_t ls)
 {
-    m == 2 ? filters_16x16(2, src, fs, LANES, LANES, 1, 0, dst, ds, ls)
-           : filters_16x16(4, src, fs, LANES, LANES, 1, 0, dst, ds, ls);
+    m == 2 ? filters_16x16(2, src, fs, LANES, LANES, 1, 0, 0, dst, ds, ls)
+           : filters_16x16(4, src, fs, LANES, LANES, 1, 0, 0, dst, ds, ls);
+}
+
+BC_MULTI_ISA void bc_winograd_filter_16x16_turned(int m, const float *src, ptrdiff_t fs,
+                                                  float *dst, ptrdiff_t ds, ptrdiff_t ls)
+{
+    m == 2 ? filters_16x16(2, src, fs, LANES, LANES, 1, 0, 1, dst, ds, ls)
+           : filters_16x16(4, src, fs, LANES, LANES, 1, 0, 1, dst, ds, ls);
 }
 
 static inline void output_lanes(int m, const float *src, ptrdiff_t ss, int lanes,
