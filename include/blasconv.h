@@ -215,8 +215,8 @@ BLASCONV_API blasconv_status blasconv_context_set_threads(blasconv_context *ctx,
  *  out) with the filter turned 180 degrees, where expected faster: its error may
  *  exceed the tolerance by up to 1e-6 * 9(K+1) * max|dy| * max|w|. Everything else,
  *  and backward filter, runs as under GEMM, with bitwise the GEMM result. Workspace
- *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 * K *
- *  C floats, plus (m+2)^2 * 16 in NCHW) plus one tile, or, for a layer whose filter
+ *  limits and caller buffers apply: FAST needs the transformed filter ((m+2)^2 *
+ *  (K * C + 16) floats) plus one tile, or, for a layer whose filter
  *  goes block by block, its blocks (narrowed down to 16 channels under a limit) plus
  *  all its tiles (backward data: of its forward of dy, K channels in and C out);
  *  below that the call takes the lowering and its minimum. */
