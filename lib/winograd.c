@@ -217,9 +217,8 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
 /* Expected nanoseconds of one forward call: sgemm at ~110 GFLOP/s (NHWC's lowering
  * ~125) times an efficiency that falls with the GEMMs' column count for both; for
  * Winograd, plus the transforms by the float they touch (input and output per tile,
- * the filter per call unless it is kept). Only the ranking matters: m = 4 wins on large maps, m = 2 on
- * small ones (less padding waste, more tiles per GEMM), the lowering when a map is
- * so small that every GEMM is thin.
+ * the filter per call unless it is kept). Only the ranking matters: m = 4 wins on
+ * large maps, m = 2 on small ones (less padding waste, more tiles per GEMM).
  * Fitted 2026-12-02 (OpenBLAS Cooperlake kernels): a test program timed the lowering,
  * F(2x2) and F(4x4) (forced) on 32 shapes (C = K from 32 to 512 on 7x7 to 56x56
  * maps at batch 1, 128-512 channels on 7x7 and 14x14 at batch 8, a few with C != K,

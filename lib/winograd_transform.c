@@ -280,8 +280,9 @@ BC_MULTI_ISA void bc_winograd_join_rows(int m, const float *src, float *dst)
 /* NCHW's filters 9 floats apart, their taps as they lie (ts 1) or turned (ts -1, from
  * tap 8): constant strides let the gather vectorise. Returns the lanes done. The turned
  * ones (backward data) had gone through the variable-stride loop, a float at a time:
- * r50_3x3_7's backward data, F(2x2), NCHW, two threads, 2.8 against the lowering's
- * 1.5 ms (blasconv-fastbench --pass bwd-data), a third of it in that loop. */
+ * r50_3x3_7's backward data, F(2x2), NCHW, two threads, 1.85-3.0 ms against the
+ * lowering's 1.0-1.5 (blasconv-fastbench --pass bwd-data; that loop took a third of
+ * the profile of both), 0.81 against 0.95 after. */
 static inline int nchw_filter_blocks(int m, const float *src, int ts, int lanes, float *dst,
                                      ptrdiff_t ds)
 {
@@ -335,7 +336,8 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
  * lanes, then each channel's 9 taps are transformed and stored as they lie in U^T.
  * Piece p of a filter (16 floats at src + p*ps) holds taps (channel, tap) that land
  * at buf[p*pb + i*ib] for its lanes i: NCHW's 144 contiguous floats (channel-major)
- * or NHWC's tap p of the 16 channels. Transposing the input rather than each tap
+ * or NHWC's tap p of the 16 channels. Turned, each channel's taps are taken
+ * backwards (bc_winograd_filter_16x16_turned). Transposing the input rather than each tap
  * position's output takes 9 transposes instead of (m+2)^2 and no round trip through
  * a 16 x 36-vector block: a test program transforming 512 x 512 NCHW filters at one
  * thread, 0.65 -> 0.34 ms at F(2x2) and 1.80 -> 0.93 at F(4x4). */
