@@ -120,12 +120,25 @@ static inline void input_block(int m, const float *src, ptrdiff_t rs, ptrdiff_t 
         bc_store16(dst + xi * ds, d[xi]);
 }
 
+/* The taps g[i*3+j] -> u[xi] = (G g G^T)[xi] at dst + xi*ds. */
+static inline void filter_tile(int m, const vec16 *g, float *dst, ptrdiff_t ds)
+{
+    vec16 t[18], u[36];
+    const int a = m + 2;
+    for (int j = 0; j < 3; j++) /* columns: G g, a x 3 */
+        m == 2 ? filter_1d_m2(g + j, 3, t + j, 3) : filter_1d_m4(g + j, 3, t + j, 3);
+    for (int i = 0; i < a; i++) /* rows: (G g) G^T, a x a */
+        m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
+               : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
+    for (int xi = 0; xi < a * a; xi++)
+        bc_store16(dst + xi * ds, u[xi]);
+}
+
 /* g[i][j] at src + (i*3+j)*ts, lane l at + l*ls -> u[xi] at dst + xi*ds. */
 static inline void filter_block(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, float *dst,
                                 ptrdiff_t ds)
 {
-    vec16 g[9], t[18], u[36];
-    const int a = m + 2;
+    vec16 g[9];
     for (int tap = 0; tap < 9; tap++) {
         if (ls == 1) {
             g[tap] = bc_load16(src + tap * ts);
@@ -134,13 +147,7 @@ static inline void filter_block(int m, const float *src, ptrdiff_t ts, ptrdiff_t
                 g[tap][l] = src[tap * ts + l * ls];
         }
     }
-    for (int j = 0; j < 3; j++) /* columns: G g, a x 3 */
-        m == 2 ? filter_1d_m2(g + j, 3, t + j, 3) : filter_1d_m4(g + j, 3, t + j, 3);
-    for (int i = 0; i < a; i++) /* rows: (G g) G^T, a x a */
-        m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
-               : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
-    for (int xi = 0; xi < a * a; xi++)
-        bc_store16(dst + xi * ds, u[xi]);
+    filter_tile(m, g, dst, ds);
 }
 
 /* v[xi] at src + xi*ss -> y[i][j] = (A^T v A)[i][j] + bias at dst + i*rs + j*cs. */
@@ -357,18 +364,11 @@ static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_
         for (int i = 0; i < LANES; i++)
             buf[p * pb + i * ib] = r[i];
     }
-    const int a = m + 2;
     for (int c = 0; c < LANES; c++) {
-        vec16 g[9], t[18], u[36];
+        vec16 g[9];
         for (int tap = 0; tap < 9; tap++)
             g[tap] = buf[c * 9 + (turned ? 8 - tap : tap)];
-        for (int j = 0; j < 3; j++) /* columns: G g, a x 3 */
-            m == 2 ? filter_1d_m2(g + j, 3, t + j, 3) : filter_1d_m4(g + j, 3, t + j, 3);
-        for (int i = 0; i < a; i++) /* rows: (G g) G^T, a x a */
-            m == 2 ? filter_1d_m2(t + i * 3, 1, u + i * a, 1)
-                   : filter_1d_m4(t + i * 3, 1, u + i * a, 1);
-        for (int xi = 0; xi < a * a; xi++)
-            bc_store16(dst + xi * ds + c * ls, u[xi]);
+        filter_tile(m, g, dst + c * ls, ds);
     }
 }
 
