@@ -99,6 +99,17 @@
  * channel's (m+2)^2 tap positions in turn, ran r50_3x3_7_b8 (blocks of 48 channels,
  * 96 KiB apart) 1.5x slower unpadded. */
 #define WINOGRAD_TAP_PAD 16
+/* V's and M's tap positions' matrices of a batch, likewise: C (or K) times the tiles
+ * floats plus this many apart. The input transform stores a tile block's (m+2)^2 tap
+ * positions in turn, and the output transform loads them: with 128 tiles of 256
+ * channels (r50_3x3_14_b8) the matrices were 128 KiB apart, one L1 set. ly test
+ * program, three rounds alternating a temporary switch, medians in ms, NCHW
+ * r50_3x3_14_b8: two threads 3.59-3.67 -> 3.25-3.38 (V padded), 3.43-3.59 -> 3.39-3.57
+ * (then M too), one thread 5.21-5.25 -> 4.99-5.18 and 5.31-5.43 -> 5.17-5.24; V and M
+ * padded, two threads: NHWC r50_3x3_7_b8 4.63-5.02 -> 4.01-4.39, NCHW 4.13-4.60 ->
+ * 3.89-4.38, NHWC r50_3x3_14_b8 4.67-4.75 -> 4.52-4.65, r50_3x3_28 and r50_3x3_56 the
+ * same or slightly better; NHWC r50_3x3_56_b8 2.85-2.98 -> 3.03-3.23. */
+#define WINOGRAD_TILE_PAD 16
 /* ...provided that one batch of V and M for all the tiles takes at most this much, and
  * no more than U: each block's GEMMs read all of V again, as each batch's read all of
  * U. While blocks began at 2 MiB of U (a test program, medians of 21 and 31):
@@ -151,6 +162,13 @@ static size_t tap_floats(const conv_shape *s, size_t rows)
     return rows * (size_t)s->c + WINOGRAD_TAP_PAD;
 }
 
+/* Floats from one tap position's matrix of V (`channels` C) or M (K) for `tiles` tiles
+ * to the next's (WINOGRAD_TILE_PAD more than the matrix). */
+static size_t tiles_tap_floats(int64_t channels, int tiles)
+{
+    return (size_t)channels * (size_t)tiles + WINOGRAD_TILE_PAD;
+}
+
 /* Bytes of U, and of V plus M per tile, for tile side m. */
 static size_t filter_bytes(const conv_shape *s, int m)
 {
@@ -193,8 +211,10 @@ static int ceil_div_int(int num, int den)
  * (one per thread running batches); 0 when not even one tile each fits. */
 static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, int copies)
 {
-    /* 128 per copy: aligning its V and M */
-    const size_t fixed = align64(filter_bytes(s, m)) + 128 * (size_t)copies;
+    /* per copy: aligning its V and M (128), their pads */
+    const size_t fixed =
+        align64(filter_bytes(s, m)) +
+        (128 + 2 * (size_t)(m + 2) * (m + 2) * WINOGRAD_TILE_PAD * sizeof(float)) * (size_t)copies;
     const size_t per_tile = tile_bytes(s, m) * (size_t)copies;
     if ((int64_t)(m + 2) * (m + 2) * s->k * s->c >= BLASCONV_MAX_ELEMENTS)
         return 0;
@@ -328,7 +348,8 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
     rows = (rows + 15) / 16 * 16;
     if (rows >= (size_t)s->k)
         return 0;
-    const size_t tiles_bytes = align64(taps * s->c * tiles * 4) + align64(taps * s->k * tiles * 4);
+    const size_t tiles_bytes = align64(taps * tiles_tap_floats(s->c, tiles) * 4) +
+                               align64(taps * tiles_tap_floats(s->k, tiles) * 4);
     for (;; rows -= 16) { /* under a limit, narrower blocks rather than none */
         blocks = ((size_t)s->k + rows - 1) / rows;
         *buffers = blocks < (size_t)threads ? (int)blocks : threads;
@@ -443,8 +464,10 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes = k_block_buffer_bytes(s, m, (size_t)k_block);
     const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
-    const size_t v_bytes = align64((size_t)(m + 2) * (m + 2) * s->c * per_batch * sizeof(float));
-    const size_t p_bytes = align64((size_t)(m + 2) * (m + 2) * s->k * per_batch * sizeof(float));
+    const size_t v_bytes =
+        align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(s->c, per_batch) * sizeof(float));
+    const size_t p_bytes =
+        align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(s->k, per_batch) * sizeof(float));
     if (cached) {
         blasconv_status st = ensure_cache(ctx, fn, u_bytes);
         if (st != BLASCONV_OK)
@@ -765,7 +788,7 @@ static void input_nchw(const conv_shape *s, const winograd_plan *wp, const float
                            c + 1 < c_end ? (ptrdiff_t)plane : 0);
             }
             bc_winograd_input(m, block, (ptrdiff_t)a * BLOCK_ROW, BLOCK_ROW, lanes,
-                              v + (size_t)c * count + b, (ptrdiff_t)s->c * count);
+                              v + (size_t)c * count + b, (ptrdiff_t)tiles_tap_floats(s->c, count));
         }
     }
 }
@@ -790,7 +813,8 @@ static void output_nchw(const conv_shape *s, const winograd_plan *wp, const floa
             if (bias)
                 for (int l = 0; l < LANES; l++)
                     bias_lanes[l] = bias[k];
-            bc_winograd_output(m, product + (size_t)k * count + b, (ptrdiff_t)s->k * count, lanes,
+            bc_winograd_output(m, product + (size_t)k * count + b,
+                               (ptrdiff_t)tiles_tap_floats(s->k, count), lanes,
                                bias ? bias_lanes : NULL, block, (ptrdiff_t)m * LANES, LANES);
             bc_winograd_join_rows(m, block, joined);
             for (int l = 0; l < lanes; l = run_end[l]) {
@@ -811,7 +835,7 @@ static void input_nhwc(const conv_shape *s, const winograd_plan *wp, const float
                        int count, float *v, int t_begin, int t_end)
 {
     const int m = wp->m, a = m + 2;
-    const ptrdiff_t row = (ptrdiff_t)s->w * s->c, ds = (ptrdiff_t)count * s->c;
+    const ptrdiff_t row = (ptrdiff_t)s->w * s->c, ds = (ptrdiff_t)tiles_tap_floats(s->c, count);
     float patch[36 * CHANNEL_CHUNK];
     for (int t = t_begin; t < t_end; t++) {
         const tile_origin at = tile_at(wp, first + t);
@@ -848,7 +872,7 @@ static void output_nhwc(const conv_shape *s, const winograd_plan *wp, const floa
                         int k_begin, int k_end)
 {
     const int m = wp->m;
-    const ptrdiff_t row = (ptrdiff_t)s->ow * s->k, ss = (ptrdiff_t)count * s->k;
+    const ptrdiff_t row = (ptrdiff_t)s->ow * s->k, ss = (ptrdiff_t)tiles_tap_floats(s->k, count);
     float block[16 * CHANNEL_CHUNK];
     for (int t = t_begin; t < t_end; t++) {
         const tile_origin at = tile_at(wp, first + t);
@@ -912,8 +936,9 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
 {
     const conv_shape *s = st->s;
     bc_sgemm(st->ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, k1 - k0, st->count, s->c, 1.0f, u_rows, s->c,
-             st->v + (size_t)xi * s->c * st->count, st->count, 0.0f,
-             st->product + ((size_t)xi * s->k + (size_t)k0) * st->count, st->count);
+             st->v + (size_t)xi * tiles_tap_floats(s->c, st->count), st->count, 0.0f,
+             st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + (size_t)k0 * st->count,
+             st->count);
 }
 
 /* Columns [k0, k1) of M^T[xi] ([T][K]) = V^T[xi] times u_cols (those columns of
@@ -924,8 +949,9 @@ static void product_columns(const stage *st, int xi, const float *u_cols, int ld
     const conv_shape *s = st->s;
     const int nchw = s->layout == BLASCONV_NCHW;
     bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0,
-             s->c, 1.0f, st->v + (size_t)xi * s->c * st->count, nchw ? st->count : s->c, u_cols,
-             ld, 0.0f, st->product + (size_t)xi * s->k * st->count + k0, s->k);
+             s->c, 1.0f, st->v + (size_t)xi * tiles_tap_floats(s->c, st->count),
+             nchw ? st->count : s->c, u_cols, ld, 0.0f,
+             st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + k0, s->k);
 }
 
 /* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows, U^T as it lies) for xi
@@ -1018,9 +1044,9 @@ static void output_nchw_from_columns(const stage *st, int k0, int k1)
         const int rows = s->oh - at.oh < m ? s->oh - at.oh : m;
         const int cols = s->ow - at.ow < m ? s->ow - at.ow : m;
         for (int k = k0; k < k1; k += LANES) {
-            bc_winograd_output(m, st->product + (size_t)t * s->k + k, (ptrdiff_t)st->count * s->k,
-                               LANES, st->bias ? st->bias + k : NULL, block, (ptrdiff_t)m * LANES,
-                               LANES);
+            bc_winograd_output(m, st->product + (size_t)t * s->k + k,
+                               (ptrdiff_t)tiles_tap_floats(s->k, st->count), LANES,
+                               st->bias ? st->bias + k : NULL, block, (ptrdiff_t)m * LANES, LANES);
             for (int l = 0; l < LANES; l++) {
                 float *plane = st->y + ((size_t)at.n * s->k + (size_t)(k + l)) * s->positions +
                                (size_t)at.oh * s->ow + at.ow;

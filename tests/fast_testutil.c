@@ -45,7 +45,9 @@ size_t test_fast_tile_bytes(const blasconv_conv2d *d, int m)
 
 size_t test_fast_limit_for(const blasconv_conv2d *d, int m, int tiles)
 {
-    return test_fast_filter_bytes(d, m) + 64 + (size_t)tiles * test_fast_tile_bytes(d, m) + 128;
+    /* + 128 aligning V and M, and their tap positions 16 floats apart */
+    return test_fast_filter_bytes(d, m) + 64 + (size_t)tiles * test_fast_tile_bytes(d, m) + 128 +
+           2 * (size_t)(m + 2) * (m + 2) * 16 * sizeof(float);
 }
 
 double test_fast_extra(int channels, double sa, double sb)
