@@ -226,9 +226,10 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
         want = WINOGRAD_MIN_BATCH_TILES;
     if (fit > want)
         fit = want;
-    /* V and M each stay under 2^31 elements, like every scratch buffer. */
-    size_t most = (size_t)(BLASCONV_MAX_ELEMENTS - 1) /
-                  ((size_t)(m + 2) * (m + 2) * (size_t)(s->c > s->k ? s->c : s->k));
+    /* V and M each stay under 2^31 elements, like every scratch buffer, pads included. */
+    size_t most =
+        ((size_t)(BLASCONV_MAX_ELEMENTS - 1) / ((size_t)(m + 2) * (m + 2)) - WINOGRAD_TILE_PAD) /
+        (size_t)(s->c > s->k ? s->c : s->k);
     if (fit > most)
         fit = most;
     return fit > (size_t)tiles ? tiles : (int)fit;
