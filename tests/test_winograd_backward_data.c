@@ -75,14 +75,15 @@ END_TEST
 /* Layers of 128-256 channels: the filter goes block by block (and at two threads each
  * thread transforms dy into its own V); both layouts, one and two threads, F(4x4) and
  * (14x14) F(2x2), whose NCHW blocks read the turned filter 16 filters of a channel at a
- * time. Winograd ran: tap positions' GEMMs, and not the lowering's dx through the same
- * sgemm. */
+ * time. And 41 -> 32 channels, U whole: NCHW's turned filter in sixteens of its 41
+ * filters and the 9 left over, at two threads split over them mid-filter. Winograd ran:
+ * tap positions' GEMMs, and not the lowering's dx through the same sgemm. */
 START_TEST(many_channels_match_oracle)
 {
-    static const int shapes[][5] = {/* batch, C, H, K, threads */
-                                    {1, 256, 28, 256, 1}, {1, 256, 28, 256, 2},
-                                    {2, 128, 20, 192, 2}, {1, 160, 24, 136, 1},
-                                    {1, 256, 14, 256, 1}, {1, 256, 14, 256, 2}};
+    static const int shapes[][5] = {
+        /* batch, C, H, K, threads */
+        {1, 256, 28, 256, 1}, {1, 256, 28, 256, 2}, {2, 128, 20, 192, 2}, {1, 160, 24, 136, 1},
+        {1, 256, 14, 256, 1}, {1, 256, 14, 256, 2}, {1, 41, 28, 32, 1},   {3, 41, 28, 32, 2}};
     const int *sh = shapes[_i / 2];
     blasconv_conv2d d = TEST_CONV_3X3_SAME(sh[0], sh[1], sh[2], sh[2], sh[3]);
     d.layout = _i % 2 ? BLASCONV_NHWC : BLASCONV_NCHW;
@@ -227,7 +228,7 @@ static Suite *winograd_backward_data_suite(void)
     Suite *s = suite_create("winograd_backward_data");
     TCase *tc = tcase_create("fast");
     tcase_add_loop_test(tc, dx_matches_oracle, 0, 2);
-    tcase_add_loop_test(tc, many_channels_match_oracle, 0, 12);
+    tcase_add_loop_test(tc, many_channels_match_oracle, 0, 16);
     tcase_add_test(tc, large_pads_fall_back);
     tcase_add_test(tc, limits_change_only_batching);
     tcase_add_loop_test(tc, constant_weights_keep_forward_only, 0, 4);
