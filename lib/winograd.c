@@ -622,11 +622,11 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
 }
 
 /* The transform of NCHW's filters [from, to) of the K*C (lane l is filter l / C's
- * channel l % C) into dst + l - begin, rows ds apart, in runs of lanes a constant
+ * channel l % C) into dst + l - from, rows ds apart, in runs of lanes a constant
  * stride apart in w: all of them, 9 apart, or, turned, filter k's channels, 9K apart
  * (turned_tap0). */
-static void nchw_filter_runs(const conv_shape *s, int m, const float *w, int turned, int64_t begin,
-                             int64_t from, int64_t to, float *dst, ptrdiff_t ds, int stream)
+static void nchw_filter_runs(const conv_shape *s, int m, const float *w, int turned, int64_t from,
+                             int64_t to, float *dst, ptrdiff_t ds, int stream)
 {
     for (int64_t l = from; l < to;) {
         const int64_t k = l / s->c, c = l % s->c;
@@ -635,9 +635,9 @@ static void nchw_filter_runs(const conv_shape *s, int m, const float *w, int tur
         const ptrdiff_t ts = turned ? turned_tap_stride(s) : 1;
         const ptrdiff_t ls = turned ? (ptrdiff_t)9 * s->k : 9;
         if (stream) /* streaming stores go through a block */
-            filter_lanes(m, src, ts, ls, run, dst + (l - begin), ds, stream);
+            filter_lanes(m, src, ts, ls, run, dst + (l - from), ds, stream);
         else
-            bc_winograd_filter(m, src, ts, ls, (int)run, dst + (l - begin), ds);
+            bc_winograd_filter(m, src, ts, ls, (int)run, dst + (l - from), ds);
         l += run;
     }
 }
@@ -654,7 +654,7 @@ static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int tu
     int64_t from = begin; /* the first filter not yet transformed */
     const int64_t k0 = (begin + s->c - 1) / s->c, k_end = end / s->c; /* whole filters */
     if (turned && s->c % LANES == 0 && k_end - k0 >= LANES) {
-        nchw_filter_runs(s, m, w, turned, begin, begin, k0 * s->c, dst, ds, stream);
+        nchw_filter_runs(s, m, w, turned, begin, k0 * s->c, dst, ds, stream);
         int64_t k = k0;
         for (; k + LANES <= k_end; k += LANES)
             for (int64_t c = 0; c < s->c; c += LANES)
@@ -662,7 +662,7 @@ static void nchw_filter_lanes(const conv_shape *s, int m, const float *w, int tu
                                                 dst + (k * s->c + c - begin), ds, s->c);
         from = k * s->c;
     }
-    nchw_filter_runs(s, m, w, turned, begin, from, end, dst, ds, stream);
+    nchw_filter_runs(s, m, w, turned, from, end, dst + (from - begin), ds, stream);
 }
 
 /* U[xi][k][c] from w [K][C][3][3] (NCHW: lanes are the K*C filters, 9 apart), or
