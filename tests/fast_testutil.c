@@ -72,10 +72,18 @@ blasconv_context *test_fast_context(void)
     return ctx;
 }
 
+blasconv_context *test_naive_gemm_context(void)
+{
+    blasconv_context *ctx;
+    ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    return ctx;
+}
+
 blasconv_context *test_naive_fast_context(int threads)
 {
-    blasconv_context *ctx = test_fast_context();
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, test_naive_sgemm), BLASCONV_OK);
+    blasconv_context *ctx = test_naive_gemm_context();
+    ck_assert_int_eq(blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST), BLASCONV_OK);
     if (threads > 1) {
         ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);

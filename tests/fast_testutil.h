@@ -31,6 +31,8 @@ void test_assert_fast_close(const float *got, const float *want, size_t n,
 
 /* A context under BLASCONV_ALGO_FAST. */
 blasconv_context *test_fast_context(void);
+/* A GEMM (default algorithm) context whose GEMMs go through the counting naive sgemm. */
+blasconv_context *test_naive_gemm_context(void);
 /* A FAST context whose GEMMs go through the counting naive sgemm: on the caller alone
  * at one thread, promised concurrent at more. */
 blasconv_context *test_naive_fast_context(int threads);

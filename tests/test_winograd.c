@@ -290,9 +290,7 @@ START_TEST(blocks_fit_where_the_whole_filter_does_not)
         if (caps[c].m == caps[0].m)
             ck_assert_msg(!memcmp(y, unlimited, p.ny * sizeof(float)), "limit %zu", caps[c].limit);
         if (!caps[c].m) { /* the lowering */
-            blasconv_context *gemm;
-            ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
-            blasconv_context_set_sgemm(gemm, test_naive_sgemm);
+            blasconv_context *gemm = test_naive_gemm_context();
             blasconv_context_set_workspace_limit(gemm, caps[c].limit);
             float *lowered = test_alloc_poisoned(p.ny);
             ck_assert_int_eq(blasconv_conv2d_forward(gemm, &d, p.x, p.w, p.bias, lowered),
@@ -547,9 +545,7 @@ END_TEST
 START_TEST(tight_limits_are_bitwise_identical)
 {
     test_rng r = test_rng_seeded(9400);
-    blasconv_context *unlimited = test_fast_context(), *tight = test_fast_context();
-    blasconv_context_set_sgemm(unlimited, test_naive_sgemm);
-    blasconv_context_set_sgemm(tight, test_naive_sgemm);
+    blasconv_context *unlimited = test_naive_fast_context(1), *tight = test_naive_fast_context(1);
     for (int t = 0; t < 120; t++) {
         blasconv_conv2d d = test_fast_random_eligible(&r, 1);
         test_conv_problem p = test_conv_problem_make(&r, d);
@@ -609,9 +605,7 @@ END_TEST
 START_TEST(caller_buffer_never_allocates)
 {
     test_rng r = test_rng_seeded(9600);
-    blasconv_context *mine = test_fast_context(), *lib = test_fast_context();
-    blasconv_context_set_sgemm(mine, test_naive_sgemm);
-    blasconv_context_set_sgemm(lib, test_naive_sgemm);
+    blasconv_context *mine = test_naive_fast_context(1), *lib = test_naive_fast_context(1);
     /* the promise of constant weights must not make a caller-buffer context allocate */
     blasconv_context_set_weights_constant(mine, 1);
     for (int t = 0; t < 60; t++) {

@@ -91,12 +91,10 @@ START_TEST(many_channels_match_oracle)
     test_conv_problem p = test_conv_problem_make(&r, d);
     float *dx = test_alloc_poisoned(p.nx), *want = oracle_dx(&p);
     float *lowered = test_alloc_poisoned(p.nx);
-    blasconv_context *ctx = test_naive_fast_context(sh[4]), *gemm;
+    blasconv_context *ctx = test_naive_fast_context(sh[4]), *gemm = test_naive_gemm_context();
     const int gemms = dx_on(ctx, &p, dx);
     ck_assert_msg(gemms % 16 == 0 || gemms % 36 == 0, "%d GEMMs: %s", gemms,
                   test_conv_describe(&d));
-    ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm(gemm, test_naive_sgemm), BLASCONV_OK);
     dx_on(gemm, &p, lowered);
     ck_assert_msg(memcmp(dx, lowered, p.nx * sizeof(float)) != 0, "the lowering ran: %s",
                   test_conv_describe(&d));
@@ -143,9 +141,7 @@ START_TEST(limits_change_only_batching)
 {
     test_rng r = test_rng_seeded(9970);
     blasconv_context *unlimited = test_naive_fast_context(1), *tight = test_naive_fast_context(1);
-    blasconv_context *gemm; /* the same sgemm as tight's */
-    ck_assert_int_eq(blasconv_context_create(&gemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm(gemm, test_naive_sgemm), BLASCONV_OK);
+    blasconv_context *gemm = test_naive_gemm_context(); /* the same sgemm as tight's */
     int batched = 0, lowered = 0;
     for (int t = 0; t < 120; t++) {
         blasconv_conv2d d = test_fast_random_eligible(&r, 2);
