@@ -334,8 +334,9 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
 
 /* NHWC's filter rows are read this many floats (two blocks of 16 channels) ahead: its
  * 16 x 9 rows of 16 channels are more streams than the prefetcher follows. A test
- * program transforming 512 x 512 filters, F(2x2), one thread pinned: 0.65 -> 0.47 ms
- * (16 and 64 floats: 0.47-0.48). */
+ * program transforming 512 x 512 filters in blocks of 32, F(2x2), one thread pinned,
+ * medians of 9 loops, two runs: 0.65-0.66 -> 0.47-0.55 ms (16 floats 0.50-0.53, 64
+ * floats 0.54-0.56). */
 #define FILTER_ROW_PREFETCH 32
 
 /* 16 filters (filter f at src + f*fs) by 16 channels -> dst[xi*ds + c*ls + f]: the
@@ -346,8 +347,9 @@ BC_MULTI_ISA void bc_winograd_filter(int m, const float *src, ptrdiff_t ts, ptrd
  * or NHWC's tap p of the 16 channels. Turned, each channel's taps are taken
  * backwards (bc_winograd_filter_16x16_turned). Transposing the input rather than each tap
  * position's output takes 9 transposes instead of (m+2)^2 and no round trip through
- * a 16 x 36-vector block: a test program transforming 512 x 512 NCHW filters at one
- * thread, 0.65 -> 0.34 ms at F(2x2) and 1.80 -> 0.93 at F(4x4). */
+ * a 16 x 36-vector block: a test program transforming 512 x 512 filters in blocks of 32
+ * at one thread, medians of 9 loops: NCHW 0.62 -> 0.34 ms at F(2x2), 1.91 -> 0.86 at
+ * F(4x4); NHWC 0.73 -> 0.54 and 1.52 -> 0.96. */
 static inline void filters_16x16(int m, const float *src, ptrdiff_t fs, ptrdiff_t ps, int pb,
                                  int ib, int prefetch, int turned, float *dst, ptrdiff_t ds,
                                  ptrdiff_t ls)
