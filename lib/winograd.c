@@ -930,6 +930,7 @@ typedef struct stage {
     float *y;
     float *v, *product; /* this batch's V and M */
     int first, count;
+    int *next; /* the next K block or batch a thread claims (claim_next) */
 } stage;
 
 /* NCHW: rows [k0, k1) of M[xi] = u_rows (those rows of U[xi], C apart) times V[xi]. */
@@ -1104,14 +1105,23 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
         output_nchw(s, st->wp, st->product, st->bias, st->first, st->count, st->y, k0, k1);
 }
 
-/* Block buffers [begin, end) of a K-blocked call: buffer t takes blocks t, t + T, ...
- * of output channels (T = k_threads), first transforming the input into its own V
- * when the plan gave it one. */
+/* The next of the K blocks or batches that the threads take in turn. Claimed one at a
+ * time rather than dealt out in advance, so that a thread whose core runs slower (a
+ * vCPU descheduled, another process on it) takes fewer: dealt out, the call waited
+ * for the slowest. Any thread's result for a block is the same, bit for bit. */
+static int claim_next(const stage *st)
+{
+    return __atomic_fetch_add(st->next, 1, __ATOMIC_RELAXED);
+}
+
+/* Block buffers [begin, end) of a K-blocked call: each buffer's thread first
+ * transforms the input into its own V when the plan gave it one, then takes blocks
+ * of output channels until none are left. */
 static void run_k_blocks(void *arg, int64_t begin, int64_t end)
 {
     const stage *st = arg;
     const winograd_plan *wp = st->wp;
-    const int k = st->s->k, step = wp->k_threads * wp->k_block;
+    const int k = st->s->k;
     for (int64_t t = begin; t < end; t++) {
         float *u = wp->u + (size_t)t * wp->u_block_floats;
         stage own = *st;
@@ -1120,24 +1130,25 @@ static void run_k_blocks(void *arg, int64_t begin, int64_t end)
             own.kind = STAGE_INPUT;
             run_stage(&own, 0, stage_items(&own, STAGE_INPUT));
         }
-        for (int k0 = (int)t * wp->k_block; k0 < k; k0 += step)
+        for (int b; (b = claim_next(st)) < (k + wp->k_block - 1) / wp->k_block;) {
+            const int k0 = b * wp->k_block;
             k_block_rows_of_m(&own, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
+        }
     }
 }
 
-/* Threads [begin, end) of per-thread batches: thread t takes batches t, t + T, ... in
- * its own V and M. */
+/* Threads [begin, end) of per-thread batches: each takes batches until none are
+ * left, in V and M of its own. */
 static void run_thread_batches(void *arg, int64_t begin, int64_t end)
 {
     const stage *all = arg;
     const winograd_plan *wp = all->wp;
-    const int step = wp->batch_threads * wp->tiles_per_batch;
     for (int64_t t = begin; t < end; t++) {
         stage st = *all;
         st.v = wp->v + (size_t)t * wp->slot_floats;
         st.product = wp->product + (size_t)t * wp->slot_floats;
-        for (int first = (int)t * wp->tiles_per_batch; first < wp->tiles; first += step)
-            run_batch(&st, first, 0);
+        for (int b; (b = claim_next(all)) < ceil_div_int(wp->tiles, wp->tiles_per_batch);)
+            run_batch(&st, b * wp->tiles_per_batch, 0);
     }
 }
 
@@ -1145,7 +1156,8 @@ void bc_winograd_forward(blasconv_context *ctx, const conv_shape *s, const winog
                          const float *x, const float *w, const float *bias, float *y)
 {
     const int m = wp->m;
-    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0};
+    int next = 0;
+    stage st = {STAGE_FILTER, ctx, s, wp, x, w, bias, y, wp->v, wp->product, 0, 0, &next};
     if (wp->k_block) { /* one batch: V, then U, M and y block by block */
         st.count = wp->tiles;
         if (!wp->v_copy_floats)
