@@ -581,6 +581,9 @@ typedef struct conv_plan {
                                C/g backward data, C/g*KH backward filter (NHWC:
                                16-column blocks of dw) */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
+    int units;              /* what the slots share out (plan.c's run_slots): one per
+                               slot, its share, or (forward split by rows or images)
+                               single tiles or images, a run of them per slot */
 } conv_plan;
 
 /* NHWC backward filter's slots own blocks of this many columns of dw. */
