@@ -317,10 +317,13 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
  * units and runs them in order (with cores of one speed, the split it always had);
  * a thread that runs out takes units one at a time from the back of another slot's
  * run: with one range a slot, the call had waited for its slowest core. A test
- * program, two threads, a busy loop on the second core, medians of 11 calls, ms:
- * vgg_3x3_224 NCHW 24.2 -> 17.0-18.3 (one thread alone: 25.5), NHWC 22.7 -> 15.8
- * (taking single tiles in turn rather than runs lost 2-9% without the busy loop: a
- * tile's neighbour, which shares its input rows, went to the other core). */
+ * program, two threads, a busy loop on the second core, two runs alternating the
+ * library before and after, medians of 11-21 calls, ms: vgg_3x3_224 NCHW 25.2-25.4 ->
+ * 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5, r50_3x3_56_b8
+ * 12.1-14.3 -> 8.5-8.6; without it the same (three runs: vgg_3x3_224 12.0-12.6 against
+ * 12.5-12.6). Tiles taken in turn from the start, rather than runs, lost 2-9% without
+ * the busy loop: a tile's neighbour, which shares its input rows, went to the other
+ * core. */
 static int64_t forward_units(const conv_plan *p)
 {
     const conv_shape *s = &p->s;
