@@ -694,6 +694,18 @@ int bc_thread_count(const blasconv_context *ctx);
  * caller. */
 void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn fn, void *arg);
 
+/* What a share does with one unit of work (bc_parallel_shares). */
+typedef void (*bc_unit_fn)(void *arg, int share, int64_t unit);
+
+/* Units [0, units) (under 2^32) over `shares` threads: share s owns the run
+ * [units*s/shares, units*(s+1)/shares) and calls fn(arg, s, u) on it in order, then takes
+ * units one at a time from the back of the other shares' runs, so that a core that runs
+ * slower holds the call up by a unit at most. fn's result for a unit must not depend on
+ * the share that runs it (a share may own scratch of its own). Over BC_SHARES_MAX
+ * shares, each runs its own units only. */
+#define BC_SHARES_MAX 64
+void bc_parallel_shares(int shares, int64_t units, bc_unit_fn fn, void *arg);
+
 /* Sends the team's idle workers, spinning after a job (up to 1 ms), to sleep now: for
  * a call about to run the BLAS's own threads, which would share the cores with them
  * (NHWC backward data of r50_3x3_14 at two threads, one slot: 0.96 ms a call alone,

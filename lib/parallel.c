@@ -314,3 +314,51 @@ void bc_parallel_for(int threads, int64_t count, int64_t grain, bc_parallel_fn f
     }
     run_on_new_threads(chunks, (int)n);
 }
+
+struct shares_job {
+    bc_unit_fn fn;
+    void *arg;
+    int shares;
+    int64_t units;
+    uint64_t left[BC_SHARES_MAX]; /* share s's units not yet taken, first << 32 | end */
+};
+
+/* The next unit of share s's run: its first (own) or its last; -1 when none is left. */
+static int64_t take_unit(struct shares_job *job, int s, int own)
+{
+    uint64_t word = __atomic_load_n(&job->left[s], __ATOMIC_RELAXED);
+    for (;;) {
+        const uint64_t first = word >> 32, end = word & 0xffffffffu;
+        if (first >= end)
+            return -1;
+        const uint64_t next = own ? (first + 1) << 32 | end : first << 32 | (end - 1);
+        if (__atomic_compare_exchange_n(&job->left[s], &word, next, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return (int64_t)(own ? first : end - 1);
+    }
+}
+
+static void run_shares(void *arg, int64_t begin, int64_t end)
+{
+    struct shares_job *job = arg;
+    for (int64_t share = begin; share < end; share++) {
+        const int s = (int)share;
+        if (job->shares > BC_SHARES_MAX) { /* its own run only */
+            for (int64_t u = job->units * s / job->shares; u < job->units * (s + 1) / job->shares;
+                 u++)
+                job->fn(job->arg, s, u);
+            continue;
+        }
+        for (int i = 0; i < job->shares; i++)
+            for (int64_t u; (u = take_unit(job, (s + i) % job->shares, i == 0)) >= 0;)
+                job->fn(job->arg, s, u);
+    }
+}
+
+void bc_parallel_shares(int shares, int64_t units, bc_unit_fn fn, void *arg)
+{
+    struct shares_job job = {fn, arg, shares, units, {0}};
+    for (int s = 0; s < shares && s < BC_SHARES_MAX; s++)
+        job.left[s] = (uint64_t)(units * s / shares) << 32 | (uint64_t)(units * (s + 1) / shares);
+    bc_parallel_for(shares, shares, 1, run_shares, &job);
+}

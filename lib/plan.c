@@ -316,7 +316,8 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
  * side by side; every other pass one unit per slot, its share. Slot j owns a run of
  * units and runs them in order (with cores of one speed, the split it always had);
  * a thread that runs out takes units one at a time from the back of another slot's
- * run: with one range a slot, the call had waited for its slowest core. A test
+ * run (bc_parallel_shares): with one range a slot, the call had waited for its
+ * slowest core. A test
  * program, two threads, a busy loop on the second core, two runs alternating the
  * library before and after, medians of 11-21 calls, ms: vgg_3x3_224 NCHW 25.2-25.4 ->
  * 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5, r50_3x3_56_b8
@@ -350,14 +351,9 @@ static int unit_row(const conv_plan *p, int64_t u)
     return (int)(u / per_image * s->oh + (in_image < s->oh ? in_image : s->oh));
 }
 
-/* Slots whose runs of units other threads may take from (a slot's run sits in one
- * 64-bit word); beyond, each slot runs its own units only. */
-#define SHARED_SLOTS_MAX 64
-
 static int plan_units(const conv_plan *p, conv_pass pass)
 {
-    if (pass != PASS_FORWARD || p->slots < 2 || p->slots > SHARED_SLOTS_MAX ||
-        p->split == SPLIT_CHANNELS || p->s.direct_1x1)
+    if (pass != PASS_FORWARD || p->slots < 2 || p->split == SPLIT_CHANNELS || p->s.direct_1x1)
         return p->slots;
     const int64_t units = forward_units(p);
     return units > p->slots ? (int)units : p->slots;
@@ -384,44 +380,14 @@ struct slot_job {
     const conv_plan *plan;
     bc_slot_fn fn;
     void *arg;
-    /* slot j's units not yet taken, [first, end), as first << 32 | end */
-    uint64_t left[SHARED_SLOTS_MAX];
 };
 
-/* The next unit of slot j's run: its first (own) or its last; -1 when none is left. */
-static int64_t take_unit(struct slot_job *job, int j, int own)
+/* Unit u into slot `slot`'s tile of scratch (bc_parallel_shares). */
+static void run_unit(void *arg, int slot, int64_t u)
 {
-    uint64_t word = __atomic_load_n(&job->left[j], __ATOMIC_RELAXED);
-    for (;;) {
-        const uint64_t first = word >> 32, end = word & 0xffffffffu;
-        if (first >= end)
-            return -1;
-        const uint64_t next = own ? (first + 1) << 32 | end : first << 32 | (end - 1);
-        if (__atomic_compare_exchange_n(&job->left[j], &word, next, 1, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED))
-            return (int64_t)(own ? first : end - 1);
-    }
-}
-
-/* Slots [begin, end): each runs its own units into its tile of scratch, then units
- * from the back of the other slots' runs. A unit's result does not depend on the
- * slot that runs it, bit for bit. */
-static void run_slots(void *arg, int64_t begin, int64_t end)
-{
-    struct slot_job *job = arg;
+    const struct slot_job *job = arg;
     const conv_plan *p = job->plan;
-    for (int64_t slot = begin; slot < end; slot++) {
-        float *col = p->col ? p->col + (size_t)slot * p->slot_floats : NULL;
-        if (p->slots > SHARED_SLOTS_MAX) { /* the units are the slots */
-            job->fn(job->arg, col, unit_range(p, slot));
-            continue;
-        }
-        for (int i = 0; i < p->slots; i++) {
-            const int j = (int)((slot + i) % p->slots);
-            for (int64_t u; (u = take_unit(job, j, i == 0)) >= 0;)
-                job->fn(job->arg, col, unit_range(p, u));
-        }
-    }
+    job->fn(job->arg, p->col ? p->col + (size_t)slot * p->slot_floats : NULL, unit_range(p, u));
 }
 
 void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg)
@@ -430,11 +396,8 @@ void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg)
         fn(arg, p->col, (slot_range){0, p->s.n * p->s.oh, 0, p->channels});
         return;
     }
-    struct slot_job job = {p, fn, arg, {0}};
-    for (int j = 0; j < p->slots && j < SHARED_SLOTS_MAX; j++)
-        job.left[j] = (uint64_t)((int64_t)p->units * j / p->slots) << 32 |
-                      (uint64_t)((int64_t)p->units * (j + 1) / p->slots);
-    bc_parallel_for(p->slots, p->slots, 1, run_slots, &job);
+    struct slot_job job = {p, fn, arg};
+    bc_parallel_shares(p->slots, p->units, run_unit, &job);
 }
 
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,

@@ -119,6 +119,25 @@ static float *forward_with(int threads, size_t workspace_limit, const blasconv_c
     return y;
 }
 
+/* More slots than threads may take units from each other (BC_SHARES_MAX): 70 threads
+ * split a 96-row map into 70 slots of rows, each running its own rows only (_i: NCHW,
+ * NHWC). */
+START_TEST(more_slots_than_shared_agree)
+{
+    blasconv_conv2d d = TEST_CONV_3X3_SAME(1, 8, 96, 96, 8);
+    d.layout = _i ? BLASCONV_NHWC : BLASCONV_NCHW;
+    size_t nx = test_conv_x_elems(&d), ny = test_conv_y_elems(&d), nw = test_conv_w_elems(&d);
+    test_rng r = test_rng_seeded(71 + (uint64_t)_i);
+    float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+    float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+    float *want = test_alloc_poisoned(ny);
+    ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, bias, want), BLASCONV_OK);
+    float *many = forward_with(70, 0, &d, x, w, bias);
+    test_assert_conv_close(many, want, ny, &d, BLASCONV_PASS_FORWARD, "70 threads");
+    free(many), free(want), free(x), free(w), free(bias);
+}
+END_TEST
+
 /* _i past the table: the same layers in NHWC, whose forward slots split rows. */
 START_TEST(one_image_split_by_rows_or_channels_agrees)
 {
@@ -595,6 +614,7 @@ int main(void)
                             (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
                         (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
+    tcase_add_loop_test(tc, more_slots_than_shared_agree, 0, 2);
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         2 * (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
