@@ -581,9 +581,10 @@ typedef struct conv_plan {
                                C/g backward data, C/g*KH backward filter (NHWC:
                                16-column blocks of dw) */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
-    int units;              /* what the slots share out (plan.c's run_slots): one per
-                               slot, its share, or (forward split by rows or images)
-                               single tiles or images, a run of them per slot */
+    int units;              /* what the slots share out (plan.c's run_unit): one per
+                               slot, its share, or runs of unit_rows output rows: */
+    int unit_rows;          /* tiles, groups of images or whole images (plan_units) */
+    int unit_spans;         /* units run over the batch's rows (else per image) */
 } conv_plan;
 
 /* NHWC backward filter's slots own blocks of this many columns of dw. */

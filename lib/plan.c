@@ -313,7 +313,8 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
 
 /* Slots share out units of work: a forward pass split by rows or images in single
  * tiles (NHWC's, which may cross images, or each image's) or groups of images lowered
- * side by side; every other pass one unit per slot, its share. Slot j owns a run of
+ * side by side, backward data split by images in whole images (plan_units); every
+ * other split one unit per slot, its share. Slot j owns a run of
  * units and runs them in order (with cores of one speed, the split it always had);
  * a thread that runs out takes units one at a time from the back of another slot's
  * run (bc_parallel_shares): with one range a slot, the call had waited for its
@@ -325,38 +326,46 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
  * 12.5-12.6). Tiles taken in turn from the start, rather than runs, lost 2-9% without
  * the busy loop: a tile's neighbour, which shares its input rows, went to the other
  * core. */
-static int64_t forward_units(const conv_plan *p)
+/* Units of p->unit_rows output rows: runs of the batch's rows (p->unit_spans), else
+ * each image's rows in tiles. */
+static int64_t unit_count(const conv_plan *p)
 {
-    const conv_shape *s = &p->s;
-    const int64_t rows = (int64_t)s->n * s->oh, rpt = p->rows_per_tile;
-    if (p->images_per_tile > 1)
-        return (s->n + p->images_per_tile - 1) / p->images_per_tile;
-    if (s->layout == BLASCONV_NHWC && !p->row_shift)
-        return (rows + rpt - 1) / rpt;
-    return (int64_t)s->n * ((s->oh + rpt - 1) / rpt);
+    const int64_t rows = (int64_t)p->s.n * p->s.oh, r = p->unit_rows;
+    return p->unit_spans ? (rows + r - 1) / r : p->s.n * ((p->s.oh + r - 1) / r);
 }
 
-/* The batch row where forward unit u starts (u = p->units: the end). */
+/* The batch row where unit u starts (u = p->units: the end). */
 static int unit_row(const conv_plan *p, int64_t u)
 {
-    const conv_shape *s = &p->s;
-    const int64_t rows = (int64_t)s->n * s->oh, rpt = p->rows_per_tile;
-    if (p->images_per_tile > 1) {
-        const int64_t image = u * p->images_per_tile;
-        return (int)((image < s->n ? image : s->n) * s->oh);
-    }
-    if (s->layout == BLASCONV_NHWC && !p->row_shift)
-        return (int)(u * rpt < rows ? u * rpt : rows);
-    const int64_t per_image = (s->oh + rpt - 1) / rpt, in_image = u % per_image * rpt;
-    return (int)(u / per_image * s->oh + (in_image < s->oh ? in_image : s->oh));
+    const int64_t oh = p->s.oh, rows = (int64_t)p->s.n * oh, r = p->unit_rows;
+    if (p->unit_spans)
+        return (int)(u * r < rows ? u * r : rows);
+    const int64_t per_image = (oh + r - 1) / r, in_image = u % per_image * r;
+    return (int)(u / per_image * oh + (in_image < oh ? in_image : oh));
 }
 
-static int plan_units(const conv_plan *p, conv_pass pass)
+/* Sets p->units (and what a unit is): a forward pass's tiles (NHWC's cross images
+ * unless lowered by kernel columns) or groups of images lowered side by side, or whole
+ * images (the direct 1x1 path, and backward data split by images); else the slots. */
+static void plan_units(conv_plan *p, conv_pass pass)
 {
-    if (pass != PASS_FORWARD || p->slots < 2 || p->split == SPLIT_CHANNELS || p->s.direct_1x1)
-        return p->slots;
-    const int64_t units = forward_units(p);
-    return units > p->slots ? (int)units : p->slots;
+    const conv_shape *s = &p->s;
+    p->units = p->slots;
+    if (p->slots < 2 || p->split == SPLIT_CHANNELS || pass == PASS_BACKWARD_FILTER)
+        return;
+    if (pass == PASS_BACKWARD_DATA || s->direct_1x1) { /* whole images */
+        if (p->split != SPLIT_IMAGES)
+            return;
+        p->unit_rows = s->oh, p->unit_spans = 1;
+    } else if (p->images_per_tile > 1) {
+        p->unit_rows = p->images_per_tile * s->oh, p->unit_spans = 1;
+    } else {
+        p->unit_rows = p->rows_per_tile;
+        p->unit_spans = s->layout == BLASCONV_NHWC && !p->row_shift;
+    }
+    const int64_t units = unit_count(p);
+    if (units > p->slots)
+        p->units = (int)units;
 }
 
 /* Unit u: slot u's share where the units are the slots, else a tile or images. */
@@ -414,6 +423,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->channels = 0;
     p->slot_floats = 0;
     p->units = 1;
+    p->unit_rows = 1;
+    p->unit_spans = 0;
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
         return st;
@@ -429,7 +440,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
         st = plan_col_tiles(ctx, fn, pass, p);
     if (st == BLASCONV_OK)
-        p->units = plan_units(p, pass);
+        plan_units(p, pass);
     /* The depthwise loops call no BLAS: leave its thread count alone (raising it
      * wakes OpenBLAS's workers, which then spin beside the loops' threads). */
     if (st == BLASCONV_OK && p->depthwise)
