@@ -322,7 +322,8 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
  * program, two threads, a busy loop on the second core, two runs alternating the
  * library before and after, medians of 11-21 calls, ms: vgg_3x3_224 NCHW 25.2-25.4 ->
  * 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5, r50_3x3_56_b8
- * 12.1-14.3 -> 8.5-8.6; without it the same (three runs: vgg_3x3_224 12.0-12.6 against
+ * 12.1-14.3 -> 8.5-8.6, r50_1x1_56_b8 6.9-7.0 -> 4.3-4.7, r50_3x3_56_b8's backward data
+ * 11.0-13.8 -> 8.3-8.4; without it the same (three runs: vgg_3x3_224 12.0-12.6 against
  * 12.5-12.6). Tiles taken in turn from the start, rather than runs, lost 2-9% without
  * the busy loop: a tile's neighbour, which shares its input rows, went to the other
  * core. */
