@@ -313,6 +313,17 @@ START_TEST(default_suite_is_found)
 }
 END_TEST
 
+/* --busy-cpu: the run goes on beside a process spinning on that CPU, and says so. */
+START_TEST(busy_cpu_run_says_so)
+{
+    char err[8192], out[16384];
+    int rc = run_tool("--layers seed_edge --blas linked --reps 1 --busy-cpu 0", err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    read_stdout(out, sizeof out);
+    ck_assert_msg(strstr(out, "busy: a process spinning on CPU 0") != NULL, "%s", out);
+}
+END_TEST
+
 typedef struct error_case {
     const char *args; /* %s: the tiny suite */
     int want_rc;
@@ -329,6 +340,8 @@ static const error_case error_cases[] = {
     {"--suite '%s' --blas linked --pass sideways", 2, "sideways"},
     {"--suite '%s' --blas linked --chart out.gif", 2, "--chart"},
     {"--suite '%s' --frobnicate", 2, "unknown option"},
+    {"--suite '%s' --blas linked --busy-cpu -1", 2, "--busy-cpu '-1'"},
+    {"--suite '%s' --blas linked --busy-cpu 4000", 2, "--busy-cpu 4000: not one of the"},
     {"--suite BADSUITE --blas linked", 1, "not an integer"},
     {"--suite BADLAYER --blas linked", 1, "not a valid convolution"},
 };
@@ -450,6 +463,7 @@ int main(void)
     tcase_add_test(tc, tiny_suite_gives_checked_csv_and_chart);
     tcase_add_test(tc, summary_gives_two_thread_speedup);
     tcase_add_test(tc, default_suite_is_found);
+    tcase_add_test(tc, busy_cpu_run_says_so);
     tcase_add_test(tc, onednn_rows_are_checked);
     tcase_add_test(tc, onednn_sgemm_vendor_rows_are_checked);
     tcase_add_loop_test(tc, errors_are_reported, 0,

@@ -4,6 +4,7 @@
  * against the reference. Table on stdout, CSV and a gnuplot chart on request. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, setenv, strtok_r, popen */
 #include "bench.h"
+#include "bench_busy.h"
 #include "bench_clock.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ typedef struct options {
     int pass_count;
     int reps, verify, onednn;
     size_t workspace_limit; /* bytes; 0 = none */
+    int busy_cpu;           /* --busy-cpu; -1 = none */
 } options;
 
 static void usage(FILE *out)
@@ -93,6 +95,9 @@ static void usage(FILE *out)
             "  --budget S          a row stops taking samples once its timed samples have\n"
             "                      lasted S seconds (at least one is kept; default 2; 0 = no\n"
             "                      limit), so slow vendors do not stretch the run\n"
+            "  --busy-cpu N        a process of this tool spins on CPU N through every timing\n"
+            "                      (another program's load on a core: how a call's threads\n"
+            "                      share their work when one runs slower)\n"
             "  --no-verify         skip the error check against the reference\n"
             "  --onednn            also run oneDNN's forward convolution (NCHW in and out,\n"
             "                      reorders timed) when the tool was built with libdnnl-dev,\n"
@@ -196,9 +201,9 @@ static int add_vendor(options *o, const char *spec)
 
 static int is_value_option(const char *opt)
 {
-    static const char *const names[] = {"--suite",   "--layers", "--batch", "--blas",
-                                        "--threads", "--layout", "--pass",  "--reps",
-                                        "--budget",  "--csv",    "--chart", "--workspace-limit"};
+    static const char *const names[] = {
+        "--suite", "--layers", "--batch", "--blas",  "--threads",         "--layout",  "--pass",
+        "--reps",  "--budget", "--csv",   "--chart", "--workspace-limit", "--busy-cpu"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(opt, names[i]) == 0)
             return 1;
@@ -215,7 +220,8 @@ static int parse_options(int argc, char **argv, options *o)
                    .passes = {PASS_FWD},
                    .pass_count = 1,
                    .reps = 3,
-                   .verify = 1};
+                   .verify = 1,
+                   .busy_cpu = -1};
     char tokens[MAX_LIST][64];
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
@@ -255,6 +261,12 @@ static int parse_options(int argc, char **argv, options *o)
             if (end == arg || *end || arg[0] == '-')
                 return fail("--workspace-limit '%s' is not a number of bytes", arg);
             o->workspace_limit = (size_t)bytes;
+        } else if (strcmp(opt, "--busy-cpu") == 0) {
+            char *end;
+            long cpu = strtol(arg, &end, 10);
+            if (end == arg || *end || cpu < 0 || cpu > 4095)
+                return fail("--busy-cpu '%s' is not a CPU number", arg);
+            o->busy_cpu = (int)cpu;
         } else if (strcmp(opt, "--blas") == 0) {
             if (!add_vendor(o, arg))
                 return 0;
@@ -438,6 +450,11 @@ int main(int argc, char **argv)
     }
     for (int l = 0; l < layer_count; l++)
         data[l] = bench_layer_data_create(&layers[l], o.batch);
+    if (o.busy_cpu >= 0) {
+        if (!bench_busy_start("blasconv-bench", o.busy_cpu))
+            return 2;
+        printf("busy: a process spinning on CPU %d through every timing\n\n", o.busy_cpu);
+    }
 
     /* Timed layer by layer, each layer's oneDNN row right after its vendors' rows, so
      * that a change of the shared machine's speed between layers moves both sides of a
@@ -487,6 +504,7 @@ int main(int argc, char **argv)
         for (int v = 0; v < o.vendor_count; v++)
             blasconv_context_destroy(ctx[v]);
     }
+    bench_busy_stop();
     bench_fill_vs_onednn(rows, done);
 
     bench_print_table(stdout, rows, done);

@@ -7,6 +7,7 @@
  * lowering's NCHW result. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
+#include "bench_busy.h"
 #include "bench_clock.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: blasconv-fastbench [--suite FILE] [--only NAME] [--reps N] [--threads N]\n"
             "                          [--layout nchw|nhwc] [--scale S] [--constant] [--onednn]\n"
-            "                          [--pass fwd|bwd-data] [--help]\n"
+            "                          [--pass fwd|bwd-data] [--busy-cpu N] [--help]\n"
             "Times blasconv_conv2d_forward (or _backward_data) under BLASCONV_ALGO_GEMM and\n"
             "BLASCONV_ALGO_FAST, alternating, on every 3x3 stride-1 dilation-1 groups-1 row\n"
             "of a layers suite. Prints median thread-CPU and wall milliseconds, the speedup\n"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
             "  --scale S      x (dy) and w uniform in [-S, S) (default 1)\n"
             "  --pass P       fwd (default): forward; bwd-data: backward data, dx from dy\n"
             "  --constant     FAST context promises constant weights (filter transform kept)\n"
+            "  --busy-cpu N   a process of this tool spins on CPU N through every timing\n"
+            "                 (another program's load on a core)\n"
             "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
             "                 reorders timed, and give the faster one's wall time over\n"
             "                 FAST's%s\n",
@@ -220,7 +223,7 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
 int main(int argc, char **argv)
 {
     const char *suite = FASTBENCH_DEFAULT_SUITE, *only = NULL;
-    int reps = 7, threads = 1, constant = 0, onednn = 0, backward_data = 0;
+    int reps = 7, threads = 1, constant = 0, onednn = 0, backward_data = 0, busy_cpu = -1;
     float scale = 1.0f;
     blasconv_layout layout = BLASCONV_NCHW;
     for (int i = 1; i < argc; i++) {
@@ -254,6 +257,8 @@ int main(int argc, char **argv)
             reps = atoi(value);
         else if (!strcmp(arg, "--threads"))
             threads = atoi(value);
+        else if (!strcmp(arg, "--busy-cpu") && value[0] >= '0' && value[0] <= '9')
+            busy_cpu = atoi(value);
         else if (!strcmp(arg, "--scale"))
             scale = strtof(value, NULL);
         else if (!strcmp(arg, "--pass") && (!strcmp(value, "fwd") || !strcmp(value, "bwd-data")))
@@ -280,10 +285,14 @@ int main(int argc, char **argv)
     int count = 0;
     if (!bench_read_suite(suite, rows, &count)) /* says what is wrong */
         return 1;
+    if (busy_cpu >= 0 && !bench_busy_start(bench_program, busy_cpu))
+        return 2;
     printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s; pass %s\n",
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
            (double)scale, constant ? "constant (cached)" : "transformed per call",
            backward_data ? "backward data" : "forward");
+    if (busy_cpu >= 0)
+        printf("busy: a process spinning on CPU %d through every timing\n", busy_cpu);
     printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
            " speedup wall | max abs diff | max diff / max abs |%s\n"
            "|---|---|---|---|---|---|---|---|---|%s\n",
@@ -297,10 +306,13 @@ int main(int argc, char **argv)
             continue;
         rows[i].d.layout = layout;
         fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
-        if (time_layer(&rows[i], reps, threads, scale, constant, onednn, backward_data) != 0)
+        if (time_layer(&rows[i], reps, threads, scale, constant, onednn, backward_data) != 0) {
+            bench_busy_stop();
             return 1;
+        }
         ran++;
     }
+    bench_busy_stop();
     if (!ran) {
         fprintf(stderr, "blasconv-fastbench: no 3x3 stride-1 row matched\n");
         return 1;

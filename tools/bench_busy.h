@@ -1,0 +1,10 @@
+/* --busy-cpu for the benchmark tools (bench_busy.c). */
+#ifndef BLASCONV_BENCH_BUSY_H
+#define BLASCONV_BENCH_BUSY_H
+
+/* Starts a process spinning on CPU `cpu` until bench_busy_stop (or the caller's end);
+ * 0 with a message on stderr, after "tool: ", when it cannot. */
+int bench_busy_start(const char *tool, int cpu);
+void bench_busy_stop(void);
+
+#endif
