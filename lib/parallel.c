@@ -1,4 +1,6 @@
-/* A small fork-join parallel for on pthreads: split a range, run the chunks, join.
+/* A small fork-join parallel for on pthreads: split a range, run the chunks, join;
+ * and on it, shares of units that threads take from each other once their own are
+ * done (bc_parallel_shares), for work that a slower core should not hold up.
  *
  * The process keeps one team of worker threads between calls: starting and joining a
  * thread costs about 70 us on the machines we measure, a tenth of a 2-thread call on

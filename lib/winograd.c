@@ -1108,7 +1108,9 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
 /* The next of the K blocks or batches that the threads take in turn. Claimed one at a
  * time rather than dealt out in advance, so that a thread whose core runs slower (a
  * vCPU descheduled, another process on it) takes fewer: dealt out, the call waited
- * for the slowest. Any thread's result for a block is the same, bit for bit. */
+ * for the slowest. Any thread's result for a block is the same, bit for bit. (In turn
+ * from one counter rather than as bc_parallel_shares' runs: a thread fills its own V
+ * before its first block, and neighbouring blocks share no input.) */
 static int claim_next(const stage *st)
 {
     return __atomic_fetch_add(st->next, 1, __ATOMIC_RELAXED);
