@@ -418,6 +418,9 @@ int main(int argc, char **argv)
                 o.chart);
         return 2;
     }
+    /* before anything is allocated: a bad CPU exits at once */
+    if (o.busy_cpu >= 0 && !bench_busy_start("blasconv-bench", o.busy_cpu))
+        return 2;
     static bench_layer layers[BENCH_MAX_LAYERS];
     int layer_count = 0;
     if (!bench_read_suite(o.suite, layers, &layer_count))
@@ -450,11 +453,8 @@ int main(int argc, char **argv)
     }
     for (int l = 0; l < layer_count; l++)
         data[l] = bench_layer_data_create(&layers[l], o.batch);
-    if (o.busy_cpu >= 0) {
-        if (!bench_busy_start("blasconv-bench", o.busy_cpu))
-            return 2;
+    if (o.busy_cpu >= 0)
         printf("busy: a process spinning on CPU %d through every timing\n\n", o.busy_cpu);
-    }
 
     /* Timed layer by layer, each layer's oneDNN row right after its vendors' rows, so
      * that a change of the shared machine's speed between layers moves both sides of a

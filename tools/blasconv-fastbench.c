@@ -282,11 +282,11 @@ int main(int argc, char **argv)
     }
     static bench_layer rows[BENCH_MAX_LAYERS];
     bench_program = "blasconv-fastbench";
+    if (busy_cpu >= 0 && !bench_busy_start(bench_program, busy_cpu))
+        return 2;
     int count = 0;
     if (!bench_read_suite(suite, rows, &count)) /* says what is wrong */
         return 1;
-    if (busy_cpu >= 0 && !bench_busy_start(bench_program, busy_cpu))
-        return 2;
     printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s; pass %s\n",
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
            (double)scale, constant ? "constant (cached)" : "transformed per call",
