@@ -183,12 +183,17 @@ BLASCONV_API blasconv_status blasconv_context_set_workspace(blasconv_context *ct
  *  rows, NHWC backward data whole images (on fewer images than threads, input rows;
  *  rows of a 1x1 layer) and NHWC backward filter blocks of 16 columns of dw (of
  *  KH*KW*C/g). Those splits agree with one thread within the pass's tolerance.
+ *  A thread that is done with its share takes what is left of another's, a tile at
+ *  a time (forward split by rows or images; whole images on the 1x1 path and in
+ *  backward data split by images), so a core slowed by other work holds a call up
+ *  less; which thread runs a tile does not change its result.
  *  FAST gives each thread whole batches of tiles in buffers of its own, or, for a
  *  layer whose transformed filter takes 4 MiB or more in NCHW, in NHWC 4 MiB on one
  *  thread or under 64 tiles and 16 MiB otherwise (and no less than the transformed
  *  tiles), blocks of output channels; on under 64 tiles a smaller filter not kept
  *  goes in one block per thread (each thread transforming the input itself where
- *  that takes up to 2 MiB). Its results agree with one thread's within FAST's bound,
+ *  that takes up to 2 MiB); the threads take the batches or blocks one at a time.
+ *  Its results agree with one thread's within FAST's bound,
  *  bitwise through a deterministic sgemm. Depthwise layers split planes, rows or
  *  channels in all three passes, bitwise as one thread.
  *  Calls under 2e6 flops run on one thread, BLAS included.
