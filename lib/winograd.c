@@ -169,6 +169,13 @@ static size_t tiles_tap_floats(int64_t channels, int tiles)
     return (size_t)channels * (size_t)tiles + WINOGRAD_TILE_PAD;
 }
 
+/* Bytes of one batch's V (channels C) or M (K) for `tiles` tiles, pads included,
+ * rounded up to 64. */
+static size_t batch_matrices_bytes(int m, int64_t channels, int tiles)
+{
+    return align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(channels, tiles) * sizeof(float));
+}
+
 /* Bytes of U, and of V plus M per tile, for tile side m. */
 static size_t filter_bytes(const conv_shape *s, int m)
 {
@@ -349,8 +356,8 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
     rows = (rows + 15) / 16 * 16;
     if (rows >= (size_t)s->k)
         return 0;
-    const size_t tiles_bytes = align64(taps * tiles_tap_floats(s->c, tiles) * 4) +
-                               align64(taps * tiles_tap_floats(s->k, tiles) * 4);
+    const size_t tiles_bytes =
+        batch_matrices_bytes(m, s->c, tiles) + batch_matrices_bytes(m, s->k, tiles);
     for (;; rows -= 16) { /* under a limit, narrower blocks rather than none */
         blocks = ((size_t)s->k + rows - 1) / rows;
         *buffers = blocks < (size_t)threads ? (int)blocks : threads;
@@ -465,10 +472,8 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes = k_block_buffer_bytes(s, m, (size_t)k_block);
     const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
-    const size_t v_bytes =
-        align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(s->c, per_batch) * sizeof(float));
-    const size_t p_bytes =
-        align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(s->k, per_batch) * sizeof(float));
+    const size_t v_bytes = batch_matrices_bytes(m, s->c, per_batch);
+    const size_t p_bytes = batch_matrices_bytes(m, s->k, per_batch);
     if (cached) {
         blasconv_status st = ensure_cache(ctx, fn, u_bytes);
         if (st != BLASCONV_OK)
@@ -1132,7 +1137,7 @@ static void run_k_blocks(void *arg, int64_t begin, int64_t end)
             own.kind = STAGE_INPUT;
             run_stage(&own, 0, stage_items(&own, STAGE_INPUT));
         }
-        for (int b; (b = claim_next(st)) < (k + wp->k_block - 1) / wp->k_block;) {
+        for (int b; (b = claim_next(st)) < ceil_div_int(k, wp->k_block);) {
             const int k0 = b * wp->k_block;
             k_block_rows_of_m(&own, u, k0, k - k0 < wp->k_block ? k : k0 + wp->k_block);
         }
