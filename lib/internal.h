@@ -581,9 +581,9 @@ typedef struct conv_plan {
                                C/g backward data, C/g*KH backward filter (NHWC:
                                16-column blocks of dw) */
     size_t slot_floats;     /* scratch floats from one slot's tile to the next's */
-    int units;              /* what the slots share out (plan.c's run_unit): one per
-                               slot, its share, or runs of unit_rows output rows: */
-    int unit_rows;          /* tiles, groups of images or whole images (plan_units) */
+    int unit_rows;          /* what the slots share out (plan.c's plan_units): units
+                               of this many output rows (tiles, groups of images or
+                               whole images), or 0: one unit per slot, its share */
     int unit_spans;         /* units run over the batch's rows (else per image) */
 } conv_plan;
 

@@ -311,31 +311,17 @@ static int parallel_slots(const blasconv_context *ctx, const conv_shape *s, conv
     return s->n;
 }
 
-/* Slots share out units of work: a forward pass split by rows or images in single
- * tiles (NHWC's, which may cross images, or each image's) or groups of images lowered
- * side by side, backward data split by images in whole images (plan_units); every
- * other split one unit per slot, its share. Slot j owns a run of
- * units and runs them in order (with cores of one speed, the split it always had);
- * a thread that runs out takes units one at a time from the back of another slot's
- * run (bc_parallel_shares): with one range a slot, the call had waited for its
- * slowest core. A test
- * program, two threads, a busy loop on the second core, two runs alternating the
- * library before and after, medians of 11-21 calls, ms: vgg_3x3_224 NCHW 25.2-25.4 ->
- * 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5, r50_3x3_56_b8
- * 12.1-14.3 -> 8.5-8.6, r50_1x1_56_b8 6.9-7.0 -> 4.3-4.7, r50_3x3_56_b8's backward data
- * 11.0-13.8 -> 8.3-8.4; without it the same (three runs: vgg_3x3_224 12.0-12.6 against
- * 12.5-12.6). Tiles taken in turn from the start, rather than runs, lost 2-9% without
- * the busy loop: a tile's neighbour, which shares its input rows, went to the other
- * core. */
 /* Units of p->unit_rows output rows: runs of the batch's rows (p->unit_spans), else
- * each image's rows in tiles. */
+ * each image's rows in tiles; without unit_rows, one unit per slot, its share. */
 static int64_t unit_count(const conv_plan *p)
 {
     const int64_t rows = (int64_t)p->s.n * p->s.oh, r = p->unit_rows;
+    if (!r)
+        return p->slots;
     return p->unit_spans ? (rows + r - 1) / r : p->s.n * ((p->s.oh + r - 1) / r);
 }
 
-/* The batch row where unit u starts (u = p->units: the end). */
+/* The batch row where unit u starts (u = unit_count: the end), given unit_rows. */
 static int unit_row(const conv_plan *p, int64_t u)
 {
     const int64_t oh = p->s.oh, rows = (int64_t)p->s.n * oh, r = p->unit_rows;
@@ -345,13 +331,25 @@ static int unit_row(const conv_plan *p, int64_t u)
     return (int)(u / per_image * oh + (in_image < oh ? in_image : oh));
 }
 
-/* Sets p->units (and what a unit is): a forward pass's tiles (NHWC's cross images
- * unless lowered by kernel columns) or groups of images lowered side by side, or whole
- * images (the direct 1x1 path, and backward data split by images); else the slots. */
+/* Slots share out units of work (bc_for_slots): a forward pass split by rows or images
+ * in single tiles (NHWC's, which cross images unless lowered by kernel columns, or each
+ * image's) or groups of images lowered side by side; the direct 1x1 path and backward
+ * data split by images in whole images; every other split one unit per slot, its
+ * share (unit_rows 0), as where there would be no more units than slots. Slot j owns
+ * a run of units and runs them in order (with cores of one speed, the split it always
+ * had); a thread that runs out takes units one at a time from the back of another
+ * slot's run (bc_parallel_shares): with one range a slot, the call had waited for its
+ * slowest core. A test program, two threads, a busy loop on the second core, two runs
+ * alternating the library before and after, medians of 11-21 calls, ms: vgg_3x3_224
+ * NCHW 25.2-25.4 -> 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5,
+ * r50_3x3_56_b8 12.1-14.3 -> 8.5-8.6, r50_1x1_56_b8 6.9-7.0 -> 4.3-4.7, r50_3x3_56_b8's
+ * backward data 11.0-13.8 -> 8.3-8.4; without it the same (three runs: vgg_3x3_224
+ * 12.0-12.6 against 12.5-12.6). Tiles taken in turn from the start, rather than runs,
+ * lost 2-9% without the busy loop: a tile's neighbour, which shares its input rows,
+ * went to the other core. */
 static void plan_units(conv_plan *p, conv_pass pass)
 {
     const conv_shape *s = &p->s;
-    p->units = p->slots;
     if (p->slots < 2 || p->split == SPLIT_CHANNELS || pass == PASS_BACKWARD_FILTER)
         return;
     if (pass == PASS_BACKWARD_DATA || s->direct_1x1) { /* whole images */
@@ -364,9 +362,8 @@ static void plan_units(conv_plan *p, conv_pass pass)
         p->unit_rows = p->rows_per_tile;
         p->unit_spans = s->layout == BLASCONV_NHWC && !p->row_shift;
     }
-    const int64_t units = unit_count(p);
-    if (units > p->slots)
-        p->units = (int)units;
+    if (unit_count(p) <= p->slots)
+        p->unit_rows = 0;
 }
 
 /* Unit u: slot u's share where the units are the slots, else a tile or images. */
@@ -375,7 +372,7 @@ static slot_range unit_range(const conv_plan *p, int64_t u)
     const int64_t n = p->s.n, oh = p->s.oh, slots = p->slots;
     const int64_t ks = p->channels; /* what SPLIT_CHANNELS splits */
     slot_range r = {0, (int)(n * oh), 0, (int)ks};
-    if (p->units != p->slots)
+    if (p->unit_rows)
         r.row_begin = unit_row(p, u), r.row_end = unit_row(p, u + 1);
     else if (p->split == SPLIT_IMAGES)
         r.row_begin = (int)(n * u / slots * oh), r.row_end = (int)(n * (u + 1) / slots * oh);
@@ -407,7 +404,7 @@ void bc_for_slots(const conv_plan *p, bc_slot_fn fn, void *arg)
         return;
     }
     struct slot_job job = {p, fn, arg};
-    bc_parallel_shares(p->slots, p->units, run_unit, &job);
+    bc_parallel_shares(p->slots, unit_count(p), run_unit, &job);
 }
 
 blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasconv_conv2d *d,
@@ -423,8 +420,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->split = SPLIT_IMAGES;
     p->channels = 0;
     p->slot_floats = 0;
-    p->units = 1;
-    p->unit_rows = 1;
+    p->unit_rows = 0;
     p->unit_spans = 0;
     blasconv_status st = bc_conv_shape(ctx, fn, d, &p->s);
     if (st != BLASCONV_OK)
