@@ -7,11 +7,19 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static pid_t busy_child = -1;
+
+int bench_busy_parse(const char *arg)
+{
+    char *end;
+    const long cpu = strtol(arg, &end, 10);
+    return end == arg || *end || cpu < 0 || cpu > 4095 ? -1 : (int)cpu;
+}
 
 int bench_busy_start(const char *tool, int cpu)
 {

@@ -262,11 +262,8 @@ static int parse_options(int argc, char **argv, options *o)
                 return fail("--workspace-limit '%s' is not a number of bytes", arg);
             o->workspace_limit = (size_t)bytes;
         } else if (strcmp(opt, "--busy-cpu") == 0) {
-            char *end;
-            long cpu = strtol(arg, &end, 10);
-            if (end == arg || *end || cpu < 0 || cpu > 4095)
+            if ((o->busy_cpu = bench_busy_parse(arg)) < 0)
                 return fail("--busy-cpu '%s' is not a CPU number", arg);
-            o->busy_cpu = (int)cpu;
         } else if (strcmp(opt, "--blas") == 0) {
             if (!add_vendor(o, arg))
                 return 0;
