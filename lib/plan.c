@@ -344,9 +344,10 @@ static int unit_row(const conv_plan *p, int64_t u)
  * NCHW 25.2-25.4 -> 17.4-17.8 (one thread alone: 25.5), NHWC 23.3-24.0 -> 16.9-17.5,
  * r50_3x3_56_b8 12.1-14.3 -> 8.5-8.6, r50_1x1_56_b8 6.9-7.0 -> 4.3-4.7, r50_3x3_56_b8's
  * backward data 11.0-13.8 -> 8.3-8.4; without it the same (three runs: vgg_3x3_224
- * 12.0-12.6 against 12.5-12.6). Tiles taken in turn from the start, rather than runs,
- * lost 2-9% without the busy loop: a tile's neighbour, which shares its input rows,
- * went to the other core. */
+ * 12.0-12.6 against 12.5-12.6). Pieces dealt in turn from the start, rather than runs,
+ * lost 1-9% without the busy loop (r50_3x3_56_b8 6.5 -> 7.1 ms in single tiles, NHWC
+ * vgg_3x3_224 11.8 -> 12.8 in four uneven pieces a slot): a tile's neighbour, which
+ * shares its input rows, went to the other core, and the last piece ran alone. */
 static void plan_units(conv_plan *p, conv_pass pass)
 {
     const conv_shape *s = &p->s;
