@@ -39,6 +39,7 @@ struct bc_blas {
     void (*blis_set_threads)(int64_t);
     int64_t (*blis_get_threads)(void);
     int default_threads; /* what "0 = all" means for this library; 0 = leave it */
+    int small_kernels;   /* runs GEMMs under 100^3 unpacked (gemm_small_blocks.c) */
     void *lib;           /* dlmopen handles; NULL for the linked library */
     void *libc;          /* the namespace's libc, loaded first */
     char *key;           /* registry key: the resolved path */
@@ -249,9 +250,21 @@ static void bind_thread_controls(struct bc_blas *b, void *handle)
         b->default_threads = b->blis_get_threads() > 1 ? (int)b->blis_get_threads() : 1;
 }
 
+/* OpenBLAS's small-matrix kernels for the SkylakeX family, in the release they were
+ * measured with (0.3.21) and later ones. */
+static int has_small_kernels(const vendor_probe *p)
+{
+    int major = 0, minor = 0, patch = 0;
+    return p->vendor == VENDOR_OPENBLAS && p->tier == 3 &&
+           sscanf(p->name, "OpenBLAS %d.%d.%d", &major, &minor, &patch) == 3 &&
+           (major > 0 || minor > 3 || (minor == 3 && patch >= 21));
+}
+
+/* The description of b and what its kernels allow, from the probe of its kernels. */
 static void describe(struct bc_blas *b, const vendor_probe *p, const char *origin,
                      const kernel_override *forced, const vendor_probe *auto_detected)
 {
+    b->small_kernels = has_small_kernels(p);
     const char *kernels = p->kernels[0] ? p->kernels : forced ? forced->kernels : "";
     char note[160] = "";
     if (forced && auto_detected->kernels[0])
@@ -408,6 +421,18 @@ void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int 
 {
     blasconv_sgemm_fn sgemm = ctx->user_sgemm ? ctx->user_sgemm : context_blas(ctx)->sgemm;
     sgemm(CBLAS_ROW_MAJOR, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void bc_sgemm_lowered(const blasconv_context *ctx, int m, int n, int k, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc)
+{
+    const struct bc_blas *blas = context_blas(ctx);
+    /* The small kernels run on the calling thread: not where the BLAS would thread. */
+    if (!ctx->user_sgemm && blas->small_kernels && blas->openblas_get_threads &&
+        blas->openblas_get_threads() == 1 && bc_small_blocks_pay(m, n, k))
+        bc_sgemm_small_blocks(blas->sgemm, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 
 void bc_blas_use_threads(const blasconv_context *ctx, int want)

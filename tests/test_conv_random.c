@@ -29,6 +29,41 @@ START_TEST(forward_matches_oracle)
 }
 END_TEST
 
+/* Forward layers whose GEMMs are large enough to go as 64 x 64 x 128 blocks where the
+ * BLAS has small-matrix kernels (gemm_small_blocks.c; OpenBLAS's SkylakeX family):
+ * output channels, columns and depth each end in a part block (100 = 64 + 36
+ * channels, 1640 and 930 columns, depths 200 and 216 = 128 + 72 and + 88), with and
+ * without a bias, at one thread and at two (each slot's GEMMs on its own thread). */
+START_TEST(medium_gemms_match_oracle)
+{
+    const blasconv_conv2d layers[] = {
+        {1, 200, 40, 41, 100, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, BLASCONV_NCHW}, /* direct 1x1 */
+        {1, 24, 61, 63, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, BLASCONV_NCHW},   /* im2col */
+    };
+    test_rng r = test_rng_seeded(4500);
+    for (int threads = 1; threads <= 2; threads++) {
+        blasconv_context *ctx;
+        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
+        for (int t = 0; t < 4; t++) {
+            const blasconv_conv2d d = layers[t % 2];
+            size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d);
+            size_t ny = test_conv_y_elems(&d);
+            float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
+            float *bias = test_alloc_random(&r, (size_t)d.out_channels);
+            const float *b = t / 2 ? bias : NULL;
+            float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
+            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, b, y), BLASCONV_OK);
+            ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want),
+                             BLASCONV_OK);
+            test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+            free(x), free(w), free(bias), free(y), free(want);
+        }
+        blasconv_context_destroy(ctx);
+    }
+}
+END_TEST
+
 /* Depthwise layers wide enough for the register-blocked interior (16 and 64
  * outputs at a time, overlapping last block) and its border columns, with strides
  * across of 1-3 (stride 2 splits rows into even and odd columns 32 at a time). */
@@ -485,6 +520,7 @@ int main(void)
     TCase *tc = tcase_create("agreement");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_matches_oracle, 0, 2);
+    tcase_add_test(tc, medium_gemms_match_oracle);
     tcase_add_test(tc, wide_depthwise_matches_oracle);
     tcase_add_test(tc, stride2_backward_data_pairs_kernel_columns);
     tcase_add_test(tc, depthwise_3x3_every_width_matches_oracle);
