@@ -423,16 +423,17 @@ void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int 
     sgemm(CBLAS_ROW_MAJOR, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void bc_sgemm_lowered(const blasconv_context *ctx, int m, int n, int k, const float *a, int lda,
-                      const float *b, int ldb, float beta, float *c, int ldc)
+void bc_sgemm_lowered(const blasconv_context *ctx, int trans_a, int m, int n, int k,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
 {
     const struct bc_blas *blas = context_blas(ctx);
     /* The small kernels run on the calling thread: not where the BLAS would thread. */
     if (!ctx->user_sgemm && blas->small_kernels && blas->openblas_get_threads &&
-        blas->openblas_get_threads() == 1 && bc_small_blocks_pay(m, n, k))
-        bc_sgemm_small_blocks(blas->sgemm, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        blas->openblas_get_threads() == 1 && bc_small_blocks_pay(trans_a, m, n, k))
+        bc_sgemm_small_blocks(blas->sgemm, trans_a, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
     else
-        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_NO_TRANS, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        bc_sgemm(ctx, trans_a, CBLAS_NO_TRANS, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 
 void bc_blas_use_threads(const blasconv_context *ctx, int want)

@@ -29,7 +29,7 @@ static void shifted_tile(const blasconv_context *ctx, const conv_plan *p, const 
     const int ldb = (int)bc_row_shift_lowered_rows(s, PASS_FORWARD, oh_end - oh) * s->ow;
     bc_row_shift_lower(s, x_group, oh, oh_end, rows);
     for (int ki = 0; ki < s->kh; ki++)
-        bc_sgemm_lowered(ctx, kg, cols, depth,
+        bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, cols, depth,
                          p->shifted_filter + ((size_t)ki * s->k + (size_t)k0) * (size_t)depth,
                          depth, rows + (size_t)ki * s->dil_h * s->ow, ldb, ki ? 1.0f : beta,
                          y_tile, (int)s->positions);
@@ -61,8 +61,8 @@ static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const 
                 int cols = (oh_stop - oh_begin) * s->ow;
                 if (b_group)
                     fill_bias(y_group, b_group, kg, s->positions, first, (size_t)cols);
-                bc_sgemm_lowered(ctx, kg, cols, cg, w_group, cg, x_group + first, positions, beta,
-                                 y_group + first, positions);
+                bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, cols, cg, w_group, cg, x_group + first,
+                                 positions, beta, y_group + first, positions);
                 continue;
             }
             for (int oh = oh_begin; oh < oh_stop; oh += rows_per_tile) {
@@ -76,8 +76,8 @@ static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const 
                     continue;
                 }
                 bc_im2col_nchw(s, x_group, oh, oh_end, col, (size_t)tile_cols);
-                bc_sgemm_lowered(ctx, kg, tile_cols, col_rows, w_group, col_rows, col, tile_cols,
-                                 beta, y_group + first, positions);
+                bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, tile_cols, col_rows, w_group, col_rows,
+                                 col, tile_cols, beta, y_group + first, positions);
             }
         }
     }
@@ -106,8 +106,9 @@ static void forward_nchw_images(const blasconv_context *ctx, const conv_plan *p,
                                col + (size_t)j * positions, cols);
             if (bias)
                 fill_bias(product, bias + k0, kg, cols, 0, cols);
-            bc_sgemm_lowered(ctx, kg, (int)cols, col_rows, w + (size_t)k0 * s->col_rows, col_rows,
-                             col, (int)cols, bias ? 1.0f : 0.0f, product, (int)cols);
+            bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, (int)cols, col_rows,
+                             w + (size_t)k0 * s->col_rows, col_rows, col, (int)cols,
+                             bias ? 1.0f : 0.0f, product, (int)cols);
             for (int j = 0; j < count; j++)
                 for (int k = 0; k < kg; k++)
                     memcpy(y + ((size_t)(n0 + j) * s->k + (size_t)(k0 + k)) * positions,

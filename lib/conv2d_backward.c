@@ -48,10 +48,10 @@ static void backward_data_shifted(const blasconv_context *ctx, const conv_plan *
                            (size_t)(ih_end - last) * s->ow * sizeof(float));
                 }
             if (last > first)
-                bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_depth, (last - first) * s->ow, kg,
-                         1.0f, w_share + ki * block, depth,
-                         dy_group + (size_t)(first + shift) * s->ow, (int)s->positions,
-                         ki ? 1.0f : 0.0f, col + (size_t)(first - ih) * s->ow, tile_cols);
+                bc_sgemm_lowered(ctx, CBLAS_TRANS, share_depth, (last - first) * s->ow, kg,
+                                 w_share + ki * block, depth,
+                                 dy_group + (size_t)(first + shift) * s->ow, (int)s->positions,
+                                 ki ? 1.0f : 0.0f, col + (size_t)(first - ih) * s->ow, tile_cols);
         }
         bc_row_shift_col2im(share, col, ih, ih_end, dx_share);
     }
@@ -92,9 +92,8 @@ static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, 
         dx + ((size_t)n * s->c + (size_t)g * s->c_per_group + (size_t)c_begin) * plane;
     if (s->direct_1x1) { /* dx_g[cg][HW] = W_g^T dy_g: written whole, no col2im */
         const size_t first = (size_t)ih_begin * s->w; /* H = OH, W = OW */
-        bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, (ih_end - ih_begin) * s->w, kg,
-                 1.0f, w_share, col_rows, dy_group + first, positions, 0.0f, dx_share + first,
-                 positions);
+        bc_sgemm_lowered(ctx, CBLAS_TRANS, share_rows, (ih_end - ih_begin) * s->w, kg, w_share,
+                         col_rows, dy_group + first, positions, 0.0f, dx_share + first, positions);
         return;
     }
     int oh_first, oh_stop;
@@ -115,8 +114,8 @@ static void backward_data_rows(const blasconv_context *ctx, const conv_plan *p, 
     for (int oh = oh_first; oh < oh_stop; oh += p->rows_per_tile) {
         const int oh_end = bc_tile_end(oh, p->rows_per_tile, oh_stop);
         int tile_cols = (oh_end - oh) * s->ow;
-        bc_sgemm(ctx, CBLAS_TRANS, CBLAS_NO_TRANS, share_rows, tile_cols, kg, 1.0f, w_share,
-                 col_rows, dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
+        bc_sgemm_lowered(ctx, CBLAS_TRANS, share_rows, tile_cols, kg, w_share, col_rows,
+                         dy_group + (size_t)oh * s->ow, positions, 0.0f, col, tile_cols);
         if (s->strided_1x1)
             bc_col2im_1x1_strided(&share, col, oh, oh_end, ih_begin, ih_end, dx_share);
         else

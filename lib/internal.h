@@ -175,11 +175,11 @@ float *bc_scratch(blasconv_context *ctx, size_t bytes);
 
 /* --- gemm_small_blocks.c: GEMMs as blocks a BLAS runs unpacked ---------- */
 
-/* Whether an m x n x k GEMM (no transposes) ran faster as small blocks. */
-int bc_small_blocks_pay(int m, int n, int k);
-/* Row-major C = alpha A B + beta C as GEMMs of at most 64 x 64 x 128 through sgemm,
- * each output summed over its depth in the same order whatever m and n are. */
-void bc_sgemm_small_blocks(blasconv_sgemm_fn sgemm, int m, int n, int k, float alpha,
+/* Whether an m x n x k GEMM, op(A) B, ran faster as small blocks. */
+int bc_small_blocks_pay(int trans_a, int m, int n, int k);
+/* Row-major C = alpha op(A) B + beta C as GEMMs of at most 64 x 64 x 128 through
+ * sgemm, each output summed over its depth in the same order whatever m and n are. */
+void bc_sgemm_small_blocks(blasconv_sgemm_fn sgemm, int trans_a, int m, int n, int k, float alpha,
                            const float *a, int lda, const float *b, int ldb, float beta, float *c,
                            int ldc);
 
@@ -189,10 +189,12 @@ void bc_sgemm_small_blocks(blasconv_sgemm_fn sgemm, int m, int n, int k, float a
 void bc_sgemm(const blasconv_context *ctx, int trans_a, int trans_b, int m, int n, int k,
               float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
               int ldc);
-/* The forward lowering's C = A B + beta C (alpha 1): as bc_sgemm, or in blocks for
- * the BLAS's small-matrix kernels where those were measured to be faster. */
-void bc_sgemm_lowered(const blasconv_context *ctx, int m, int n, int k, const float *a, int lda,
-                      const float *b, int ldb, float beta, float *c, int ldc);
+/* The lowering's C = op(A) B + beta C (alpha 1; forward A, backward data A^T): as
+ * bc_sgemm, or in blocks for the BLAS's small-matrix kernels where those were
+ * measured to be faster. */
+void bc_sgemm_lowered(const blasconv_context *ctx, int trans_a, int m, int n, int k,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc);
 /* Applies the context's thread count to its BLAS before a call's GEMMs; at more than
  * one, sends the library's idle workers to sleep first (bc_parallel_rest). */
 void bc_blas_apply_threads(const blasconv_context *ctx);

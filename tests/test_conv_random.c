@@ -29,35 +29,33 @@ START_TEST(forward_matches_oracle)
 }
 END_TEST
 
-/* Forward layers whose GEMMs are large enough to go as 64 x 64 x 128 blocks where the
- * BLAS has small-matrix kernels (gemm_small_blocks.c; OpenBLAS's SkylakeX family):
- * output channels, columns and depth each end in a part block (100 = 64 + 36
- * channels, 1640 and 930 columns, depths 200 and 216 = 128 + 72 and + 88), with and
- * without a bias, at one thread and at two (each slot's GEMMs on its own thread). */
+/* Layers whose GEMMs are large enough to go as 64 x 64 x 128 blocks where the BLAS
+ * has small-matrix kernels (gemm_small_blocks.c; OpenBLAS's SkylakeX family), forward
+ * and backward data against the oracle: output channels, columns and depth each end
+ * in a part block (100 = 64 + 36 channels, 1640 and 930 columns, depths 200 and
+ * 216 = 128 + 72 and + 88; backward data of a 7x7 map, 49 columns of 360 rows, depth
+ * 200), with and without a bias, at one thread and at two (each slot's GEMMs on its
+ * own thread). */
 START_TEST(medium_gemms_match_oracle)
 {
     const blasconv_conv2d layers[] = {
         {1, 200, 40, 41, 100, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, BLASCONV_NCHW}, /* direct 1x1 */
         {1, 24, 61, 63, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, BLASCONV_NCHW},   /* im2col */
+        {1, 40, 7, 7, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, BLASCONV_NCHW},    /* 49 columns */
     };
     test_rng r = test_rng_seeded(4500);
     for (int threads = 1; threads <= 2; threads++) {
         blasconv_context *ctx;
         ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
         ck_assert_int_eq(blasconv_context_set_threads(ctx, threads), BLASCONV_OK);
-        for (int t = 0; t < 4; t++) {
-            const blasconv_conv2d d = layers[t % 2];
-            size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d);
-            size_t ny = test_conv_y_elems(&d);
-            float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
-            float *bias = test_alloc_random(&r, (size_t)d.out_channels);
-            const float *b = t / 2 ? bias : NULL;
-            float *y = test_alloc_poisoned(ny), *want = test_alloc_poisoned(ny);
-            ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, b, y), BLASCONV_OK);
-            ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, b, want),
-                             BLASCONV_OK);
-            test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
-            free(x), free(w), free(bias), free(y), free(want);
+        for (size_t t = 0; t < 2 * sizeof layers / sizeof layers[0]; t++) {
+            test_conv_problem p = test_conv_problem_make(&r, layers[t / 2]);
+            float *bias = p.bias;
+            if (t % 2)
+                p.bias = NULL;
+            test_assert_forward_and_data_match_oracle(ctx, &p);
+            p.bias = bias;
+            test_conv_problem_free(&p);
         }
         blasconv_context_destroy(ctx);
     }

@@ -1,7 +1,8 @@
 /* The lowering's GEMMs as small blocks (lib/gemm_small_blocks.c), tested directly so
  * that it runs whatever BLAS and kernels this machine has: against a naive product,
  * with every block under the small-matrix limit, part blocks on every side, padded
- * leading dimensions, alpha and beta (0 over a NaN-poisoned C, which must not show). */
+ * leading dimensions, A as it lies (forward) and transposed (backward data), alpha
+ * and beta (0 over a NaN-poisoned C, which must not show). */
 #include "../lib/internal.h"
 #include "testutil.h"
 
@@ -31,25 +32,26 @@ START_TEST(blocks_match_one_product)
                  {130, 70, 256, 0.5f, 1.0f},  /* 64 + 64 + 2 rows; adds onto C */
                  {7, 200, 129, 1.0f, 0.75f}}; /* one part block of rows; depth 128 + 1 */
     test_rng r = test_rng_seeded(4600);
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const int m = cases[t].m, n = cases[t].n, k = cases[t].k;
-        const int lda = k + 3, ldb = n + 5, ldc = n + 2;
-        float *a = test_alloc_random(&r, (size_t)m * lda),
-              *b = test_alloc_random(&r, (size_t)k * ldb);
-        float *c = cases[t].beta != 0.0f ? test_alloc_random(&r, (size_t)m * ldc)
-                                         : test_alloc_poisoned((size_t)m * ldc);
+    for (size_t t = 0; t < 2 * sizeof cases / sizeof cases[0]; t++) {
+        const int ta = t % 2 ? CBLAS_TRANS : CBLAS_NO_TRANS; /* A as it lies, then A^T */
+        const int m = cases[t / 2].m, n = cases[t / 2].n, k = cases[t / 2].k;
+        const float alpha = cases[t / 2].alpha, beta = cases[t / 2].beta;
+        const int lda = (t % 2 ? m : k) + 3, ldb = n + 5, ldc = n + 2;
+        float *a = test_alloc_random(&r, (size_t)(t % 2 ? k : m) * lda);
+        float *b = test_alloc_random(&r, (size_t)k * ldb);
+        float *c = beta != 0.0f ? test_alloc_random(&r, (size_t)m * ldc)
+                                : test_alloc_poisoned((size_t)m * ldc);
         float *want = test_alloc_copy(c, (size_t)m * ldc);
-        test_naive_sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, m, n, k, cases[t].alpha,
-                         a, lda, b, ldb, cases[t].beta, want, ldc);
+        test_naive_sgemm(CBLAS_ROW_MAJOR, ta, CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta,
+                         want, ldc);
         calls = 0, largest_ok = 1;
-        bc_sgemm_small_blocks(counting_sgemm, m, n, k, cases[t].alpha, a, lda, b, ldb,
-                              cases[t].beta, c, ldc);
+        bc_sgemm_small_blocks(counting_sgemm, ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        char what[64];
+        snprintf(what, sizeof what, "%d x %d x %d, A%s", m, n, k, t % 2 ? "^T" : "");
         ck_assert_int_eq(calls, ((m + 63) / 64) * ((n + 63) / 64) * ((k + 127) / 128));
-        ck_assert_msg(largest_ok, "a block over 64 x 64 x 128 in case %zu", t);
+        ck_assert_msg(largest_ok, "%s: a block over 64 x 64 x 128", what);
         double atol, rtol;
         test_gemm_tolerance(k, &atol, &rtol);
-        char what[64];
-        snprintf(what, sizeof what, "case %zu (%d x %d x %d)", t, m, n, k);
         /* All of C, the padding between rows too (left as it was) */
         test_assert_close(c, want, (size_t)m * ldc, atol, rtol, what);
         free(a), free(b), free(c), free(want);
