@@ -143,8 +143,8 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  when the cap holds the default tile and otherwise differ only by float32
  *  rounding of the sum over positions. (Bitwise given an sgemm whose elements do not
  *  depend on the GEMM's width: a vendor BLAS may sum edge columns in another order,
- *  and blasconv runs some forward GEMMs of narrow tiles in blocks for OpenBLAS's
- *  small-matrix kernels, see the README.)
+ *  and blasconv runs some forward and backward-data GEMMs of narrow tiles in blocks
+ *  for OpenBLAS's small-matrix kernels, see the README.)
  *  NCHW forward on maps of under 192 positions with several images lowers whole
  *  images side by side into one tile, up to 8 MiB of scratch per thread, for wider
  *  GEMMs; a cap makes it group fewer.
