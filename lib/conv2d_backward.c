@@ -285,41 +285,60 @@ static void backward_data_share(void *arg, float *col, slot_range r)
     backward_data_nchw(j->ctx, j->plan, j->dy, j->w, j->out, col, r);
 }
 
+/* Adds one tile's share of dw (kg x share_rows, leading dimension C/g*KH*KW) or, with
+ * dwt, of dw^T (share_rows x kg): the tile's lowered rows (share_rows x cols, ld floats
+ * apart) times its dy columns (kg x cols, OH*OW apart). */
+static void add_filter_tile(const blasconv_context *ctx, const conv_shape *s, int share_rows,
+                            int cols, const float *rows, int ld, const float *dy_tile, float beta,
+                            float *dw_share, float *dwt_share)
+{
+    const int kg = s->k_per_group, positions = (int)s->positions;
+    if (dwt_share)
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, share_rows, kg, cols, 1.0f, rows, ld, dy_tile,
+                 positions, beta, dwt_share, kg);
+    else
+        bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, cols, 1.0f, dy_tile, positions,
+                 rows, ld, beta, dw_share, (int)s->col_rows);
+}
+
 /* dw columns of kernel rows [first, end) of every group (kernel row c*KH + ki: input
  * channel c's taps (ki, 0..KW-1)), summed over the whole batch and its tiles in one
- * order, lowering only those kernel rows. */
-static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *s, const float *x,
-                                 const float *dy, float *dw, float *col, int rows_per_tile,
-                                 int first, int end)
+ * order, lowering only those kernel rows. With p->dw_transposed the tiles add into
+ * those rows of dw^T, transposed into dw at the end. */
+static void backward_filter_nchw(const blasconv_context *ctx, const conv_plan *p, const float *x,
+                                 const float *dy, float *dw, float *col, int first, int end)
 {
-    const int kg = s->k_per_group;
-    const int positions = (int)s->positions, col_rows = (int)s->col_rows;
+    const conv_shape *s = &p->s;
+    const int kg = s->k_per_group, positions = (int)s->positions;
     const int share_rows = (end - first) * s->kw; /* of the column matrix */
     const size_t plane = (size_t)s->h * s->w;
     for (int g = 0; g < s->groups; g++) {
         float *dw_share = dw + (size_t)g * kg * s->col_rows + (size_t)first * s->kw;
+        float *dwt_share = p->dw_transposed ? p->dw_transposed + (size_t)g * kg * s->col_rows +
+                                                  (size_t)first * s->kw * kg
+                                            : NULL;
         float beta = 0.0f; /* the first GEMM overwrites dw, the rest accumulate */
         for (int n = 0; n < s->n; n++) {
             const float *x_group = x + ((size_t)n * s->c + (size_t)g * s->c_per_group) * plane;
             const float *dy_group = dy + ((size_t)n * s->k + (size_t)g * kg) * s->positions;
             if (s->direct_1x1) { /* a kernel row is a channel */
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, positions, 1.0f,
-                         dy_group, positions, x_group + (size_t)first * plane, positions, beta,
-                         dw_share, col_rows);
+                add_filter_tile(ctx, s, share_rows, positions, x_group + (size_t)first * plane,
+                                positions, dy_group, beta, dw_share, dwt_share);
                 beta = 1.0f;
                 continue;
             }
-            for (int oh = 0; oh < s->oh; oh += rows_per_tile) {
-                const int oh_end = bc_tile_end(oh, rows_per_tile, s->oh);
+            for (int oh = 0; oh < s->oh; oh += p->rows_per_tile) {
+                const int oh_end = bc_tile_end(oh, p->rows_per_tile, s->oh);
                 int tile_cols = (oh_end - oh) * s->ow;
                 bc_im2col_nchw_kernel_rows(s, x_group, first, end, oh, oh_end, col,
                                            (size_t)tile_cols);
-                bc_sgemm(ctx, CBLAS_NO_TRANS, CBLAS_TRANS, kg, share_rows, tile_cols, 1.0f,
-                         dy_group + (size_t)oh * s->ow, positions, col, tile_cols, beta, dw_share,
-                         col_rows);
+                add_filter_tile(ctx, s, share_rows, tile_cols, col, tile_cols,
+                                dy_group + (size_t)oh * s->ow, beta, dw_share, dwt_share);
                 beta = 1.0f;
             }
         }
+        if (dwt_share)
+            bc_transpose(dwt_share, share_rows, kg, (size_t)kg, dw_share, (size_t)s->col_rows);
     }
 }
 
@@ -327,8 +346,7 @@ static void backward_filter_nchw(const blasconv_context *ctx, const conv_shape *
 static void backward_filter_share(void *arg, float *col, slot_range r)
 {
     const struct backward_job *j = arg;
-    backward_filter_nchw(j->ctx, &j->plan->s, j->x, j->dy, j->out, col, j->plan->rows_per_tile,
-                         r.k_begin, r.k_end);
+    backward_filter_nchw(j->ctx, j->plan, j->x, j->dy, j->out, col, r.k_begin, r.k_end);
 }
 
 /* NHWC: dw_g[K/g][KH*KW*C/g] = sum over tiles of dy_tile^T col, for the columns of dw

@@ -118,6 +118,9 @@ static inline void bc_transpose16(vec16 t[16])
     BC_TRANSPOSE_STEP(t, 1, BC_LO1, BC_HI1)
 }
 
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (transpose.c). */
+void bc_transpose(const float *src, int rows, int cols, size_t lds, float *dst, size_t ldd);
+
 /* CBLAS enum values (the ABI every CBLAS shares). */
 enum {
     CBLAS_ROW_MAJOR = 101,
@@ -587,6 +590,9 @@ typedef struct conv_plan {
     int row_shift;          /* forward or backward data lowered by kernel columns
                                (row_shift.c) */
     float *shifted_filter;  /* its NCHW filter copy, ahead of the slots' tiles; else NULL */
+    float *dw_transposed;   /* NCHW backward filter: dw^T ([C/g*KH*KW][K/g] per group),
+                               ahead of the tiles, summed there and transposed into dw
+                               (plan.c says where); else NULL */
     winograd_plan winograd; /* forward and backward data under FAST: winograd.m > 0
                                takes this path */
     conv_shape dx_forward;  /* backward data under FAST: the forward of dy that gives dx */

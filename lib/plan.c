@@ -78,14 +78,55 @@ static int row_shift_tile_rows(const conv_shape *s, conv_pass pass, size_t total
     return rows > (size_t)limit ? limit : (int)rows;
 }
 
+/* NCHW backward filter sums dw^T ([C/g*KH*KW][K/g] per group: the lowering times dy
+ * transposed) and transposes it into dw at the end, on layers of up to this many
+ * output channels per group and this many positions over the batch: OpenBLAS ran
+ * those GEMMs with dw^T as the output faster (a test program, one thread, medians of
+ * 15, two runs, GFLOP/s dw = dy col^T -> dw^T = col dy^T): 64 x 147 x 12544 (r50_conv1)
+ * 102-125 -> 139-144, 64 x 576 x 3136 140-142 -> 165-166, 64 x 256 x 3136 143-147 ->
+ * 161, 128 x 1152 x 784 163-168 -> 179-184; with more channels the gain was small
+ * (256 x 2304 x 196 180-188 -> 189-191) and the transpose at the end took more than
+ * it (r50_3x3_14 1.32-1.43 -> 1.61-1.80 ms, r50_3x3_7 1.6-1.8 -> 3.2-3.5), as it would
+ * on a few positions, where each element of dw takes little work. */
+#define DW_TRANSPOSED_MAX_CHANNELS 128
+#define DW_TRANSPOSED_MIN_POSITIONS 512
+
+/* Scratch bytes of dw^T ahead of the tiles (a whole number of cache lines, so that the
+ * tiles stay aligned), or 0 where the pass sums dw itself: not NCHW backward filter,
+ * outside the sizes above, or a capacity that would not keep `after` bytes for the
+ * tiles. */
+static size_t dw_transposed_bytes(const conv_shape *s, conv_pass pass, size_t capacity,
+                                  size_t after)
+{
+    if (pass != PASS_BACKWARD_FILTER || s->layout != BLASCONV_NCHW ||
+        s->k_per_group > DW_TRANSPOSED_MAX_CHANNELS ||
+        (int64_t)s->n * s->positions < DW_TRANSPOSED_MIN_POSITIONS)
+        return 0;
+    const size_t bytes = ((size_t)s->w_elems * sizeof(float) + 63) / 64 * 64;
+    return capacity >= bytes && capacity - bytes >= after ? bytes : 0;
+}
+
+/* The direct 1x1 path's only scratch: dw^T for backward filter where it applies
+ * (none otherwise, nor under a limit that cannot hold it, nor when it cannot be
+ * allocated: the path needs no scratch). */
+static blasconv_status plan_direct(blasconv_context *ctx, conv_pass pass, conv_plan *p)
+{
+    const size_t bytes = dw_transposed_bytes(&p->s, pass, bc_scratch_capacity(ctx), 0);
+    if (bytes)
+        p->dw_transposed = bc_scratch(ctx, bytes); /* NULL: dw summed as it lies */
+    return BLASCONV_OK;
+}
+
 /* Sizes the tiles and gets their scratch: one tile per parallel slot (p->slots,
- * dropped to 1 when the capacity cannot give every slot an output row). */
+ * dropped to 1 when the capacity cannot give every slot an output row), after dw^T
+ * where backward filter sums it (dw_transposed_bytes). */
 static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, conv_pass pass,
                                       conv_plan *p)
 {
     const conv_shape *s = &p->s;
     const size_t row_bytes = (size_t)s->col_rows * (size_t)s->ow * sizeof(float);
-    const size_t total = bc_scratch_capacity(ctx);
+    const size_t front = dw_transposed_bytes(s, pass, bc_scratch_capacity(ctx), row_bytes);
+    const size_t total = bc_scratch_capacity(ctx) - front;
     size_t capacity = total;
     if (capacity < row_bytes)
         return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,
@@ -152,10 +193,13 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
             filter_bytes = 0;
         }
     }
-    float *buffer = bc_scratch(ctx, filter_bytes + slot_bytes * (size_t)p->slots);
+    const size_t bytes = front + filter_bytes + slot_bytes * (size_t)p->slots;
+    float *buffer = bc_scratch(ctx, bytes);
     if (!buffer)
         return bc_fail(ctx, BLASCONV_ERR_NO_MEMORY, fn, "cannot allocate %zu bytes of scratch",
-                       filter_bytes + slot_bytes * (size_t)p->slots);
+                       bytes);
+    p->dw_transposed = front ? buffer : NULL;
+    buffer += front / sizeof(float);
     p->shifted_filter = filter_bytes ? buffer : NULL;
     buffer += filter_bytes / sizeof(float);
     p->col = buffer;
@@ -416,6 +460,7 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
     p->images_per_tile = 1;
     p->row_shift = 0;
     p->shifted_filter = NULL;
+    p->dw_transposed = NULL;
     p->depthwise = 0;
     p->slots = 1;
     p->split = SPLIT_IMAGES;
@@ -435,8 +480,8 @@ blasconv_status bc_conv_plan(blasconv_context *ctx, const char *fn, const blasco
         st = bc_winograd_plan_backward_data(ctx, fn, &p->s, &p->dx_forward, &p->winograd);
     if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
         p->slots = parallel_slots(ctx, &p->s, pass, &p->split);
-    if (st == BLASCONV_OK && !p->s.direct_1x1 && !p->depthwise && !p->winograd.m)
-        st = plan_col_tiles(ctx, fn, pass, p);
+    if (st == BLASCONV_OK && !p->depthwise && !p->winograd.m)
+        st = p->s.direct_1x1 ? plan_direct(ctx, pass, p) : plan_col_tiles(ctx, fn, pass, p);
     if (st == BLASCONV_OK)
         plan_units(p, pass);
     /* The depthwise loops call no BLAS: leave its thread count alone (raising it
