@@ -140,7 +140,8 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  that call returns BLASCONV_ERR_WORKSPACE. Forward and backward-data results are
  *  bitwise identical under any cap (but see the kernel-column path below);
  *  backward-filter results are bitwise identical
- *  when the cap holds the default tile and otherwise differ only by float32
+ *  when the cap holds the default tile (and, where NCHW backward filter sums dw
+ *  transposed, see below, that too) and otherwise differ only by float32
  *  rounding of the sum over positions. (Bitwise given an sgemm whose elements do not
  *  depend on the GEMM's width: a vendor BLAS may sum edge columns in another order,
  *  and blasconv runs some forward and backward-data GEMMs of narrow tiles in blocks
@@ -159,7 +160,14 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  above it they are bitwise the uncapped call's. The minimum is the lowering of one
  *  tile row, C/g*KW*OW floats times (1 + (KH-1)*dilation_height) for forward's output
  *  row and 1 for backward data's input row, plus in NCHW the filter copy the path
- *  keeps in the scratch (K*C/g*KH*KW floats, rounded up to 64 bytes). */
+ *  keeps in the scratch (K*C/g*KH*KW floats, rounded up to 64 bytes).
+ *  NCHW backward filter of a layer with up to 128 output channels per group and
+ *  512+ positions over the batch sums dw transposed (K*C/g*KH*KW floats, rounded up
+ *  to 64 bytes, ahead of its tiles; OpenBLAS runs those GEMMs faster) where the
+ *  scratch holds that and (but on the 1x1 path) one output row's lowering besides,
+ *  and dw itself otherwise
+ *  (results then differ by float32 rounding). blasconv_conv2d_workspace_size does not
+ *  count it: the pass does not need it. */
 BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this
@@ -295,7 +303,8 @@ BLASCONV_API blasconv_status blasconv_conv2d_output_size(const blasconv_conv2d *
  *  none is needed: 1x1 stride-1 unpadded NCHW, and every pass of a depthwise layer,
  *  one input channel per group with up to 4 output channels per group in NCHW, or
  *  one with K*KH*KW <= 4096 in NHWC, which run direct loops; a pass lowered by kernel
- *  columns: its filter copy plus all its lowered rows, see
+ *  columns: its filter copy plus all its lowered rows; not the transposed dw that
+ *  NCHW backward filter sums where the scratch has room for it; see
  *  blasconv_context_set_workspace_limit). All three out-pointers are required. */
 BLASCONV_API blasconv_status blasconv_conv2d_workspace_size(const blasconv_conv2d *d,
                                                             size_t *forward_bytes,
