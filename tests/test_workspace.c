@@ -336,6 +336,84 @@ START_TEST(huge_kernel_reach_keeps_sizes_exact)
 END_TEST
 
 /* A kept context reuses its scratch: the second identical call allocates nothing. */
+/* The first GEMM's rows and columns of the last call through counting_sgemm. */
+static int first_gemm_m, first_gemm_n, gemm_calls;
+
+static void counting_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                           int ldc)
+{
+    if (gemm_calls++ == 0)
+        first_gemm_m = m, first_gemm_n = n;
+    test_naive_sgemm(layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* NCHW backward filter of up to 128 output channels on 512+ positions sums dw^T
+ * (the filter's taps as the GEMMs' rows) where the scratch holds it besides one
+ * output row's tile, and dw itself where it does not (a caller buffer of 0 bytes on
+ * the direct 1x1 path; a cap of one row, against one row and dw^T, so that both calls
+ * run one-row tiles): through the naive sgemm, whose elements are the same ordered
+ * sums either way, the results are bitwise the same. */
+START_TEST(transposed_dw_where_the_scratch_holds_it)
+{
+    test_rng r = test_rng_seeded(8);
+    const blasconv_conv2d layers[] = {
+        {.batch = 1,
+         .in_channels = 8,
+         .in_height = 24,
+         .in_width = 24,
+         .out_channels = 16,
+         .kernel_height = 1,
+         .kernel_width = 1}, /* direct 1x1: 576 positions */
+        {.batch = 2,
+         .in_channels = 5,
+         .in_height = 16,
+         .in_width = 17,
+         .out_channels = 20,
+         .kernel_height = 3,
+         .kernel_width = 3,
+         .pad_top = 1,
+         .pad_bottom = 1,
+         .pad_left = 1,
+         .pad_right = 1,
+         .groups = 1}, /* im2col: 544 positions; dw^T 45 x 20: 16 x 16 blocks, edges */
+    };
+    for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
+        const blasconv_conv2d *d = &layers[l];
+        test_conv_problem p = test_conv_problem_make(&r, *d);
+        const int taps = d->in_channels * d->kernel_height * d->kernel_width;
+        float *dw[2], db[20]; /* dbias of up to 20 output channels */
+        float *buffer = malloc(test_conv_row_bytes(d));
+        const size_t dwt_bytes = (p.nw * sizeof(float) + 63) / 64 * 64;
+        for (int fits = 1; fits >= 0; fits--) {
+            blasconv_context *ctx;
+            ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+            blasconv_context_set_sgemm(ctx, counting_sgemm);
+            if (!fits && l == 0)
+                blasconv_context_set_workspace(ctx, buffer, 0);
+            else if (l == 1)
+                blasconv_context_set_workspace_limit(ctx, test_conv_row_bytes(d) +
+                                                              (fits ? dwt_bytes : 0));
+            dw[fits] = test_alloc_poisoned(p.nw);
+            gemm_calls = 0;
+            ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, d, p.x, p.dy, dw[fits], db),
+                             BLASCONV_OK);
+            /* dw^T: rows of (the first tile's share of) the taps, K columns */
+            ck_assert_int_eq(fits ? first_gemm_n : first_gemm_m, d->out_channels);
+            ck_assert_int_eq(fits ? first_gemm_m : first_gemm_n, taps);
+            blasconv_context_destroy(ctx);
+        }
+        ck_assert_msg(memcmp(dw[0], dw[1], p.nw * sizeof(float)) == 0, "layer %zu", l);
+        float *want = test_alloc_poisoned(p.nw);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, d, p.x, p.dy, want, NULL),
+                         BLASCONV_OK);
+        test_assert_conv_close(dw[1], want, p.nw, d, BLASCONV_PASS_BACKWARD_FILTER, "dw^T");
+        free(dw[0]), free(dw[1]), free(want), free(buffer);
+        test_conv_problem_free(&p);
+    }
+}
+END_TEST
+
 START_TEST(scratch_is_kept_between_calls)
 {
     test_rng r = test_rng_seeded(8);
@@ -373,6 +451,7 @@ int main(void)
     tcase_add_test(tc, caller_buffer_never_allocates);
     tcase_add_test(tc, below_one_row_is_workspace_error);
     tcase_add_test(tc, scratch_is_kept_between_calls);
+    tcase_add_test(tc, transposed_dw_where_the_scratch_holds_it);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
