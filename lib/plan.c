@@ -87,7 +87,13 @@ static int row_shift_tile_rows(const conv_shape *s, conv_pass pass, size_t total
  * 161, 128 x 1152 x 784 163-168 -> 179-184; with more channels the gain was small
  * (256 x 2304 x 196 180-188 -> 189-191) and the transpose at the end took more than
  * it (r50_3x3_14 1.32-1.43 -> 1.61-1.80 ms, r50_3x3_7 1.6-1.8 -> 3.2-3.5), as it would
- * on a few positions, where each element of dw takes little work. */
+ * on a few positions, where each element of dw takes little work; 256 and 512
+ * channels on 784-3136 positions (dil_3x3_28, 256 -> 256 on 56x56 and 1x1, 256 -> 512
+ * on 28x28, r50_3x3_14_b8) ran within the noise either way (blasconv-bench, three runs
+ * alternating). Up to 128 it also won on grouped layers (128 channels in 8 groups on
+ * 56x56: conv/sgemm 0.64-0.73 -> 0.87-0.88; in 32 groups the same) and 32 or 16
+ * channels on 112x112 and 224x224 maps (0.83-0.85 -> 1.04-1.09, 1.04-1.09 ->
+ * 1.17-1.21). */
 #define DW_TRANSPOSED_MAX_CHANNELS 128
 #define DW_TRANSPOSED_MIN_POSITIONS 512
 
