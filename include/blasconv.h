@@ -165,9 +165,8 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  512+ positions over the batch sums dw transposed (K*C/g*KH*KW floats, rounded up
  *  to 64 bytes, ahead of its tiles; OpenBLAS runs those GEMMs faster) where the
  *  scratch holds that and (but on the 1x1 path) one output row's lowering besides,
- *  and dw itself otherwise
- *  (results then differ by float32 rounding). blasconv_conv2d_workspace_size does not
- *  count it: the pass does not need it. */
+ *  and dw itself otherwise (results then differ by float32 rounding).
+ *  blasconv_conv2d_workspace_size does not count it: the pass does not need it. */
 BLASCONV_API blasconv_status blasconv_context_set_workspace_limit(blasconv_context *ctx,
                                                                   size_t bytes);
 /** Hand the context a caller-owned scratch buffer: from then on no call of this
