@@ -175,6 +175,12 @@ size_t bc_scratch_capacity(const blasconv_context *ctx);
 /* Returns float-aligned scratch of at least `bytes` bytes (bytes <= capacity), or
  * NULL when the allocation fails. Never allocates with a caller-owned buffer. */
 float *bc_scratch(blasconv_context *ctx, size_t bytes);
+/* bytes rounded up to whole 64-byte cache lines: pieces of one scratch buffer laid
+ * end to end stay aligned. */
+static inline size_t bc_align64(size_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
 
 /* --- gemm_small_blocks.c: GEMMs as blocks a BLAS runs unpacked ---------- */
 

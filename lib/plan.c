@@ -108,7 +108,7 @@ static size_t dw_transposed_bytes(const conv_shape *s, conv_pass pass, size_t ca
         s->k_per_group > DW_TRANSPOSED_MAX_CHANNELS ||
         (int64_t)s->n * s->positions < DW_TRANSPOSED_MIN_POSITIONS)
         return 0;
-    const size_t bytes = ((size_t)s->w_elems * sizeof(float) + 63) / 64 * 64;
+    const size_t bytes = bc_align64((size_t)s->w_elems * sizeof(float));
     return capacity >= bytes && capacity - bytes >= after ? bytes : 0;
 }
 
@@ -131,8 +131,9 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
 {
     const conv_shape *s = &p->s;
     const size_t row_bytes = (size_t)s->col_rows * (size_t)s->ow * sizeof(float);
-    const size_t front = dw_transposed_bytes(s, pass, bc_scratch_capacity(ctx), row_bytes);
-    const size_t total = bc_scratch_capacity(ctx) - front;
+    const size_t scratch = bc_scratch_capacity(ctx);
+    const size_t front = dw_transposed_bytes(s, pass, scratch, row_bytes);
+    const size_t total = scratch - front;
     size_t capacity = total;
     if (capacity < row_bytes)
         return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,

@@ -79,7 +79,7 @@ size_t bc_row_shift_filter_bytes(const conv_shape *s)
 {
     if (s->layout == BLASCONV_NHWC)
         return 0;
-    return ((size_t)s->w_elems * sizeof(float) + 63) / 64 * 64; /* keeps tiles aligned */
+    return bc_align64((size_t)s->w_elems * sizeof(float)); /* keeps tiles aligned */
 }
 
 struct filter_job {

@@ -150,11 +150,6 @@ static int winograd_applies(const conv_shape *s)
     return bc_3x3_stride1(s) && s->groups == 1;
 }
 
-static size_t align64(size_t bytes)
-{
-    return (bytes + 63) / 64 * 64;
-}
-
 /* Floats from one tap position's matrix of `rows` output channels of U (all K, or a
  * block's) to the next's (WINOGRAD_TAP_PAD more than the matrix). */
 static size_t tap_floats(const conv_shape *s, size_t rows)
@@ -173,7 +168,8 @@ static size_t tiles_tap_floats(int64_t channels, int tiles)
  * rounded up to 64. */
 static size_t batch_matrices_bytes(int m, int64_t channels, int tiles)
 {
-    return align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(channels, tiles) * sizeof(float));
+    return bc_align64((size_t)(m + 2) * (m + 2) * tiles_tap_floats(channels, tiles) *
+                      sizeof(float));
 }
 
 /* Bytes of U, and of V plus M per tile, for tile side m. */
@@ -220,7 +216,7 @@ static int batch_tiles(const conv_shape *s, int m, size_t capacity, int tiles, i
 {
     /* per copy: aligning its V and M (128), their pads */
     const size_t fixed =
-        align64(filter_bytes(s, m)) +
+        bc_align64(filter_bytes(s, m)) +
         (128 + 2 * (size_t)(m + 2) * (m + 2) * WINOGRAD_TILE_PAD * sizeof(float)) * (size_t)copies;
     const size_t per_tile = tile_bytes(s, m) * (size_t)copies;
     if ((int64_t)(m + 2) * (m + 2) * s->k * s->c >= BLASCONV_MAX_ELEMENTS)
@@ -315,7 +311,7 @@ static double winograd_ns(const conv_shape *s, int m, int tiles, int per_batch, 
 /* One block buffer: `rows` output channels of U at every tap position. */
 static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
 {
-    return align64((size_t)(m + 2) * (m + 2) * tap_floats(s, rows) * sizeof(float));
+    return bc_align64((size_t)(m + 2) * (m + 2) * tap_floats(s, rows) * sizeof(float));
 }
 
 /* Output channels per block of U when the filter is transformed block by block
@@ -471,7 +467,7 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
     const int batch_threads =
         k_block ? 1 : per_thread_batches(s, m, capacity, tiles, threads, &per_batch);
     const size_t u_block_bytes = k_block_buffer_bytes(s, m, (size_t)k_block);
-    const size_t u_bytes = k_block ? u_block_bytes * k_threads : align64(filter_bytes(s, m));
+    const size_t u_bytes = k_block ? u_block_bytes * k_threads : bc_align64(filter_bytes(s, m));
     const size_t v_bytes = batch_matrices_bytes(m, s->c, per_batch);
     const size_t p_bytes = batch_matrices_bytes(m, s->k, per_batch);
     if (cached) {

@@ -257,8 +257,8 @@ int main(int argc, char **argv)
             reps = atoi(value);
         else if (!strcmp(arg, "--threads"))
             threads = atoi(value);
-        else if (!strcmp(arg, "--busy-cpu") && bench_busy_parse(value) >= 0)
-            busy_cpu = bench_busy_parse(value);
+        else if (!strcmp(arg, "--busy-cpu") && (busy_cpu = bench_busy_parse(value)) >= 0)
+            continue;
         else if (!strcmp(arg, "--scale"))
             scale = strtof(value, NULL);
         else if (!strcmp(arg, "--pass") && (!strcmp(value, "fwd") || !strcmp(value, "bwd-data")))
