@@ -187,12 +187,21 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         /* A byte of this tile holds KH times fewer GEMM columns than im2col's; twice
          * the bytes ran r50_3x3_56 ~6% faster than the same as im2col's (a test
          * program, 28 rows against 4, medians of 21) and vgg_3x3_224 no slower. */
-        int shift_rows = row_shift_tile_rows(s, pass, total, p->slots, 2 * target, &filter_bytes);
-        if (shift_rows == 0 && p->slots > 1) { /* one slot rather than im2col tiles: */
-            p->slots = 1;                      /* the same sums at every cap that fits */
+        int slots = p->slots;
+        int shift_rows = row_shift_tile_rows(s, pass, total, slots, 2 * target, &filter_bytes);
+        if (shift_rows == 0 && slots > 1) { /* one slot rather than im2col tiles: */
+            slots = 1;                      /* the same sums at every cap that fits */
             shift_rows = row_shift_tile_rows(s, pass, total, 1, 2 * target, &filter_bytes);
         }
+        /* Where not even one slot's fits (the filter copy alone can outgrow a cap), the
+         * slots keep their im2col tiles: dropped to one, they had left each tile's GEMM
+         * to the BLAS's threads, and two threads under a 1 MiB cap ran slower than one
+         * (blasconv-bench --threads 2 --reps 7 --pass fwd --workspace-limit 1048576,
+         * two runs alternating the library before and after, ms: r50_3x3_14_b8
+         * 21.4-25.1 -> 7.5-8.7, dil_3x3_28 10.0-10.6 -> 3.7-4.6; one thread: 11.4-11.6
+         * and 5.6-6.0). */
         if (shift_rows > 0) {
+            p->slots = slots;
             p->row_shift = 1;
             rows = shift_rows;
             slot_bytes = bc_row_shift_tile_bytes(s, pass, rows);
