@@ -150,8 +150,11 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, 
         const int n = next_input_rows(s, &row, r.row_end, &ih_begin, &ih_end);
         if (ih_end == ih_begin)
             continue;
+        const int step = p->channels_per_tile ? p->channels_per_tile : r.k_end - r.k_begin;
         for (int g = 0; g < s->groups; g++)
-            backward_data_rows(ctx, p, dy, w, dx, col, n, g, r.k_begin, r.k_end, ih_begin, ih_end);
+            for (int c = r.k_begin; c < r.k_end; c += step)
+                backward_data_rows(ctx, p, dy, w, dx, col, n, g, c,
+                                   r.k_end - c < step ? r.k_end : c + step, ih_begin, ih_end);
     }
 }
 

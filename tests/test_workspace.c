@@ -414,6 +414,75 @@ START_TEST(transposed_dw_where_the_scratch_holds_it)
 }
 END_TEST
 
+/* NCHW backward data on im2col tiles whose column matrix is at least twice as tall as
+ * it is wide (3x3 stride 2: 9C rows, 100 positions) tiles input channels over all the
+ * output rows where a tile cannot hold all the rows of every channel: under a cap of
+ * two rows (60,000 bytes, 16 channels' rows) 60 channels go as four tiles of 15
+ * (evened out: 135 GEMM rows each), 62 as three of 16 and one of 14, 2 groups of 32
+ * as two tiles of 16 per group, with every position in each GEMM. Through the naive sgemm dx is bitwise the unlimited call's (one tile of
+ * every channel: each dx element's sums in the same order), and it matches the
+ * oracle; so do two threads on the linked BLAS under twice the cap (channel shares,
+ * tiled by channels inside). */
+START_TEST(backward_data_tiles_channels_under_a_cap)
+{
+    test_rng r = test_rng_seeded(11);
+    const struct {
+        int channels, groups, tile_rows, tiles; /* tiles per image and group */
+    } cases[] = {{60, 1, 135, 4}, {62, 1, 144, 4}, {64, 2, 144, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const blasconv_conv2d d = {.batch = 2,
+                                   .in_channels = cases[i].channels,
+                                   .in_height = 20,
+                                   .in_width = 20,
+                                   .out_channels = 32,
+                                   .kernel_height = 3,
+                                   .kernel_width = 3,
+                                   .stride_height = 2,
+                                   .stride_width = 2,
+                                   .pad_top = 1,
+                                   .pad_bottom = 1,
+                                   .pad_left = 1,
+                                   .pad_right = 1,
+                                   .groups = cases[i].groups};
+        test_conv_problem p = test_conv_problem_make(&r, d);
+        float *dx[2];
+        for (int capped = 0; capped < 2; capped++) {
+            blasconv_context *ctx;
+            ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+            blasconv_context_set_sgemm(ctx, counting_sgemm);
+            if (capped)
+                blasconv_context_set_workspace_limit(ctx, 60000);
+            dx[capped] = test_alloc_poisoned(p.nx);
+            gemm_calls = 0;
+            ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, p.dy, p.w, dx[capped]),
+                             BLASCONV_OK);
+            const int all_rows = d.in_channels / d.groups * 9;
+            ck_assert_int_eq(first_gemm_m, (capped ? cases[i].tile_rows : all_rows));
+            ck_assert_int_eq(first_gemm_n, 100);
+            ck_assert_int_eq(gemm_calls, (d.batch * d.groups * (capped ? cases[i].tiles : 1)));
+            blasconv_context_destroy(ctx);
+        }
+        ck_assert_msg(memcmp(dx[0], dx[1], p.nx * sizeof(float)) == 0, "case %zu", i);
+        float *want = test_alloc_poisoned(p.nx);
+        ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, p.dy, p.w, want),
+                         BLASCONV_OK);
+        test_assert_conv_close(dx[1], want, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               "channel tiles");
+        blasconv_context *two;
+        ck_assert_int_eq(blasconv_context_create(&two), BLASCONV_OK);
+        blasconv_context_set_threads(two, 2);
+        blasconv_context_set_workspace_limit(two, 120000);
+        test_poison(dx[0], p.nx);
+        ck_assert_int_eq(blasconv_conv2d_backward_data(two, &d, p.dy, p.w, dx[0]), BLASCONV_OK);
+        test_assert_conv_close(dx[0], want, p.nx, &d, BLASCONV_PASS_BACKWARD_DATA,
+                               "channel tiles, two threads");
+        blasconv_context_destroy(two);
+        free(dx[0]), free(dx[1]), free(want);
+        test_conv_problem_free(&p);
+    }
+}
+END_TEST
+
 START_TEST(scratch_is_kept_between_calls)
 {
     test_rng r = test_rng_seeded(8);
@@ -452,6 +521,7 @@ int main(void)
     tcase_add_test(tc, below_one_row_is_workspace_error);
     tcase_add_test(tc, scratch_is_kept_between_calls);
     tcase_add_test(tc, transposed_dw_where_the_scratch_holds_it);
+    tcase_add_test(tc, backward_data_tiles_channels_under_a_cap);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
