@@ -173,9 +173,11 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         return bc_fail(ctx, BLASCONV_ERR_WORKSPACE, fn,
                        "workspace of %zu bytes is below the %zu bytes one output row needs",
                        capacity, row_bytes);
-    /* NHWC backward filter's slots share one-thread tiles by columns (below). */
-    const int column_split = pass == PASS_BACKWARD_FILTER && s->layout == BLASCONV_NHWC;
-    if (!column_split) {
+    /* Backward filter's slots each hold the one-thread tile's rows for their share of
+     * dw (below): NHWC's blocks of columns, NCHW's kernel rows. */
+    const int share_split = pass == PASS_BACKWARD_FILTER;
+    const int column_split = share_split && s->layout == BLASCONV_NHWC;
+    if (!share_split) {
         if (capacity / (size_t)p->slots < row_bytes)
             p->slots = 1;
         capacity /= (size_t)p->slots;
@@ -200,15 +202,27 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         target = capacity;
     int rows = tile_height(s, target);
     size_t slot_bytes = (size_t)rows * row_bytes; /* <= capacity / slots: no overflow */
-    if (column_split && p->slots > 1) {
+    if (share_split && p->slots > 1) {
         /* the one-thread tile's rows (its tiles fix the order of dw's sums), each slot
-         * holding them for its own columns */
-        const size_t block_bytes =
-            (size_t)rows * (size_t)s->ow * BC_DW_COLUMN_BLOCK * sizeof(float);
-        const size_t blocks = ((size_t)p->channels + (size_t)p->slots - 1) / (size_t)p->slots;
-        slot_bytes = blocks * block_bytes;
-        if (slot_bytes > total / (size_t)p->slots) { /* rounding up past the cap */
+         * holding them for its own columns (NHWC: blocks of them) or kernel rows; NCHW
+         * takes fewer rows where a cap cannot hold those (then its sums differ from one
+         * thread's by rounding), NHWC one slot. NCHW had sized its slots for whole
+         * rows of the lowering, and under a cap that held none per slot ran one slot
+         * on the BLAS's threads: blasconv-bench --threads 2 --reps 7 --pass bwd-filter
+         * --workspace-limit 1048576, two runs alternating the library before and
+         * after, ms: vgg_3x3_224 38.7-40.7 -> 14.7-15.3, r50_3x3_28 1.09-1.11 ->
+         * 0.87-0.92, r50_3x3_14_b8 7.1-7.2 -> 6.4. */
+        const size_t share = ((size_t)p->channels + (size_t)p->slots - 1) / (size_t)p->slots;
+        const size_t share_row =
+            (size_t)s->ow * (column_split ? share * BC_DW_COLUMN_BLOCK : share * (size_t)s->kw) *
+            sizeof(float);
+        const size_t fit = total / (size_t)p->slots / share_row;
+        if (!column_split && fit < (size_t)rows)
+            rows = (int)fit;
+        slot_bytes = (size_t)rows * share_row;
+        if (rows == 0 || slot_bytes > total / (size_t)p->slots) { /* past the cap */
             p->slots = 1;
+            rows = tile_height(s, target);
             slot_bytes = (size_t)rows * row_bytes;
         }
     }

@@ -592,11 +592,14 @@ START_TEST(a_user_sgemm_stays_on_the_calling_thread)
 }
 END_TEST
 
-/* A cap that cannot hold the filter copy of the lowering by kernel columns (64 -> 64
- * 3x3: 147 KB, against 100 KB) but holds an im2col row per slot (36.8 KB) keeps two
- * slots on im2col tiles, forward and backward data: their GEMMs run on the workers
- * too. (The plan had dropped to one slot, and each tile's GEMM to the BLAS's threads.) */
-START_TEST(a_cap_below_the_filter_copy_keeps_the_slots)
+/* Caps that leave two slots room for their own tiles keep them, so the GEMMs run on
+ * the workers too (through a concurrent user sgemm): forward and backward data where
+ * the cap (100 KB) cannot hold the filter copy of the lowering by kernel columns
+ * (64 -> 64 3x3: 147 KB) but holds an im2col row per slot (36.8 KB); backward filter
+ * where it (60 KB) holds no such row per slot but each slot's share of the kernel
+ * rows (18.4 KB a row). The plan had dropped to one slot in both, and each tile's
+ * GEMM to the BLAS's threads. */
+START_TEST(caps_keep_the_slots_their_tiles_fit)
 {
     const blasconv_conv2d d = TEST_CONV_3X3_SAME(2, 64, 16, 16, 64);
     const size_t nx = test_conv_x_elems(&d), nw = test_conv_w_elems(&d),
@@ -604,25 +607,32 @@ START_TEST(a_cap_below_the_filter_copy_keeps_the_slots)
     test_rng r = test_rng_seeded(93);
     float *x = test_alloc_random(&r, nx), *w = test_alloc_random(&r, nw);
     float *dy = test_alloc_random(&r, ny), *y = test_alloc_poisoned(ny);
-    float *dx = test_alloc_poisoned(nx), *want = test_alloc_poisoned(nx);
-    blasconv_context *ctx = context_with(2, 100000);
-    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
-    ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    float *dx = test_alloc_poisoned(nx), *dw = test_alloc_poisoned(nw);
     caller = pthread_self();
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
+        blasconv_context *ctx = context_with(2, pass < 2 ? 100000 : 60000);
+        ck_assert_int_eq(blasconv_context_set_sgemm(ctx, same_thread_sgemm), BLASCONV_OK);
+        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
         foreign_calls = 0;
         if (pass == 0)
             ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, x, w, NULL, y), BLASCONV_OK);
-        else
+        else if (pass == 1)
             ck_assert_int_eq(blasconv_conv2d_backward_data(ctx, &d, dy, w, dx), BLASCONV_OK);
-        ck_assert_int_gt(foreign_calls, 0);
+        else
+            ck_assert_int_eq(blasconv_conv2d_backward_filter(ctx, &d, x, dy, dw, NULL),
+                             BLASCONV_OK);
+        ck_assert_msg(foreign_calls > 0, "pass %d", pass);
+        blasconv_context_destroy(ctx);
     }
+    float *want = test_alloc_poisoned(nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny));
     ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, x, w, NULL, want), BLASCONV_OK);
     test_assert_conv_close(y, want, ny, &d, BLASCONV_PASS_FORWARD, "forward");
     ck_assert_int_eq(blasconv_reference_conv2d_backward_data(NULL, &d, dy, w, want), BLASCONV_OK);
     test_assert_conv_close(dx, want, nx, &d, BLASCONV_PASS_BACKWARD_DATA, "backward data");
-    blasconv_context_destroy(ctx);
-    free(x), free(w), free(dy), free(y), free(dx), free(want);
+    ck_assert_int_eq(blasconv_reference_conv2d_backward_filter(NULL, &d, x, dy, want, NULL),
+                     BLASCONV_OK);
+    test_assert_conv_close(dw, want, nw, &d, BLASCONV_PASS_BACKWARD_FILTER, "backward filter");
+    free(x), free(w), free(dy), free(y), free(dx), free(dw), free(want);
 }
 END_TEST
 
@@ -649,7 +659,7 @@ int main(void)
     tcase_add_loop_test(tc, backward_data_few_channels_split_by_input_rows_agrees, 0,
                         (int)(sizeof few_channel_layers / sizeof few_channel_layers[0]));
     tcase_add_loop_test(tc, more_slots_than_shared_agree, 0, 2);
-    tcase_add_test(tc, a_cap_below_the_filter_copy_keeps_the_slots);
+    tcase_add_test(tc, caps_keep_the_slots_their_tiles_fit);
     tcase_add_loop_test(tc, one_image_split_by_rows_or_channels_agrees, 0,
                         2 * (int)(sizeof single_images / sizeof single_images[0]));
     suite_add_tcase(s, tc);
