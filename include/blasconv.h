@@ -155,8 +155,11 @@ BLASCONV_API const char *blasconv_context_blas_info(const blasconv_context *ctx)
  *  backward data with vertical stride 1, KH > 1 and C/g > 1 (NCHW: 2*K <= N*OH*OW;
  *  NHWC: maps of 512+ positions), in both passes only where one image's lowering by
  *  kernel columns stays under 2^31 floats. Under a cap below that path's minimum,
- *  the call runs im2col tiles instead, whose results differ from the uncapped call's
- *  by float32 rounding (the sums are grouped by kernel row on one path only); at or
+ *  the call runs im2col tiles instead (NCHW forward: of some input channels over
+ *  all the output rows where the column matrix is at least twice as tall as it is
+ *  wide, their sums added onto y tile by tile), whose results differ from the
+ *  uncapped call's by float32 rounding (the sums are grouped by kernel row on one
+ *  path only); at or
  *  above it they are bitwise the uncapped call's. The minimum is the lowering of one
  *  tile row, C/g*KW*OW floats times (1 + (KH-1)*dilation_height) for forward's output
  *  row and 1 for backward data's input row, plus in NCHW the filter copy the path

@@ -75,9 +75,17 @@ static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const 
                     shifted_tile(ctx, p, x_group, k0, kg, oh, oh_end, beta, y_group + first, col);
                     continue;
                 }
-                bc_im2col_nchw(s, x_group, oh, oh_end, col, (size_t)tile_cols);
-                bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, tile_cols, col_rows, w_group, col_rows,
-                                 col, tile_cols, beta, y_group + first, positions);
+                /* all the input channels at once, or channels_per_tile at a time, each
+                 * tile's GEMM adding onto the last */
+                const int step = p->channels_per_tile ? p->channels_per_tile : cg;
+                for (int c = 0; c < cg; c += step) {
+                    const int c_end = cg - c < step ? cg : c + step, taps = s->kh * s->kw;
+                    bc_im2col_nchw_kernel_rows(s, x_group, c * s->kh, c_end * s->kh, oh, oh_end,
+                                               col, (size_t)tile_cols);
+                    bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, tile_cols, (c_end - c) * taps,
+                                     w_group + (size_t)c * taps, col_rows, col, tile_cols,
+                                     c ? 1.0f : beta, y_group + first, positions);
+                }
             }
         }
     }

@@ -593,9 +593,11 @@ typedef struct conv_plan {
                                kernel columns: input rows) */
     int images_per_tile;    /* NCHW forward on small maps: whole images lowered side by
                                side into one tile (then rows_per_tile = OH); else 1 */
-    int channels_per_tile;  /* NCHW backward data on im2col tiles: input channels of all
-                               OH rows per tile, where a tile of every channel would hold
-                               only some rows (then rows_per_tile = OH); else 0 */
+    int channels_per_tile;  /* NCHW backward data (and forward that the lowering by
+                               kernel columns does not fit) on im2col tiles: input
+                               channels of all OH rows per tile, where a tile of every
+                               channel would hold only some rows (then rows_per_tile =
+                               OH; see plan.c); else 0 */
     int row_shift;          /* forward or backward data lowered by kernel columns
                                (row_shift.c) */
     float *shifted_filter;  /* its NCHW filter copy, ahead of the slots' tiles; else NULL */

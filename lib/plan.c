@@ -122,15 +122,22 @@ static size_t dw_transposed_bytes(const conv_shape *s, conv_pass pass, size_t ca
  * alternating the library before and after, ms: dil_3x3_28 6.46-7.01 -> 5.59-6.64,
  * r50_3x3_14_b8 12.5-13.0 -> 11.6-11.9, r50_3x3_14 1.57-1.65 -> 1.48-1.51. On layers
  * whose column matrix is less than twice as tall (128 channels, 3x3 stride 2 on 56x56:
- * 1152 rows, 784 positions) they ran 1-3% slower, unlimited. */
+ * 1152 rows, 784 positions) they ran 1-3% slower, unlimited.
+ * Forward does the same (each tile adding its channels' share of the sums onto y)
+ * where the lowering by kernel columns applies but a cap leaves no room for it: the
+ * results then differ from the uncapped call's by rounding already, and the split
+ * sums move them again, where im2col tiles of rows would not. The same command with
+ * --pass fwd, three runs alternating a temporary switch, ms: dil_3x3_28 5.77-5.86 ->
+ * 5.35-5.42, r50_3x3_14_b8 11.6-11.7 -> 11.0-11.4. */
 #define CHANNEL_TILE_MIN_ROWS 128
 
-/* Input channels per backward-data tile (channels_per_tile) where a tile of `target`
- * bytes holds `rows` < OH output rows of every channel, or 0. */
-static int backward_data_channels(const conv_shape *s, conv_pass pass, int rows, size_t target)
+/* Input channels per im2col tile (channels_per_tile) of a pass that takes them, where
+ * a tile of `target` bytes holds `rows` < OH output rows of every channel, or 0. */
+static int tile_channels(const conv_shape *s, conv_pass pass, int rows, size_t target)
 {
-    if (pass != PASS_BACKWARD_DATA || s->layout != BLASCONV_NCHW || rows >= s->oh ||
-        s->col_rows < 2 * s->positions)
+    const int takes =
+        pass == PASS_BACKWARD_DATA || (pass == PASS_FORWARD && bc_row_shift_applies(s, pass));
+    if (!takes || s->layout != BLASCONV_NCHW || rows >= s->oh || s->col_rows < 2 * s->positions)
         return 0;
     const size_t taps = (size_t)s->kh * (size_t)s->kw;
     const size_t channel_floats = taps * (size_t)s->positions; /* < col_elems < 2^31 */
@@ -258,7 +265,7 @@ static blasconv_status plan_col_tiles(blasconv_context *ctx, const char *fn, con
         }
     }
     if (!p->row_shift && p->images_per_tile == 1 &&
-        (p->channels_per_tile = backward_data_channels(s, pass, rows, target)) > 0) {
+        (p->channels_per_tile = tile_channels(s, pass, rows, target)) > 0) {
         rows = s->oh;
         slot_bytes = (size_t)p->channels_per_tile * (size_t)s->kh * (size_t)s->kw *
                      (size_t)s->positions * sizeof(float); /* <= target <= capacity */

@@ -336,15 +336,15 @@ START_TEST(huge_kernel_reach_keeps_sizes_exact)
 END_TEST
 
 /* A kept context reuses its scratch: the second identical call allocates nothing. */
-/* The first GEMM's rows and columns of the last call through counting_sgemm. */
-static int first_gemm_m, first_gemm_n, gemm_calls;
+/* The first GEMM's rows, columns and depth of the last call through counting_sgemm. */
+static int first_gemm_m, first_gemm_n, first_gemm_k, gemm_calls;
 
 static void counting_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha,
                            const float *a, int lda, const float *b, int ldb, float beta, float *c,
                            int ldc)
 {
     if (gemm_calls++ == 0)
-        first_gemm_m = m, first_gemm_n = n;
+        first_gemm_m = m, first_gemm_n = n, first_gemm_k = k;
     test_naive_sgemm(layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -483,6 +483,41 @@ START_TEST(backward_data_tiles_channels_under_a_cap)
 }
 END_TEST
 
+/* NCHW forward that lowers kernel columns uncapped (64 -> 64 3x3 on 16x16) runs
+ * im2col tiles under a cap below that path's minimum (150,000 bytes, against a 147 KB
+ * filter copy plus a 36.8 KB lowered row): tiles of input channels over all the output
+ * rows where the column matrix (576 rows) is at least twice as tall as it is wide
+ * (256 positions), four of 16 channels, each GEMM adding its 144 rows' share onto y;
+ * with and without a bias (the first tile's GEMM then starts y), against the oracle. */
+START_TEST(forward_tiles_channels_below_the_kernel_column_minimum)
+{
+    test_rng r = test_rng_seeded(12);
+    const blasconv_conv2d d = TEST_CONV_3X3_SAME(1, 64, 16, 16, 64);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *y = test_alloc_poisoned(p.ny), *want = test_alloc_poisoned(p.ny);
+    for (int biased = 0; biased < 2; biased++) {
+        const float *bias = biased ? p.bias : NULL;
+        blasconv_context *ctx;
+        ck_assert_int_eq(blasconv_context_create(&ctx), BLASCONV_OK);
+        blasconv_context_set_sgemm(ctx, counting_sgemm);
+        blasconv_context_set_workspace_limit(ctx, 150000);
+        gemm_calls = 0;
+        test_poison(y, p.ny);
+        ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, bias, y), BLASCONV_OK);
+        ck_assert_int_eq(first_gemm_m, 64);
+        ck_assert_int_eq(first_gemm_n, 256);
+        ck_assert_int_eq(first_gemm_k, 144);
+        ck_assert_int_eq(gemm_calls, 4);
+        ck_assert_int_eq(blasconv_reference_conv2d_forward(NULL, &d, p.x, p.w, bias, want),
+                         BLASCONV_OK);
+        test_assert_conv_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, "channel tiles");
+        blasconv_context_destroy(ctx);
+    }
+    free(y), free(want);
+    test_conv_problem_free(&p);
+}
+END_TEST
+
 START_TEST(scratch_is_kept_between_calls)
 {
     test_rng r = test_rng_seeded(8);
@@ -522,6 +557,7 @@ int main(void)
     tcase_add_test(tc, scratch_is_kept_between_calls);
     tcase_add_test(tc, transposed_dw_where_the_scratch_holds_it);
     tcase_add_test(tc, backward_data_tiles_channels_under_a_cap);
+    tcase_add_test(tc, forward_tiles_channels_below_the_kernel_column_minimum);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
