@@ -78,8 +78,9 @@ static void forward_nchw(const blasconv_context *ctx, const conv_plan *p, const 
                 /* all the input channels at once, or channels_per_tile at a time, each
                  * tile's GEMM adding onto the last */
                 const int step = p->channels_per_tile ? p->channels_per_tile : cg;
+                const int taps = s->kh * s->kw;
                 for (int c = 0; c < cg; c += step) {
-                    const int c_end = cg - c < step ? cg : c + step, taps = s->kh * s->kw;
+                    const int c_end = bc_tile_end(c, step, cg);
                     bc_im2col_nchw_kernel_rows(s, x_group, c * s->kh, c_end * s->kh, oh, oh_end,
                                                col, (size_t)tile_cols);
                     bc_sgemm_lowered(ctx, CBLAS_NO_TRANS, kg, tile_cols, (c_end - c) * taps,

@@ -153,8 +153,8 @@ static void backward_data_nchw(const blasconv_context *ctx, const conv_plan *p, 
         const int step = p->channels_per_tile ? p->channels_per_tile : r.k_end - r.k_begin;
         for (int g = 0; g < s->groups; g++)
             for (int c = r.k_begin; c < r.k_end; c += step)
-                backward_data_rows(ctx, p, dy, w, dx, col, n, g, c,
-                                   r.k_end - c < step ? r.k_end : c + step, ih_begin, ih_end);
+                backward_data_rows(ctx, p, dy, w, dx, col, n, g, c, bc_tile_end(c, step, r.k_end),
+                                   ih_begin, ih_end);
     }
 }
 

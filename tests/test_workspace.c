@@ -364,19 +364,9 @@ START_TEST(transposed_dw_where_the_scratch_holds_it)
          .in_width = 24,
          .out_channels = 16,
          .kernel_height = 1,
-         .kernel_width = 1}, /* direct 1x1: 576 positions */
-        {.batch = 2,
-         .in_channels = 5,
-         .in_height = 16,
-         .in_width = 17,
-         .out_channels = 20,
-         .kernel_height = 3,
-         .kernel_width = 3,
-         .pad_top = 1,
-         .pad_bottom = 1,
-         .pad_left = 1,
-         .pad_right = 1,
-         .groups = 1}, /* im2col: 544 positions; dw^T 45 x 20: 16 x 16 blocks, edges */
+         .kernel_width = 1},                  /* direct 1x1: 576 positions */
+        TEST_CONV_3X3_SAME(2, 5, 16, 17, 20), /* im2col: 544 positions; dw^T 45 x 20: 16 x 16
+                                                 blocks, edges */
     };
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const blasconv_conv2d *d = &layers[l];
