@@ -194,6 +194,7 @@ START_TEST(tiny_suite_gives_checked_csv_and_chart)
     static const char line_start[] = "linked 1t nchw fwd, 1 dense layers: conv/sgemm geomean ";
     char out[16384];
     read_stdout(out, sizeof out);
+    ck_assert_msg(strstr(out, "\nCPU: ") != NULL, "no host line:\n%s", out);
     const char *summary = strstr(out, line_start);
     ck_assert_msg(summary != NULL, "stdout lacks '%s':\n%s", line_start, out);
     double geomean = atof(summary + strlen(line_start));

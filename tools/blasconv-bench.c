@@ -6,6 +6,7 @@
 #include "bench.h"
 #include "bench_busy.h"
 #include "bench_clock.h"
+#include "bench_host.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -382,13 +383,12 @@ static void print_environment(void)
 {
     const char *vars[] = {"OPENBLAS_CORETYPE", "BLIS_ARCH_TYPE", "OPENBLAS_NUM_THREADS",
                           "OMP_NUM_THREADS"};
-    printf("blasconv %s, %ld CPUs online; environment:", blasconv_version(),
-           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("blasconv %s; environment:", blasconv_version());
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *value = getenv(vars[i]);
         printf(" %s=%s", vars[i], value ? value : "(unset)");
     }
-    printf("\n");
+    printf("\n%s\n", bench_host_description());
 }
 
 int main(int argc, char **argv)

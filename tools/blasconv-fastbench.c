@@ -9,6 +9,7 @@
 #include "bench.h"
 #include "bench_busy.h"
 #include "bench_clock.h"
+#include "bench_host.h"
 
 #include <errno.h>
 #include <math.h>
@@ -287,6 +288,7 @@ int main(int argc, char **argv)
     int count = 0;
     if (!bench_read_suite(suite, rows, &count)) /* says what is wrong */
         return 1;
+    printf("%s\n", bench_host_description());
     printf("BLAS: %s; threads %d; layout %s; scale %g; weights %s; pass %s\n",
            blasconv_context_blas_info(NULL), threads, layout == BLASCONV_NHWC ? "NHWC" : "NCHW",
            (double)scale, constant ? "constant (cached)" : "transformed per call",

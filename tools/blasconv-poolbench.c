@@ -3,6 +3,7 @@
  * thread count. Medians of repetitions. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_clock.h"
+#include "bench_host.h"
 #include "blasconv.h"
 
 #include <errno.h>
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
     static double samples[MAX_REPS];
     printf("# blasconv %s pool %s, %d reps, medians; GB/s = 1e9 bytes/s\n", blasconv_version(),
            backward ? "backward" : "forward", reps);
+    printf("# %s\n", bench_host_description());
     printf("%-16s %-4s %-6s %3s %8s %10s %10s %6s\n", "name", "mode", "layout", "thr", "MB",
            "pool_GB/s", "memcpy_GB/s", "ratio");
     int status = 0;
