@@ -106,9 +106,7 @@ void bc_im2col_nchw(const conv_shape *s, const float *x_group, int oh_begin, int
 /* Prefetches the floats src[0], src[stride], ... src[(count - 1) * stride]. */
 static inline void prefetch_strided(const float *src, int count, int stride)
 {
-    const size_t bytes = ((size_t)(count - 1) * (size_t)stride + 1) * sizeof(float);
-    for (size_t b = 0; b < bytes; b += 64)
-        __builtin_prefetch((const char *)src + b);
+    bc_prefetch_bytes(src, ((size_t)(count - 1) * (size_t)stride + 1) * sizeof(float));
 }
 
 void bc_im2col_nchw_kernel_rows(const conv_shape *s, const float *x_group, int first, int end,

@@ -182,6 +182,13 @@ static inline size_t bc_align64(size_t bytes)
     return (bytes + 63) / 64 * 64;
 }
 
+/* Prefetches the cache lines of p[0, bytes) for reading. */
+static inline void bc_prefetch_bytes(const void *p, size_t bytes)
+{
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch((const char *)p + b);
+}
+
 /* --- gemm_small_blocks.c: GEMMs as blocks a BLAS runs unpacked ---------- */
 
 /* Whether an m x n x k GEMM, op(A) B, ran faster as small blocks. */

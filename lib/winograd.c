@@ -576,10 +576,11 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
  * blocks, 16 filters' taps side by side, ran slower with it: 1.72-1.82 -> 2.13-2.35). */
 #define TURNED_PREFETCH_CHANNELS 2
 
-/* NHWC's 16 x 16 blocks of `filters` filters from wk (w's filters after them: `ahead`
- * in all, counting these) by channels [c_begin, c_end) in sixteens, U^T as in
- * filters_transposed: sixteen filters at a time over all the channels, while the next
- * sixteen, contiguous in w, are prefetched a share at each block of channels. Each
+/* NHWC's 16 x 16 blocks of filters [k_begin, k_end) (a multiple of 16) by channels
+ * [c_begin, c_end) in sixteens, U^T as in filters_transposed; returns the first
+ * channel left for filter_lanes. Sixteen filters at a time over all the channels,
+ * while the next sixteen, contiguous in w, are prefetched a share at each block of
+ * channels. Each
  * block reads 16 filters' 9 rows, 144 lines 2 KB to 18 KB apart: with the channels
  * outermost, 288 such streams (two sixteens) were more than the prefetchers follow,
  * and on an Intel Xeon host (AVX-512, 2 MiB L2, about 10 GB/s from memory for one
@@ -589,23 +590,26 @@ static void filter_lanes(int m, const float *src, ptrdiff_t ts, ptrdiff_t ls, in
  * two rounds: r50_3x3_7_b8 16.9-17.0 -> 15.7-15.9 ms, r50_3x3_14_b8 12.8-12.9 ->
  * 13.2, r50_3x3_14, r50_3x3_28, r50_3x3_56 within the noise. NCHW's blocks read 16
  * runs of 9 lines, which the prefetchers follow: no gain there (2.4-3.5 -> 3.0-3.2). */
-static void nhwc_filter_groups(const conv_shape *s, int m, const float *wk, int ahead, int filters,
-                               float *u, ptrdiff_t ld, int64_t c_begin, int64_t c_end)
+static int64_t nhwc_filter_groups(const conv_shape *s, int m, const float *w, int k_begin,
+                                  int k_end, float *u, ptrdiff_t ld, int64_t c_begin,
+                                  int64_t c_end)
 {
     const ptrdiff_t fs = (ptrdiff_t)9 * s->c, ds = (ptrdiff_t)tap_floats(s, (size_t)ld);
-    const int64_t blocks = (c_end - c_begin) / LANES;
-    const size_t group = (size_t)LANES * (size_t)fs; /* floats of 16 filters */
+    const int64_t blocks = (c_end - c_begin) / LANES, c_done = c_begin + blocks * LANES;
+    const size_t group = (size_t)LANES * (size_t)fs * sizeof(float); /* bytes of 16 filters */
     const size_t share = blocks ? (group + (size_t)blocks - 1) / (size_t)blocks : 0;
-    for (int k = 0; k < filters; k += LANES) {
-        const float *next = k + 2 * LANES <= ahead ? wk + (size_t)(k + LANES) * fs : NULL;
-        size_t fetched = 0;
-        for (int64_t c = c_begin; c + LANES <= c_end; c += LANES) {
-            for (size_t e = fetched; next && e < fetched + share && e < group; e += LANES)
-                __builtin_prefetch(next + e);
-            fetched += share;
-            bc_winograd_filter_16x16(m, wk + (size_t)k * fs + c, fs, s->c, u + c * ld + k, ds, ld);
+    for (int k = k_begin; k < k_end; k += LANES) {
+        const float *filters = w + (size_t)k * fs;
+        const int next = k + 2 * LANES <= s->k; /* the next sixteen exist */
+        for (int64_t c = c_begin, i = 0; c < c_done; c += LANES, i++) {
+            const size_t from = (size_t)i * share;
+            if (next && from < group)
+                bc_prefetch_bytes((const char *)(filters + LANES * fs) + from,
+                                  group - from < share ? group - from : share);
+            bc_winograd_filter_16x16(m, filters + c, fs, s->c, u + c * ld + (k - k_begin), ds, ld);
         }
     }
+    return c_done;
 }
 
 /* U^T[xi][c][k - k_begin] (rows ld floats apart, tap positions tap_floats(ld)
@@ -641,10 +645,9 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
     const int filters = k_end - k_begin;
     const float *wk = w + (size_t)k_begin * fs;
     int64_t c = c_begin;
-    if (filters % LANES == 0 && !nchw) {
-        nhwc_filter_groups(s, m, wk, s->k - k_begin, filters, u, ld, c_begin, c_end);
-        c = c_begin + (c_end - c_begin) / LANES * LANES;
-    } else if (filters % LANES == 0)
+    if (filters % LANES == 0 && !nchw)
+        c = nhwc_filter_groups(s, m, w, k_begin, k_end, u, ld, c_begin, c_end);
+    else if (filters % LANES == 0)
         for (; c + LANES <= c_end; c += LANES)
             for (int k = 0; k < filters; k += LANES)
                 bc_winograd_filter_16x16_kcrs(m, wk + k * fs + c * channel, fs, u + c * ld + k, ds,
