@@ -1,6 +1,7 @@
 /* The benchmark tools' host line (bench_host.h). */
 #include "bench_host.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,11 +28,15 @@ static void cpu_model(char *name, size_t size)
     fclose(f);
 }
 
-static void append_cache(char *text, size_t size, const char *label, long bytes)
+/* Appends printf-style to the string in text[size] (truncating at its end). */
+__attribute__((format(printf, 3, 4))) static void append(char *text, size_t size, const char *fmt,
+                                                         ...)
 {
-    size_t used = strlen(text);
-    if (bytes > 0 && used < size)
-        snprintf(text + used, size - used, "; %s %ld KiB", label, bytes / 1024);
+    const size_t used = strlen(text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text + used, size - used, fmt, ap);
+    va_end(ap);
 }
 
 const char *bench_host_description(void)
@@ -41,12 +46,12 @@ const char *bench_host_description(void)
     cpu_model(model, sizeof model);
     snprintf(text, sizeof text, "CPU: %s", model[0] ? model : "(model unknown)");
 #if defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
-    append_cache(text, sizeof text, "L2", sysconf(_SC_LEVEL2_CACHE_SIZE));
-    append_cache(text, sizeof text, "L3", sysconf(_SC_LEVEL3_CACHE_SIZE));
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (l2 > 0)
+        append(text, sizeof text, "; L2 %ld KiB", l2 / 1024);
+    if (l3 > 0)
+        append(text, sizeof text, "; L3 %ld KiB", l3 / 1024);
 #endif
-    size_t used = strlen(text);
-    if (used < sizeof text)
-        snprintf(text + used, sizeof text - used, "; %ld CPUs online",
-                 sysconf(_SC_NPROCESSORS_ONLN));
+    append(text, sizeof text, "; %ld CPUs online", sysconf(_SC_NPROCESSORS_ONLN));
     return text;
 }
