@@ -10,7 +10,8 @@
  * [xi][T][C], U transposed as [xi][C][K] and M as [xi][T][K] (the GEMM is V U^T,
  * tiles as rows), so each layout's transforms run over contiguous lanes: tiles in
  * NCHW, channels in NHWC. (NCHW's blocks of U under F(2x2) at one thread take U^T
- * and M^T as NHWC does, for faster GEMMs: k_block_rows_of_m.)
+ * and M^T as NHWC does, for faster GEMMs: k_block_rows_of_m; NHWC's blocks on few
+ * tiles keep U as NCHW does, for a faster filter transform: nhwc_filter_rows.)
  *
  * Choice of m: F(4x4) does 4x fewer multiplications than the lowering against
  * F(2x2)'s 2.25x and its transforms cost less per output, but its filter is 36/16
@@ -90,6 +91,24 @@
  * 1.38-1.41 -> 1.17-1.20, 512 -> 256 on 14x14 1.38-1.42 -> 1.09-1.10, but at batch 2
  * (98 tiles) 1.03-1.07 -> 1.25 and at batch 4 2.0-2.1 -> 2.4. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
+/* NHWC's blocks of U under F(2x2) on at most this many tiles keep U as NCHW does,
+ * [xi][k][c] (nhwc_filter_rows), and each GEMM takes it transposed: the transform
+ * then reads each filter's 9 rows of channels in order, where U^T's 16 x 16 blocks
+ * read 144 lines at a time, more streams than the prefetchers follow (that transform
+ * took half of r50_3x3_7's call on an Intel Xeon host, perf). OpenBLAS runs the
+ * transposed GEMM as fast on 16 rows and slower on more (32 x 48 x 512: 52.8 against
+ * 71.8 GFLOP/s, a test program). A test program, one thread pinned (thread CPU
+ * time), medians of 51-101 calls, six to eight rounds alternating a temporary
+ * switch, ms: r50_3x3_7 4.6-5.4 -> 3.8-4.9 (two threads, wall: 2.3-2.5 -> 1.7-2.0),
+ * 256 channels on 7x7 0.89-1.03 -> 0.87-0.91, on 8x8 0.91-1.09 -> 0.72-0.91, 512 on
+ * 7x7 at batch 2 (32 tiles) 6.5-8.3 -> 5.1-6.6; blasconv-fastbench --layout nhwc
+ * --reps 15, two rounds: r50_3x3_14 (49 tiles) 2.6-2.8 -> 2.7-3.2 and r50_3x3_14_b8
+ * (F(2x2) forced, 392) 19-20 -> 26-28 lost, as did r50_3x3_7_b8 under F(4x4).
+ * blasconv-fastbench --layout nhwc --reps 15 --only r50_3x3_7, three rounds
+ * alternating the libraries, FAST ms (speedup over the lowering): one thread pinned
+ * 4.9-5.3 (0.92-0.98x) -> 4.3-4.4 (1.10-1.11x), two 2.5-2.9 (0.92-0.98x) -> 2.0-2.1
+ * (1.18-1.29x). */
+#define WINOGRAD_U_ROWS_MAX_TILES 32
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* U (whole or a block of output channels) keeps its tap positions' matrices this
@@ -507,6 +526,8 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
                         (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
     wp->k_block = k_block;
     wp->k_threads = k_threads;
+    wp->u_rows = k_block && s->layout == BLASCONV_NHWC && !turned && m == 2 &&
+                 tiles <= WINOGRAD_U_ROWS_MAX_TILES;
     wp->u_block_floats = u_block_bytes / sizeof(float);
     return BLASCONV_OK;
 }
@@ -654,6 +675,18 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
                                               ld);
     for (; c < c_end; c++)
         filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
+}
+
+/* U[xi][k - k_begin][c] (tap positions ds floats apart) for NHWC's filters [k_begin,
+ * k_end), w [K][3][3][C]: each filter's 9 rows of channels as the lanes, read in order
+ * (WINOGRAD_U_ROWS_MAX_TILES). */
+static void nhwc_filter_rows(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
+                             float *u, ptrdiff_t ds)
+{
+    const ptrdiff_t fs = (ptrdiff_t)9 * s->c;
+    for (int k = k_begin; k < k_end; k++)
+        bc_winograd_filter(m, w + k * fs, s->c, 1, (int)s->c, u + (ptrdiff_t)(k - k_begin) * s->c,
+                           ds);
 }
 
 /* The transform of NCHW's filters [from, to) of the K*C (lane l is filter l / C's
@@ -979,15 +1012,17 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
 }
 
 /* Columns [k0, k1) of M^T[xi] ([T][K]) = V^T[xi] times u_cols (those columns of
- * U^T[xi], rows ld floats apart): NHWC's V is [T][C] as it lies, NCHW's [C][T] read
- * transposed. */
-static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int k0, int k1)
+ * U^T[xi], rows ld floats apart; with u_rows, those rows of U[xi], C floats apart,
+ * read transposed): NHWC's V is [T][C] as it lies, NCHW's [C][T] read transposed. */
+static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int u_rows,
+                            int k0, int k1)
 {
     const conv_shape *s = st->s;
     const int nchw = s->layout == BLASCONV_NCHW;
-    bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, CBLAS_NO_TRANS, st->count, k1 - k0,
-             s->c, 1.0f, st->v + (size_t)xi * tiles_tap_floats(s->c, st->count),
-             nchw ? st->count : s->c, u_cols, ld, 0.0f,
+    bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, u_rows ? CBLAS_TRANS : CBLAS_NO_TRANS,
+             st->count, k1 - k0, s->c, 1.0f,
+             st->v + (size_t)xi * tiles_tap_floats(s->c, st->count), nchw ? st->count : s->c,
+             u_cols, u_rows ? s->c : ld, 0.0f,
              st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + k0, s->k);
 }
 
@@ -1002,7 +1037,7 @@ static void gemms(const stage *st, int begin, int end)
         if (s->layout == BLASCONV_NCHW)
             product_rows_nchw(st, xi, wp->u + xi * tap, 0, s->k);
         else
-            product_columns(st, xi, wp->u + xi * tap, s->k, 0, s->k);
+            product_columns(st, xi, wp->u + xi * tap, s->k, 0, 0, s->k);
     }
 }
 
@@ -1119,15 +1154,18 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     /* Blocks that run at once share M: every one of them takes it the same way. */
     const int in_sixteens = st->wp->k_threads > 1 ? s->k % LANES == 0 : width % LANES == 0;
     const int columns = !nchw || (m == 2 && s->c % LANES == 0 && in_sixteens);
+    const int u_rows = st->wp->u_rows;
     const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
-    if (columns)
+    if (u_rows)
+        nhwc_filter_rows(s, m, st->w, k0, k1, u, tap_stride);
+    else if (columns)
         filters_transposed(s, m, st->w, st->wp->turned, k0, k1, u, width, 0, s->c);
     else
         nchw_filter_lanes(s, m, st->w, st->wp->turned, (int64_t)k0 * s->c, (int64_t)k1 * s->c, u,
                           tap_stride, 0);
     for (int xi = 0; xi < taps; xi++) {
         if (columns)
-            product_columns(st, xi, u + xi * tap_stride, width, k0, k1);
+            product_columns(st, xi, u + xi * tap_stride, width, u_rows, k0, k1);
         else
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
     }

@@ -387,6 +387,54 @@ START_TEST(few_tiles_block_per_thread)
 }
 END_TEST
 
+/* NHWC's blocks of U under F(2x2) on at most 32 tiles keep U as [xi][k][c] and take it
+ * transposed in every GEMM (WINOGRAD_U_ROWS_MAX_TILES): 256 channels on 7x7 (16 tiles,
+ * four blocks of 64), 256 -> 264 on 7x6 at batch 2 with a bias (24 tiles, the right
+ * edge tiles clipped, blocks of 64 and a last of 8, at two threads six of 48 or
+ * less); 256 on 14x14 (49 tiles) keeps U^T
+ * (four blocks, no GEMM transposed). At one and two threads. */
+static int transposed_b_calls;
+
+static void transposed_b_counting_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k,
+                                        float alpha, const float *a, int lda, const float *b,
+                                        int ldb, float beta, float *c, int ldc)
+{
+    if (trans_b == 112) /* CblasTrans */
+        __atomic_add_fetch(&transposed_b_calls, 1, __ATOMIC_RELAXED);
+    test_naive_sgemm(layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+START_TEST(nhwc_few_tiles_take_u_as_rows)
+{
+    static const struct {
+        blasconv_conv2d d;
+        int blocks[2], transposed; /* blocks at one and two threads */
+    } cases[] = {
+        {TEST_CONV_3X3_SAME(1, 256, 7, 7, 256), {4, 4}, 1},
+        {TEST_CONV_3X3_SAME(2, 256, 7, 6, 264), {5, 6}, 1},
+        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), {4, 4}, 0},
+    };
+    blasconv_conv2d d = cases[_i / 2].d;
+    d.layout = BLASCONV_NHWC;
+    const int threads = 1 + _i % 2;
+    test_rng r = test_rng_seeded(9799 + (uint64_t)_i);
+    test_conv_problem p = test_conv_problem_make(&r, d);
+    float *want = oracle(&d, &p), *y = test_alloc_poisoned(p.ny);
+    blasconv_context *ctx = test_naive_fast_context(threads);
+    ck_assert_int_eq(blasconv_context_set_sgemm(ctx, transposed_b_counting_sgemm), BLASCONV_OK);
+    if (threads > 1)
+        ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
+    test_naive_sgemm_calls = 0, transposed_b_calls = 0;
+    ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
+    const int gemms = 16 * cases[_i / 2].blocks[threads - 1]; /* F(2x2) */
+    ck_assert_int_eq(test_naive_sgemm_calls, gemms);
+    ck_assert_int_eq(transposed_b_calls, cases[_i / 2].transposed ? gemms : 0);
+    test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
+    blasconv_context_destroy(ctx);
+    free(want), free(y), test_conv_problem_free(&p);
+}
+END_TEST
+
 /* A layer whose large U goes block by block under the promise of constant weights
  * leaves the kept U of another layer alone: that layer's next call reuses it and
  * gives bitwise its first result. (Block buffers placed in the kept U's memory
@@ -697,6 +745,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, blocks_fit_where_the_whole_filter_does_not, 0, 2);
     tcase_add_test(tc, large_filters_under_random_limits);
     tcase_add_loop_test(tc, few_tiles_block_per_thread, 0, 4);
+    tcase_add_loop_test(tc, nhwc_few_tiles_take_u_as_rows, 0, 6);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
