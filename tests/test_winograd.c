@@ -391,8 +391,8 @@ END_TEST
  * transposed in every GEMM (WINOGRAD_U_ROWS_MAX_TILES): 256 channels on 7x7 (16 tiles,
  * four blocks of 64), 256 -> 264 on 7x6 at batch 2 with a bias (24 tiles, the right
  * edge tiles clipped, blocks of 64 and a last of 8, at two threads six of 48 or
- * less); 256 on 14x14 (49 tiles) keeps U^T
- * (four blocks, no GEMM transposed). At one and two threads. */
+ * less); 256 on 14x14 (49 tiles) keeps U^T (four blocks, no GEMM transposed). At one
+ * and two threads. */
 static int transposed_b_calls;
 
 static void transposed_b_counting_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k,
