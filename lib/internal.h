@@ -543,7 +543,6 @@ typedef struct winograd_plan {
                           (see winograd.c) */
     int k_threads;
     size_t u_block_floats;
-    int u_rows; /* NHWC's blocks hold U as [xi][k][c], not U^T: few tiles (see winograd.c) */
     size_t v_copy_floats; /* >0: each block buffer's thread transforms all the input
                              into a V of its own, v + t * v_copy_floats */
     int turned;           /* the filter is the turned view of w (bc_winograd_plan_turned) */

@@ -102,8 +102,8 @@
  * switch, ms: r50_3x3_7 4.6-5.4 -> 3.8-4.9 (two threads, wall: 2.3-2.5 -> 1.7-2.0),
  * 256 channels on 7x7 0.89-1.03 -> 0.87-0.91, on 8x8 0.91-1.09 -> 0.72-0.91, 512 on
  * 7x7 at batch 2 (32 tiles) 6.5-8.3 -> 5.1-6.6; blasconv-fastbench --layout nhwc
- * --reps 15, two rounds: r50_3x3_14 (49 tiles) 2.6-2.8 -> 2.7-3.2 and r50_3x3_14_b8
- * (F(2x2) forced, 392) 19-20 -> 26-28 lost, as did r50_3x3_7_b8 under F(4x4).
+ * --reps 15, two rounds: r50_3x3_14 (49 tiles) 2.6-2.8 -> 2.7-3.2, and under F(4x4)
+ * r50_3x3_14_b8 (128 tiles) 19-20 -> 26-28 and r50_3x3_7_b8 (32) 22-24 -> 26-28 lost.
  * blasconv-fastbench --layout nhwc --reps 15 --only r50_3x3_7, three rounds
  * alternating the libraries, FAST ms (speedup over the lowering): one thread pinned
  * 4.9-5.3 (0.92-0.98x) -> 4.3-4.4 (1.10-1.11x), two 2.5-2.9 (0.92-0.98x) -> 2.0-2.1
@@ -526,8 +526,6 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
                         (threads > 1 || u_bytes >= WINOGRAD_STREAM_BYTES);
     wp->k_block = k_block;
     wp->k_threads = k_threads;
-    wp->u_rows = k_block && s->layout == BLASCONV_NHWC && !turned && m == 2 &&
-                 tiles <= WINOGRAD_U_ROWS_MAX_TILES;
     wp->u_block_floats = u_block_bytes / sizeof(float);
     return BLASCONV_OK;
 }
@@ -675,6 +673,14 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
                                               ld);
     for (; c < c_end; c++)
         filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
+}
+
+/* Whether the plan's blocks of U hold U[xi][k][c] rather than U^T (NHWC, few tiles:
+ * WINOGRAD_U_ROWS_MAX_TILES). */
+static int u_as_rows(const conv_shape *s, const winograd_plan *wp)
+{
+    return wp->k_block && s->layout == BLASCONV_NHWC && !wp->turned && wp->m == 2 &&
+           wp->tiles <= WINOGRAD_U_ROWS_MAX_TILES;
 }
 
 /* U[xi][k - k_begin][c] (tap positions ds floats apart) for NHWC's filters [k_begin,
@@ -1012,17 +1018,17 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
 }
 
 /* Columns [k0, k1) of M^T[xi] ([T][K]) = V^T[xi] times u_cols (those columns of
- * U^T[xi], rows ld floats apart; with u_rows, those rows of U[xi], C floats apart,
- * read transposed): NHWC's V is [T][C] as it lies, NCHW's [C][T] read transposed. */
-static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int u_rows,
-                            int k0, int k1)
+ * U^T[xi], rows ld floats apart; if rows, those rows of U[xi], C floats apart, read
+ * transposed): NHWC's V is [T][C] as it lies, NCHW's [C][T] read transposed. */
+static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int rows, int k0,
+                            int k1)
 {
     const conv_shape *s = st->s;
     const int nchw = s->layout == BLASCONV_NCHW;
-    bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, u_rows ? CBLAS_TRANS : CBLAS_NO_TRANS,
+    bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, rows ? CBLAS_TRANS : CBLAS_NO_TRANS,
              st->count, k1 - k0, s->c, 1.0f,
              st->v + (size_t)xi * tiles_tap_floats(s->c, st->count), nchw ? st->count : s->c,
-             u_cols, u_rows ? s->c : ld, 0.0f,
+             u_cols, rows ? s->c : ld, 0.0f,
              st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + k0, s->k);
 }
 
@@ -1154,9 +1160,9 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
     /* Blocks that run at once share M: every one of them takes it the same way. */
     const int in_sixteens = st->wp->k_threads > 1 ? s->k % LANES == 0 : width % LANES == 0;
     const int columns = !nchw || (m == 2 && s->c % LANES == 0 && in_sixteens);
-    const int u_rows = st->wp->u_rows;
+    const int rows = u_as_rows(s, st->wp);
     const ptrdiff_t tap_stride = (ptrdiff_t)tap_floats(s, (size_t)width);
-    if (u_rows)
+    if (rows)
         nhwc_filter_rows(s, m, st->w, k0, k1, u, tap_stride);
     else if (columns)
         filters_transposed(s, m, st->w, st->wp->turned, k0, k1, u, width, 0, s->c);
@@ -1165,7 +1171,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
                           tap_stride, 0);
     for (int xi = 0; xi < taps; xi++) {
         if (columns)
-            product_columns(st, xi, u + xi * tap_stride, width, u_rows, k0, k1);
+            product_columns(st, xi, u + xi * tap_stride, width, rows, k0, k1);
         else
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
     }
