@@ -441,6 +441,26 @@ START_TEST(fastbench_backward_data_row)
 }
 END_TEST
 
+/* --seam: FAST's calls once more through a timing sgemm; the row gains the call's
+ * time, its time in sgemm (no more than the call) and the rest, and a rate that
+ * shows the sgemm calls were counted and timed. One thread only. */
+START_TEST(fastbench_seam_cells)
+{
+    char args[1024], err[8192], line[2048], *cells[16];
+    snprintf(args, sizeof args, "--suite '%s' --reps 3 --seam", path_buf[2]);
+    int rc = run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err);
+    ck_assert_msg(rc == 0, "exit status %d; stderr:\n%s", rc, err);
+    ck_assert_int_eq(table_row("fast_3x3", line, sizeof line, cells, 16), 13);
+    ck_assert_msg(atof(cells[10]) <= atof(cells[9]), "sgemm %s of a call of %s", cells[10],
+                  cells[9]);
+    ck_assert_msg(atof(cells[11]) >= 0, "the rest: %s", cells[11]);
+    ck_assert_msg(atof(cells[12]) > 0, "sgemm GFLOP/s %s", cells[12]);
+    snprintf(args, sizeof args, "--suite '%s' --reps 1 --seam --threads 2", path_buf[2]);
+    ck_assert_int_eq(run_program(BLASCONV_FASTBENCH_PATH, args, err, sizeof err), 2);
+    ck_assert(strstr(err, "--seam") != NULL);
+}
+END_TEST
+
 START_TEST(help_exits_zero)
 {
     char err[8192];
@@ -471,6 +491,7 @@ int main(void)
                         (int)(sizeof error_cases / sizeof error_cases[0]));
     tcase_add_loop_test(tc, fastbench_row_and_onednn_cells, 0, 2);
     tcase_add_test(tc, fastbench_backward_data_row);
+    tcase_add_test(tc, fastbench_seam_cells);
     tcase_add_test(tc, help_exits_zero);
     suite_add_tcase(s, tc);
     return test_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

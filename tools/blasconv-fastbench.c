@@ -4,12 +4,14 @@
  * time; medians. Also the error of FAST relative to the lowering's result. With
  * --onednn, oneDNN's direct and Winograd convolutions in its own layouts (reorders
  * outside the timing), timed in wall time after the pair, and checked against the
- * lowering's NCHW result. */
+ * lowering's NCHW result. With --seam, FAST's calls once more through a timing sgemm:
+ * the part of each call spent in the BLAS and the part outside it. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 #include "bench_busy.h"
 #include "bench_clock.h"
 #include "bench_host.h"
+#include "bench_seam.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,7 +36,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: blasconv-fastbench [--suite FILE] [--only NAME] [--reps N] [--threads N]\n"
             "                          [--layout nchw|nhwc] [--scale S] [--constant] [--onednn]\n"
-            "                          [--pass fwd|bwd-data] [--busy-cpu N] [--help]\n"
+            "                          [--pass fwd|bwd-data] [--busy-cpu N] [--seam] [--help]\n"
             "Times blasconv_conv2d_forward (or _backward_data) under BLASCONV_ALGO_GEMM and\n"
             "BLASCONV_ALGO_FAST, alternating, on every 3x3 stride-1 dilation-1 groups-1 row\n"
             "of a layers suite. Prints median thread-CPU and wall milliseconds, the speedup\n"
@@ -49,6 +51,9 @@ static void usage(FILE *out)
             "  --constant     FAST context promises constant weights (filter transform kept)\n"
             "  --busy-cpu N   a process of this tool spins on CPU N through every timing\n"
             "                 (another program's load on a core)\n"
+            "  --seam         (one thread) time FAST's calls once more through a sgemm that\n"
+            "                 times the linked BLAS: wall ms of the call, of its sgemm calls\n"
+            "                 and of the rest (the transforms), and the sgemm calls' GFLOP/s\n"
             "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
             "                 reorders timed, and give the faster one's wall time over\n"
             "                 FAST's%s\n",
@@ -152,8 +157,40 @@ static void print_onednn_cells(const bench_layer *r, int reps, int threads, cons
 }
 #endif
 
+/* --seam's cells: `reps` calls of a FAST context (weights constant or not, as the
+ * timed one) whose sgemm is bench_seam's; medians of the call, of its time in sgemm
+ * and of the rest, wall ms, and the sgemm calls' GFLOP/s. */
+static int print_seam_cells(const bench_layer *r, int reps, int constant, int backward_data,
+                            const float *in, const float *w, const float *bias, float *out)
+{
+    blasconv_context *ctx;
+    if (blasconv_context_create(&ctx) != BLASCONV_OK)
+        return -1;
+    int failed = blasconv_context_set_threads(ctx, 1) != BLASCONV_OK ||
+                 blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST) != BLASCONV_OK ||
+                 blasconv_context_set_weights_constant(ctx, constant) != BLASCONV_OK ||
+                 !bench_seam_attach(bench_program, ctx);
+    double call[MAX_REPS], in_sgemm[MAX_REPS], rest[MAX_REPS], cpu, wall, flops = 0;
+    for (int rep = -1; rep < reps && !failed; rep++) { /* rep -1 warms up */
+        bench_seam_reset();
+        failed |= timed_call(ctx, r, backward_data, in, w, bias, out, &cpu, &wall);
+        if (rep >= 0) {
+            call[rep] = wall, in_sgemm[rep] = bench_seam_seconds();
+            rest[rep] = wall - in_sgemm[rep];
+        }
+        flops = bench_seam_flops();
+    }
+    blasconv_context_destroy(ctx);
+    if (failed)
+        return -1;
+    const double sgemm = bench_median(in_sgemm, reps);
+    printf(" %.2f | %.2f | %.2f | %.1f |", 1e3 * bench_median(call, reps), 1e3 * sgemm,
+           1e3 * bench_median(rest, reps), sgemm > 0 ? flops / sgemm * 1e-9 : 0.0);
+    return 0;
+}
+
 static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant,
-                      int onednn, int backward_data)
+                      int onednn, int backward_data, int seam)
 {
     blasconv_context *ctx[2];
     size_t nx = (size_t)r->d.batch * r->d.in_channels * r->d.in_height * r->d.in_width;
@@ -196,6 +233,8 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
                1e3 * gemm_cpu, 1e3 * fast_cpu, 1e3 * gemm_wall, 1e3 * fast_wall,
                gemm_cpu / fast_cpu, gemm_wall / fast_wall, max_err,
                max_out > 0 ? max_err / max_out : 0.0);
+        if (seam) /* into y[1]: the FAST result above is no longer needed */
+            failed |= print_seam_cells(r, reps, constant, backward_data, x, w, bias, y[1]) != 0;
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
         if (onednn) {
             /* oneDNN reads x and w as NCHW: the lowering's NCHW result is its check. */
@@ -224,7 +263,8 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
 int main(int argc, char **argv)
 {
     const char *suite = FASTBENCH_DEFAULT_SUITE, *only = NULL;
-    int reps = 7, threads = 1, constant = 0, onednn = 0, backward_data = 0, busy_cpu = -1;
+    int reps = 7, threads = 1, constant = 0, onednn = 0, backward_data = 0, busy_cpu = -1,
+        seam = 0;
     float scale = 1.0f;
     blasconv_layout layout = BLASCONV_NCHW;
     for (int i = 1; i < argc; i++) {
@@ -234,6 +274,9 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(arg, "--constant")) {
             constant = 1;
+            continue;
+        } else if (!strcmp(arg, "--seam")) {
+            seam = 1;
             continue;
         } else if (!strcmp(arg, "--onednn")) {
             if (!have_onednn) {
@@ -277,6 +320,11 @@ int main(int argc, char **argv)
                 MAX_REPS);
         return 2;
     }
+    if (seam && threads != 1) {
+        fprintf(stderr, "blasconv-fastbench: --seam times one thread (its sgemm runs on the "
+                        "caller only)\n");
+        return 2;
+    }
     if (onednn && backward_data) {
         fprintf(stderr, "blasconv-fastbench: --onednn times forward only\n");
         return 2;
@@ -296,25 +344,31 @@ int main(int argc, char **argv)
     if (busy_cpu >= 0)
         printf("busy: a process spinning on CPU %d through every timing\n", busy_cpu);
     printf("| layer | GEMM cpu ms | FAST cpu ms | GEMM wall ms | FAST wall ms | speedup cpu |"
-           " speedup wall | max abs diff | max diff / max abs |%s\n"
-           "|---|---|---|---|---|---|---|---|---|%s\n",
+           " speedup wall | max abs diff | max diff / max abs |%s%s\n"
+           "|---|---|---|---|---|---|---|---|---|%s%s\n",
+           seam ? " FAST seam call wall ms | its sgemm wall ms | the rest wall ms |"
+                  " its sgemm GFLOP/s |"
+                : "",
            onednn ? " oneDNN direct wall ms | oneDNN Winograd wall ms | best oneDNN / FAST wall |"
                     " oneDNN max abs diff | oneDNN implementations |"
                   : "",
-           onednn ? "---|---|---|---|---|" : "");
+           seam ? "---|---|---|---|" : "", onednn ? "---|---|---|---|---|" : "");
     int ran = 0;
     for (int i = 0; i < count; i++) {
         if (!winograd_shape(&rows[i].d) || (only && strcmp(only, rows[i].name)))
             continue;
         rows[i].d.layout = layout;
         fprintf(stderr, "blasconv-fastbench: %s\n", rows[i].name);
-        if (time_layer(&rows[i], reps, threads, scale, constant, onednn, backward_data) != 0) {
+        if (time_layer(&rows[i], reps, threads, scale, constant, onednn, backward_data, seam) !=
+            0) {
             bench_busy_stop();
+            bench_seam_release();
             return 1;
         }
         ran++;
     }
     bench_busy_stop();
+    bench_seam_release();
     if (!ran) {
         fprintf(stderr, "blasconv-fastbench: no 3x3 stride-1 row matched\n");
         return 1;
