@@ -55,8 +55,9 @@ static void usage(FILE *out)
             "                 times the linked BLAS: wall ms of the call, of its sgemm calls\n"
             "                 and of the rest (the transforms), and the sgemm calls' GFLOP/s\n"
             "  --onednn       also time oneDNN (direct and Winograd) in its own layouts, no\n"
-            "                 reorders timed, and give the faster one's wall time over\n"
-            "                 FAST's%s\n",
+            "                 reorders timed, and FAST again as oneDNN is timed (calls in a\n"
+            "                 row, not alternating), and give the faster oneDNN's wall time\n"
+            "                 over that FAST's%s\n",
             FASTBENCH_DEFAULT_SUITE, MAX_REPS, have_onednn ? "" : " (not in this build)");
 }
 
@@ -140,10 +141,11 @@ static double time_onednn(const bench_layer *r, bench_onednn_mode mode, int reps
 }
 
 /* oneDNN's two algorithms on r (NCHW; the lowering's NCHW result `want`): the
- * table's extra cells, FAST's wall time over the faster one. */
+ * table's extra cells, with FAST timed as they are (fast_alone) and the faster one's
+ * wall time over it. */
 static void print_onednn_cells(const bench_layer *r, int reps, int threads, const float *x,
                                const float *w, const float *bias, const float *want, size_t ny,
-                               double fast_wall)
+                               double fast_alone)
 {
     char impls[200] = "";
     double diff = 0;
@@ -152,8 +154,8 @@ static void print_onednn_cells(const bench_layer *r, int reps, int threads, cons
     double wino = time_onednn(r, BENCH_ONEDNN_WINOGRAD, reps, threads, x, w, bias, want, ny, &diff,
                               impls, sizeof impls);
     double best = isnan(wino) || direct < wino ? direct : wino;
-    printf(" %.2f | %.2f | %.2fx | %.2e | %s |", 1e3 * direct, 1e3 * wino, best / fast_wall, diff,
-           impls);
+    printf(" %.2f | %.2f | %.2f | %.2fx | %.2e | %s |", 1e3 * direct, 1e3 * wino, 1e3 * fast_alone,
+           best / fast_alone, diff, impls);
 }
 #endif
 
@@ -187,6 +189,24 @@ static int print_seam_cells(const bench_layer *r, int reps, int constant, int ba
     printf(" %.2f | %.2f | %.2f | %.1f |", 1e3 * bench_median(call, reps), 1e3 * sgemm,
            1e3 * bench_median(rest, reps), sgemm > 0 ? flops / sgemm * 1e-9 : 0.0);
     return 0;
+}
+
+/* Median wall seconds of `reps` FAST calls in a row after a warm-up, as oneDNN is timed
+ * (and PyTorch by tools/torch-conv-bench.py); the pairs above alternate with the
+ * lowering, whose buffers push FAST's out of the caches between its calls. NAN if a
+ * call fails. */
+static double fast_alone_wall(blasconv_context *ctx, const bench_layer *r, int reps, int threads,
+                              const float *x, const float *w, const float *bias, float *y)
+{
+    double wall[MAX_REPS], cpu, t;
+    bench_sleep(bench_settle_seconds_for(threads)); /* the lowering's BLAS threads */
+    for (int rep = -1; rep < reps; rep++) {
+        if (timed_call(ctx, r, 0, x, w, bias, y, &cpu, &t) != 0)
+            return NAN;
+        if (rep >= 0)
+            wall[rep] = t;
+    }
+    return bench_median(wall, reps);
 }
 
 static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant,
@@ -237,6 +257,8 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
             failed |= print_seam_cells(r, reps, constant, backward_data, x, w, bias, y[1]) != 0;
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
         if (onednn) {
+            const double alone = fast_alone_wall(ctx[1], r, reps, threads, x, w, bias, y[1]);
+            failed |= isnan(alone);
             /* oneDNN reads x and w as NCHW: the lowering's NCHW result is its check. */
             blasconv_conv2d d = r->d;
             d.layout = BLASCONV_NCHW;
@@ -244,7 +266,7 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
                 failed |= blasconv_conv2d_forward(ctx[0], &d, x, w, bias, y[1]) != BLASCONV_OK;
             const float *want = r->d.layout == BLASCONV_NCHW ? y[0] : y[1];
             if (!failed)
-                print_onednn_cells(r, reps, threads, x, w, bias, want, ny, fast_wall);
+                print_onednn_cells(r, reps, threads, x, w, bias, want, ny, alone);
         }
 #else
         (void)onednn;
@@ -349,10 +371,10 @@ int main(int argc, char **argv)
            seam ? " FAST seam call wall ms | its sgemm wall ms | the rest wall ms |"
                   " its sgemm GFLOP/s |"
                 : "",
-           onednn ? " oneDNN direct wall ms | oneDNN Winograd wall ms | best oneDNN / FAST wall |"
-                    " oneDNN max abs diff | oneDNN implementations |"
+           onednn ? " oneDNN direct wall ms | oneDNN Winograd wall ms | FAST alone wall ms |"
+                    " best oneDNN / FAST alone | oneDNN max abs diff | oneDNN implementations |"
                   : "",
-           seam ? "---|---|---|---|" : "", onednn ? "---|---|---|---|---|" : "");
+           seam ? "---|---|---|---|" : "", onednn ? "---|---|---|---|---|---|" : "");
     int ran = 0;
     for (int i = 0; i < count; i++) {
         if (!winograd_shape(&rows[i].d) || (only && strcmp(only, rows[i].name)))
