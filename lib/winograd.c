@@ -91,24 +91,29 @@
  * 1.38-1.41 -> 1.17-1.20, 512 -> 256 on 14x14 1.38-1.42 -> 1.09-1.10, but at batch 2
  * (98 tiles) 1.03-1.07 -> 1.25 and at batch 4 2.0-2.1 -> 2.4. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
-/* NHWC's blocks of U under F(2x2) on at most this many tiles keep U as NCHW does,
- * [xi][k][c] (nhwc_filter_rows), and each GEMM takes it transposed: the transform
- * then reads each filter's 9 rows of channels in order, where U^T's 16 x 16 blocks
- * read 144 lines at a time, more streams than the prefetchers follow (that transform
- * took half of r50_3x3_7's call on an Intel Xeon host, perf). OpenBLAS runs the
- * transposed GEMM as fast on 16 rows and slower on more (32 x 48 x 512: 52.8 against
- * 71.8 GFLOP/s, a test program). A test program, one thread pinned (thread CPU
- * time), medians of 51-101 calls, six to eight rounds alternating a temporary
- * switch, ms: r50_3x3_7 4.6-5.4 -> 3.8-4.9 (two threads, wall: 2.3-2.5 -> 1.7-2.0),
- * 256 channels on 7x7 0.89-1.03 -> 0.87-0.91, on 8x8 0.91-1.09 -> 0.72-0.91, 512 on
- * 7x7 at batch 2 (32 tiles) 6.5-8.3 -> 5.1-6.6; blasconv-fastbench --layout nhwc
- * --reps 15, two rounds: r50_3x3_14 (49 tiles) 2.6-2.8 -> 2.7-3.2, and under F(4x4)
- * r50_3x3_14_b8 (128 tiles) 19-20 -> 26-28 and r50_3x3_7_b8 (32) 22-24 -> 26-28 lost.
- * blasconv-fastbench --layout nhwc --reps 15 --only r50_3x3_7, three rounds
- * alternating the libraries, FAST ms (speedup over the lowering): one thread pinned
- * 4.9-5.3 (0.92-0.98x) -> 4.3-4.4 (1.10-1.11x), two 2.5-2.9 (0.92-0.98x) -> 2.0-2.1
- * (1.18-1.29x). */
-#define WINOGRAD_U_ROWS_MAX_TILES 32
+/* NHWC's blocks of U whose tiles times output channels come to at most this many
+ * keep U as NCHW does, [xi][k][c] (nhwc_filter_rows), and each GEMM takes it
+ * transposed: the transform then reads each filter's 9 rows of channels in order,
+ * where U^T's 16 x 16 blocks read 144 lines at a time, more streams than the
+ * prefetchers follow (that transform took half of r50_3x3_7's call on an Intel Xeon
+ * host, perf). The bound is OpenBLAS's (0.3.21, SkylakeX kernels): it runs such a
+ * GEMM (row-major with B transposed, a column-major "TN" call) through its
+ * small-matrix kernel only while M*N is at most 1200, and through its packed path,
+ * slower here, beyond. On 2026-12-03 (blasconv-fastbench --layout nhwc --reps 15, two rounds, FAST
+ * ms, one thread pinned) F(2x2) on 49 tiles in blocks of 64 (r50_3x3_14: 2.6-2.8 ->
+ * 2.7-3.2), F(4x4) on 32 tiles in blocks of 48 (r50_3x3_7_b8: 22-24 -> 26-28) and on
+ * 128 (r50_3x3_14_b8: 19-20 -> 26-28) lost, while 16 tiles in blocks of 32 (r50_3x3_7:
+ * 4.9-5.3 -> 4.3-4.4 ms, 0.92-0.98x -> 1.10-1.11x the lowering; two threads 2.5-2.9 ->
+ * 2.0-2.1) gained; so where the blocks go by the cache's measure they narrow to fit
+ * the bound when 32 output channels do (k_block_rows). The single-layer program,
+ * wall ms, medians of 21-201, four or five rounds alternating a temporary switch:
+ * r50_3x3_7_b8 (F(4x4), 32 tiles, blocks of 48 -> 32 as rows) 15.4-19.8 -> 13.0-18.6
+ * at one thread pinned (one round 26.7), 9.7-10.7 -> 7.9-8.3 at two; 256 channels on
+ * 7x7 at batch 4 (F(4x4), 16 tiles, blocks of 16) 2.55-3.16 -> 2.00-2.84, 16 wide
+ * rather than 64 (2.50-2.99). Narrowed to 16, r50_3x3_14 (F(2x2), 49 tiles, 64 -> 16)
+ * was no clear gain (1.82-2.33 -> 1.53-2.17 at one thread, 1.31-1.40 -> 1.09-1.41 at
+ * two) and keeps U^T. */
+#define WINOGRAD_U_ROWS_MAX_PRODUCT 1200
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* U (whole or a block of output channels) keeps its tap positions' matrices this
@@ -334,9 +339,11 @@ static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
 }
 
 /* Output channels per block of U when the filter is transformed block by block
- * (WINOGRAD_K_BLOCK_BYTES above), and in *buffers the block buffers (no more than the
- * threads or the blocks): a multiple of 16, sized for a count of blocks that is a
- * multiple of the threads before the rounding to 16; 0 when U is transformed whole
+ * (WINOGRAD_K_BLOCK_BYTES above; NHWC's, where they go by the cache's measure,
+ * narrowed to keep U as rows where 32 channels can: WINOGRAD_U_ROWS_MAX_PRODUCT), and
+ * in *buffers the block buffers (no more than the threads or the blocks): a multiple
+ * of 16, sized for a count of blocks that is a multiple of the threads before the
+ * rounding to 16; 0 when U is transformed whole
  * (kept and under WINOGRAD_KEEP_MAX_BYTES, small for the layout with one thread or
  * many tiles, too many tiles for one batch or more V and M than U, or not within
  * `capacity` even in blocks of 16 channels: a limit narrows the blocks to fit).
@@ -349,7 +356,7 @@ static size_t k_block_buffer_bytes(const conv_shape *s, int m, size_t rows)
  * 0.27-0.28 -> 0.206, r50_3x3_28 0.39-0.40 -> 0.33 (0.365-0.367 in blocks of at most
  * 1 MiB, two a thread); NCHW, one run: 128 on 14x14 0.193 -> 0.168, 192 on 14x14
  * 0.467 -> 0.302, 128 on 20x20 0.361 -> 0.305, r50_3x3_28 0.47 either way. */
-static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int threads,
+static int k_block_rows(const conv_shape *s, int m, int cached, int turned, int tiles, int threads,
                         size_t capacity, int *buffers)
 {
     const size_t taps = (size_t)(m + 2) * (m + 2);
@@ -365,6 +372,9 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int tiles, int t
         rows = WINOGRAD_K_BLOCK_WIDE_BYTES / row_bytes / 16 * 16;
     if (rows < 16)
         rows = 16;
+    const size_t rows_fit = tiles > 0 ? WINOGRAD_U_ROWS_MAX_PRODUCT / (size_t)tiles / 16 * 16 : 0;
+    if (by_cache && s->layout == BLASCONV_NHWC && !turned && rows_fit >= 32 && rows_fit < rows)
+        rows = rows_fit; /* U as rows (WINOGRAD_U_ROWS_MAX_PRODUCT) */
     size_t blocks = by_cache ? ((size_t)s->k + rows - 1) / rows : 1;
     blocks = (blocks + threads - 1) / threads * threads;
     rows = ((size_t)s->k + blocks - 1) / blocks;
@@ -473,8 +483,8 @@ static blasconv_status plan(blasconv_context *ctx, const char *fn, const conv_sh
             continue;
         per_batch = batch_tiles(s, sides[i], capacity, tiles_of[sides[i]], 1);
         /* Where U whole does not fit, the blocks it would go in may (U then not kept). */
-        k_block = k_block_rows(s, sides[i], per_batch ? cached : 0, tiles_of[sides[i]], threads,
-                               capacity, &k_threads);
+        k_block = k_block_rows(s, sides[i], per_batch ? cached : 0, turned, tiles_of[sides[i]],
+                               threads, capacity, &k_threads);
         if (per_batch > 0 || k_block > 0)
             m = sides[i], tiles = tiles_of[m];
     }
@@ -675,17 +685,17 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
         filter_lanes(m, wk + c * channel, tap, fs, filters, u + c * ld, ds, 0);
 }
 
-/* Whether the plan's blocks of U hold U[xi][k][c] rather than U^T (NHWC, few tiles:
- * WINOGRAD_U_ROWS_MAX_TILES). */
+/* Whether the plan's blocks of U hold U[xi][k][c] rather than U^T (NHWC, few tiles
+ * by a block's channels: WINOGRAD_U_ROWS_MAX_PRODUCT). */
 static int u_as_rows(const conv_shape *s, const winograd_plan *wp)
 {
-    return wp->k_block && s->layout == BLASCONV_NHWC && !wp->turned && wp->m == 2 &&
-           wp->tiles <= WINOGRAD_U_ROWS_MAX_TILES;
+    return wp->k_block && s->layout == BLASCONV_NHWC && !wp->turned &&
+           (size_t)wp->tiles * (size_t)wp->k_block <= WINOGRAD_U_ROWS_MAX_PRODUCT;
 }
 
 /* U[xi][k - k_begin][c] (tap positions ds floats apart) for NHWC's filters [k_begin,
  * k_end), w [K][3][3][C]: each filter's 9 rows of channels as the lanes, read in order
- * (WINOGRAD_U_ROWS_MAX_TILES). */
+ * (WINOGRAD_U_ROWS_MAX_PRODUCT). */
 static void nhwc_filter_rows(const conv_shape *s, int m, const float *w, int k_begin, int k_end,
                              float *u, ptrdiff_t ds)
 {

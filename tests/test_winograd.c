@@ -156,13 +156,14 @@ static int two_thread_fast_forward(const blasconv_conv2d *d, const test_conv_pro
  * here, each block's 36 GEMMs through a user's sgemm (which runs on the caller alone,
  * so NHWC goes block by block from 4 MiB too):
  *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
- *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16;
+ *   512 -> 112, 8 MiB, 16 channels 1.2 MB: blocks of 48, 48 and 16 (NHWC: on 32
+ *   tiles narrowed to 32, 32, 32 and 16 to keep U as rows, WINOGRAD_U_ROWS_MAX_PRODUCT);
  *   128 -> 240, 4.2 MiB, 48 channels 0.9 MB: five blocks of 48;
  *   the same on 8 images: V and M (6.8 MB) would outweigh U, which is transformed
  *   whole, the tiles taking two batches of about 4 MiB;
  *   128 -> 128, 2.4 MiB of U: whole, one batch;
- *   512 -> 256, 18 MiB, 16 channels 1.2 MB: five blocks of 48 and one of 16 in both
- *   layouts.
+ *   512 -> 256, 18 MiB, 16 channels 1.2 MB: five blocks of 48 and one of 16 (NHWC:
+ *   eight of 32, as rows).
  * Two and seven threads on the linked BLAS even the blocks out over them, one
  * buffer per thread. With the weights promised constant, U under 8 MiB (NHWC: under
  * 16 MiB) is kept whole (one set of GEMMs a batch, called twice: the second call
@@ -173,11 +174,11 @@ static const struct {
     int kept_nchw_sets, kept_nhwc_sets; /* the same with constant weights */
 } block_cases[] = {
     {TEST_CONV_3X3_SAME(4, 256, 16, 16, 272), 17, 17, 17, 1},
-    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 3, 1, 1},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 112), 3, 4, 1, 1},
     {TEST_CONV_3X3_SAME(4, 128, 16, 16, 240), 5, 5, 1, 1},
     {TEST_CONV_3X3_SAME(8, 128, 16, 16, 240), 2, 2, 2, 2},
     {TEST_CONV_3X3_SAME(4, 128, 16, 16, 128), 1, 1, 1, 1},
-    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 256), 6, 6, 6, 6},
+    {TEST_CONV_3X3_SAME(2, 512, 16, 16, 256), 6, 8, 6, 8},
 };
 
 START_TEST(large_filters_block_by_block)
@@ -387,12 +388,15 @@ START_TEST(few_tiles_block_per_thread)
 }
 END_TEST
 
-/* NHWC's blocks of U under F(2x2) on at most 32 tiles keep U as [xi][k][c] and take it
- * transposed in every GEMM (WINOGRAD_U_ROWS_MAX_TILES): 256 channels on 7x7 (16 tiles,
- * four blocks of 64), 256 -> 264 on 7x6 at batch 2 with a bias (24 tiles, the right
- * edge tiles clipped, blocks of 64 and a last of 8, at two threads six of 48 or
- * less); 256 on 14x14 (49 tiles) keeps U^T (four blocks, no GEMM transposed). At one
- * and two threads. */
+/* NHWC's blocks of U whose tiles times channels stay within 1200 keep U as [xi][k][c]
+ * and take it transposed in every GEMM (WINOGRAD_U_ROWS_MAX_PRODUCT), the blocks
+ * narrowed to fit where 32 channels do: under F(2x2) 256 channels on 7x7 (16 tiles,
+ * four blocks of 64, as wide as the cache's measure gives), 256 -> 264 on 7x6 at
+ * batch 2 with a bias (24 tiles, the right edge tiles clipped, blocks of 64 narrowed
+ * to 48, the last of 24); under F(4x4) 256 on 14x14 at batch 2 (32 tiles, sixteen
+ * blocks of 16). 256 on 14x14 at batch 1 (49 F(2x2) tiles, which 32 channels
+ * overflow) keeps U^T in four blocks of 64, no GEMM transposed. At one and two
+ * threads. */
 static int transposed_b_calls;
 
 static void transposed_b_counting_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k,
@@ -408,11 +412,12 @@ START_TEST(nhwc_few_tiles_take_u_as_rows)
 {
     static const struct {
         blasconv_conv2d d;
-        int blocks[2], transposed; /* blocks at one and two threads */
+        int taps, blocks[2], transposed; /* blocks at one and two threads */
     } cases[] = {
-        {TEST_CONV_3X3_SAME(1, 256, 7, 7, 256), {4, 4}, 1},
-        {TEST_CONV_3X3_SAME(2, 256, 7, 6, 264), {5, 6}, 1},
-        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), {4, 4}, 0},
+        {TEST_CONV_3X3_SAME(1, 256, 7, 7, 256), 16, {4, 4}, 1},
+        {TEST_CONV_3X3_SAME(2, 256, 7, 6, 264), 16, {6, 6}, 1},
+        {TEST_CONV_3X3_SAME(2, 256, 14, 14, 256), 36, {16, 16}, 1},
+        {TEST_CONV_3X3_SAME(1, 256, 14, 14, 256), 16, {4, 4}, 0},
     };
     blasconv_conv2d d = cases[_i / 2].d;
     d.layout = BLASCONV_NHWC;
@@ -426,7 +431,7 @@ START_TEST(nhwc_few_tiles_take_u_as_rows)
         ck_assert_int_eq(blasconv_context_set_sgemm_concurrent(ctx, 1), BLASCONV_OK);
     test_naive_sgemm_calls = 0, transposed_b_calls = 0;
     ck_assert_int_eq(blasconv_conv2d_forward(ctx, &d, p.x, p.w, p.bias, y), BLASCONV_OK);
-    const int gemms = 16 * cases[_i / 2].blocks[threads - 1]; /* F(2x2) */
+    const int gemms = cases[_i / 2].taps * cases[_i / 2].blocks[threads - 1];
     ck_assert_int_eq(test_naive_sgemm_calls, gemms);
     ck_assert_int_eq(transposed_b_calls, cases[_i / 2].transposed ? gemms : 0);
     test_assert_fast_close(y, want, p.ny, &d, BLASCONV_PASS_FORWARD, test_conv_describe(&d));
@@ -745,7 +750,7 @@ static Suite *winograd_suite(void)
     tcase_add_loop_test(tc, blocks_fit_where_the_whole_filter_does_not, 0, 2);
     tcase_add_test(tc, large_filters_under_random_limits);
     tcase_add_loop_test(tc, few_tiles_block_per_thread, 0, 4);
-    tcase_add_loop_test(tc, nhwc_few_tiles_take_u_as_rows, 0, 6);
+    tcase_add_loop_test(tc, nhwc_few_tiles_take_u_as_rows, 0, 8);
     tcase_add_test(tc, kept_filter_survives_blocked_layers);
     tcase_add_test(tc, error_scales_with_magnitude);
     tcase_add_loop_test(tc, two_threads_agree_with_one, 0, 2);
