@@ -91,28 +91,27 @@
  * 1.38-1.41 -> 1.17-1.20, 512 -> 256 on 14x14 1.38-1.42 -> 1.09-1.10, but at batch 2
  * (98 tiles) 1.03-1.07 -> 1.25 and at batch 4 2.0-2.1 -> 2.4. */
 #define WINOGRAD_K_BLOCK_MIN_U_BYTES_NHWC ((size_t)16 << 20)
-/* NHWC's blocks of U whose tiles times output channels come to at most this many
- * keep U as NCHW does, [xi][k][c] (nhwc_filter_rows), and each GEMM takes it
- * transposed: the transform then reads each filter's 9 rows of channels in order,
- * where U^T's 16 x 16 blocks read 144 lines at a time, more streams than the
- * prefetchers follow (that transform took half of r50_3x3_7's call on an Intel Xeon
- * host, perf). The bound is OpenBLAS's (0.3.21, SkylakeX kernels): it runs such a
- * GEMM (row-major with B transposed, a column-major "TN" call) through its
- * small-matrix kernel only while M*N is at most 1200, and through its packed path,
- * slower here, beyond. On 2026-12-03 (blasconv-fastbench --layout nhwc --reps 15, two rounds, FAST
- * ms, one thread pinned) F(2x2) on 49 tiles in blocks of 64 (r50_3x3_14: 2.6-2.8 ->
- * 2.7-3.2), F(4x4) on 32 tiles in blocks of 48 (r50_3x3_7_b8: 22-24 -> 26-28) and on
- * 128 (r50_3x3_14_b8: 19-20 -> 26-28) lost, while 16 tiles in blocks of 32 (r50_3x3_7:
- * 4.9-5.3 -> 4.3-4.4 ms, 0.92-0.98x -> 1.10-1.11x the lowering; two threads 2.5-2.9 ->
- * 2.0-2.1) gained; so where the blocks go by the cache's measure they narrow to fit
- * the bound when 32 output channels do (k_block_rows). The single-layer program,
- * wall ms, medians of 21-201, four or five rounds alternating a temporary switch:
- * r50_3x3_7_b8 (F(4x4), 32 tiles, blocks of 48 -> 32 as rows) 15.4-19.8 -> 13.0-18.6
- * at one thread pinned (one round 26.7), 9.7-10.7 -> 7.9-8.3 at two; 256 channels on
- * 7x7 at batch 4 (F(4x4), 16 tiles, blocks of 16) 2.55-3.16 -> 2.00-2.84, 16 wide
- * rather than 64 (2.50-2.99). Narrowed to 16, r50_3x3_14 (F(2x2), 49 tiles, 64 -> 16)
- * was no clear gain (1.82-2.33 -> 1.53-2.17 at one thread, 1.31-1.40 -> 1.09-1.41 at
- * two) and keeps U^T. */
+/* NHWC's blocks of U whose tiles times output channels come to at most this many keep
+ * U as NCHW does, [xi][k][c] (nhwc_filter_rows), and each GEMM takes it transposed:
+ * the transform then reads each filter's 9 rows of channels in order, where U^T's 16 x
+ * 16 blocks read 144 lines at a time, more streams than the prefetchers follow (that
+ * transform took half of r50_3x3_7's call on an Intel Xeon host, perf). The bound is
+ * OpenBLAS's (0.3.21, SkylakeX kernels): it runs such a GEMM (row-major with B
+ * transposed, a column-major "TN" call) through its small-matrix kernel only while M*N
+ * is at most 1200, and through its packed path, slower here, beyond. On 2026-12-03
+ * (blasconv-fastbench --layout nhwc --reps 15, two rounds, FAST ms, one thread pinned)
+ * F(2x2) on 49 tiles in blocks of 64 (r50_3x3_14: 2.6-2.8 -> 2.7-3.2), F(4x4) on 32
+ * tiles in blocks of 48 (r50_3x3_7_b8: 22-24 -> 26-28) and on 128 (r50_3x3_14_b8:
+ * 19-20 -> 26-28) lost, while 16 tiles in blocks of 32 (r50_3x3_7: 4.9-5.3 -> 4.3-4.4
+ * ms, 0.92-0.98x -> 1.10-1.11x the lowering; two threads 2.5-2.9 -> 2.0-2.1) gained;
+ * so where the blocks go by the cache's measure they narrow to fit the bound when 32
+ * output channels do (k_block_rows). The single-layer program, wall ms, medians of
+ * 21-201, four or five rounds alternating a temporary switch: r50_3x3_7_b8 (F(4x4), 32
+ * tiles, blocks of 48 -> 32 as rows) 15.4-19.8 -> 13.0-18.6 at one thread pinned (one
+ * round 26.7), 9.7-10.7 -> 7.9-8.3 at two; 256 channels on 7x7 at batch 4 (F(4x4), 16
+ * tiles, blocks of 16) 2.55-3.16 -> 2.00-2.84, 16 wide rather than 64 (2.50-2.99).
+ * Narrowed to 16, r50_3x3_14 (F(2x2), 49 tiles, 64 -> 16) was no clear gain (1.82-2.33
+ * -> 1.53-2.17 at one thread, 1.31-1.40 -> 1.09-1.41 at two) and keeps U^T. */
 #define WINOGRAD_U_ROWS_MAX_PRODUCT 1200
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)

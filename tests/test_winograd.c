@@ -151,8 +151,9 @@ static int two_thread_fast_forward(const blasconv_conv2d *d, const test_conv_pro
 
 /* A transformed filter of 4 MiB or more (NHWC on two or more threads and 64 tiles or
  * more: 16 MiB), with all tiles in one batch and no more V and M than U, is
- * transformed a block of output channels at a time, each block's GEMMs right after it: blocks of at most 1 MiB in a
- * multiple of 16 channels, or of at most 4 MiB where 16 channels take more. F(4x4)
+ * transformed a block of output channels at a time, each block's GEMMs right after
+ * it: blocks of at most 1 MiB in a multiple of 16 channels, or of at most 4 MiB where
+ * 16 channels take more. F(4x4)
  * here, each block's 36 GEMMs through a user's sgemm (which runs on the caller alone,
  * so NHWC goes block by block from 4 MiB too):
  *   256 -> 272 channels, 10 MiB of U, 16 channels 0.6 MB: 17 blocks of 16;
