@@ -159,7 +159,29 @@ static void print_onednn_cells(const bench_layer *r, int reps, int threads, cons
 }
 #endif
 
-/* --seam's cells: `reps` calls of a FAST context (weights constant or not, as the
+/* `reps` calls of ctx in a row after a warm-up, as oneDNN is timed (and PyTorch by
+ * tools/torch-conv-bench.py), unlike the alternating pairs: each call's wall seconds,
+ * and, where in_sgemm is given, bench_seam's seconds in sgemm during it. -1 if a call
+ * fails. */
+static int calls_in_a_row(blasconv_context *ctx, const bench_layer *r, int reps, int backward_data,
+                          const float *in, const float *w, const float *bias, float *out,
+                          double *wall, double *in_sgemm)
+{
+    double cpu, t;
+    for (int rep = -1; rep < reps; rep++) {
+        bench_seam_reset();
+        if (timed_call(ctx, r, backward_data, in, w, bias, out, &cpu, &t) != 0)
+            return -1;
+        if (rep >= 0) {
+            wall[rep] = t;
+            if (in_sgemm)
+                in_sgemm[rep] = bench_seam_seconds();
+        }
+    }
+    return 0;
+}
+
+/* --seam's cells: calls in a row of a FAST context (weights constant or not, as the
  * timed one) whose sgemm is bench_seam's; medians of the call, of its time in sgemm
  * and of the rest, wall ms, and the sgemm calls' GFLOP/s. */
 static int print_seam_cells(const bench_layer *r, int reps, int constant, int backward_data,
@@ -168,45 +190,21 @@ static int print_seam_cells(const bench_layer *r, int reps, int constant, int ba
     blasconv_context *ctx;
     if (blasconv_context_create(&ctx) != BLASCONV_OK)
         return -1;
+    double call[MAX_REPS], in_sgemm[MAX_REPS], rest[MAX_REPS];
     int failed = blasconv_context_set_threads(ctx, 1) != BLASCONV_OK ||
                  blasconv_context_set_algorithm(ctx, BLASCONV_ALGO_FAST) != BLASCONV_OK ||
                  blasconv_context_set_weights_constant(ctx, constant) != BLASCONV_OK ||
-                 !bench_seam_attach(bench_program, ctx);
-    double call[MAX_REPS], in_sgemm[MAX_REPS], rest[MAX_REPS], cpu, wall, flops = 0;
-    for (int rep = -1; rep < reps && !failed; rep++) { /* rep -1 warms up */
-        bench_seam_reset();
-        failed |= timed_call(ctx, r, backward_data, in, w, bias, out, &cpu, &wall);
-        if (rep >= 0) {
-            call[rep] = wall, in_sgemm[rep] = bench_seam_seconds();
-            rest[rep] = wall - in_sgemm[rep];
-        }
-        flops = bench_seam_flops();
-    }
+                 !bench_seam_attach(bench_program, ctx) ||
+                 calls_in_a_row(ctx, r, reps, backward_data, in, w, bias, out, call, in_sgemm);
     blasconv_context_destroy(ctx);
     if (failed)
         return -1;
-    const double sgemm = bench_median(in_sgemm, reps);
+    for (int rep = 0; rep < reps; rep++)
+        rest[rep] = call[rep] - in_sgemm[rep];
+    const double sgemm = bench_median(in_sgemm, reps), flops = bench_seam_flops();
     printf(" %.2f | %.2f | %.2f | %.1f |", 1e3 * bench_median(call, reps), 1e3 * sgemm,
            1e3 * bench_median(rest, reps), sgemm > 0 ? flops / sgemm * 1e-9 : 0.0);
     return 0;
-}
-
-/* Median wall seconds of `reps` FAST calls in a row after a warm-up, as oneDNN is timed
- * (and PyTorch by tools/torch-conv-bench.py); the pairs above alternate with the
- * lowering, whose buffers push FAST's out of the caches between its calls. NAN if a
- * call fails. */
-static double fast_alone_wall(blasconv_context *ctx, const bench_layer *r, int reps, int threads,
-                              const float *x, const float *w, const float *bias, float *y)
-{
-    double wall[MAX_REPS], cpu, t;
-    bench_sleep(bench_settle_seconds_for(threads)); /* the lowering's BLAS threads */
-    for (int rep = -1; rep < reps; rep++) {
-        if (timed_call(ctx, r, 0, x, w, bias, y, &cpu, &t) != 0)
-            return NAN;
-        if (rep >= 0)
-            wall[rep] = t;
-    }
-    return bench_median(wall, reps);
 }
 
 static int time_layer(const bench_layer *r, int reps, int threads, float scale, int constant,
@@ -257,8 +255,10 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
             failed |= print_seam_cells(r, reps, constant, backward_data, x, w, bias, y[1]) != 0;
 #ifdef BLASCONV_BENCH_HAVE_ONEDNN
         if (onednn) {
-            const double alone = fast_alone_wall(ctx[1], r, reps, threads, x, w, bias, y[1]);
-            failed |= isnan(alone);
+            /* FAST timed as oneDNN is, after the same pause (the lowering's BLAS threads) */
+            double alone_wall[MAX_REPS];
+            bench_sleep(bench_settle_seconds_for(threads));
+            failed |= calls_in_a_row(ctx[1], r, reps, 0, x, w, bias, y[1], alone_wall, NULL);
             /* oneDNN reads x and w as NCHW: the lowering's NCHW result is its check. */
             blasconv_conv2d d = r->d;
             d.layout = BLASCONV_NCHW;
@@ -266,7 +266,8 @@ static int time_layer(const bench_layer *r, int reps, int threads, float scale, 
                 failed |= blasconv_conv2d_forward(ctx[0], &d, x, w, bias, y[1]) != BLASCONV_OK;
             const float *want = r->d.layout == BLASCONV_NCHW ? y[0] : y[1];
             if (!failed)
-                print_onednn_cells(r, reps, threads, x, w, bias, want, ny, alone);
+                print_onednn_cells(r, reps, threads, x, w, bias, want, ny,
+                                   bench_median(alone_wall, reps));
         }
 #else
         (void)onednn;
