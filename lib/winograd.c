@@ -113,6 +113,15 @@
  * Narrowed to 16, r50_3x3_14 (F(2x2), 49 tiles, 64 -> 16) was no clear gain (1.82-2.33
  * -> 1.53-2.17 at one thread, 1.31-1.40 -> 1.09-1.41 at two) and keeps U^T. */
 #define WINOGRAD_U_ROWS_MAX_PRODUCT 1200
+
+/* The widest block (a multiple of 16 output channels) whose U goes as rows for
+ * NHWC's `turned` or plain filter on `tiles` tiles: 0 where none does. */
+static size_t u_rows_max_channels(const conv_shape *s, int turned, int tiles)
+{
+    if (s->layout != BLASCONV_NHWC || turned || tiles <= 0)
+        return 0;
+    return WINOGRAD_U_ROWS_MAX_PRODUCT / (size_t)tiles / 16 * 16;
+}
 #define WINOGRAD_K_BLOCK_BYTES ((size_t)1 << 20)
 #define WINOGRAD_K_BLOCK_WIDE_BYTES ((size_t)4 << 20)
 /* U (whole or a block of output channels) keeps its tap positions' matrices this
@@ -371,8 +380,8 @@ static int k_block_rows(const conv_shape *s, int m, int cached, int turned, int 
         rows = WINOGRAD_K_BLOCK_WIDE_BYTES / row_bytes / 16 * 16;
     if (rows < 16)
         rows = 16;
-    const size_t rows_fit = tiles > 0 ? WINOGRAD_U_ROWS_MAX_PRODUCT / (size_t)tiles / 16 * 16 : 0;
-    if (by_cache && s->layout == BLASCONV_NHWC && !turned && rows_fit >= 32 && rows_fit < rows)
+    const size_t rows_fit = u_rows_max_channels(s, turned, tiles);
+    if (by_cache && rows_fit >= 32 && rows_fit < rows)
         rows = rows_fit; /* U as rows (WINOGRAD_U_ROWS_MAX_PRODUCT) */
     size_t blocks = by_cache ? ((size_t)s->k + rows - 1) / rows : 1;
     blocks = (blocks + threads - 1) / threads * threads;
@@ -688,8 +697,7 @@ static void filters_transposed(const conv_shape *s, int m, const float *w, int t
  * by a block's channels: WINOGRAD_U_ROWS_MAX_PRODUCT). */
 static int u_as_rows(const conv_shape *s, const winograd_plan *wp)
 {
-    return wp->k_block && s->layout == BLASCONV_NHWC && !wp->turned &&
-           (size_t)wp->tiles * (size_t)wp->k_block <= WINOGRAD_U_ROWS_MAX_PRODUCT;
+    return wp->k_block && (size_t)wp->k_block <= u_rows_max_channels(s, wp->turned, wp->tiles);
 }
 
 /* U[xi][k - k_begin][c] (tap positions ds floats apart) for NHWC's filters [k_begin,
@@ -1027,8 +1035,8 @@ static void product_rows_nchw(const stage *st, int xi, const float *u_rows, int 
 }
 
 /* Columns [k0, k1) of M^T[xi] ([T][K]) = V^T[xi] times u_cols (those columns of
- * U^T[xi], rows ld floats apart; if rows, those rows of U[xi], C floats apart, read
- * transposed): NHWC's V is [T][C] as it lies, NCHW's [C][T] read transposed. */
+ * U^T[xi], or if rows, those rows of U[xi] read transposed; rows ld floats apart):
+ * NHWC's V is [T][C] as it lies, NCHW's [C][T] read transposed. */
 static void product_columns(const stage *st, int xi, const float *u_cols, int ld, int rows, int k0,
                             int k1)
 {
@@ -1037,8 +1045,8 @@ static void product_columns(const stage *st, int xi, const float *u_cols, int ld
     bc_sgemm(st->ctx, nchw ? CBLAS_TRANS : CBLAS_NO_TRANS, rows ? CBLAS_TRANS : CBLAS_NO_TRANS,
              st->count, k1 - k0, s->c, 1.0f,
              st->v + (size_t)xi * tiles_tap_floats(s->c, st->count), nchw ? st->count : s->c,
-             u_cols, rows ? s->c : ld, 0.0f,
-             st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + k0, s->k);
+             u_cols, ld, 0.0f, st->product + (size_t)xi * tiles_tap_floats(s->k, st->count) + k0,
+             s->k);
 }
 
 /* U V (NCHW: tiles as columns) or V U^T (NHWC: tiles as rows, U^T as it lies) for xi
@@ -1180,7 +1188,7 @@ static void k_block_rows_of_m(const stage *st, float *u, int k0, int k1)
                           tap_stride, 0);
     for (int xi = 0; xi < taps; xi++) {
         if (columns)
-            product_columns(st, xi, u + xi * tap_stride, width, rows, k0, k1);
+            product_columns(st, xi, u + xi * tap_stride, rows ? (int)s->c : width, rows, k0, k1);
         else
             product_rows_nchw(st, xi, u + xi * tap_stride, k0, k1);
     }
